@@ -1,0 +1,39 @@
+"""Typed errors raised by fe2.
+
+Every error is raised where the problem is detected; the CLI turns any
+:class:`Fe2Error` into one line on stderr and a non-zero exit code.
+"""
+
+from __future__ import annotations
+
+
+class Fe2Error(Exception):
+    """Base class of all errors fe2 raises on purpose (bad input, failed solves)."""
+
+    exit_code: int = 2
+
+
+class ConfigError(Fe2Error):
+    """A configuration (TOML or Python arguments) is malformed or inconsistent."""
+
+
+class GeometryError(Fe2Error):
+    """A requested geometry cannot be built (overlaps, impossible packing, empty phase...)."""
+
+
+class MeshError(Fe2Error):
+    """A mesh is unusable: missing file, missing physical groups, non-periodic under PBC..."""
+
+
+class MaterialError(Fe2Error):
+    """Material parameters are outside their admissible range (e.g. nu >= 0.5)."""
+
+
+class SolverError(Fe2Error):
+    """A linear solve failed (KSP diverged, factorization failed, NaN in the result)."""
+
+    exit_code = 3
+
+
+class ConvergenceError(SolverError):
+    """A nonlinear iteration did not converge."""

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Create .venv from a Python >= 3.12 and install fe2 with its pinned dependencies.
+#
+# Interpreter search order: $FE2_PYTHON, python3.13 / python3.12 on PATH,
+# then pyenv's installed 3.13.x / 3.12.x. If the chosen interpreter already
+# imports dolfinx 0.10 or 0.11 (conda, Docker images), the venv sees its
+# site-packages and the PyPI dolfinx wheel is NOT installed.
+#
+# Usage: scripts/bootstrap_venv.sh [VENV_DIR] [EXTRAS]   (defaults: .venv, test)
+set -euo pipefail
+venv=${1:-.venv}
+extras=${2:-test}
+stamp="$venv/.fe2-installed"
+
+is_py312plus() {
+    "$1" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 12) else 1)' >/dev/null 2>&1
+}
+
+find_python() {
+    local cand
+    for cand in "${FE2_PYTHON:-}" python3.13 python3.12 python3; do
+        [ -n "$cand" ] || continue
+        if command -v "$cand" >/dev/null 2>&1 && is_py312plus "$(command -v "$cand")"; then
+            command -v "$cand"; return 0
+        fi
+    done
+    if command -v pyenv >/dev/null 2>&1; then
+        local root; root=$(pyenv root)
+        for cand in $(ls -d "$root"/versions/3.13.* "$root"/versions/3.12.* 2>/dev/null | sort -rV); do
+            if [ -x "$cand/bin/python" ] && is_py312plus "$cand/bin/python"; then
+                echo "$cand/bin/python"; return 0
+            fi
+        done
+    fi
+    return 1
+}
+
+if [ -f "$stamp" ] && [ "$stamp" -nt pyproject.toml ] && [ "$(cat "$stamp")" = "$extras" ]; then
+    exit 0
+fi
+
+if [ ! -x "$venv/bin/python" ]; then
+    py=$(find_python) || {
+        echo "error: no Python >= 3.12 found (tried \$FE2_PYTHON, python3.13, python3.12, python3, pyenv versions); install one or set FE2_PYTHON" >&2
+        exit 1
+    }
+    if "$py" -c 'import dolfinx, sys; v = dolfinx.__version__; sys.exit(0 if v.startswith(("0.10", "0.11")) else 1)' >/dev/null 2>&1; then
+        echo "fe2: $py already provides dolfinx; creating $venv with --system-site-packages"
+        "$py" -m venv --system-site-packages "$venv"
+        echo system > "$venv/.fe2-dolfinx"
+    else
+        echo "fe2: creating $venv from $py ($("$py" --version))"
+        "$py" -m venv "$venv"
+        echo wheel > "$venv/.fe2-dolfinx"
+    fi
+fi
+
+all_extras="$extras"
+if [ "$(cat "$venv/.fe2-dolfinx")" = wheel ]; then
+    all_extras="dolfinx${extras:+,$extras}"
+fi
+"$venv/bin/python" -m pip install --quiet --disable-pip-version-check -e ".[${all_extras}]"
+echo "$extras" > "$stamp"
