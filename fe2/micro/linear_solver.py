@@ -1,0 +1,93 @@
+"""Linear-solver settings for RVE problems, applied through a private PETSc prefix.
+
+Never touches global (unprefixed) PETSc options: many RVE solvers share a process.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+from petsc4py import PETSc
+
+from fe2.errors import ConfigError, SolverError
+
+_instance_counter = itertools.count()
+
+
+@dataclass(frozen=True)
+class LinearSolverOptions:
+    """How the reduced RVE system is solved.
+
+    Attributes:
+        kind: 'direct' (MUMPS Cholesky, factorization reused over load cases) or
+            'iterative' (CG + GAMG with the rigid-body near null space).
+        rtol: relative residual tolerance of the iterative solver.
+        max_it: iteration limit of the iterative solver.
+    """
+
+    kind: Literal["direct", "iterative"] = "direct"
+    rtol: float = 1e-12
+    max_it: int = 5000
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("direct", "iterative"):
+            raise ConfigError(f"solver kind must be 'direct' or 'iterative', got {self.kind!r}")
+        if not (0.0 < self.rtol < 1.0):
+            raise ConfigError(f"solver rtol must be in (0, 1), got {self.rtol}")
+
+    def petsc_options(self) -> dict[str, str | float | int]:
+        if self.kind == "direct":
+            return {
+                "ksp_type": "preonly",
+                "pc_type": "cholesky",
+                "pc_factor_mat_solver_type": "mumps",
+            }
+        return {
+            "ksp_type": "cg",
+            "pc_type": "gamg",
+            "ksp_rtol": self.rtol,
+            "ksp_atol": 1e-300,
+            "ksp_max_it": self.max_it,
+            "pc_gamg_threshold": 0.02,
+            "mg_levels_ksp_type": "chebyshev",
+            "mg_levels_pc_type": "jacobi",
+        }
+
+
+def unique_prefix(base: str = "fe2_rve_") -> str:
+    """A fresh options prefix per solver instance, e.g. 'fe2_rve_3_'."""
+    return f"{base}{next(_instance_counter)}_"
+
+
+def make_ksp(A: PETSc.Mat, options: LinearSolverOptions, prefix: str) -> PETSc.KSP:
+    """A KSP on operator A configured from ``options`` under ``prefix``."""
+    ksp = PETSc.KSP().create(A.getComm())
+    ksp.setOperators(A)
+    ksp.setOptionsPrefix(prefix)
+    opts = PETSc.Options()
+    values = options.petsc_options()
+    for key, value in values.items():
+        opts[prefix + key] = value
+    try:
+        ksp.setFromOptions()
+    finally:
+        for key in values:
+            del opts[prefix + key]
+    if options.kind == "iterative":
+        ksp.setInitialGuessNonzero(False)
+    return ksp
+
+
+def solve_checked(ksp: PETSc.KSP, b: PETSc.Vec, x: PETSc.Vec, what: str) -> int:
+    """Solve, raising SolverError on divergence or a non-finite result. Returns iterations."""
+    ksp.solve(b, x)
+    reason = ksp.getConvergedReason()
+    if reason < 0:
+        raise SolverError(f"{what}: linear solver diverged (PETSc reason {reason})")
+    norm = x.norm()
+    if not np.isfinite(norm):
+        raise SolverError(f"{what}: linear solve produced NaN/inf (singular matrix or bad data)")
+    return ksp.getIterationNumber()

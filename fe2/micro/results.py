@@ -1,0 +1,126 @@
+"""Result objects of RVE homogenization (objects first, files second).
+
+Notation of every exported tensor: Voigt with engineering shear strain,
+component order 11 22 12 (2D) / 11 22 33 23 13 12 (3D); for conductivity the
+effective tensor is the plain d x d matrix K_eff with <J> = K_eff <grad phi>.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from fe2.tensors import VOIGT_LABELS, stress_voigt_to_mandel  # noqa: F401  (re-exported for users)
+
+NOTATION = {
+    "elasticity": {
+        "notation": "voigt",
+        "shear": "engineering (gamma_12 = 2 eps_12)",
+        "order_2d": "11 22 12",
+        "order_3d": "11 22 33 23 13 12",
+    },
+    "conductivity": {
+        "notation": "vector",
+        "convention": "J = K grad(phi); J is minus the physical flux",
+        "order_2d": "1 2",
+        "order_3d": "1 2 3",
+    },
+}
+
+
+@dataclass
+class LoadCase:
+    """One solve of an RVE. Driver/averages are in fe2's *Mandel* (internal) form.
+
+    Attributes:
+        driver: the prescribed macro quantity (strain for KUBC/PBC, stress for TUBC), (n,).
+        mean_strain: <eps> (boundary integral), (n,).
+        mean_stress: <sigma> (volume average over Y, pores = 0), (n,).
+        mean_energy: <sigma : eps> (twice the mean strain-energy density).
+        hill_mandel: |<sigma:eps> - <sigma>:<eps>| / |<sigma>:<eps>|.
+        iterations: linear-solver iterations (0 for a direct solver's solve phase).
+    """
+
+    driver: np.ndarray
+    mean_strain: np.ndarray
+    mean_stress: np.ndarray
+    mean_energy: float
+    hill_mandel: float
+    iterations: int = 0
+
+
+@dataclass
+class BCResult:
+    """Effective tensor of one boundary condition ('kubc', 'periodic' or 'tubc')."""
+
+    bc: str
+    effective_mandel: np.ndarray
+    effective_voigt: np.ndarray
+    load_cases: list[LoadCase]
+    timings: dict[str, float] = field(default_factory=dict)
+    checks: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def hill_mandel_max(self) -> float:
+        return max(lc.hill_mandel for lc in self.load_cases)
+
+    def to_dict(self) -> dict:
+        return {
+            "effective": self.effective_voigt.tolist(),
+            "hill_mandel_max": self.hill_mandel_max,
+            "hill_mandel": [lc.hill_mandel for lc in self.load_cases],
+            "timings_s": self.timings,
+            "checks": self.checks,
+            "iterations": [lc.iterations for lc in self.load_cases],
+        }
+
+
+@dataclass
+class HomogenizationResult:
+    """Everything one RVE homogenization produced.
+
+    Attributes:
+        physics: 'elasticity' or 'conductivity'.
+        dim: 2 or 3.
+        bcs: BC name -> BCResult, in the order solved.
+        volume_fractions: phase name -> fraction of the box volume |Y| (voids included).
+        mesh: size information (cells, vertices, dofs, h_min, h_max, degree, ranks).
+        voigt_bound, reuss_bound: Voigt / Reuss bounds (Voigt notation) from the
+            phase tensors and measured fractions; voids count as zero stiffness.
+        timings: setup stages in seconds.
+    """
+
+    physics: str
+    dim: int
+    bcs: dict[str, BCResult]
+    volume_fractions: dict[str, float]
+    mesh: dict
+    voigt_bound: np.ndarray
+    reuss_bound: np.ndarray | None
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def effective(self, bc: str) -> np.ndarray:
+        """Effective tensor of one BC in Voigt notation (engineering shear)."""
+        return self.bcs[bc].effective_voigt
+
+    def to_dict(self) -> dict:
+        labels = VOIGT_LABELS[self.dim] if self.physics == "elasticity" else tuple(
+            str(i + 1) for i in range(self.dim)
+        )
+        return {
+            "physics": self.physics,
+            "dim": self.dim,
+            **NOTATION[self.physics],
+            "components": list(labels),
+            "effective": {k: v.effective_voigt.tolist() for k, v in self.bcs.items()},
+            "hill_mandel": {k: v.hill_mandel_max for k, v in self.bcs.items()},
+            "volume_fractions": self.volume_fractions,
+            "mesh": self.mesh,
+            "bounds": {
+                "voigt": self.voigt_bound.tolist(),
+                "reuss": None if self.reuss_bound is None else self.reuss_bound.tolist(),
+            },
+            "details": {k: v.to_dict() for k, v in self.bcs.items()},
+            "timings_s": self.timings,
+        }
