@@ -1,0 +1,194 @@
+"""TOML configuration -> validated models. The only place user input becomes errors.
+
+Every problem (unknown key, wrong type, value out of range, missing file) is a
+:class:`~fe2.errors.ConfigError` whose message is one line naming the file and
+the offending key, e.g. ``rve.toml: geometry.mesh_size: Input should be greater than 0``.
+The full schema is documented in ``docs/config.md``.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Annotated, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, ValidationError, model_validator
+
+from fe2.errors import ConfigError
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class InclusionSpec(_Strict):
+    center: list[float]
+    radius: PositiveFloat
+    phase: str = "inclusion"
+
+
+class _GeometryBase(_Strict):
+    mesh_size: PositiveFloat
+    element_order: Literal[1, 2] = 1
+
+
+class InclusionsGeometry(_GeometryBase):
+    """A box with an explicit list of circular/spherical inclusions (wrapped periodically)."""
+
+    kind: Literal["inclusions"]
+    lengths: list[PositiveFloat] = Field(min_length=2, max_length=3)
+    inclusions: list[InclusionSpec] = Field(min_length=1)
+    matrix_phase: str = "matrix"
+    void_phases: list[str] = []
+    min_gap: float = Field(0.0, ge=0.0)
+
+
+class ArrayGeometry(_GeometryBase):
+    """Regular arrays: one centred inclusion (square/cubic) or the 2D hexagonal cell."""
+
+    kind: Literal["square_array", "hexagonal_array"]
+    dim: Literal[2, 3] = 2
+    volume_fraction: float | None = Field(None, gt=0.0, lt=1.0)
+    radius: PositiveFloat | None = None
+    inclusion_phase: str = "fibre"
+    matrix_phase: str = "matrix"
+    void: bool = False
+
+    @model_validator(mode="after")
+    def _one_of(self):
+        if (self.volume_fraction is None) == (self.radius is None):
+            raise ValueError("give exactly one of volume_fraction and radius")
+        if self.kind == "hexagonal_array" and self.dim != 2:
+            raise ValueError("hexagonal_array is 2D only")
+        return self
+
+
+class LaminateGeometry(_GeometryBase):
+    """Layers normal to ``axis`` (0-based) with the given fractions and phase names."""
+
+    kind: Literal["laminate"]
+    lengths: list[PositiveFloat] = Field(min_length=2, max_length=3)
+    axis: int = Field(0, ge=0, le=2)
+    fractions: list[float] = Field(min_length=2)
+    phases: list[str] = Field(min_length=2)
+
+
+class RandomGeometry(_GeometryBase):
+    """Random non-overlapping inclusions at a target volume fraction (RSA, seeded)."""
+
+    kind: Literal["random"]
+    lengths: list[PositiveFloat] = Field(min_length=2, max_length=3)
+    radius: PositiveFloat
+    volume_fraction: float = Field(gt=0.0, lt=1.0)
+    seed: int = 0
+    min_gap: float = Field(0.0, ge=0.0)
+    inclusion_phase: str = "inclusion"
+    matrix_phase: str = "matrix"
+    void: bool = False
+
+
+class MshGeometry(_Strict):
+    """A user mesh: physical groups of top dimension are the phases."""
+
+    kind: Literal["msh"]
+    path: str
+    box_min: list[float] | None = None
+    box_max: list[float] | None = None
+
+
+Geometry = Annotated[
+    Union[InclusionsGeometry, ArrayGeometry, LaminateGeometry, RandomGeometry, MshGeometry],
+    Field(discriminator="kind"),
+]
+
+
+class ElasticMaterial(_Strict):
+    young: PositiveFloat
+    poisson: float = Field(gt=-1.0, lt=0.5)
+
+
+class ConductorMaterial(_Strict):
+    conductivity: PositiveFloat
+
+
+class SolverConfig(_Strict):
+    kind: Literal["direct", "iterative"] = "direct"
+    rtol: float = Field(1e-12, gt=0.0, lt=1.0)
+    degree: Literal[1, 2] = 1
+
+
+class OutputConfig(_Strict):
+    fields: bool = True
+
+
+BCName = Literal["kubc", "periodic", "tubc"]
+
+
+class HomogenizeConfig(_Strict):
+    """``fe2 homogenize`` input."""
+
+    physics: Literal["elasticity", "conductivity"]
+    boundary_conditions: list[BCName] = Field(default_factory=lambda: ["kubc", "periodic", "tubc"], min_length=1)
+    geometry: Geometry
+    materials: dict[str, Union[ElasticMaterial, ConductorMaterial]] = Field(min_length=1)
+    solver: SolverConfig = SolverConfig()
+    output: OutputConfig = OutputConfig()
+
+    @model_validator(mode="after")
+    def _materials_match_physics(self):
+        want = ElasticMaterial if self.physics == "elasticity" else ConductorMaterial
+        key = "young/poisson" if self.physics == "elasticity" else "conductivity"
+        for name, mat in self.materials.items():
+            if not isinstance(mat, want):
+                raise ValueError(f"materials.{name}: {self.physics} phases need {key}")
+        if len(set(self.boundary_conditions)) != len(self.boundary_conditions):
+            raise ValueError("boundary_conditions lists a condition twice")
+        return self
+
+
+def _format_validation_error(err: ValidationError, source: str) -> str:
+    first = err.errors()[0]
+    loc = ".".join(str(p) for p in first["loc"] if not str(p).startswith(("function-after", "tagged-union")))
+    msg = first["msg"]
+    if first["type"] == "extra_forbidden":
+        msg = "unknown key"
+    more = f" (+{err.error_count() - 1} more)" if err.error_count() > 1 else ""
+    return f"{source}: {loc or '<root>'}: {msg}{more}"
+
+
+def parse_config(data: dict, model: type[BaseModel], source: str = "config") -> BaseModel:
+    """Validate a dict against ``model``; raise a one-line ConfigError on failure."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as err:
+        raise ConfigError(_format_validation_error(err, source)) from None
+
+
+def load_toml(path: str | Path) -> dict:
+    """Read a TOML file; missing file or bad syntax -> ConfigError."""
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"config file not found: {p}")
+    try:
+        with p.open("rb") as fh:
+            return tomllib.load(fh)
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"{p}: invalid TOML: {err}") from None
+
+
+def load_homogenize_config(path: str | Path) -> HomogenizeConfig:
+    """Load and validate an ``fe2 homogenize`` TOML file.
+
+    Relative mesh paths (geometry.kind = "msh") are resolved against the config's folder.
+    """
+    p = Path(path)
+    data = load_toml(p)
+    cfg = parse_config(data, HomogenizeConfig, str(p))
+    if isinstance(cfg.geometry, MshGeometry):
+        mesh_path = Path(cfg.geometry.path)
+        if not mesh_path.is_absolute():
+            mesh_path = (p.parent / mesh_path).resolve()
+        if not mesh_path.is_file():
+            raise ConfigError(f"{p}: geometry.path: mesh file not found: {mesh_path}")
+        cfg = cfg.model_copy(update={"geometry": cfg.geometry.model_copy(update={"path": str(mesh_path)})})
+    return cfg

@@ -1,0 +1,1 @@
+"""Applications assembled from the geometry, micro and io layers."""
