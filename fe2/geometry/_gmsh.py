@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from typing import Any
@@ -145,10 +146,23 @@ def set_box_periodicity(gmsh, dim: int, box_min: np.ndarray, box_max: np.ndarray
     return npairs
 
 
+def _idle_wait(comm, poll_s: float = 0.002) -> None:
+    """Barrier that sleeps instead of spinning.
+
+    MPI implementations busy-poll inside blocking collectives; while gmsh meshes
+    on one rank the waiting ranks would otherwise steal its CPU cores.
+    """
+    if comm.size == 1:
+        return
+    req = comm.Ibarrier()
+    while not req.Test():
+        time.sleep(poll_s)
+
+
 def mesh_and_distribute(
     comm,
     rank: int,
-    dim: int,
+    dim: int | None,
     builder: Callable[[Any], dict],
     *,
     prefix: str,
@@ -160,7 +174,8 @@ def mesh_and_distribute(
 
     ``builder`` runs inside :func:`gmsh_model` on ``rank`` only; it must leave a
     meshed model with physical groups of dimension ``dim``. Its return value (a
-    small picklable dict) is broadcast. A failure on ``rank`` is re-raised on every
+    small picklable dict) is broadcast; when ``dim`` is None it must hold the
+    geometric dimension as ``info["gdim"]``. A failure on ``rank`` is re-raised on every
     rank as ``error_cls`` (or as the Fe2Error the builder raised) before any
     collective call, so no rank is left waiting. Returns ``(MeshData, info)``.
     """
@@ -176,6 +191,7 @@ def mesh_and_distribute(
                 payload = ("err", type(exc), str(exc))
             except Exception as exc:  # gmsh raises bare Exception
                 payload = ("err", error_cls, f"gmsh failed while building {what}: {exc}")
+        _idle_wait(comm)
         payload = comm.bcast(payload, root=rank)
         if payload[0] == "err":
             raise payload[1](payload[2])
@@ -186,7 +202,8 @@ def mesh_and_distribute(
 
             model = gmsh.model
         try:
-            data = dgmsh.model_to_mesh(model, comm, rank, gdim=dim)
+            gdim = int(info["gdim"]) if dim is None else dim
+            data = dgmsh.model_to_mesh(model, comm, rank, gdim=gdim)
         except RuntimeError as exc:  # raised on every rank after a broadcast inside dolfinx
             raise MeshError(f"cannot convert {what} to a dolfinx mesh: {exc}") from exc
     return data, info

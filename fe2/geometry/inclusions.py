@@ -153,6 +153,7 @@ def _build_model(g, dim, box_min, box_max, incs, matrix_phase, voids, phase_ids)
                     piece_owner[t] = owner[j]
         for t in inside - set(piece_owner):
             piece_owner[t] = -1
+        pieces = _count_pieces(piece_owner, incs, matrix_phase)
         drop = sorted(outside) + sorted(
             t for t, k in piece_owner.items() if k >= 0 and incs[k].phase in voids
         )
@@ -161,15 +162,26 @@ def _build_model(g, dim, box_min, box_max, incs, matrix_phase, voids, phase_ids)
         piece_owner = {t: k for t, k in piece_owner.items() if t not in drop}
     else:
         piece_owner[box] = -1
+        pieces = {matrix_phase: 1}
     occ.synchronize()
     npairs = set_box_periodicity(g, dim, box_min, box_max)
+    piece_phase = {t: (incs[k].phase if k >= 0 else matrix_phase) for t, k in piece_owner.items()}
     for name, pid in phase_ids.items():
-        tags = sorted(t for t, k in piece_owner.items() if (incs[k].phase if k >= 0 else matrix_phase) == name)
+        tags = sorted(t for t, p in piece_phase.items() if p == name)
         if tags:
             g.model.addPhysicalGroup(dim, tags, tag=pid, name=name)
     g.model.mesh.generate(dim)
     node_tags = g.model.mesh.getNodes()[0]
-    return {"num_gmsh_nodes": int(len(node_tags)), "num_pieces": len(piece_owner), "periodic_pairs": npairs}
+    return {"num_gmsh_nodes": int(len(node_tags)), "cad_pieces": pieces, "periodic_pairs": npairs}
+
+
+def _count_pieces(piece_owner: dict[int, int], incs, matrix_phase: str) -> dict[str, int]:
+    """Number of CAD pieces inside the box per phase (a corner inclusion gives 2**dim)."""
+    counts: dict[str, int] = {}
+    for k in piece_owner.values():
+        name = incs[k].phase if k >= 0 else matrix_phase
+        counts[name] = counts.get(name, 0) + 1
+    return counts
 
 
 def inclusion_rve(
@@ -258,6 +270,7 @@ def inclusion_rve(
         "volume_fractions": measured,
         "exact_volume_fractions": exact,
         "num_gmsh_nodes": info["num_gmsh_nodes"],
+        "cad_pieces": info["cad_pieces"],
     }
     if description:
         desc.update(description)

@@ -1,0 +1,67 @@
+"""Analytic references for numerical homogenization (pure numpy/scipy, no MPI, no dolfinx).
+
+The test suite checks fe2's RVE results against these formulas; each function's
+docstring states its conventions, units and the literature source.
+
+* :mod:`~fe2.analytic.bounds`: Voigt/Reuss bounds (any tensors), Hashin-Shtrikman(-Walpole)
+  bounds for isotropic phases (elastic bulk/shear in 2D plane strain and 3D, conductivity
+  in 2D/3D), Maxwell-Garnett conductivity, Hashin's coated-sphere/cylinder bulk modulus.
+* :mod:`~fe2.analytic.laminate`: exact laminate stiffness (Mandel) and conductivity.
+* :mod:`~fe2.analytic.cylinder_arrays`: Rayleigh / Perrins-McKenzie-McPhedran
+  conductivity of square and hexagonal arrays of cylinders (closed forms and the
+  full multipole solution).
+* :mod:`~fe2.analytic.moduli`: bulk and shear moduli read off a Mandel stiffness.
+
+Conventions: stiffnesses are Mandel matrices in fe2's component order
+(:mod:`fe2.tensors`); ``dim = 2`` elasticity is plane strain with the 2D bulk
+modulus ``kappa_2D = lambda + mu``.
+"""
+
+from fe2.analytic.bounds import (
+    bulk_modulus,
+    coated_sphere_bulk,
+    hashin_shtrikman_bulk,
+    hashin_shtrikman_conductivity,
+    hashin_shtrikman_shear,
+    maxwell_garnett_conductivity,
+    reuss_bound,
+    voigt_bound,
+)
+from fe2.analytic.cylinder_arrays import (
+    F_MAX_HEXAGONAL,
+    F_MAX_SQUARE,
+    HEXAGONAL_ARRAY_CONSTANTS,
+    SQUARE_ARRAY_CONSTANTS,
+    lattice_sums,
+    rayleigh_hexagonal_array,
+    rayleigh_multipole,
+    rayleigh_square_array,
+)
+from fe2.analytic.laminate import laminate_conductivity, laminate_moduli, laminate_stiffness
+from fe2.analytic.moduli import BulkShear2D, BulkShear3D, bulk_shear_2d, bulk_shear_3d
+
+__all__ = [
+    "voigt_bound",
+    "reuss_bound",
+    "bulk_modulus",
+    "hashin_shtrikman_bulk",
+    "hashin_shtrikman_shear",
+    "hashin_shtrikman_conductivity",
+    "maxwell_garnett_conductivity",
+    "coated_sphere_bulk",
+    "laminate_stiffness",
+    "laminate_moduli",
+    "laminate_conductivity",
+    "rayleigh_square_array",
+    "rayleigh_hexagonal_array",
+    "rayleigh_multipole",
+    "lattice_sums",
+    "SQUARE_ARRAY_CONSTANTS",
+    "HEXAGONAL_ARRAY_CONSTANTS",
+    "F_MAX_SQUARE",
+    "F_MAX_HEXAGONAL",
+    "bulk_shear_2d",
+    "bulk_shear_3d",
+    "BulkShear2D",
+    "BulkShear3D",
+]
