@@ -12,7 +12,16 @@ import tomllib
 from pathlib import Path
 from typing import Annotated, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    PositiveFloat,
+    Tag,
+    ValidationError,
+    model_validator,
+)
 
 from fe2.errors import ConfigError
 
@@ -95,6 +104,12 @@ class MshGeometry(_Strict):
     box_min: list[float] | None = None
     box_max: list[float] | None = None
 
+    @model_validator(mode="after")
+    def _box_pair(self):
+        if (self.box_min is None) != (self.box_max is None):
+            raise ValueError("give both box_min and box_max, or neither")
+        return self
+
 
 Geometry = Annotated[
     Union[InclusionsGeometry, ArrayGeometry, LaminateGeometry, RandomGeometry, MshGeometry],
@@ -111,8 +126,21 @@ class ConductorMaterial(_Strict):
     conductivity: PositiveFloat
 
 
+def _material_kind(v) -> str:
+    """Union tag of a material table: a conductor has ``conductivity``, anything else is elastic."""
+    if isinstance(v, dict):
+        return "conductor" if "conductivity" in v else "elastic"
+    return "conductor" if isinstance(v, ConductorMaterial) else "elastic"
+
+
+Material = Annotated[
+    Union[Annotated[ElasticMaterial, Tag("elastic")], Annotated[ConductorMaterial, Tag("conductor")]],
+    Discriminator(_material_kind),
+]
+
+
 class SolverConfig(_Strict):
-    kind: Literal["direct", "iterative"] = "direct"
+    kind: Literal["auto", "direct", "iterative"] = "auto"
     rtol: float = Field(1e-12, gt=0.0, lt=1.0)
     degree: Literal[1, 2] = 1
 
@@ -130,7 +158,7 @@ class HomogenizeConfig(_Strict):
     physics: Literal["elasticity", "conductivity"]
     boundary_conditions: list[BCName] = Field(default_factory=lambda: ["kubc", "periodic", "tubc"], min_length=1)
     geometry: Geometry
-    materials: dict[str, Union[ElasticMaterial, ConductorMaterial]] = Field(min_length=1)
+    materials: dict[str, Material] = Field(min_length=1)
     solver: SolverConfig = SolverConfig()
     output: OutputConfig = OutputConfig()
 
@@ -146,14 +174,35 @@ class HomogenizeConfig(_Strict):
         return self
 
 
-def _format_validation_error(err: ValidationError, source: str) -> str:
-    first = err.errors()[0]
-    loc = ".".join(str(p) for p in first["loc"] if not str(p).startswith(("function-after", "tagged-union")))
+def _user_loc(loc: tuple, data, missing: bool) -> str:
+    """Dotted key path as the user wrote it: union-member labels (the ``kind`` value,
+    ``elastic``/``conductor``) that pydantic inserts into ``loc`` are dropped; the last
+    part of a ``missing`` error (a key absent from the input) is kept."""
+    parts: list[str] = []
+    cur = data
+    for i, p in enumerate(loc):
+        if isinstance(cur, dict) and p in cur:
+            cur = cur[p]
+        elif isinstance(cur, list) and isinstance(p, int) and 0 <= p < len(cur):
+            cur = cur[p]
+        elif not (missing and i == len(loc) - 1):
+            continue  # not a key of the input: a union label
+        parts.append(str(p))
+    return ".".join(parts)
+
+
+def _format_validation_error(err: ValidationError, source: str, data=None) -> str:
+    errors = err.errors()
+    # An unknown key (typo) usually also makes a required key "missing": report the typo.
+    first = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
+    loc = _user_loc(first["loc"], data, first["type"] == "missing")
     msg = first["msg"]
     if first["type"] == "extra_forbidden":
         msg = "unknown key"
-    more = f" (+{err.error_count() - 1} more)" if err.error_count() > 1 else ""
-    return f"{source}: {loc or '<root>'}: {msg}{more}"
+    elif first["type"] == "value_error":
+        msg = msg.removeprefix("Value error, ")
+    more = f" (+{len(errors) - 1} more)" if len(errors) > 1 else ""
+    return f"{source}: {loc + ': ' if loc else ''}{msg}{more}"
 
 
 def parse_config(data: dict, model: type[BaseModel], source: str = "config") -> BaseModel:
@@ -161,7 +210,7 @@ def parse_config(data: dict, model: type[BaseModel], source: str = "config") -> 
     try:
         return model.model_validate(data)
     except ValidationError as err:
-        raise ConfigError(_format_validation_error(err, source)) from None
+        raise ConfigError(_format_validation_error(err, source, data)) from None
 
 
 def load_toml(path: str | Path) -> dict:

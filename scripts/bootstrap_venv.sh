@@ -47,6 +47,14 @@ if [ ! -x "$venv/bin/python" ]; then
     if "$py" -c 'import dolfinx, sys; v = dolfinx.__version__; sys.exit(0 if v.startswith(("0.10", "0.11")) else 1)' >/dev/null 2>&1; then
         echo "fe2: $py already provides dolfinx; creating $venv with --system-site-packages"
         "$py" -m venv --system-site-packages "$venv"
+        # A venv made from another venv's interpreter sees the *base* Python's
+        # packages, not that venv's. The FEniCS images keep numpy, mpi4py,
+        # petsc4py, basix, ffcx and ufl in such a venv (/dolfinx-env): chain its
+        # site-packages after ours with a .pth file.
+        parent_sites=$("$py" -c 'import site, sys; print("\n".join(site.getsitepackages()) if sys.prefix != sys.base_prefix else "")')
+        if [ -n "$parent_sites" ]; then
+            "$venv/bin/python" -c 'import sys, sysconfig; open(sysconfig.get_paths()["purelib"] + "/fe2-parent-env.pth", "w").write(sys.argv[1] + "\n")' "$parent_sites"
+        fi
         echo system > "$venv/.fe2-dolfinx"
     else
         echo "fe2: creating $venv from $py ($("$py" --version))"

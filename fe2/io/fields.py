@@ -44,7 +44,8 @@ def write_rve_fields(
         a.x.scatter_forward()
         w.x.array[:] -= a.x.array
     degree = V.ufl_element().basix_element.degree
-    if degree == msh.geometry.cmap.degree:
+    cmap = msh.geometry.cmaps[0] if hasattr(msh.geometry, "cmaps") else msh.geometry.cmap
+    if degree == cmap.degree:
         out = stem.with_suffix(".xdmf")
         with io.XDMFFile(msh.comm, out, "w") as xdmf:
             xdmf.write_mesh(msh)

@@ -113,21 +113,28 @@ def periodic_node_map(
     master_c = np.concatenate(gathered_c) if gathered_c else np.zeros(0, dtype=np.int64)
 
     n_slaves = int(np.count_nonzero(slave))
+    problem = ""
     if n_slaves:
         if master_x.shape[0] == 0:
-            raise MeshError("mesh is not periodic: nodes on the max faces but none on the min faces")
-        tree = cKDTree(master_x / lengths)
-        dist, idx = tree.query(image[slave] / lengths)
-        bad = dist > rel_tol * 10.0
-        if np.any(bad):
-            k = int(np.flatnonzero(bad)[0])
-            p = x[slave][k]
-            raise MeshError(
-                f"mesh is not periodic: node at {np.array2string(p, precision=6)} has no partner on the"
-                f" opposite face (nearest candidate {dist[k] * float(np.max(lengths)):.3e} away);"
-                " generate the mesh with periodic faces (gmsh setPeriodic)"
-            )
-        col[slave] = master_c[idx]
+            problem = "mesh is not periodic: nodes on the max faces but none on the min faces"
+        else:
+            tree = cKDTree(master_x / lengths)
+            dist, idx = tree.query(image[slave] / lengths)
+            bad = dist > rel_tol * 10.0
+            if np.any(bad):
+                k = int(np.flatnonzero(bad)[0])
+                p = x[slave][k]
+                problem = (
+                    f"mesh is not periodic: node at {np.array2string(p, precision=6)} has no partner on the"
+                    f" opposite face (nearest candidate {dist[k] * float(np.max(lengths)):.3e} away);"
+                    " generate the mesh with periodic faces (gmsh setPeriodic)"
+                )
+            else:
+                col[slave] = master_c[idx]
+    # Raise on every rank together (a rank-local raise would leave the others in the next collective).
+    problems = [msg for msg in comm.allgather(problem) if msg]
+    if problems:
+        raise MeshError(problems[0])
 
     # Gauge: the reduced node 0 (and every image of it) is fixed, w = 0 there.
     gauge_rank = comm.allreduce(comm.rank if n_own > 0 else comm.size, op=MPI.MIN)

@@ -16,29 +16,47 @@ from fe2.errors import ConfigError, SolverError
 
 _instance_counter = itertools.count()
 
+#: 'auto' switches 3D problems to CG + GAMG above this many dofs.
+AUTO_ITERATIVE_DOFS = 50_000
+
 
 @dataclass(frozen=True)
 class LinearSolverOptions:
     """How the reduced RVE system is solved.
 
     Attributes:
-        kind: 'direct' (MUMPS Cholesky, factorization reused over load cases) or
-            'iterative' (CG + GAMG with the rigid-body near null space).
+        kind: 'direct' (MUMPS Cholesky, factorization reused over load cases),
+            'iterative' (CG + GAMG with the rigid-body near null space), or
+            'auto' (the default): iterative for 3D problems above
+            ``AUTO_ITERATIVE_DOFS`` dofs, direct otherwise. Periodic coupling
+            turns the cell into a torus whose nested-dissection separators are
+            twice as large: measured on a 3D fibre RVE of 32k dofs, MUMPS needs
+            5.3e10 flops for the periodic operator against 7.7e9 (KUBC), so
+            direct factorization stops paying off for large 3D cells.
         rtol: relative residual tolerance of the iterative solver.
         max_it: iteration limit of the iterative solver.
     """
 
-    kind: Literal["direct", "iterative"] = "direct"
+    kind: Literal["auto", "direct", "iterative"] = "auto"
     rtol: float = 1e-12
     max_it: int = 5000
 
     def __post_init__(self) -> None:
-        if self.kind not in ("direct", "iterative"):
-            raise ConfigError(f"solver kind must be 'direct' or 'iterative', got {self.kind!r}")
+        if self.kind not in ("auto", "direct", "iterative"):
+            raise ConfigError(f"solver kind must be 'auto', 'direct' or 'iterative', got {self.kind!r}")
         if not (0.0 < self.rtol < 1.0):
             raise ConfigError(f"solver rtol must be in (0, 1), got {self.rtol}")
 
+    def resolved(self, dim: int, n_dofs: int) -> "LinearSolverOptions":
+        """Replace kind 'auto' by the concrete choice for a problem of this size."""
+        if self.kind != "auto":
+            return self
+        kind = "iterative" if (dim == 3 and n_dofs > AUTO_ITERATIVE_DOFS) else "direct"
+        return LinearSolverOptions(kind=kind, rtol=self.rtol, max_it=self.max_it)
+
     def petsc_options(self) -> dict[str, str | float | int]:
+        if self.kind == "auto":
+            raise ValueError("resolve kind 'auto' with .resolved(dim, n_dofs) first")
         if self.kind == "direct":
             return {
                 "ksp_type": "preonly",

@@ -52,7 +52,7 @@ class RVEProblem:
         physics: :class:`~fe2.micro.physics.Elasticity` or ``Conductivity``.
         materials: phase name -> material, for every non-void phase of the mesh.
         degree: Lagrange degree of the field (1 or 2).
-        solver: linear-solver settings.
+        solver: linear-solver settings (default 'auto': see LinearSolverOptions).
 
     Forms are compiled and the stiffness K, the vectors G_k, H_k and the affine
     fields are assembled once here; :meth:`solve` builds each BC's reduced
@@ -93,6 +93,7 @@ class RVEProblem:
         self.node_x = self.V.tabulate_dof_coordinates()[: self.n_owned_nodes, :d]
         self.global_node = np.arange(self.n_owned_nodes, dtype=np.int64) + self.V.dofmap.index_map.local_range[0]
 
+        self.solver = self.solver.resolved(d, self.V.dofmap.index_map.size_global * self.bs)
         self.coefficients = self._phase_coefficients()
         self._build_forms()
         t1 = time.perf_counter()

@@ -50,7 +50,9 @@ def build_rve(geometry: cfgmod.Geometry, comm: MPI.Comm) -> RVEMesh:
             return geo.square_array(comm, dim=g.dim, **kwargs)
         return geo.hexagonal_array(comm, **kwargs)
     if isinstance(g, cfgmod.LaminateGeometry):
-        return geo.laminate_rve(comm, g.lengths, g.axis, g.fractions, g.phases, g.mesh_size)
+        return geo.laminate_rve(
+            comm, g.lengths, g.axis, g.fractions, g.phases, g.mesh_size, element_order=g.element_order
+        )
     if isinstance(g, cfgmod.RandomGeometry):
         return geo.random_rve(
             comm, g.lengths, radius=g.radius, volume_fraction=g.volume_fraction, seed=g.seed,
@@ -86,6 +88,9 @@ def run_homogenization(
 ) -> dict:
     """Build the RVE, solve each BC, write fields / PNG / result.json. Returns the result dict."""
     say = progress or (lambda msg: None)
+    if out_dir is not None and comm.rank == 0:
+        # A result.json left by an earlier run in OUT would make a failed run look finished.
+        (Path(out_dir) / "result.json").unlink(missing_ok=True)
     t0 = time.perf_counter()
     rve = build_rve(cfg.geometry, comm)
     t_mesh = time.perf_counter() - t0

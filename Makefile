@@ -1,0 +1,96 @@
+# fe2 — build, test, demo, docs and Docker entry points.
+#
+#   make demo    create .venv if needed, run the RVE demo on 2 MPI ranks
+#   make test    create .venv if needed, run the test suite serially, then on 2 MPI ranks
+#
+# .venv is made by scripts/bootstrap_venv.sh from a Python >= 3.12 (python3.13 /
+# python3.12 on PATH, or pyenv) with every dependency pinned in pyproject.toml.
+# Everything below calls .venv/bin/... explicitly: no activation needed.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+VENV     ?= .venv
+PY       := $(VENV)/bin/python
+NP       ?= 2
+DEMO_OUT ?= out/demo
+# Wall-clock limit of each pytest run (serial, MPI), in seconds: a rank that
+# fails before a collective leaves the other waiting forever; this turns such
+# a deadlock into a failure instead of eating the whole CI budget.
+TEST_TIMEOUT ?= 2400
+PYTEST_ARGS ?=
+
+# mpirun of the mpich wheel lives in .venv/bin; with a system dolfinx (conda,
+# Docker images) there is none there and the system mpirun is used.
+# Expanded when a recipe runs, i.e. after `venv` has made .venv.
+MPIRUN = $(shell [ -x $(VENV)/bin/mpirun ] && echo $(VENV)/bin/mpirun || echo mpirun)
+# .venv/bin first on PATH so that mpich's hydra finds hydra_pmi_proxy.
+RUN_ENV = PATH="$(CURDIR)/$(VENV)/bin:$$PATH" OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 \
+          MPLBACKEND=Agg PYVISTA_OFF_SCREEN=true
+
+.PHONY: help venv demo test test-serial test-mpi test-fast bench docs docs-serve docker clean
+
+help:
+	@echo "make venv       create/update $(VENV) (scripts/bootstrap_venv.sh; fast when up to date)"
+	@echo "make demo       run demos/rve_homogenization.py on $(NP) MPI ranks, output in $(DEMO_OUT)"
+	@echo "make test       whole test suite: serial, then under mpirun -n $(NP) (the CI command)"
+	@echo "make test-fast  serial suite only, stop at the first failure"
+	@echo "make bench      run bench/run.py (writes a JSON record)"
+	@echo "make docs       build the MkDocs site into site/ (--strict)"
+	@echo "make docker     docker build -f docker/Dockerfile -t fe2 ."
+	@echo "make clean      remove outputs and caches (keeps $(VENV))"
+
+venv:
+	@bash scripts/bootstrap_venv.sh $(VENV) test
+
+demo: venv
+	@test -f demos/rve_homogenization.py || { echo "error: demos/rve_homogenization.py does not exist yet" >&2; exit 1; }
+	$(RUN_ENV) $(MPIRUN) -n $(NP) $(PY) demos/rve_homogenization.py --out $(DEMO_OUT)
+	@echo
+	@echo "Demo output in $(DEMO_OUT)/ -- open the .xdmf files in ParaView (File > Open, reader 'Xdmf3 Reader S'):"
+	@find $(DEMO_OUT) -maxdepth 2 \( -name '*.xdmf' -o -name '*.bp' -o -name '*.json' -o -name '*.png' \) -print 2>/dev/null | sort | sed 's/^/  /'
+
+# Both runs always execute; the target fails if either failed.
+test: venv
+	@rc=0; \
+	$(MAKE) --no-print-directory test-serial || rc=1; \
+	$(MAKE) --no-print-directory test-mpi || rc=1; \
+	if [ $$rc -ne 0 ]; then echo "make test: FAILED (see the serial and MPI runs above)" >&2; fi; \
+	exit $$rc
+
+test-serial: venv
+	@echo "== pytest, serial =="
+	$(RUN_ENV) timeout -k 30 $(TEST_TIMEOUT) $(PY) -m pytest tests -q $(PYTEST_ARGS)
+
+test-mpi: venv
+	@echo "== pytest, mpirun -n $(NP) (tests marked 'serial' are skipped) =="
+	$(RUN_ENV) timeout -k 30 $(TEST_TIMEOUT) $(MPIRUN) -n $(NP) $(PY) -m mpi4py -m pytest tests -q -m "not serial" -p no:cacheprovider $(PYTEST_ARGS)
+
+test-fast: venv
+	$(RUN_ENV) $(PY) -m pytest tests -q -x $(PYTEST_ARGS)
+
+bench: venv
+	@if [ -f bench/run.py ]; then \
+		$(RUN_ENV) $(PY) bench/run.py $(BENCH_ARGS); \
+	else \
+		echo "bench/run.py does not exist yet: nothing to run"; \
+	fi
+
+# mkdocs is pinned in pyproject's `docs` extra; installed once per pyproject change.
+$(VENV)/.fe2-docs: pyproject.toml | venv
+	$(PY) -m pip install --quiet --disable-pip-version-check -e ".[docs]"
+	@touch $@
+
+docs: venv $(VENV)/.fe2-docs
+	$(VENV)/bin/mkdocs build --strict -d site
+
+docs-serve: venv $(VENV)/.fe2-docs
+	$(VENV)/bin/mkdocs serve
+
+docker:
+	docker build -f docker/Dockerfile -t fe2 .
+
+clean:
+	rm -rf out site build .pytest_cache
+	find . -path ./$(VENV) -prune -o -path './.venv-*' -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +

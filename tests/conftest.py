@@ -1,0 +1,86 @@
+"""MPI-aware pytest helpers shared by the whole suite.
+
+The suite runs twice (``make test``):
+
+* serially: ``python -m pytest tests``
+* on two ranks: ``mpirun -n 2 python -m mpi4py -m pytest tests -m "not serial" -p no:cacheprovider``
+  (``-m mpi4py`` aborts every rank when one raises outside pytest's control).
+
+What this file provides:
+
+* tests marked ``@pytest.mark.serial`` are skipped when ``COMM_WORLD.size > 1``;
+* every test is followed by ``gc.collect()`` and a ``COMM_WORLD`` barrier, so
+  that PETSc objects are destroyed collectively and ranks leave a test together;
+* fixture ``comm``: ``MPI.COMM_WORLD``;
+* fixture ``shared_tmp_path``: one temporary directory, created on rank 0 and
+  broadcast, identical on every rank (``tmp_path`` differs per rank).
+"""
+
+from __future__ import annotations
+
+import os
+
+# Headless plotting whatever the caller's environment says.
+os.environ.setdefault("MPLBACKEND", "Agg")
+os.environ.setdefault("PYVISTA_OFF_SCREEN", "true")
+
+# The dolfinx-solver wheel must be imported before dolfinx/petsc4py: it loads
+# mpi4py's MPI first and puts the wheel's libraries in place. A system dolfinx
+# (conda, Docker images) has no such package and needs nothing.
+try:
+    import dolfinx_solver  # noqa: F401
+except ImportError:
+    pass
+
+import gc
+import re
+from pathlib import Path
+
+import pytest
+from mpi4py import MPI
+
+
+def pytest_report_header(config):
+    return f"MPI: COMM_WORLD.size = {MPI.COMM_WORLD.size} ({MPI.Get_library_version().splitlines()[0].strip()})"
+
+
+def pytest_collection_modifyitems(config, items):
+    """Skip ``serial`` tests under ``mpirun -n >1`` (every rank skips the same ones)."""
+    if MPI.COMM_WORLD.size == 1:
+        return
+    skip = pytest.mark.skip(reason=f"serial-only test, COMM_WORLD.size = {MPI.COMM_WORLD.size}")
+    for item in items:
+        if "serial" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True)
+def _mpi_teardown():
+    """After each test: collect garbage (collective PETSc destroys), then wait for all ranks."""
+    yield
+    gc.collect()
+    MPI.COMM_WORLD.Barrier()
+
+
+@pytest.fixture
+def comm():
+    """The communicator a test distributes over: ``MPI.COMM_WORLD``."""
+    return MPI.COMM_WORLD
+
+
+@pytest.fixture
+def shared_tmp_path(request, tmp_path_factory):
+    """A temporary directory that every rank sees under the same path.
+
+    Created on rank 0 (under pytest's per-session base temp) and broadcast;
+    use it for files written collectively (XDMF/VTX) or by one rank and read
+    by all.
+    """
+    comm = MPI.COMM_WORLD
+    path = None
+    if comm.rank == 0:
+        name = re.sub(r"[^\w.-]", "_", request.node.name)[:40] or "shared"
+        path = str(tmp_path_factory.mktemp(name, numbered=True))
+    path = comm.bcast(path, root=0)
+    comm.Barrier()
+    return Path(path)
