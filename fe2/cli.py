@@ -44,14 +44,15 @@ def _cmd_homogenize(args: argparse.Namespace, comm: MPI.Comm) -> int:
 
 
 def _print_table(data: dict) -> None:
+    """Diagonal and the (1,2) entry of each effective tensor (Voigt notation), and Hill–Mandel residuals."""
     comps = data["components"]
-    n = len(comps)
-    pairs = [(i, i) for i in range(n)] + [(0, 1)]
-    head = "  ".join(f"C{comps[i]}{comps[j]:<3}" if data["physics"] == "elasticity" else f"K{comps[i]}{comps[j]}" for i, j in pairs)
-    print(f"{'BC':9s}  {head}  Hill-Mandel")
+    pairs = [(i, i) for i in range(len(comps))] + [(0, 1)]
+    sym = "C" if data["physics"] == "elasticity" else "K"
+    head = "".join(f"{sym + comps[i] + comps[j]:>11s}" for i, j in pairs)
+    print(f"{'BC':9s}{head}{'Hill-Mandel':>13s}")
     for bc, C in data["effective"].items():
-        vals = "  ".join(f"{C[i][j]:<8.5g}" for i, j in pairs)
-        print(f"{bc:9s}  {vals}  {data['hill_mandel'][bc]:.1e}")
+        vals = "".join(f" {C[i][j]:10.5g}" for i, j in pairs)
+        print(f"{bc:9s}{vals}{data['hill_mandel'][bc]:13.1e}")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -126,15 +126,29 @@ class ConductorMaterial(_Strict):
     conductivity: PositiveFloat
 
 
+class VoidMaterial(_Strict):
+    """A pore phase (zero stiffness / conductivity): its cells are removed from the mesh."""
+
+    void: Literal[True]
+
+
 def _material_kind(v) -> str:
-    """Union tag of a material table: a conductor has ``conductivity``, anything else is elastic."""
+    """Union tag of a material table: ``void``, ``conductivity`` (conductor), anything else elastic."""
     if isinstance(v, dict):
+        if "void" in v:
+            return "void"
         return "conductor" if "conductivity" in v else "elastic"
+    if isinstance(v, VoidMaterial):
+        return "void"
     return "conductor" if isinstance(v, ConductorMaterial) else "elastic"
 
 
 Material = Annotated[
-    Union[Annotated[ElasticMaterial, Tag("elastic")], Annotated[ConductorMaterial, Tag("conductor")]],
+    Union[
+        Annotated[ElasticMaterial, Tag("elastic")],
+        Annotated[ConductorMaterial, Tag("conductor")],
+        Annotated[VoidMaterial, Tag("void")],
+    ],
     Discriminator(_material_kind),
 ]
 
@@ -167,8 +181,10 @@ class HomogenizeConfig(_Strict):
         want = ElasticMaterial if self.physics == "elasticity" else ConductorMaterial
         key = "young/poisson" if self.physics == "elasticity" else "conductivity"
         for name, mat in self.materials.items():
-            if not isinstance(mat, want):
+            if not isinstance(mat, (want, VoidMaterial)):
                 raise ValueError(f"materials.{name}: {self.physics} phases need {key}")
+        if all(isinstance(m, VoidMaterial) for m in self.materials.values()):
+            raise ValueError("materials: every phase is a void; at least one needs a material")
         if len(set(self.boundary_conditions)) != len(self.boundary_conditions):
             raise ValueError("boundary_conditions lists a condition twice")
         return self

@@ -26,6 +26,7 @@ from fe2.geometry.laminate import laminate_rve  # noqa: E402
 from fe2.geometry.msh_import import rve_from_msh  # noqa: E402
 from fe2.geometry.random_packing import packing_fraction, random_inclusions, random_rve  # noqa: E402
 from fe2.geometry.validation import periodicity_mismatch, phase_volumes  # noqa: E402
+from fe2.geometry.voids import remove_phases  # noqa: E402
 
 __all__ = [
     "RVEMesh",
@@ -41,4 +42,5 @@ __all__ = [
     "rve_from_msh",
     "periodicity_mismatch",
     "phase_volumes",
+    "remove_phases",
 ]

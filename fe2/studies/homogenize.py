@@ -18,7 +18,9 @@ import numpy as np
 from mpi4py import MPI
 
 from fe2 import config as cfgmod
+from fe2.errors import ConfigError
 from fe2.geometry.base import RVEMesh
+from fe2.geometry.voids import remove_phases
 from fe2.io.fields import gather_p1_field, write_rve_fields
 from fe2.io.plots import plot_field_png
 from fe2.io.results import write_json_atomic
@@ -65,10 +67,17 @@ def build_rve(geometry: cfgmod.Geometry, comm: MPI.Comm) -> RVEMesh:
     return geo.rve_from_msh(comm, g.path, box=box)
 
 
+def void_phases_from_config(cfg: cfgmod.HomogenizeConfig) -> list[str]:
+    """Phases given as ``void = true`` (pores)."""
+    return [name for name, m in cfg.materials.items() if isinstance(m, cfgmod.VoidMaterial)]
+
+
 def materials_from_config(cfg: cfgmod.HomogenizeConfig) -> dict:
-    """Phase name -> material object."""
+    """Phase name -> material object, for the non-void phases."""
     out = {}
     for name, m in cfg.materials.items():
+        if isinstance(m, cfgmod.VoidMaterial):
+            continue
         if isinstance(m, cfgmod.ElasticMaterial):
             out[name] = IsotropicElastic(m.young, m.poisson)
         else:
@@ -93,6 +102,12 @@ def run_homogenization(
         (Path(out_dir) / "result.json").unlink(missing_ok=True)
     t0 = time.perf_counter()
     rve = build_rve(cfg.geometry, comm)
+    voids = void_phases_from_config(cfg)
+    stray = [v for v in voids if v not in rve.phases and v not in rve.void_phases]
+    if stray:
+        raise ConfigError(f"materials: void phase(s) {stray} not in the RVE (phases: {sorted(rve.phases)})")
+    meshed_voids = [v for v in voids if v in rve.phases]
+    rve = remove_phases(rve, meshed_voids)
     t_mesh = time.perf_counter() - t0
     physics = make_physics(cfg.physics, rve.dim)
     say(f"meshed RVE: {rve.mesh.topology.index_map(rve.dim).size_global} cells in {t_mesh:.2f} s")
