@@ -252,9 +252,7 @@ def inclusion_rve(
         comm, rank, dim, builder, prefix="fe2_inclusion_rve", options=mesh_options(h, order),
         what="the inclusion RVE",
     )
-    val.check_phases_nonempty(data.cell_tags, phase_ids, comm)
-    vol = float(np.prod(box_len))
-    measured = {k: v / vol for k, v in val.phase_volumes(data.mesh, data.cell_tags, phase_ids).items()}
+    measured = val.phase_fractions(data.mesh, data.cell_tags, phase_ids, float(np.prod(box_len)))
     exact = exact_volume_fractions(incs, box_len, matrix_phase)
     void_vf = {v: exact[v] for v in voids}
     desc = {

@@ -106,9 +106,7 @@ def laminate_rve(
         comm, rank, dim, builder, prefix="fe2_laminate_rve", options=mesh_options(h, order),
         what="the laminate RVE",
     )
-    val.check_phases_nonempty(data.cell_tags, phase_ids, comm)
-    vol = float(np.prod(box_len))
-    measured = {k: v / vol for k, v in val.phase_volumes(data.mesh, data.cell_tags, phase_ids).items()}
+    measured = val.phase_fractions(data.mesh, data.cell_tags, phase_ids, float(np.prod(box_len)))
     exact = {p: 0.0 for p in phase_ids}
     for p, f in zip(layer_phases, frac, strict=True):
         exact[p] += float(f)

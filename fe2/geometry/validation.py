@@ -238,6 +238,14 @@ def phase_volumes(mesh: dmesh.Mesh, cell_tags: dmesh.MeshTags, phases: dict[str,
     return {name: float(v) for name, v in zip(names, total, strict=True)}
 
 
+def phase_fractions(
+    mesh: dmesh.Mesh, cell_tags: dmesh.MeshTags, phases: dict[str, int], box_volume: float
+) -> dict[str, float]:
+    """Volume fraction of each phase in the box (collective); an empty phase is a GeometryError."""
+    check_phases_nonempty(cell_tags, phases, mesh.comm)
+    return {k: v / box_volume for k, v in phase_volumes(mesh, cell_tags, phases).items()}
+
+
 def phase_cell_counts(cell_tags: dmesh.MeshTags, phases: dict[str, int], comm) -> dict[str, int]:
     """Global number of cells of each phase (collective)."""
     from mpi4py import MPI
