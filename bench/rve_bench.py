@@ -79,7 +79,7 @@ def run_case(name: str, dim: int, mesh_size: float, repeats: int, comm: MPI.Comm
     t_mesh = time.perf_counter() - t0
     mats = {"matrix": IsotropicElastic(1.0, 0.3), "fibre": IsotropicElastic(10.0, 0.3)}
     t0 = time.perf_counter()
-    problem = RVEProblem(rve, Elasticity(dim), mats)
+    problem = RVEProblem(rve, Elasticity(dim), mats, solver=LinearSolverOptions("direct"))
     t_setup = time.perf_counter() - t0
     base = {
         "lu": min(bare_factor_solve(problem, "lu") for _ in range(repeats)),

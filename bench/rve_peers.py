@@ -117,7 +117,7 @@ def collect(quick: bool) -> dict:
         fft_n = [33, 49, 75, 99, 135, 225, 275, 385, 525] + ([] if quick else [825, 1029])
         fe_n = [64, 128, 256, 384, 512] + ([] if quick else [768])
         jobs = [("muspectre_rve.py", fft_n, ["--methods", "fft"]),
-                ("muspectre_rve.py", fe_n, ["--methods", "fe"]),
+                ("muspectre_rve.py", fe_n, ["--methods", "fe", "fe_q1"]),
                 ("fedoo_rve.py", fe_n if not quick else fe_n[:-1], [])]
         for script, res, extra in jobs:
             try:
