@@ -241,3 +241,30 @@ def test_remove_phases_errors():
         remove_phases(rve, ["glass"])
     with pytest.raises(GeometryError, match="no material left"):
         remove_phases(rve, ["fibre", "matrix"])
+
+
+def test_many_meshes_one_compiled_form(monkeypatch):
+    """RVEs of one kind share compiled forms: after the first compile no JIT happens, and results equal a fresh
+    compile bit for bit (same kernels). A mesh of another kind is refused."""
+    from dolfinx import jit
+
+    from fe2.micro.forms import RVEForms
+
+    mats = _materials("conductivity")
+    first = square_array(MPI.COMM_WORLD, volume_fraction=0.2, mesh_size=0.1)
+    forms = RVEForms.for_mesh(Conductivity(2), first.mesh, 1)
+    meshes = [square_array(MPI.COMM_WORLD, volume_fraction=f, mesh_size=0.1) for f in (0.1, 0.3)]
+    fresh = [RVEProblem(m, Conductivity(2), mats).homogenize(["periodic"]).effective("periodic") for m in meshes]
+
+    def no_jit(*args, **kwargs):
+        raise AssertionError("JIT compilation attempted although compiled forms were shared")
+
+    monkeypatch.setattr(jit, "ffcx_jit", no_jit)
+    shared = [
+        RVEProblem(m, Conductivity(2), mats, forms=forms).homogenize(["periodic"]).effective("periodic")
+        for m in meshes
+    ]
+    for a, b in zip(shared, fresh):
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(ConfigError, match="compiled RVE forms are for"):
+        RVEProblem(meshes[0], Conductivity(2), mats, degree=2, forms=forms)

@@ -36,12 +36,12 @@ from fe2._compat import create_petsc_vector
 from fe2.errors import ConfigError, GeometryError
 from fe2.geometry.base import RVEMesh
 from fe2.micro import constraints
+from fe2.micro.forms import RVEForms
 from fe2.micro.linear_solver import LinearSolverOptions, make_ksp, solve_checked, unique_prefix
 from fe2.micro.physics import Physics
 from fe2.micro.results import BCResult, HomogenizationResult, LoadCase
 
 BOUNDARY_CONDITIONS = ("kubc", "periodic", "tubc")
-_BOX_FACETS = 1
 
 
 class RVEProblem:
@@ -53,6 +53,8 @@ class RVEProblem:
         materials: phase name -> material, for every non-void phase of the mesh.
         degree: Lagrange degree of the field (1 or 2).
         solver: linear-solver settings (default 'auto': see LinearSolverOptions).
+        forms: compiled forms shared by many RVEs of one kind (see
+            :mod:`fe2.micro.forms`); compiled for this mesh when omitted.
 
     Forms are compiled and the stiffness K, the vectors G_k, H_k and the affine
     fields are assembled once here; :meth:`solve` builds each BC's reduced
@@ -67,6 +69,7 @@ class RVEProblem:
         *,
         degree: int = 1,
         solver: LinearSolverOptions | None = None,
+        forms: RVEForms | None = None,
     ) -> None:
         t0 = time.perf_counter()
         self.rve = rve
@@ -95,7 +98,7 @@ class RVEProblem:
 
         self.solver = self.solver.resolved(d, self.V.dofmap.index_map.size_global * self.bs)
         self.coefficients = self._phase_coefficients()
-        self._build_forms()
+        self._build_forms(forms)
         t1 = time.perf_counter()
         self._assemble()
         t2 = time.perf_counter()
@@ -135,11 +138,9 @@ class RVEProblem:
         self.indicator = fem.Function(Q, name="phase_indicator")
         return coeffs
 
-    def _build_forms(self) -> None:
+    def _build_forms(self, forms: RVEForms | None) -> None:
         msh = self.rve.mesh
         d = self.rve.dim
-        ph = self.physics
-        u, v = ufl.TrialFunction(self.V), ufl.TestFunction(self.V)
         fdim = d - 1
         msh.topology.create_connectivity(fdim, d)
         lo, hi = self.box_min, self.box_max
@@ -153,19 +154,12 @@ class RVEProblem:
             return m
 
         facets = dmesh.locate_entities_boundary(msh, fdim, on_box)
-        ftags = dmesh.meshtags(msh, fdim, facets, np.full(facets.shape, _BOX_FACETS, dtype=np.int32))
-        ds = ufl.Measure("ds", domain=msh, subdomain_data=ftags)(_BOX_FACETS)
-        n = ufl.FacetNormal(msh)
-        shape = (d, d) if ph.name == "elasticity" else (d,)
+        shape = (d, d) if self.physics.name == "elasticity" else (d,)
         self._selector = fem.Constant(msh, np.zeros(shape))
-        S = self._selector
-        c = self.coefficients
-        self.a_form = fem.form(ufl.inner(ph.flux(ph.strain(u), c), ph.strain(v)) * ufl.dx)
-        self.g_form = fem.form(ufl.inner(ph.flux(ph.strain(v), c), S) * ufl.dx)
-        self.h_form = fem.form(ufl.inner(ph.boundary_strain(v, n), S) * ds)
-        one = fem.Constant(msh, 1.0)
-        self.box_area_form = fem.form(one * ds)
-        self.indicator_form = fem.form(self.indicator * ufl.dx)
+        self.forms = forms if forms is not None else RVEForms.for_mesh(self.physics, msh, self.degree)
+        f = self.forms.attach(self.V, self.coefficients, self.indicator, self._selector, facets)
+        self.a_form, self.g_form, self.h_form = f["a"], f["g"], f["h"]
+        self.box_area_form, self.indicator_form = f["box_area"], f["indicator"]
 
     def _new_vec(self) -> PETSc.Vec:
         return create_petsc_vector(self.V)

@@ -1,0 +1,124 @@
+"""The RVE problem's forms: compiled once, attached to any mesh of the same kind.
+
+A study over many RVE meshes (sizes, random realizations) compiles the forms of
+one kind — physics, cell type, geometry degree, field degree — once with
+``dolfinx.fem.compile_form`` and attaches them to each mesh with
+``dolfinx.fem.create_form``, so JIT time does not grow with the number of meshes.
+Pass one :class:`RVEForms` to every :class:`~fe2.micro.rve_problem.RVEProblem`
+of the study.
+
+Forms (v test, u trial, S a constant selector tensor, ds(1) the box faces):
+
+    a(u, v)    = ∫ flux(strain(u)) : strain(v) dx                stiffness K
+    g(v)       = ∫ flux(strain(v)) : S dx                         G_S
+    h(v)       = ∫_{∂Y∩Ω} sym(v ⊗ n) : S ds                       H_S
+    box_area   = ∫_{∂Y∩Ω} 1 ds                                    boundary coverage
+    indicator  = ∫ χ dx                                           phase volumes
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import basix.ufl
+import numpy as np
+import ufl
+from dolfinx import fem
+from dolfinx import mesh as dmesh
+from mpi4py import MPI
+
+from fe2.errors import ConfigError
+from fe2.micro.physics import Physics
+
+BOX_FACETS = 1
+_FORM_NAMES = ("a", "g", "h", "box_area", "indicator")
+
+
+@dataclass(frozen=True)
+class FormKey:
+    """What a compiled form depends on: meshes of equal keys share compiled forms."""
+
+    physics: str
+    dim: int
+    cell: str
+    geometry_degree: int
+    geometry_variant: int
+    degree: int
+
+
+def form_key(physics: Physics, msh: dmesh.Mesh, degree: int) -> FormKey:
+    cmap = msh.geometry.cmaps[0] if hasattr(msh.geometry, "cmaps") else msh.geometry.cmap
+    return FormKey(
+        physics.name, msh.geometry.dim, msh.topology.cell_name(), int(cmap.degree), int(cmap.variant), int(degree)
+    )
+
+
+class RVEForms:
+    """Compiled RVE forms for one :class:`FormKey` (compile on construction, attach per mesh)."""
+
+    def __init__(self, comm: MPI.Comm, physics: Physics, key: FormKey) -> None:
+        self.key = key
+        self.physics = physics
+        cell, d = key.cell, key.dim
+        coord = basix.ufl.element(
+            "Lagrange", cell, key.geometry_degree, basix.LagrangeVariant(key.geometry_variant),
+            shape=(d,), dtype=np.float64,
+        )
+        domain = ufl.Mesh(coord)
+        V = ufl.FunctionSpace(domain, basix.ufl.element("Lagrange", cell, key.degree, shape=physics.value_shape))
+        Q = ufl.FunctionSpace(domain, basix.ufl.element("DG", cell, 0))
+        names = ("lambda", "mu") if physics.name == "elasticity" else ("k",)
+        self._coeffs = {n: ufl.Coefficient(Q) for n in names}
+        self._indicator = ufl.Coefficient(Q)
+        shape = (d, d) if physics.name == "elasticity" else (d,)
+        self._selector = ufl.Constant(domain, shape=shape)
+        self._one = ufl.Constant(domain)
+        u, v = ufl.TrialFunction(V), ufl.TestFunction(V)
+        ds = ufl.Measure("ds", domain=domain)(BOX_FACETS)
+        n = ufl.FacetNormal(domain)
+        ph, c, S = physics, self._coeffs, self._selector
+        ufl_forms = {
+            "a": ufl.inner(ph.flux(ph.strain(u), c), ph.strain(v)) * ufl.dx,
+            "g": ufl.inner(ph.flux(ph.strain(v), c), S) * ufl.dx,
+            "h": ufl.inner(ph.boundary_strain(v, n), S) * ds,
+            "box_area": self._one * ds,
+            "indicator": self._indicator * ufl.dx,
+        }
+        self._compiled = {name: fem.compile_form(comm, f) for name, f in ufl_forms.items()}
+
+    @classmethod
+    def for_mesh(cls, physics: Physics, msh: dmesh.Mesh, degree: int) -> "RVEForms":
+        """Compile the forms of the kind of ``msh`` (JIT cache on disk makes repeats cheap)."""
+        return cls(msh.comm, physics, form_key(physics, msh, degree))
+
+    def attach(
+        self,
+        V: fem.FunctionSpace,
+        coefficients: dict[str, fem.Function],
+        indicator: fem.Function,
+        selector: fem.Constant,
+        box_facets: np.ndarray,
+    ) -> dict[str, fem.Form]:
+        """Concrete forms on V's mesh. ``box_facets``: owned+ghost facet indices on the box faces."""
+        msh = V.mesh
+        key = form_key(self.physics, msh, V.ufl_element().basix_element.degree)
+        if key != self.key:
+            raise ConfigError(f"compiled RVE forms are for {self.key}, not for a mesh of kind {key}")
+        fdim = msh.topology.dim - 1
+        msh.topology.create_connectivity(fdim, msh.topology.dim)
+        msh.topology.create_connectivity(msh.topology.dim, fdim)
+        facet_domain = fem.compute_integration_domains(fem.IntegralType.exterior_facet, msh.topology, box_facets)
+        facet_sub = {fem.IntegralType.exterior_facet: [(BOX_FACETS, facet_domain)]}
+        one = fem.Constant(msh, 1.0)
+        coeff_map = {self._coeffs[n]: coefficients[n] for n in self._coeffs}
+        coeff_map[self._indicator] = indicator
+        const_map = {self._selector: selector, self._one: one}
+        spaces = {"a": [V, V], "g": [V], "h": [V], "box_area": [], "indicator": []}
+        out = {}
+        for name in _FORM_NAMES:
+            compiled = self._compiled[name]
+            used_c = {k: w for k, w in coeff_map.items() if k in compiled.ufl_form.coefficients()}
+            used_k = {k: w for k, w in const_map.items() if k in compiled.ufl_form.constants()}
+            sub = facet_sub if name in ("h", "box_area") else {}
+            out[name] = fem.create_form(compiled, spaces[name], msh, sub, used_c, used_k)
+        return out
