@@ -1,0 +1,1 @@
+"""Macro layer: DOLFINx problems whose constitutive response lives at quadrature points."""

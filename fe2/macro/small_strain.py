@@ -1,0 +1,253 @@
+"""Small-strain macro problem driven by a material at its quadrature points.
+
+The material is anything that answers the material contract
+(:mod:`fe2.materials.contract`): ``initial_state(n)`` and
+``evaluate(driver, state) -> (flux, tangent, trial_state)`` with Mandel drivers
+of shape (n, m). An analytic law and an RVE answer the same call, so this
+solver cannot tell them apart — which is how FE² is tested against
+single-scale solves.
+
+Newton on each load step: the Dirichlet values of the step are imposed on u
+first, then increments with homogeneous conditions solve
+``J du = -R``,  R = ∫ σ_q · ε(v) dx − ∫_Γ t̄ · v ds,  J = ∫ (C_q ε(du)) · ε(v) dx,
+with σ_q, C_q the material's flux and tangent at the quadrature points. The
+trial state becomes the committed state only when the step converges.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import ufl
+from dolfinx import fem
+from dolfinx import mesh as dmesh
+from dolfinx.fem import petsc as fem_petsc
+from petsc4py import PETSc
+
+from fe2._compat import create_petsc_vector
+from fe2.errors import ConfigError, ConvergenceError
+from fe2.macro.quadrature import QuadratureFields, mandel_strain
+from fe2.micro.linear_solver import LinearSolverOptions, make_ksp, solve_checked, unique_prefix
+from fe2.tensors import n_sym
+
+
+@dataclass(frozen=True)
+class Dirichlet:
+    """Prescribed displacement on the facets tagged ``tag``: all components (``value`` of length d)
+    or one ``component`` (``value`` a float). Scaled by the load factor."""
+
+    tag: int
+    value: Sequence[float] | float
+    component: int | None = None
+
+
+@dataclass(frozen=True)
+class Traction:
+    """Surface traction t̄ (length d, force per area) on the facets tagged ``tag``; scaled by the load factor."""
+
+    tag: int
+    value: Sequence[float]
+
+
+@dataclass(frozen=True)
+class NewtonOptions:
+    """Newton settings: converged when ‖R‖ <= max(rtol ‖R_0‖, atol) (free dofs, l2)."""
+
+    rtol: float = 1e-10
+    atol: float = 1e-12
+    max_it: int = 25
+
+
+@dataclass
+class StepReport:
+    """One converged (or failed) load step."""
+
+    load_factor: float
+    iterations: int
+    residuals: list[float] = field(default_factory=list)
+    converged: bool = False
+    time_s: float = 0.0
+
+
+class SmallStrainMacroSolver:
+    """Quasi-static small-strain macro problem (2D plane strain or 3D).
+
+    Args:
+        msh: the macro mesh (distributed over its communicator).
+        facet_tags: boundary facet tags referred to by ``dirichlet`` and ``tractions``.
+        material: the constitutive response at the quadrature points (material contract).
+        degree: Lagrange degree of the displacement.
+        quadrature_degree: quadrature rule of the constitutive points (default 2·(degree−1), at least 1).
+        linear_solver: solver of the Newton systems (own PETSc prefix).
+    """
+
+    def __init__(
+        self,
+        msh: dmesh.Mesh,
+        facet_tags: dmesh.MeshTags,
+        material,
+        *,
+        degree: int = 1,
+        quadrature_degree: int | None = None,
+        dirichlet: Sequence[Dirichlet] = (),
+        tractions: Sequence[Traction] = (),
+        newton: NewtonOptions | None = None,
+        linear_solver: LinearSolverOptions | None = None,
+    ) -> None:
+        self.mesh = msh
+        self.comm = msh.comm
+        d = msh.geometry.dim
+        self.dim = d
+        self.m = n_sym(d)
+        if getattr(material, "driver_size", self.m) != self.m:
+            raise ConfigError(f"material expects drivers of size {material.driver_size}, the {d}D macro gives {self.m}")
+        self.material = material
+        self.newton = newton or NewtonOptions()
+        q = quadrature_degree if quadrature_degree is not None else max(1, 2 * (degree - 1))
+        self.V = fem.functionspace(msh, ("Lagrange", degree, (d,)))
+        self.u = fem.Function(self.V, name="displacement")
+        self.quad = QuadratureFields(msh, q, self.m)
+        self.state = material.initial_state(self.quad.n_points)
+        self._trial_state = None
+
+        v, du = ufl.TestFunction(self.V), ufl.TrialFunction(self.V)
+        dx = self.quad.dx
+        ds = ufl.Measure("ds", domain=msh, subdomain_data=facet_tags)
+        self.load_factor = fem.Constant(msh, 0.0)
+        traction_terms = [
+            ufl.inner(self.load_factor * fem.Constant(msh, np.asarray(t.value, dtype=float)), v) * ds(t.tag)
+            for t in tractions
+        ]
+        internal = ufl.inner(self.quad.flux, mandel_strain(v, d)) * dx
+        self.residual_form = fem.form(internal - sum(traction_terms[1:], traction_terms[0]) if traction_terms else internal)
+        self.internal_force_form = fem.form(internal)
+        self.jacobian_form = fem.form(
+            ufl.inner(ufl.dot(self.quad.tangent, mandel_strain(du, d)), mandel_strain(v, d)) * dx
+        )
+        self.strain_expr = self.quad.expression(mandel_strain(self.u, d))
+
+        msh.topology.create_connectivity(d - 1, d)
+        self._bc_targets: list[tuple[np.ndarray, np.ndarray]] = []  # (local dof indices, value per dof at factor 1)
+        zero_bcs = []
+        for bc in dirichlet:
+            facets = facet_tags.find(bc.tag)
+            if bc.component is None:
+                dofs = fem.locate_dofs_topological(self.V, d - 1, facets)
+                vals = np.asarray(bc.value, dtype=float)
+                if vals.shape != (d,):
+                    raise ConfigError(f"Dirichlet on tag {bc.tag}: value needs {d} components, got {vals.shape}")
+                unrolled = (dofs[:, None] * d + np.arange(d)[None, :]).ravel()
+                self._bc_targets.append((unrolled, np.tile(vals, dofs.size)))
+                zero_bcs.append(fem.dirichletbc(np.zeros(d), dofs, self.V))
+            else:
+                Vc, _ = self.V.sub(bc.component).collapse()
+                dofs2 = fem.locate_dofs_topological((self.V.sub(bc.component), Vc), d - 1, facets)
+                unrolled = dofs2[0]
+                self._bc_targets.append((unrolled, np.full(unrolled.size, float(bc.value))))
+                zero_bcs.append(fem.dirichletbc(0.0, dofs2[0], self.V.sub(bc.component)))
+        self.bcs = zero_bcs
+        self.dirichlet_dofs = np.unique(np.concatenate([t[0] for t in self._bc_targets])) if self._bc_targets else np.zeros(0, dtype=np.int32)
+
+        self.J = fem_petsc.assemble_matrix(self.jacobian_form, bcs=self.bcs)
+        self.J.assemble()
+        self.R = create_petsc_vector(self.V)
+        self.du = fem.Function(self.V)
+        self.ksp = make_ksp(self.J, (linear_solver or LinearSolverOptions("direct")).resolved(d, self.J.getSize()[0]), unique_prefix("fe2_macro_"))
+        self.history: list[StepReport] = []
+
+    # ----------------------------------------------------------------- pieces
+    def _update_material(self) -> None:
+        driver = self.quad.evaluate(self.strain_expr)
+        flux, tangent, trial = self.material.evaluate(driver, self.state)
+        if not (np.all(np.isfinite(flux)) and np.all(np.isfinite(tangent))):
+            raise ConvergenceError("material returned NaN/inf flux or tangent")
+        self.quad.set(flux, tangent)
+        self._trial_state = trial
+
+    def _assemble_residual(self) -> float:
+        with self.R.localForm() as loc:
+            loc.set(0.0)
+        fem_petsc.assemble_vector(self.R, self.residual_form)
+        self.R.ghostUpdate(addv=PETSc.InsertMode.ADD, mode=PETSc.ScatterMode.REVERSE)
+        fem_petsc.set_bc(self.R, self.bcs)
+        return self.R.norm()
+
+    def _assemble_jacobian(self) -> None:
+        self.J.zeroEntries()
+        fem_petsc.assemble_matrix(self.J, self.jacobian_form, bcs=self.bcs)
+        self.J.assemble()
+
+    def _impose_dirichlet(self, factor: float) -> None:
+        arr = self.u.x.array
+        for dofs, vals in self._bc_targets:
+            arr[dofs] = factor * vals
+        self.u.x.scatter_forward()
+
+    # ------------------------------------------------------------------ solve
+    def solve_step(self, factor: float, log: Callable[[str], None] | None = None) -> StepReport:
+        """Newton for one load factor. On success the trial state is committed.
+
+        Raises:
+            ConvergenceError: Newton did not converge in ``max_it`` iterations (state not committed;
+                the displacement is left at the last iterate — call :meth:`rollback` to restore).
+        """
+        t0 = time.perf_counter()
+        self._u_committed = self.u.x.array.copy()
+        self.load_factor.value = factor
+        self._impose_dirichlet(factor)
+        report = StepReport(factor, 0)
+        r0 = None
+        for it in range(self.newton.max_it + 1):
+            self._update_material()
+            rnorm = self._assemble_residual()
+            report.residuals.append(rnorm)
+            if log:
+                log(f"  load {factor:.4g}  Newton {it:2d}  |R| = {rnorm:.3e}")
+            if r0 is None:
+                r0 = rnorm
+            if rnorm <= max(self.newton.rtol * r0, self.newton.atol):
+                report.converged = True
+                report.iterations = it
+                break
+            if it == self.newton.max_it:
+                break
+            self._assemble_jacobian()
+            self.R.scale(-1.0)
+            solve_checked(self.ksp, self.R, self.du.x.petsc_vec, "macro Newton step")
+            self.du.x.scatter_forward()
+            self.u.x.array[:] += self.du.x.array
+        report.time_s = time.perf_counter() - t0
+        if not report.converged:
+            raise ConvergenceError(
+                f"macro Newton did not converge at load factor {factor:.4g}: |R| went"
+                f" {report.residuals[0]:.2e} -> {report.residuals[-1]:.2e} in {self.newton.max_it} iterations"
+            )
+        self.state = self._trial_state
+        if hasattr(self.material, "commit"):
+            self.material.commit()
+        self.history.append(report)
+        return report
+
+    def rollback(self) -> None:
+        """Restore the displacement of the last converged step (the committed state never changed)."""
+        self.u.x.array[:] = self._u_committed
+        self.u.x.scatter_forward()
+        if hasattr(self.material, "rollback"):
+            self.material.rollback()
+
+    def reaction(self, tag_dofs: np.ndarray, component: int) -> float:
+        """Sum of internal nodal forces on the given owned dof indices (unrolled) for one component."""
+        f = create_petsc_vector(self.V)
+        with f.localForm() as loc:
+            loc.set(0.0)
+        fem_petsc.assemble_vector(f, self.internal_force_form)
+        f.ghostUpdate(addv=PETSc.InsertMode.ADD, mode=PETSc.ScatterMode.REVERSE)
+        n_owned = self.V.dofmap.index_map.size_local * self.dim
+        arr = f.getArray(readonly=True)
+        sel = tag_dofs[(tag_dofs < n_owned) & (tag_dofs % self.dim == component)]
+        local = float(arr[sel].sum())
+        f.destroy()
+        return self.comm.allreduce(local)
