@@ -127,3 +127,73 @@ def test_macro_domain_errors():
     plate = plate_with_hole(MPI.COMM_WORLD, mesh_size=0.3)
     with pytest.raises(GeometryError, match="unknown boundary"):
         plate.tag("front")
+
+
+class _IncrementLimitedLaw(_ConstantLaw):
+    """Linear law whose evaluation fails (NaN) when the strain jumps more than ``limit`` from the committed
+    state: forces the driver to cut load increments. State = last committed strain (dict of arrays)."""
+
+    def __init__(self, c, limit):
+        super().__init__(c)
+        self.limit = limit
+
+    def initial_state(self, n):
+        return {"strain": np.zeros((n, self.driver_size))}
+
+    def evaluate(self, driver, state):
+        flux, tangent, _ = super().evaluate(driver, state)
+        if np.max(np.abs(driver - state["strain"]), initial=0.0) > self.limit:
+            flux = flux * np.nan
+        return flux, tangent, {"strain": driver.copy()}
+
+
+def _pulled_plate(material, comm):
+    plate = plate_with_hole(comm, mesh_size=0.2)
+    dirichlet = [
+        Dirichlet(plate.tag("left"), 0.0, 0),
+        Dirichlet(plate.tag("bottom"), 0.0, 1),
+        Dirichlet(plate.tag("right"), 0.01, 0),  # displacement control: u_x = 0.01 * load factor
+    ]
+    return SmallStrainMacroSolver(plate.mesh, plate.facet_tags, material, dirichlet=dirichlet), plate
+
+
+def test_load_steps_restart_reproduces_uninterrupted_run(shared_tmp_path):
+    """Checkpoint after every converged step; a restart from step 2 ends where an uninterrupted run ends (1e-12),
+    and the reaction force is linear in the load factor (linear material)."""
+    from fe2.macro.driver import Monitor, run_load_steps
+
+    comm = MPI.COMM_WORLD
+    c = isotropic_stiffness_mandel(0.5, 0.4, 2)
+    full, plate = _pulled_plate(_ConstantLaw(c), comm)
+    mon = Monitor(plate.tag("right"), 0)
+    rec_full = run_load_steps(full, [0.25, 0.5, 0.75, 1.0], shared_tmp_path / "full", monitor=mon)
+    part, _ = _pulled_plate(_ConstantLaw(c), comm)
+    run_load_steps(part, [0.25, 0.5], shared_tmp_path / "part", monitor=mon)
+    resumed, _ = _pulled_plate(_ConstantLaw(c), comm)
+    rec = run_load_steps(resumed, [0.25, 0.5, 0.75, 1.0], shared_tmp_path / "part", monitor=mon, restart=True)
+    assert [r["step"] for r in rec] == [1, 2, 3, 4]
+    assert _max_rel_diff(resumed.u.x.array, full.u.x.array, comm) < 1e-12
+    reactions = np.array([r["reaction"] for r in rec_full])
+    np.testing.assert_allclose(reactions / reactions[-1], [0.25, 0.5, 0.75, 1.0], rtol=1e-10)
+    if comm.rank == 0:
+        assert (shared_tmp_path / "full" / "load_displacement.csv").is_file()
+        assert (shared_tmp_path / "full" / "load_displacement.png").is_file()
+        assert (shared_tmp_path / "full" / "displacement.xdmf").is_file()
+
+
+def test_load_step_cutback_and_commit(shared_tmp_path):
+    """A material that cannot take large increments forces cuts; the run still reaches the target, commits only
+    converged states, and ends equal to the uncut linear solution."""
+    from fe2.macro.driver import run_load_steps
+
+    comm = MPI.COMM_WORLD
+    c = isotropic_stiffness_mandel(0.5, 0.4, 2)
+    solver, _ = _pulled_plate(_IncrementLimitedLaw(c, limit=0.004), comm)
+    rec = run_load_steps(solver, [1.0], shared_tmp_path / "cut", max_cuts=6)
+    assert len(rec) > 1 and rec[-1]["load_factor"] == pytest.approx(1.0)
+    ref, _ = _pulled_plate(_ConstantLaw(c), comm)
+    ref.solve_step(1.0)
+    assert _max_rel_diff(solver.u.x.array, ref.u.x.array, comm) < 1e-10
+    tight, _ = _pulled_plate(_IncrementLimitedLaw(c, limit=1e-9), comm)
+    with pytest.raises(ConvergenceError, match="failed after 2 cuts"):
+        run_load_steps(tight, [1.0], shared_tmp_path / "fail", max_cuts=2)

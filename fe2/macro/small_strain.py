@@ -30,6 +30,7 @@ from petsc4py import PETSc
 from fe2._compat import create_petsc_vector
 from fe2.errors import ConfigError, ConvergenceError
 from fe2.macro.quadrature import QuadratureFields, mandel_strain
+from fe2.materials.contract import InadmissibleDriverError
 from fe2.micro.linear_solver import LinearSolverOptions, make_ksp, solve_checked, unique_prefix
 from fe2.tensors import n_sym
 
@@ -149,7 +150,10 @@ class SmallStrainMacroSolver:
                 self._bc_targets.append((unrolled, np.full(unrolled.size, float(bc.value))))
                 zero_bcs.append(fem.dirichletbc(0.0, dofs2[0], self.V.sub(bc.component)))
         self.bcs = zero_bcs
-        self.dirichlet_dofs = np.unique(np.concatenate([t[0] for t in self._bc_targets])) if self._bc_targets else np.zeros(0, dtype=np.int32)
+        self._bc_dofs_by_tag: dict[int, np.ndarray] = {}
+        for bc, (dofs, _) in zip(dirichlet, self._bc_targets):
+            prev = self._bc_dofs_by_tag.get(bc.tag, np.zeros(0, dtype=np.int64))
+            self._bc_dofs_by_tag[bc.tag] = np.union1d(prev, dofs)
 
         self.J = fem_petsc.assemble_matrix(self.jacobian_form, bcs=self.bcs)
         self.J.assemble()
@@ -160,10 +164,18 @@ class SmallStrainMacroSolver:
 
     # ----------------------------------------------------------------- pieces
     def _update_material(self) -> None:
+        """Evaluate the material at every owned point; a failure anywhere stops every rank together."""
         driver = self.quad.evaluate(self.strain_expr)
-        flux, tangent, trial = self.material.evaluate(driver, self.state)
-        if not (np.all(np.isfinite(flux)) and np.all(np.isfinite(tangent))):
-            raise ConvergenceError("material returned NaN/inf flux or tangent")
+        problem = ""
+        try:
+            flux, tangent, trial = self.material.evaluate(driver, self.state)
+            if not (np.all(np.isfinite(flux)) and np.all(np.isfinite(tangent))):
+                problem = "material returned NaN/inf flux or tangent"
+        except InadmissibleDriverError as err:
+            problem = f"inadmissible macro driver: {err}"
+        problems = [p for p in self.comm.allgather(problem) if p]
+        if problems:
+            raise ConvergenceError(problems[0])
         self.quad.set(flux, tangent)
         self._trial_state = trial
 
@@ -237,6 +249,12 @@ class SmallStrainMacroSolver:
         self.u.x.scatter_forward()
         if hasattr(self.material, "rollback"):
             self.material.rollback()
+
+    def dirichlet_dofs_for(self, tag: int) -> np.ndarray:
+        """Unrolled local dof indices constrained on boundary ``tag`` (for reactions)."""
+        if tag not in self._bc_dofs_by_tag:
+            raise ConfigError(f"no Dirichlet condition on boundary tag {tag}: cannot measure its reaction")
+        return self._bc_dofs_by_tag[tag]
 
     def reaction(self, tag_dofs: np.ndarray, component: int) -> float:
         """Sum of internal nodal forces on the given owned dof indices (unrolled) for one component."""

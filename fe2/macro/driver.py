@@ -1,0 +1,184 @@
+"""Load stepping for a macro solver: cut-back on divergence, checkpoints, outputs.
+
+``run_load_steps`` advances the load factor through the requested targets.
+A step whose Newton fails is rolled back (the committed state never changed)
+and retried with half the increment, at most ``max_cuts`` times in a row; if
+that fails the run stops with :class:`~fe2.errors.ConvergenceError` after the
+checkpoint and outputs of every converged step are on disk.
+
+Files in ``out_dir``:
+
+* ``displacement.xdmf`` — u at every converged step (time = load factor);
+* ``stress.xdmf`` — cell averages of the macro stress (Mandel components in the
+  DG0 vector field ``stress_mandel``; Voigt order 11 22 12 / 11 22 33 23 13 12);
+* ``load_displacement.csv`` / ``.png`` — load factor, prescribed displacement
+  scale, reaction force on the monitored boundary (force per unit thickness in 2D);
+* ``checkpoint/`` — per-rank ``.npz`` files of the last converged step
+  (displacement dofs and material state), used by ``restart=True``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from dolfinx import fem, io
+
+from fe2.errors import ConfigError, ConvergenceError
+from fe2.io.results import write_csv_atomic
+from fe2.macro.small_strain import SmallStrainMacroSolver
+
+
+@dataclass(frozen=True)
+class Monitor:
+    """Reaction force to record: sum of internal forces on boundary ``tag``, ``component``."""
+
+    tag: int
+    component: int
+
+
+def _state_arrays(state) -> dict[str, np.ndarray]:
+    if state is None:
+        return {}
+    if hasattr(state, "to_arrays"):
+        return state.to_arrays()
+    if isinstance(state, dict):
+        return {k: np.asarray(v) for k, v in state.items()}
+    raise ConfigError(f"cannot checkpoint a material state of type {type(state).__name__}")
+
+
+def _state_from_arrays(template, arrays: dict[str, np.ndarray]):
+    if template is None:
+        return None
+    if hasattr(template, "from_arrays"):
+        return template.from_arrays(arrays)
+    return {k: arrays[k] for k in template}
+
+
+class Checkpoint:
+    """Per-rank checkpoint of a solver's displacement and material state (same rank count to restart)."""
+
+    def __init__(self, folder: Path, comm) -> None:
+        self.folder = folder
+        self.comm = comm
+        self.path = folder / f"rank{comm.rank}_of_{comm.size}.npz"
+
+    def save(self, solver: SmallStrainMacroSolver, step: int, factor: float) -> None:
+        if self.comm.rank == 0:
+            self.folder.mkdir(parents=True, exist_ok=True)
+        self.comm.Barrier()
+        tmp = self.path.with_suffix(".tmp.npz")
+        np.savez(tmp, u=solver.u.x.array, step=step, factor=factor,
+                 **{f"state__{k}": v for k, v in _state_arrays(solver.state).items()})
+        os.replace(tmp, self.path)
+        self.comm.Barrier()
+
+    def load(self, solver: SmallStrainMacroSolver) -> tuple[int, float]:
+        if not self.path.is_file():
+            raise ConfigError(
+                f"no checkpoint for {self.comm.size} rank(s) in {self.folder} (restart needs the rank count of the run)"
+            )
+        data = np.load(self.path)
+        if data["u"].shape != solver.u.x.array.shape:
+            raise ConfigError("checkpoint does not match this mesh/partition (was the input changed?)")
+        solver.u.x.array[:] = data["u"]
+        solver.u.x.scatter_forward()
+        arrays = {k[len("state__"):]: data[k] for k in data.files if k.startswith("state__")}
+        solver.state = _state_from_arrays(solver.state, arrays)
+        return int(data["step"]), float(data["factor"])
+
+
+def run_load_steps(
+    solver: SmallStrainMacroSolver,
+    targets: Sequence[float],
+    out_dir: str | Path,
+    *,
+    monitor: Monitor | None = None,
+    restart: bool = False,
+    max_cuts: int = 5,
+    log: Callable[[str], None] | None = None,
+) -> list[dict]:
+    """Advance through the load factors ``targets`` (increasing); returns one record per converged step."""
+    out = Path(out_dir)
+    comm = solver.comm
+    say = log or (lambda msg: None)
+    ckpt = Checkpoint(out / "checkpoint", comm)
+    records: list[dict] = []
+    factor, step = 0.0, 0
+    rec_file = out / "steps.json"
+    if restart:
+        step, factor = ckpt.load(solver)
+        if rec_file.is_file():
+            records = json.loads(rec_file.read_text())[:step]
+        say(f"restarted from step {step} (load factor {factor:.4g})")
+    if comm.rank == 0:
+        out.mkdir(parents=True, exist_ok=True)
+    comm.Barrier()
+    mode = "a" if restart and (out / "displacement.xdmf").exists() else "w"
+    Q0 = fem.functionspace(solver.mesh, ("DG", 0, (solver.m,)))
+    stress = fem.Function(Q0, name="stress_mandel")
+    stress_expr = fem.Expression(solver.quad.flux, Q0.element.interpolation_points)
+    with io.XDMFFile(comm, out / "displacement.xdmf", mode) as xu, io.XDMFFile(comm, out / "stress.xdmf", mode) as xs:
+        if mode == "w":
+            xu.write_mesh(solver.mesh)
+            xs.write_mesh(solver.mesh)
+        for target in targets:
+            if target <= factor + 1e-14:
+                continue
+            cuts = 0
+            while factor < target - 1e-14:
+                trial = min(target, factor + (target - factor) / 2**cuts)
+                try:
+                    rep = solver.solve_step(trial, log=say)
+                except ConvergenceError as err:
+                    solver.rollback()
+                    cuts += 1
+                    say(f"step to {trial:.4g} failed ({err}); cutting the increment (cut {cuts}/{max_cuts})")
+                    if cuts > max_cuts:
+                        raise ConvergenceError(
+                            f"load step to {trial:.4g} failed after {max_cuts} cuts; results up to load factor"
+                            f" {factor:.4g} are in {out}"
+                        ) from err
+                    continue
+                factor, step = trial, step + 1
+                reaction = solver.reaction(solver.dirichlet_dofs_for(monitor.tag), monitor.component) if monitor else None
+                records.append({"step": step, "load_factor": factor, "newton_iterations": rep.iterations,
+                                "residuals": rep.residuals, "reaction": reaction, "time_s": rep.time_s})
+                stress.interpolate(stress_expr)
+                xu.write_function(solver.u, factor)
+                xs.write_function(stress, factor)
+                ckpt.save(solver, step, factor)
+                if comm.rank == 0:
+                    tmp = rec_file.with_suffix(".tmp")
+                    tmp.write_text(json.dumps(records, indent=1))
+                    os.replace(tmp, rec_file)
+                say(f"step {step}: load factor {factor:.4g} converged in {rep.iterations} Newton iterations"
+                    + (f", reaction {reaction:.6g}" if reaction is not None else ""))
+                cuts = max(cuts - 1, 0)
+    if monitor is not None:
+        rows = [[r["step"], r["load_factor"], r["reaction"]] for r in records]
+        write_csv_atomic(out / "load_displacement.csv", ["step", "load_factor", "reaction_force"], rows, comm)
+        if comm.rank == 0 and rows:
+            _plot_load_displacement(rows, out / "load_displacement.png")
+    return records
+
+
+def _plot_load_displacement(rows, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    arr = np.array([[r[1], r[2]] for r in rows], dtype=float)
+    fig, ax = plt.subplots(figsize=(5, 4), dpi=120)
+    ax.plot(np.concatenate([[0.0], arr[:, 0]]), np.concatenate([[0.0], arr[:, 1]]), "o-")
+    ax.set_xlabel("load factor (prescribed displacement scale)")
+    ax.set_ylabel("reaction force")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
