@@ -29,7 +29,7 @@ from petsc4py import PETSc
 
 from fe2._compat import create_petsc_vector
 from fe2.errors import ConfigError, ConvergenceError
-from fe2.macro.quadrature import QuadratureFields, mandel_strain
+from fe2.quadrature import QuadratureFields, mandel_strain
 from fe2.materials.contract import InadmissibleDriverError
 from fe2.micro.linear_solver import LinearSolverOptions, make_ksp, solve_checked, unique_prefix
 from fe2.tensors import n_sym

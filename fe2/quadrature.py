@@ -1,4 +1,4 @@
-"""Constitutive data at the quadrature points of a macro mesh.
+"""Constitutive data at the quadrature points of a mesh (shared by the macro problem and nonlinear RVEs).
 
 The macro driver (small strain, Mandel notation) is evaluated at every
 quadrature point of the *owned* cells with one ``fem.Expression`` call; the
@@ -39,6 +39,7 @@ class QuadratureFields:
     def __init__(self, msh: dmesh.Mesh, quadrature_degree: int, m: int) -> None:
         self.mesh = msh
         self.m = m
+        self.degree = quadrature_degree
         cell = msh.topology.cell_name()
         cell_type = getattr(basix.CellType, cell)
         self.points, self.weights = basix.make_quadrature(cell_type, quadrature_degree)

@@ -1,0 +1,275 @@
+"""A nonlinear RVE as a material: one micro Newton per macro point, history per micro point.
+
+For a macro strain E (Mandel) the fluctuation w (periodic or zero on ∂Y)
+solves the micro equilibrium ``Pᵀ ∫ σ(E + ε(w)) · ε(v) dx = 0`` with the phase
+laws (any small-strain material of :mod:`fe2.materials.contract`, e.g. J2
+plasticity) evaluated at the micro quadrature points from their committed
+history. Then
+
+    σ̄ = (1/|Y|) Σ_p vol_p σ_p                                   (pores: zero stress)
+    C̄ = ⟨C_alg⟩ − (1/|Y|) (PᵀG)ᵀ (PᵀKP)⁻¹ (PᵀG),  G_j = ∫ (C_alg e_j) · ε(v) dx
+
+the consistent macro tangent by static condensation, reusing the factorization
+of the converged micro tangent for the m extra solves. Every micro solve checks
+Hill–Mandel: |⟨σ·ε⟩ − σ̄·E| / |σ̄·E|.
+
+One object serves all macro points of a rank: forms are compiled, matrices,
+the prolongation P and the KSP created once; only the state arrays are per point.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import basix.ufl
+import numpy as np
+import ufl
+from dolfinx import fem
+from dolfinx.fem import petsc as fem_petsc
+from petsc4py import PETSc
+
+from fe2._compat import create_petsc_vector
+from fe2.errors import ConfigError, ConvergenceError
+from fe2.geometry.base import RVEMesh
+from fe2.micro import constraints
+from fe2.micro.linear_solver import LinearSolverOptions, make_ksp, solve_checked, unique_prefix
+from fe2.quadrature import QuadratureFields, mandel_strain
+from fe2.tensors import n_sym
+
+
+@dataclass(frozen=True)
+class MicroNewtonOptions:
+    """Micro Newton: converged when ‖Pᵀr‖ <= max(rtol ‖Pᵀr_0‖, atol_rel · force scale)."""
+
+    rtol: float = 1e-10
+    atol_rel: float = 1e-13
+    max_it: int = 30
+
+
+class RVEState:
+    """History of every macro point's RVE: per phase a batched law state (macro-point-major), plus the
+    converged fluctuation dofs (warm start), shape (n_macro, n_w)."""
+
+    def __init__(self, phase_states: dict, fluctuation: np.ndarray) -> None:
+        self.phase_states = phase_states
+        self.fluctuation = fluctuation
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        out = {"fluctuation": np.array(self.fluctuation)}
+        for ph, st in self.phase_states.items():
+            for k, v in st.to_arrays().items():
+                out[f"{ph}.{k}"] = v
+        return out
+
+    def from_arrays(self, arrays: Mapping[str, np.ndarray]) -> "RVEState":
+        phases = {}
+        for ph, st in self.phase_states.items():
+            sub = {k.split(".", 1)[1]: v for k, v in arrays.items() if k.startswith(ph + ".")}
+            phases[ph] = type(st).from_arrays(sub) if sub else st.copy()
+        return RVEState(phases, np.array(arrays["fluctuation"]))
+
+
+class NonlinearRVEMaterial:
+    """Small-strain RVE with nonlinear phases behind the material contract.
+
+    Args:
+        rve: the RVE mesh (typically on ``MPI.COMM_SELF``: each rank solves its own points).
+        laws: phase name -> small-strain law (``driver_size`` = 3 in 2D, 6 in 3D).
+        bc: 'periodic' or 'kubc' fluctuation condition.
+        degree: Lagrange degree of the fluctuation (1 or 2).
+
+    Attributes (statistics, reset by :meth:`reset_stats`):
+        micro_solves, micro_iterations, micro_time_s, hill_mandel_max.
+    """
+
+    kind = "small_strain"
+    is_linear = False
+
+    def __init__(
+        self,
+        rve: RVEMesh,
+        laws: Mapping[str, object],
+        *,
+        bc: str = "periodic",
+        degree: int = 1,
+        newton: MicroNewtonOptions | None = None,
+        solver: LinearSolverOptions | None = None,
+    ) -> None:
+        if bc not in ("periodic", "kubc"):
+            raise ConfigError(f"nonlinear RVEs take 'periodic' or 'kubc' conditions, got {bc!r}")
+        missing = sorted(set(rve.phases) - set(laws))
+        if missing:
+            raise ConfigError(f"no law given for RVE phase(s) {missing}")
+        self.rve, self.laws, self.bc = rve, dict(laws), bc
+        self.newton = newton or MicroNewtonOptions()
+        msh = rve.mesh
+        self.comm = msh.comm
+        d = rve.dim
+        self.dim, self.m = d, n_sym(d)
+        self.driver_size = self.m
+        for name in rve.phases:
+            if getattr(self.laws[name], "driver_size", self.m) != self.m:
+                raise ConfigError(f"law of phase {name!r} has driver size {self.laws[name].driver_size}, need {self.m}")
+        self.volume = rve.volume
+        self.V = fem.functionspace(msh, ("Lagrange", degree, (d,)))
+        self.quad = QuadratureFields(msh, max(1, 2 * (degree - 1)), self.m)
+        n_qp = self.quad.n_qp
+        n_owned = self.quad.owned_cells.size
+        self.phase_points: dict[str, np.ndarray] = {}
+        for name, tag in rve.phases.items():
+            cells = rve.cell_tags.find(tag)
+            cells = cells[cells < n_owned]
+            self.phase_points[name] = (cells[:, None] * n_qp + np.arange(n_qp)[None, :]).ravel()
+
+        # integration weight of every owned point (quadrature weight x |det J|)
+        Qs = fem.functionspace(
+            msh, basix.ufl.quadrature_element(msh.topology.cell_name(), (), "default", self.quad.degree)
+        )
+        wvec = fem.assemble_vector(fem.form(ufl.TestFunction(Qs) * self.quad.dx))
+        self.point_volume = wvec.array[Qs.dofmap.list[:n_owned].ravel()]
+
+        self.w = fem.Function(self.V, name="fluctuation")
+        self.E = fem.Constant(msh, np.zeros(self.m))
+        self.selector = fem.Constant(msh, np.zeros(self.m))
+        v, du = ufl.TestFunction(self.V), ufl.TrialFunction(self.V)
+        dx = self.quad.dx
+        C_q = self.quad.tangent
+        self.strain_expr = self.quad.expression(mandel_strain(self.w, d) + self.E)
+        self.r_form = fem.form(ufl.inner(self.quad.flux, mandel_strain(v, d)) * dx)
+        self.k_form = fem.form(ufl.inner(ufl.dot(C_q, mandel_strain(du, d)), mandel_strain(v, d)) * dx)
+        self.g_form = fem.form(ufl.inner(ufl.dot(C_q, self.selector), mandel_strain(v, d)) * dx)
+
+        n_nodes = self.V.dofmap.index_map.size_local
+        x = self.V.tabulate_dof_coordinates()[:n_nodes, :d]
+        lo, hi = np.asarray(rve.box_min, float), np.asarray(rve.box_max, float)
+        node_map = (constraints.periodic_node_map if bc == "periodic" else constraints.kubc_node_map)(
+            self.comm, x, lo, hi
+        )
+        self.P = constraints.prolongation(self.comm, node_map, n_nodes, d)
+        self.K = fem_petsc.assemble_matrix(self.k_form)
+        self.K.assemble()
+        self.A = self.K.PtAP(self.P)
+        opts = (solver or LinearSolverOptions("direct")).resolved(d, self.A.getSize()[0])
+        self.ksp = make_ksp(self.A, opts, unique_prefix("fe2_rve_nl_"))
+        self.r = create_petsc_vector(self.V)
+        self.dw = create_petsc_vector(self.V)
+        self.rr, self.xr = self.A.createVecLeft(), self.A.createVecRight()
+        self.n_w = self.w.x.array.size
+        self.reset_stats()
+
+    def reset_stats(self) -> None:
+        self.micro_solves = 0
+        self.micro_iterations = 0
+        self.micro_time_s = 0.0
+        self.hill_mandel_max = 0.0
+
+    # ---------------------------------------------------------------- contract
+    def initial_state(self, n_points: int) -> RVEState:
+        phases = {ph: self.laws[ph].initial_state(n_points * pts.size) for ph, pts in self.phase_points.items()}
+        return RVEState(phases, np.zeros((n_points, self.n_w)))
+
+    def evaluate(self, driver: np.ndarray, state: RVEState):
+        """Stress (n, m), consistent tangent (n, m, m) and trial state for n macro strains (Mandel)."""
+        n = driver.shape[0]
+        flux = np.empty((n, self.m))
+        tangent = np.empty((n, self.m, self.m))
+        trial_phases = {ph: st.copy() for ph, st in state.phase_states.items()}
+        trial_w = np.array(state.fluctuation)
+        for i in range(n):
+            local = {ph: state.phase_states[ph].take(self._slice(ph, i)) for ph in self.phase_points}
+            s, C, new_local, w = self.solve_point(driver[i], local, state.fluctuation[i])
+            flux[i], tangent[i], trial_w[i] = s, C, w
+            for ph, st in new_local.items():
+                trial_phases[ph].put(self._slice(ph, i), st)
+        return flux, tangent, RVEState(trial_phases, trial_w)
+
+    def _slice(self, phase: str, i: int) -> slice:
+        k = self.phase_points[phase].size
+        return slice(i * k, (i + 1) * k)
+
+    # ---------------------------------------------------------------- one RVE
+    def _evaluate_laws(self, local_states):
+        strain = self.quad.evaluate(self.strain_expr)
+        flux = np.zeros((strain.shape[0], self.m))
+        tangent = np.zeros((strain.shape[0], self.m, self.m))
+        trials = {}
+        for ph, pts in self.phase_points.items():
+            f, C, tr = self.laws[ph].evaluate(strain[pts], local_states[ph])
+            flux[pts], tangent[pts] = f, C
+            trials[ph] = tr
+        self.quad.set(flux, tangent)
+        return strain, flux, tangent, trials
+
+    def _reduced_residual(self) -> float:
+        with self.r.localForm() as loc:
+            loc.set(0.0)
+        fem_petsc.assemble_vector(self.r, self.r_form)
+        self.r.ghostUpdate(addv=PETSc.InsertMode.ADD, mode=PETSc.ScatterMode.REVERSE)
+        self.P.multTranspose(self.r, self.rr)
+        return self.rr.norm()
+
+    def _factorize_tangent(self) -> None:
+        self.K.zeroEntries()
+        fem_petsc.assemble_matrix(self.K, self.k_form)
+        self.K.assemble()
+        self.K.PtAP(self.P, result=self.A)
+        self.ksp.setOperators(self.A)
+
+    def solve_point(self, macro_strain: np.ndarray, local_states: dict, w0: np.ndarray):
+        """Micro Newton for one macro strain. Returns (σ̄ (m,), C̄ (m, m), trial phase states, w)."""
+        t0 = time.perf_counter()
+        self.E.value[:] = macro_strain
+        self.w.x.array[:] = w0
+        r0 = None
+        for it in range(self.newton.max_it + 1):
+            strain, flux, tangent, trials = self._evaluate_laws(local_states)
+            rnorm = self._reduced_residual()
+            force_scale = np.max(np.abs(flux), initial=0.0) * self.volume ** ((self.dim - 1) / self.dim)
+            if r0 is None:
+                r0 = rnorm
+            self._factorize_tangent()
+            if rnorm <= max(self.newton.rtol * r0, self.newton.atol_rel * force_scale):
+                break
+            if it == self.newton.max_it:
+                raise ConvergenceError(
+                    f"micro Newton did not converge for macro strain {np.array2string(macro_strain, precision=4)}:"
+                    f" |r| {r0:.2e} -> {rnorm:.2e}"
+                )
+            self.rr.scale(-1.0)
+            solve_checked(self.ksp, self.rr, self.xr, "micro Newton step")
+            self.P.mult(self.xr, self.dw)
+            self.dw.ghostUpdate(addv=PETSc.InsertMode.INSERT, mode=PETSc.ScatterMode.FORWARD)
+            self.w.x.petsc_vec.axpy(1.0, self.dw)
+            self.w.x.scatter_forward()
+        vol = self.point_volume[:, None]
+        sigma = (vol * flux).sum(axis=0) / self.volume
+        c_avg = (vol[:, :, None] * tangent).sum(axis=0) / self.volume
+        # condensation with the converged factorization: m extra solves
+        pg = []
+        for j in range(self.m):
+            e = np.zeros(self.m)
+            e[j] = 1.0
+            self.selector.value[:] = e
+            with self.r.localForm() as loc:
+                loc.set(0.0)
+            fem_petsc.assemble_vector(self.r, self.g_form)
+            self.r.ghostUpdate(addv=PETSc.InsertMode.ADD, mode=PETSc.ScatterMode.REVERSE)
+            vec = self.A.createVecLeft()
+            self.P.multTranspose(self.r, vec)
+            pg.append(vec)
+        c_bar = c_avg.copy()
+        y = self.A.createVecRight()
+        for j in range(self.m):
+            solve_checked(self.ksp, pg[j], y, "RVE tangent condensation")
+            for k in range(self.m):
+                c_bar[k, j] -= pg[k].dot(y) / self.volume
+        energy = float((vol[:, 0] * np.einsum("pi,pi->p", flux, strain)).sum()) / self.volume
+        work = float(sigma @ macro_strain)
+        if abs(work) > 0:
+            self.hill_mandel_max = max(self.hill_mandel_max, abs(energy - work) / abs(work))
+        self.micro_solves += 1
+        self.micro_iterations += it
+        self.micro_time_s += time.perf_counter() - t0
+        return sigma, c_bar, trials, self.w.x.array.copy()
