@@ -74,6 +74,7 @@ def random_inclusions(
     origin: Sequence[float] | None = None,
     phase: str = "inclusion",
     face_gap: float | None = None,
+    wrap: bool = True,
 ) -> list[Inclusion]:
     """Place non-overlapping periodic inclusions at random (RSA).
 
@@ -90,6 +91,11 @@ def random_inclusions(
         face_gap: an inclusion surface must not pass within ``face_gap`` of being
             tangent to a box face (avoids sliver pieces when wrapping); default
             ``min_gap``, and at least the validation tolerance.
+        wrap: ``True`` (default): inclusions may cross the box faces and wrap
+            periodically (a stationary random medium). ``False``: every inclusion
+            lies inside the box, its surface at least ``face_gap`` from every face
+            (centres drawn in ``[r + face_gap, L - r - face_gap]``); needed for pores
+            under traction (TUBC) conditions, which want material on the whole boundary.
 
     Returns:
         The inclusions, largest first; ``packing_fraction(result, lengths)`` is the
@@ -130,6 +136,14 @@ def random_inclusions(
     fgap = max(min_gap if face_gap is None else float(face_gap), 2.0 * tol)
     pair_gap = max(min_gap, 2.0 * tol)
 
+    if not wrap:
+        for r in set(radii):
+            if float(box_len.min()) <= 2.0 * (r + fgap):
+                raise GeometryError(
+                    f"radius {r:.6g} with face_gap {fgap:.6g} does not fit inside the box without "
+                    f"crossing a face (2 (r + face_gap) >= smallest edge {float(box_len.min()):.6g})"
+                )
+
     rng = np.random.default_rng(seed)
     centres = np.zeros((len(radii), dim))
     placed = np.zeros(len(radii))
@@ -139,12 +153,16 @@ def random_inclusions(
         tried = 0
         while tried < max_attempts and not ok:
             m = min(_BATCH, max_attempts - tried)
-            cand = box_min + rng.random((m, dim)) * box_len
+            if wrap:
+                cand = box_min + rng.random((m, dim)) * box_len
+                # no near-tangency with the box faces
+                dist_lo = cand - box_min
+                dist_hi = box_min + box_len - cand
+                good = np.all((np.abs(dist_lo - r) >= fgap) & (np.abs(dist_hi - r) >= fgap), axis=1)
+            else:  # wholly inside, clear of every face by fgap
+                cand = box_min + (r + fgap) + rng.random((m, dim)) * (box_len - 2.0 * (r + fgap))
+                good = np.ones(m, dtype=bool)
             tried += m
-            # no near-tangency with the box faces
-            dist_lo = cand - box_min
-            dist_hi = box_min + box_len - cand
-            good = np.all((np.abs(dist_lo - r) >= fgap) & (np.abs(dist_hi - r) >= fgap), axis=1)
             if k:
                 delta = cand[:, None, :] - centres[None, :k, :]
                 delta -= box_len * np.round(delta / box_len)
@@ -185,15 +203,18 @@ def random_rve(
     origin: Sequence[float] | None = None,
     element_order: int = 1,
     rank: int = 0,
+    wrap: bool = True,
 ) -> RVEMesh:
     """Mesh a random RSA packing (collective; every rank draws the same packing from ``seed``).
 
-    ``void=True`` makes the inclusions pores. ``description`` records the seed, the
-    target and the achieved (whole-inclusion) volume fraction.
+    ``void=True`` makes the inclusions pores. ``wrap=False`` keeps every inclusion
+    inside the box, ``face_gap`` clear of the faces (see :func:`random_inclusions`).
+    ``description`` records the seed, the target and the achieved (whole-inclusion)
+    volume fraction.
     """
     incs = random_inclusions(
         lengths, radius, volume_fraction, seed, min_gap, max_attempts,
-        origin=origin, phase=inclusion_phase, face_gap=face_gap,
+        origin=origin, phase=inclusion_phase, face_gap=face_gap, wrap=wrap,
     )
     achieved = packing_fraction(incs, lengths)
     return inclusion_rve(
@@ -207,5 +228,6 @@ def random_rve(
             "target_volume_fraction": float(volume_fraction),
             "achieved_volume_fraction": achieved,
             "max_attempts": int(max_attempts),
+            "wrap": bool(wrap),
         },
     )
