@@ -9,6 +9,7 @@ and aborts the job so no rank waits forever.
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -43,6 +44,55 @@ def _cmd_homogenize(args: argparse.Namespace, comm: MPI.Comm) -> int:
     return 0
 
 
+def _cmd_bounds(args: argparse.Namespace, comm: MPI.Comm) -> int:
+    from fe2.config import load_bounds_config
+    from fe2.studies.bounds import run_bounds_study
+
+    cfg = load_bounds_config(args.config)
+    say = _progress(comm)
+    say(f"bounds {args.config}: {cfg.physics} {cfg.dim}D, BCs {', '.join(cfg.boundary_conditions)}, "
+        f"{comm.size} rank(s); finished realizations in {args.out} are reused")
+    summary = run_bounds_study(cfg, comm, args.out, progress=say, fresh=args.fresh)
+    if comm.rank == 0:
+        _print_bounds_table(summary)
+        print(f"wrote {args.out}/summary.json, statistics.csv, gaps.csv, fits.csv, realizations.csv and "
+              f"{', '.join(summary['files']['figures'])}")
+    return 0
+
+
+def _print_bounds_table(s: dict) -> None:
+    """Main case: mean ± CI per size and BC, relative gap, fitted exponents, tolerance answers."""
+    c = s["cases"]["main"]
+    conf = int(round(100 * s["confidence"]))
+    for m in s["measures"]:
+        print(f"\n{m}: mean ± {conf}% CI over realizations; gap = (KUBC - TUBC) / periodic")
+        head = "".join(f"{bc:>24s}" for bc in s["boundary_conditions"])
+        print(f"{'L/ℓ':>6s}{'n':>5s}{head}{'gap':>18s}")
+        for e in c["sizes"]:
+            if "stats" not in e:
+                continue
+            cols = "".join(f"{e['stats'][bc][m]['mean']:>13.6g} ± {e['stats'][bc][m]['ci']:<8.2g}"
+                           for bc in s["boundary_conditions"])
+            gap = e.get("gap", {}).get(m)
+            gtxt = f"{gap['relative']['mean']:>9.4f} ± {gap['relative']['ci']:<6.2g}" if gap else ""
+            print(f"{e['size']:>6g}{e['n']:>5d}{cols}{gtxt:>18s}")
+        for bc, per in c["fits"]["variance"].items():
+            f = per.get(m)
+            if f:
+                print(f"  Var[{m}] ∝ (L/ℓ)^-γ, {bc:8s}: γ = {f['exponent']:.2f} ± {f['stderr']:.2f} (theory: d = {s['dim']})")
+        f = c["fits"]["relative_gap"].get(m)
+        if f:
+            print(f"  gap ∝ (L/ℓ)^-β: β = {f['exponent']:.2f} ± {f['stderr']:.2f}")
+        t = c["tolerance"].get(m, {})
+        for what, label in (("gap", "gap"), ("ci", "CI of the mean"), ("single_realization", "one realization")):
+            if what in t:
+                x = t[what]
+                ext = x.get("extrapolated_size")
+                ext_txt = f", extrapolated {ext:.3g}" if ext is not None and math.isfinite(ext) else ""
+                sm = x["smallest_size"]
+                print(f"  smallest L/ℓ with {label} <= {x['tolerance']:g}: {'none of the sizes' if sm is None else f'{sm:g}'}{ext_txt}")
+
+
 def _print_table(data: dict) -> None:
     """Diagonal and the (1,2) entry of each effective tensor (Voigt notation), and Hill–Mandel residuals."""
     comps = data["components"]
@@ -55,6 +105,19 @@ def _print_table(data: dict) -> None:
         print(f"{bc:9s}{vals}{data['hill_mandel'][bc]:13.1e}")
 
 
+def _cmd_run(args: argparse.Namespace, comm: MPI.Comm) -> int:
+    from fe2.config_fe2 import load_run_config
+    from fe2.studies.fe2_run import run_fe2
+
+    cfg = load_run_config(args.config)
+    say = _progress(comm)
+    say(f"run {args.config} on {comm.size} rank(s)" + (" (restart)" if args.restart else ""))
+    run_fe2(cfg, comm, args.out, restart=args.restart, progress=say)
+    if comm.rank == 0:
+        print(f"wrote {args.out}/result.json; open {args.out}/displacement.xdmf and stress.xdmf in ParaView")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fe2", description="FE² multiscale homogenization on DOLFINx")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -62,6 +125,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("config", help="TOML file (see docs/config.md)")
     p.add_argument("--out", required=True, help="output folder (result.json, fields/, PNG)")
     p.set_defaults(func=_cmd_homogenize)
+    b = sub.add_parser("bounds", help="bound-convergence study: KUBC / periodic / TUBC vs RVE size over realizations")
+    b.add_argument("config", help="TOML file (see docs/config.md, section fe2 bounds)")
+    b.add_argument("--out", required=True,
+                   help="output folder; finished realizations found there are reused (the study resumes)")
+    b.add_argument("--fresh", action="store_true", help="discard the realizations of earlier runs in --out")
+    b.set_defaults(func=_cmd_bounds)
+    r = sub.add_parser("run", help="FE² macro problem with an RVE at every quadrature point")
+    r.add_argument("config", help="TOML file (see docs/config.md, section fe2 run)")
+    r.add_argument("--out", required=True, help="output folder (XDMF series, CSV/PNG, checkpoint/, result.json)")
+    r.add_argument("--restart", action="store_true", help="continue from the last checkpoint in --out")
+    r.set_defaults(func=_cmd_run)
     return parser
 
 

@@ -1,0 +1,121 @@
+"""TOML schema of ``fe2 run`` (FE² macro problem with RVE materials).
+
+Same rules as :mod:`fe2.config`: unknown keys and wrong types are one-line
+:class:`~fe2.errors.ConfigError` messages naming the key. Documented in
+``docs/config.md`` ("fe2 run").
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal, Union
+
+from pydantic import Field, PositiveFloat, model_validator
+
+from fe2.config import Geometry, MshGeometry, _Strict, load_toml, parse_config
+from fe2.errors import ConfigError
+
+
+class PlateWithHole(_Strict):
+    kind: Literal["plate_with_hole"]
+    width: PositiveFloat = 1.0
+    height: PositiveFloat = 1.0
+    radius: PositiveFloat = 0.2
+    mesh_size: PositiveFloat = 0.1
+
+
+class Bar(_Strict):
+    kind: Literal["bar"]
+    lengths: list[PositiveFloat] = Field(default_factory=lambda: [4.0, 1.0, 1.0], min_length=3, max_length=3)
+    mesh_size: PositiveFloat = 0.25
+
+
+MacroDomain = Annotated[Union[PlateWithHole, Bar], Field(discriminator="kind")]
+
+
+class DirichletSpec(_Strict):
+    """u_component = value × load factor on a named boundary (value: length unit)."""
+
+    boundary: str
+    component: int = Field(ge=0, le=2)
+    value: float = 0.0
+
+
+class TractionSpec(_Strict):
+    """Traction vector × load factor on a named boundary (force per area)."""
+
+    boundary: str
+    value: list[float] = Field(min_length=2, max_length=3)
+
+
+class MonitorSpec(_Strict):
+    boundary: str
+    component: int = Field(ge=0, le=2)
+
+
+class MacroConfig(_Strict):
+    domain: MacroDomain
+    degree: Literal[1, 2] = 1
+    dirichlet: list[DirichletSpec] = Field(min_length=1)
+    traction: list[TractionSpec] = []
+
+
+class LoadingConfig(_Strict):
+    load_factors: list[PositiveFloat] = Field(min_length=1)
+    max_cuts: int = Field(5, ge=0, le=20)
+    monitor: MonitorSpec | None = None
+
+    @model_validator(mode="after")
+    def _increasing(self):
+        if any(b <= a for a, b in zip(self.load_factors, self.load_factors[1:])):
+            raise ValueError("load_factors must increase")
+        return self
+
+
+class ElasticLawSpec(_Strict):
+    model: Literal["elastic"]
+    young: PositiveFloat
+    poisson: float = Field(gt=-1.0, lt=0.5)
+
+
+class J2LawSpec(_Strict):
+    """von Mises plasticity with linear isotropic (h_iso) and kinematic (h_kin) hardening."""
+
+    model: Literal["j2"]
+    young: PositiveFloat
+    poisson: float = Field(gt=-1.0, lt=0.5)
+    sigma_y0: PositiveFloat
+    h_iso: float = Field(0.0, ge=0.0)
+    h_kin: float = Field(0.0, ge=0.0)
+
+
+LawSpec = Annotated[Union[ElasticLawSpec, J2LawSpec], Field(discriminator="model")]
+
+
+class RVEConfig(_Strict):
+    geometry: Geometry
+    bc: Literal["periodic", "kubc"] = "periodic"
+    materials: dict[str, LawSpec] = Field(min_length=1)
+
+
+
+class RunConfig(_Strict):
+    """``fe2 run`` input."""
+
+    macro: MacroConfig
+    loading: LoadingConfig
+    rve: RVEConfig
+
+
+def load_run_config(path: str | Path) -> RunConfig:
+    """Load and validate an ``fe2 run`` TOML file (relative RVE mesh paths resolve against the file)."""
+    p = Path(path)
+    cfg = parse_config(load_toml(p), RunConfig, str(p))
+    g = cfg.rve.geometry
+    if isinstance(g, MshGeometry):
+        mesh_path = Path(g.path) if Path(g.path).is_absolute() else (p.parent / g.path).resolve()
+        if not mesh_path.is_file():
+            raise ConfigError(f"{p}: rve.geometry.path: mesh file not found: {mesh_path}")
+        rve = cfg.rve.model_copy(update={"geometry": g.model_copy(update={"path": str(mesh_path)})})
+        cfg = cfg.model_copy(update={"rve": rve})
+    return cfg
