@@ -155,8 +155,7 @@ class SmallStrainMacroSolver:
             prev = self._bc_dofs_by_tag.get(bc.tag, np.zeros(0, dtype=np.int64))
             self._bc_dofs_by_tag[bc.tag] = np.union1d(prev, dofs)
 
-        self.J = fem_petsc.assemble_matrix(self.jacobian_form, bcs=self.bcs)
-        self.J.assemble()
+        self.J = fem_petsc.create_matrix(self.jacobian_form)  # sparsity only: assembled in Newton
         self.R = create_petsc_vector(self.V)
         self.du = fem.Function(self.V)
         self.ksp = make_ksp(self.J, (linear_solver or LinearSolverOptions("direct")).resolved(d, self.J.getSize()[0]), unique_prefix("fe2_macro_"))
