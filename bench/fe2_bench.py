@@ -157,7 +157,7 @@ def linear_rve_vs_single_scale(mesh_size: float) -> dict:
 
 
 def strong_scaling(quick: bool) -> dict:
-    cfg = (ROOT / "demos" / "configs" / "fe2_plate_j2.toml").read_text()
+    cfg = (ROOT / "demos" / "configs" / "run" / "fe2_plate_j2.toml").read_text()
     if quick:
         cfg = cfg.replace("mesh_size = 0.2 }", "mesh_size = 0.4 }").replace("mesh_size = 0.15 }", "mesh_size = 0.35 }")
     else:

@@ -20,7 +20,7 @@
 #
 # Run: `mpirun -n 2 python demos/fe2_plate_with_hole.py --out out/fe2_plate`
 # (`--quick` for the coarse meshes of the smoke tests). The same problem is
-# `fe2 run demos/configs/fe2_plate_j2.toml --out DIR`.
+# `fe2 run demos/configs/run/fe2_plate_j2.toml --out DIR`.
 
 # %%
 import argparse
@@ -49,11 +49,11 @@ def say(msg):
 
 # %% [markdown]
 # ## The problem
-# Everything is in `demos/configs/fe2_plate_j2.toml`: macro domain and loads,
+# Everything is in `demos/configs/run/fe2_plate_j2.toml`: macro domain and loads,
 # load steps, and the RVE (geometry and phase laws). The quick mode coarsens both meshes.
 
 # %%
-cfg = load_run_config(here / "configs" / "fe2_plate_j2.toml")
+cfg = load_run_config(here / "configs" / "run" / "fe2_plate_j2.toml")
 if args.quick:
     macro = cfg.macro.model_copy(update={"domain": cfg.macro.domain.model_copy(update={"mesh_size": 0.35})})
     rve = cfg.rve.model_copy(update={"geometry": cfg.rve.geometry.model_copy(update={"mesh_size": 0.3})})
