@@ -89,13 +89,28 @@ class J2LawSpec(_Strict):
     h_kin: float = Field(0.0, ge=0.0)
 
 
-LawSpec = Annotated[Union[ElasticLawSpec, J2LawSpec], Field(discriminator="model")]
+class NeoHookeanLawSpec(_Strict):
+    """Compressible neo-Hookean (finite strain); all RVE phases must then be neo-Hookean."""
+
+    model: Literal["neo_hookean"]
+    young: PositiveFloat
+    poisson: float = Field(gt=-1.0, lt=0.5)
+
+
+LawSpec = Annotated[Union[ElasticLawSpec, J2LawSpec, NeoHookeanLawSpec], Field(discriminator="model")]
 
 
 class RVEConfig(_Strict):
     geometry: Geometry
     bc: Literal["periodic", "kubc"] = "periodic"
     materials: dict[str, LawSpec] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _one_kinematics(self):
+        finite = [isinstance(m, NeoHookeanLawSpec) for m in self.materials.values()]
+        if any(finite) and not all(finite):
+            raise ValueError("materials: neo_hookean (finite strain) cannot be mixed with small-strain models")
+        return self
 
 
 

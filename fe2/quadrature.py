@@ -16,15 +16,6 @@ import ufl
 from dolfinx import fem
 from dolfinx import mesh as dmesh
 
-from fe2.tensors import SQRT2
-
-
-def mandel_strain(u, dim: int):
-    """UFL Mandel vector of ε(u) = sym ∇u: (11, 22, √2·12) in 2D, (11, 22, 33, √2·23, √2·13, √2·12) in 3D."""
-    e = ufl.sym(ufl.grad(u))
-    if dim == 2:
-        return ufl.as_vector([e[0, 0], e[1, 1], SQRT2 * e[0, 1]])
-    return ufl.as_vector([e[0, 0], e[1, 1], e[2, 2], SQRT2 * e[1, 2], SQRT2 * e[0, 2], SQRT2 * e[0, 1]])
 
 
 class QuadratureFields:

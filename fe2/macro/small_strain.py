@@ -1,15 +1,17 @@
-"""Small-strain macro problem driven by a material at its quadrature points.
+"""Quasi-static macro problem driven by a material at its quadrature points (small or finite strain).
 
 The material is anything that answers the material contract
 (:mod:`fe2.materials.contract`): ``initial_state(n)`` and
-``evaluate(driver, state) -> (flux, tangent, trial_state)`` with Mandel drivers
-of shape (n, m). An analytic law and an RVE answer the same call, so this
+``evaluate(driver, state) -> (flux, tangent, trial_state)`` with drivers of
+shape (n, m): Mandel ε for ``kind = "small_strain"``, F = I + ∇u (row-major)
+for ``kind = "finite_strain"`` (flux P, tangent ∂P/∂F; see :mod:`fe2.kinematics`). An analytic law and an RVE answer the same call, so this
 solver cannot tell them apart — which is how FE² is tested against
 single-scale solves.
 
 Newton on each load step: the Dirichlet values of the step are imposed on u
 first, then increments with homogeneous conditions solve
-``J du = -R``,  R = ∫ σ_q · ε(v) dx − ∫_Γ t̄ · v ds,  J = ∫ (C_q ε(du)) · ε(v) dx,
+``J du = -R``,  R = ∫ σ_q · δd(v) dx − ∫_Γ t̄ · v ds,  J = ∫ (C_q δd(du)) · δd(v) dx,
+with δd = δε (small strain) or ∇ (finite strain; t̄ is then a nominal traction),
 with σ_q, C_q the material's flux and tangent at the quadrature points. The
 trial state becomes the committed state only when the step converges.
 """
@@ -29,10 +31,10 @@ from petsc4py import PETSc
 
 from fe2._compat import create_petsc_vector
 from fe2.errors import ConfigError, ConvergenceError
-from fe2.quadrature import QuadratureFields, mandel_strain
+from fe2.kinematics import kinematics_of
+from fe2.quadrature import QuadratureFields
 from fe2.materials.contract import InadmissibleDriverError
 from fe2.micro.linear_solver import LinearSolverOptions, make_ksp, solve_checked, unique_prefix
-from fe2.tensors import n_sym
 
 
 @dataclass(frozen=True)
@@ -102,9 +104,13 @@ class SmallStrainMacroSolver:
         self.comm = msh.comm
         d = msh.geometry.dim
         self.dim = d
-        self.m = n_sym(d)
+        self.kinematics = kinematics_of(material, d)
+        self.m = self.kinematics.size
         if getattr(material, "driver_size", self.m) != self.m:
-            raise ConfigError(f"material expects drivers of size {material.driver_size}, the {d}D macro gives {self.m}")
+            raise ConfigError(
+                f"material expects drivers of size {material.driver_size}, the {d}D"
+                f" {self.kinematics.kind} macro gives {self.m}"
+            )
         self.material = material
         self.newton = newton or NewtonOptions()
         q = quadrature_degree if quadrature_degree is not None else max(1, 2 * (degree - 1))
@@ -122,13 +128,12 @@ class SmallStrainMacroSolver:
             ufl.inner(self.load_factor * fem.Constant(msh, np.asarray(t.value, dtype=float)), v) * ds(t.tag)
             for t in tractions
         ]
-        internal = ufl.inner(self.quad.flux, mandel_strain(v, d)) * dx
+        kin = self.kinematics
+        internal = ufl.inner(self.quad.flux, kin.variation(v)) * dx
         self.residual_form = fem.form(internal - sum(traction_terms[1:], traction_terms[0]) if traction_terms else internal)
         self.internal_force_form = fem.form(internal)
-        self.jacobian_form = fem.form(
-            ufl.inner(ufl.dot(self.quad.tangent, mandel_strain(du, d)), mandel_strain(v, d)) * dx
-        )
-        self.strain_expr = self.quad.expression(mandel_strain(self.u, d))
+        self.jacobian_form = fem.form(ufl.inner(ufl.dot(self.quad.tangent, kin.variation(du)), kin.variation(v)) * dx)
+        self.strain_expr = self.quad.expression(kin.driver(self.u))
 
         msh.topology.create_connectivity(d - 1, d)
         self._bc_targets: list[tuple[np.ndarray, np.ndarray]] = []  # (local dof indices, value per dof at factor 1)

@@ -1,6 +1,8 @@
 """A nonlinear RVE as a material: one micro Newton per macro point, history per micro point.
 
-For a macro strain E (Mandel) the fluctuation w (periodic or zero on ∂Y)
+For a macro driver E — Mandel strain, or the deformation gradient F̄ at finite
+strain (:mod:`fe2.kinematics`; written below for small strain, with ε → ∇ and
+σ → P at finite strain) — the fluctuation w (periodic or zero on ∂Y)
 solves the micro equilibrium ``Pᵀ ∫ σ(E + ε(w)) · ε(v) dx = 0`` with the phase
 laws (any small-strain material of :mod:`fe2.materials.contract`, e.g. J2
 plasticity) evaluated at the micro quadrature points from their committed
@@ -35,8 +37,8 @@ from fe2.errors import ConfigError, ConvergenceError
 from fe2.geometry.base import RVEMesh
 from fe2.micro import constraints
 from fe2.micro.linear_solver import LinearSolverOptions, make_ksp, solve_checked, unique_prefix
-from fe2.quadrature import QuadratureFields, mandel_strain
-from fe2.tensors import n_sym
+from fe2.kinematics import Kinematics
+from fe2.quadrature import QuadratureFields
 
 
 @dataclass(frozen=True)
@@ -72,11 +74,12 @@ class RVEState:
 
 
 class NonlinearRVEMaterial:
-    """Small-strain RVE with nonlinear phases behind the material contract.
+    """RVE with nonlinear phases behind the material contract (small or finite strain, from the laws' kind).
 
     Args:
         rve: the RVE mesh (typically on ``MPI.COMM_SELF``: each rank solves its own points).
-        laws: phase name -> small-strain law (``driver_size`` = 3 in 2D, 6 in 3D).
+        laws: phase name -> law, all small strain (driver Mandel ε, size 3/6) or all finite
+            strain (driver F row-major, size 4/9).
         bc: 'periodic' or 'kubc' fluctuation condition.
         degree: Lagrange degree of the fluctuation (1 or 2).
 
@@ -84,7 +87,6 @@ class NonlinearRVEMaterial:
         micro_solves, micro_iterations, micro_time_s, hill_mandel_max.
     """
 
-    kind = "small_strain"
     is_linear = False
 
     def __init__(
@@ -107,7 +109,12 @@ class NonlinearRVEMaterial:
         msh = rve.mesh
         self.comm = msh.comm
         d = rve.dim
-        self.dim, self.m = d, n_sym(d)
+        kinds = {getattr(self.laws[name], "kind", "small_strain") for name in rve.phases}
+        if len(kinds) != 1:
+            raise ConfigError(f"RVE phases mix kinematics {sorted(kinds)}: all small strain or all finite strain")
+        self.kind = kinds.pop()
+        self.kinematics = Kinematics(self.kind, d)
+        self.dim, self.m = d, self.kinematics.size
         self.driver_size = self.m
         for name in rve.phases:
             if getattr(self.laws[name], "driver_size", self.m) != self.m:
@@ -136,10 +143,11 @@ class NonlinearRVEMaterial:
         v, du = ufl.TestFunction(self.V), ufl.TrialFunction(self.V)
         dx = self.quad.dx
         C_q = self.quad.tangent
-        self.strain_expr = self.quad.expression(mandel_strain(self.w, d) + self.E)
-        self.r_form = fem.form(ufl.inner(self.quad.flux, mandel_strain(v, d)) * dx)
-        self.k_form = fem.form(ufl.inner(ufl.dot(C_q, mandel_strain(du, d)), mandel_strain(v, d)) * dx)
-        self.g_form = fem.form(ufl.inner(ufl.dot(C_q, self.selector), mandel_strain(v, d)) * dx)
+        kin = self.kinematics
+        self.strain_expr = self.quad.expression(kin.variation(self.w) + self.E)
+        self.r_form = fem.form(ufl.inner(self.quad.flux, kin.variation(v)) * dx)
+        self.k_form = fem.form(ufl.inner(ufl.dot(C_q, kin.variation(du)), kin.variation(v)) * dx)
+        self.g_form = fem.form(ufl.inner(ufl.dot(C_q, self.selector), kin.variation(v)) * dx)
 
         n_nodes = self.V.dofmap.index_map.size_local
         x = self.V.tabulate_dof_coordinates()[:n_nodes, :d]

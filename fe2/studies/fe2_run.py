@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 from mpi4py import MPI
 
-from fe2.config_fe2 import Bar, ElasticLawSpec, J2LawSpec, RunConfig
+from fe2.config_fe2 import Bar, ElasticLawSpec, J2LawSpec, NeoHookeanLawSpec, RunConfig
 from fe2.errors import ConfigError
 from fe2.geometry.macro_domains import MacroMesh, bar, plate_with_hole
 from fe2.io.results import write_json_atomic
@@ -28,6 +28,7 @@ from fe2.macro.driver import Monitor, run_load_steps
 from fe2.macro.small_strain import Dirichlet, SmallStrainMacroSolver, Traction
 from fe2.materials import IsotropicElastic, LinearElasticLaw
 from fe2.materials.j2 import J2Plasticity
+from fe2.materials.neo_hookean import NeoHookean
 from fe2.micro.nonlinear_rve import NonlinearRVEMaterial
 from fe2.micro.physics import Elasticity
 from fe2.micro.rve_material import LinearRVEMaterial
@@ -56,6 +57,8 @@ def build_rve_material(cfg: RunConfig):
     for name, s in specs.items():
         if isinstance(s, J2LawSpec):
             laws[name] = J2Plasticity(s.young, s.poisson, s.sigma_y0, h_iso=s.h_iso, h_kin=s.h_kin, dim=rve.dim)
+        elif isinstance(s, NeoHookeanLawSpec):
+            laws[name] = NeoHookean(s.young, s.poisson, dim=rve.dim)
         else:
             laws[name] = LinearElasticLaw.isotropic(s.young, s.poisson, rve.dim)
     return NonlinearRVEMaterial(rve, laws, bc=cfg.rve.bc), rve
@@ -90,8 +93,10 @@ def run_fe2(cfg: RunConfig, comm: MPI.Comm, out_dir: str | Path, *, restart: boo
                              max_cuts=cfg.loading.max_cuts, log=log)
     micro_t = comm.allgather(float(getattr(material, "micro_time_s", 0.0)))
     result = {
-        "problem": "fe2 small strain",
-        "notation": "Mandel inside; stress.xdmf holds Mandel components (11 22 12 / 11 22 33 23 13 12, shear x sqrt 2)",
+        "problem": f"fe2 {solver.kinematics.kind.replace('_', ' ')}",
+        "notation": ("stress.xdmf holds Mandel sigma (11 22 12 / 11 22 33 23 13 12, shear x sqrt 2)"
+                     if solver.kinematics.kind == "small_strain" else
+                     "stress.xdmf holds the first Piola-Kirchhoff stress P, row-major (P11 P12 P21 P22 ...)"),
         "units": "as given in the config (fe2 does not convert units); reaction: force (per unit thickness in 2D)",
         "ranks": comm.size,
         "macro_quadrature_points": n_points,
