@@ -62,6 +62,9 @@ def test_one_phase_elastoplastic_rve_equals_single_scale(shared_tmp_path):
     res = rec_fe2[-1]["residuals"]
     assert len(res) <= 7 and res[-1] < 1e-10 * res[0]
     assert comm.allreduce(rve_mat.hill_mandel_max, op=MPI.MAX) < 1e-8
+    # the RVE-averaged equivalent plastic strain (written to stress.xdmf) equals the law's own
+    averaged = rve_mat.point_fields(fe2_solver.state)["eq_plastic_strain"]
+    np.testing.assert_allclose(averaged, single.state.eq_plastic_strain, rtol=1e-6, atol=1e-12)
 
 
 def test_homogenized_tangent_matches_finite_differences():

@@ -10,7 +10,9 @@ Files in ``out_dir``:
 
 * ``displacement.xdmf`` — u at every converged step (time = load factor);
 * ``stress.xdmf`` — cell averages of the macro stress (Mandel components in the
-  DG0 vector field ``stress_mandel``; Voigt order 11 22 12 / 11 22 33 23 13 12);
+  DG0 vector field ``stress_mandel``; order 11 22 12 / 11 22 33 23 13 12; at
+  finite strain P row-major) and of the material's scalar history fields, e.g.
+  ``eq_plastic_strain`` (for an RVE: its volume average);
 * ``load_displacement.csv`` / ``.png`` — load factor, prescribed displacement
   scale, reaction force on the monitored boundary (force per unit thickness in 2D);
 * ``checkpoint/`` — per-rank ``.npz`` files of the last converged step
@@ -122,6 +124,8 @@ def run_load_steps(
     Q0 = fem.functionspace(solver.mesh, ("DG", 0, (solver.m,)))
     stress = fem.Function(Q0, name="stress_mandel")
     stress_expr = fem.Expression(solver.quad.flux, Q0.element.interpolation_points)
+    Qs = fem.functionspace(solver.mesh, ("DG", 0))
+    scalars: dict[str, fem.Function] = {}
     with io.XDMFFile(comm, out / "displacement.xdmf", mode) as xu, io.XDMFFile(comm, out / "stress.xdmf", mode) as xs:
         if mode == "w":
             xu.write_mesh(solver.mesh)
@@ -151,6 +155,12 @@ def run_load_steps(
                 stress.interpolate(stress_expr)
                 xu.write_function(solver.u, factor)
                 xs.write_function(stress, factor)
+                for name, values in _point_fields(solver).items():
+                    scalars.setdefault(name, fem.Function(Qs, name=name))
+                    f = scalars[name]
+                    f.x.array[: solver.quad.owned_cells.size] = values.reshape(-1, solver.quad.n_qp).mean(axis=1)
+                    f.x.scatter_forward()
+                    xs.write_function(f, factor)
                 ckpt.save(solver, step, factor)
                 if comm.rank == 0:
                     tmp = rec_file.with_suffix(".tmp")
@@ -165,6 +175,12 @@ def run_load_steps(
         if comm.rank == 0 and rows:
             _plot_load_displacement(rows, out / "load_displacement.png")
     return records
+
+
+def _point_fields(solver: SmallStrainMacroSolver) -> dict[str, np.ndarray]:
+    """Scalar history per owned quadrature point from the material, if it offers any (e.g. ε̄p)."""
+    get = getattr(solver.material, "point_fields", None)
+    return get(solver.state) if get is not None and solver.state is not None else {}
 
 
 def _plot_load_displacement(rows, path: Path) -> None:

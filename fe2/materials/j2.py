@@ -193,6 +193,10 @@ class J2Plasticity:
         e3[:, self._idx] = eps
         return e3
 
+    def point_fields(self, state: J2State) -> dict[str, np.ndarray]:
+        """Scalar history fields per point for output: the equivalent plastic strain, (n,)."""
+        return {"eq_plastic_strain": np.asarray(state.eq_plastic_strain)}
+
     def stress_3d(self, driver: np.ndarray, state: J2State) -> np.ndarray:
         """Full 3D Mandel stress ``(n, 6)`` = C (ε − εᵖ) for a driver and the state it produced.
 

@@ -193,6 +193,21 @@ class NonlinearRVEMaterial:
                 trial_phases[ph].put(self._slice(ph, i), st)
         return flux, tangent, RVEState(trial_phases, trial_w)
 
+    def point_fields(self, state: RVEState) -> dict[str, np.ndarray]:
+        """Per macro point, RVE volume averages of the phases' scalar fields (e.g. equivalent plastic
+        strain, pores and phases without the field counting as zero), each (n_macro,)."""
+        out: dict[str, np.ndarray] = {}
+        n_macro = state.fluctuation.shape[0]
+        for ph, pts in self.phase_points.items():
+            law = self.laws[ph]
+            if not hasattr(law, "point_fields"):
+                continue
+            vol = self.point_volume[pts]
+            for name, vals in law.point_fields(state.phase_states[ph]).items():
+                per_point = vals.reshape(n_macro, pts.size) @ vol / self.volume
+                out[name] = out.get(name, 0.0) + per_point
+        return out
+
     def _slice(self, phase: str, i: int) -> slice:
         k = self.phase_points[phase].size
         return slice(i * k, (i + 1) * k)
