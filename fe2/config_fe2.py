@@ -114,12 +114,19 @@ class RVEConfig(_Strict):
 
 
 
+class RunOutputConfig(_Strict):
+    """``micro_points``: macro coordinates whose RVE fields are written after every step."""
+
+    micro_points: list[list[float]] = []
+
+
 class RunConfig(_Strict):
     """``fe2 run`` input."""
 
     macro: MacroConfig
     loading: LoadingConfig
     rve: RVEConfig
+    output: RunOutputConfig = RunOutputConfig()
 
 
 def load_run_config(path: str | Path) -> RunConfig:

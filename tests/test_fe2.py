@@ -146,6 +146,10 @@ def test_cli_run_restart_and_errors(tmp_path):
     assert proc.returncode == 0, proc.stderr
     first = json.loads((tmp_path / "out" / "result.json").read_text())
     assert first["micro"]["hill_mandel_max"] < 1e-8 and len(first["steps"]) == 4
+    micro = (tmp_path / "out" / "micro_point0.xdmf").read_text()  # the config's micro output point
+    for t in ("0.25", "0.5", "0.75", "1"):  # one RVE snapshot per converged load step
+        assert f'<Time Value="{t}" />' in micro
+    assert 'Name="fluctuation"' in micro and 'Name="eq_plastic_strain"' in micro
     proc = subprocess.run(cmd + ["--restart"], capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr
     again = json.loads((tmp_path / "out" / "result.json").read_text())

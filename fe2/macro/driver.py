@@ -103,8 +103,13 @@ def run_load_steps(
     restart: bool = False,
     max_cuts: int = 5,
     log: Callable[[str], None] | None = None,
+    micro_points: Sequence[Sequence[float]] = (),
 ) -> list[dict]:
-    """Advance through the load factors ``targets`` (increasing); returns one record per converged step."""
+    """Advance through the load factors ``targets`` (increasing); returns one record per converged step.
+
+    ``micro_points``: macro coordinates whose RVE fields are written after every converged step to
+    ``micro_point<k>.xdmf`` by the rank owning the cell (materials with ``write_point_fields`` only).
+    """
     out = Path(out_dir)
     comm = solver.comm
     say = log or (lambda msg: None)
@@ -126,6 +131,7 @@ def run_load_steps(
     stress_expr = fem.Expression(solver.quad.flux, Q0.element.interpolation_points)
     Qs = fem.functionspace(solver.mesh, ("DG", 0))
     scalars: dict[str, fem.Function] = {}
+    probes = _locate_points(solver, micro_points) if hasattr(solver.material, "write_point_fields") else []
     with io.XDMFFile(comm, out / "displacement.xdmf", mode) as xu, io.XDMFFile(comm, out / "stress.xdmf", mode) as xs:
         if mode == "w":
             xu.write_mesh(solver.mesh)
@@ -161,6 +167,11 @@ def run_load_steps(
                     f.x.array[: solver.quad.owned_cells.size] = values.reshape(-1, solver.quad.n_qp).mean(axis=1)
                     f.x.scatter_forward()
                     xs.write_function(f, factor)
+                if probes:
+                    drivers = solver.quad.evaluate(solver.strain_expr)
+                    for k, point in probes:
+                        solver.material.write_point_fields(out / f"micro_point{k}.xdmf", drivers[point], solver.state,
+                                                           point, factor, append=(step > 1 or restart))
                 ckpt.save(solver, step, factor)
                 if comm.rank == 0:
                     tmp = rec_file.with_suffix(".tmp")
@@ -175,6 +186,35 @@ def run_load_steps(
         if comm.rank == 0 and rows:
             _plot_load_displacement(rows, out / "load_displacement.png")
     return records
+
+
+def _locate_points(solver: SmallStrainMacroSolver, coords) -> list[tuple[int, int]]:
+    """(k, local quadrature point index) for each requested coordinate owned by this rank: the first
+    quadrature point of the owned cell that contains it. A coordinate outside the domain is an error."""
+    from dolfinx import geometry
+
+    msh = solver.mesh
+    if not coords:
+        return []
+    pts = np.zeros((len(coords), 3))
+    pts[:, : len(coords[0])] = np.asarray(coords, dtype=float)
+    tree = geometry.bb_tree(msh, msh.topology.dim, entities=np.arange(solver.quad.owned_cells.size, dtype=np.int32))
+    cand = geometry.compute_collisions_points(tree, pts)
+    hits = geometry.compute_colliding_cells(msh, cand, pts)
+    found = []
+    for k in range(len(coords)):
+        cells = hits.links(k)
+        found.append((k, int(cells[0]) * solver.quad.n_qp) if len(cells) else None)
+    owners = solver.comm.allreduce([k for k, f in enumerate(found) if f is not None])
+    missing = sorted(set(range(len(coords))) - set(owners))
+    if missing:
+        raise ConfigError(f"micro output point(s) {[list(coords[k]) for k in missing]} lie outside the macro domain")
+    # a point on a cell boundary may be found by two ranks: the lowest rank writes it
+    first_owner = {}
+    for rank, ks in enumerate(solver.comm.allgather([k for k, f in enumerate(found) if f is not None])):
+        for k in ks:
+            first_owner.setdefault(k, rank)
+    return [f for k, f in enumerate(found) if f is not None and first_owner[k] == solver.comm.rank]
 
 
 def _point_fields(solver: SmallStrainMacroSolver) -> dict[str, np.ndarray]:

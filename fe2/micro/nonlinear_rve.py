@@ -208,6 +208,47 @@ class NonlinearRVEMaterial:
                 out[name] = out.get(name, 0.0) + per_point
         return out
 
+    def write_point_fields(self, path, driver: np.ndarray, state: RVEState, i: int, time_value: float,
+                           append: bool) -> None:
+        """Write macro point i's RVE to XDMF (collective on the RVE communicator, usually COMM_SELF):
+        the fluctuation w, the total field (u = E·(x − x_c) + w at small strain, the displacement
+        (F̄ − I)·(x − x_c) + w at finite strain) and, where a phase has one, ε̄p per cell."""
+        from dolfinx import io
+
+        msh = self.rve.mesh
+        d = self.dim
+        xc = 0.5 * (np.asarray(self.rve.box_min, float) + np.asarray(self.rve.box_max, float))
+        if self.kind == "small_strain":
+            from fe2.tensors import mandel_to_sym
+
+            grad = mandel_to_sym(driver)
+        else:
+            grad = driver.reshape(d, d) - np.eye(d)
+        w = fem.Function(self.V, name="fluctuation")
+        w.x.array[:] = state.fluctuation[i]
+        u = fem.Function(self.V, name="u")
+        u.interpolate(lambda x: grad @ (x[:d] - xc[:, None]))
+        u.x.array[:] += w.x.array
+        Q0 = fem.functionspace(msh, ("DG", 0))
+        extra = []
+        n_qp = self.quad.n_qp
+        for ph, pts in self.phase_points.items():
+            law = self.laws[ph]
+            if not hasattr(law, "point_fields"):
+                continue
+            for name, vals in law.point_fields(state.phase_states[ph].take(self._slice(ph, i))).items():
+                f = next((g for g in extra if g.name == name), None)
+                if f is None:
+                    f = fem.Function(Q0, name=name)
+                    extra.append(f)
+                cells = pts[::n_qp] // n_qp
+                f.x.array[cells] = vals.reshape(-1, n_qp).mean(axis=1)
+        with io.XDMFFile(msh.comm, path, "a" if append else "w") as xdmf:
+            if not append:
+                xdmf.write_mesh(msh)
+            for f in (u, w, *extra):
+                xdmf.write_function(f, time_value)
+
     def _slice(self, phase: str, i: int) -> slice:
         k = self.phase_points[phase].size
         return slice(i * k, (i + 1) * k)

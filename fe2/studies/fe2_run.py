@@ -90,7 +90,7 @@ def run_fe2(cfg: RunConfig, comm: MPI.Comm, out_dir: str | Path, *, restart: boo
         say(f"{msg}   micro solves {solves}")
 
     records = run_load_steps(solver, cfg.loading.load_factors, out, monitor=monitor, restart=restart,
-                             max_cuts=cfg.loading.max_cuts, log=log)
+                             max_cuts=cfg.loading.max_cuts, log=log, micro_points=cfg.output.micro_points)
     micro_t = comm.allgather(float(getattr(material, "micro_time_s", 0.0)))
     result = {
         "problem": f"fe2 {solver.kinematics.kind.replace('_', ' ')}",
