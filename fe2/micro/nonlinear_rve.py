@@ -164,6 +164,8 @@ class NonlinearRVEMaterial:
         self.r = create_petsc_vector(self.V)
         self.dw = create_petsc_vector(self.V)
         self.rr, self.xr = self.A.createVecLeft(), self.A.createVecRight()
+        self._pg = [self.A.createVecLeft() for _ in range(self.m)]  # Pᵀ G_j of the condensation
+        self._y = self.A.createVecRight()
         self.n_w = self.w.x.array.size
         self.reset_stats()
 
@@ -311,24 +313,18 @@ class NonlinearRVEMaterial:
         sigma = (vol * flux).sum(axis=0) / self.volume
         c_avg = (vol[:, :, None] * tangent).sum(axis=0) / self.volume
         # condensation with the converged factorization: m extra solves
-        pg = []
-        for j in range(self.m):
-            e = np.zeros(self.m)
-            e[j] = 1.0
-            self.selector.value[:] = e
+        for j, vec in enumerate(self._pg):
+            self.selector.value[:] = np.eye(self.m)[j]
             with self.r.localForm() as loc:
                 loc.set(0.0)
             fem_petsc.assemble_vector(self.r, self.g_form)
             self.r.ghostUpdate(addv=PETSc.InsertMode.ADD, mode=PETSc.ScatterMode.REVERSE)
-            vec = self.A.createVecLeft()
             self.P.multTranspose(self.r, vec)
-            pg.append(vec)
         c_bar = c_avg.copy()
-        y = self.A.createVecRight()
         for j in range(self.m):
-            solve_checked(self.ksp, pg[j], y, "RVE tangent condensation")
+            solve_checked(self.ksp, self._pg[j], self._y, "RVE tangent condensation")
             for k in range(self.m):
-                c_bar[k, j] -= pg[k].dot(y) / self.volume
+                c_bar[k, j] -= self._pg[k].dot(self._y) / self.volume
         energy = float((vol[:, 0] * np.einsum("pi,pi->p", flux, strain)).sum()) / self.volume
         work = float(sigma @ macro_strain)
         if abs(work) > 0:
