@@ -29,13 +29,14 @@ MPIRUN = $(shell [ -x $(VENV)/bin/mpirun ] && echo $(VENV)/bin/mpirun || echo mp
 RUN_ENV = PATH="$(CURDIR)/$(VENV)/bin:$$PATH" OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 \
           MPLBACKEND=Agg PYVISTA_OFF_SCREEN=true
 
-.PHONY: help venv demo test test-serial test-mpi test-fast bench docs docs-serve docker clean
+.PHONY: help venv demo test test-serial test-mpi test-fast test-slow bench docs docs-serve docker clean
 
 help:
 	@echo "make venv       create/update $(VENV) (scripts/bootstrap_venv.sh; fast when up to date)"
 	@echo "make demo       run demos/rve_homogenization.py on $(NP) MPI ranks, output in $(DEMO_OUT)"
 	@echo "make test       whole test suite: serial, then under mpirun -n $(NP) (the CI command)"
 	@echo "make test-fast  serial suite only, stop at the first failure"
+	@echo "make test-slow  only the long verification tests (marked slow; skipped by make test), on $(NP) ranks"
 	@echo "make bench      run bench/run.py (writes a JSON record)"
 	@echo "make docs       build the MkDocs site into site/ (--strict)"
 	@echo "make docker     docker build -f docker/Dockerfile -t fe2 ."
@@ -69,6 +70,10 @@ test-mpi: venv
 
 test-fast: venv
 	$(RUN_ENV) $(PY) -m pytest tests -q -x $(PYTEST_ARGS)
+
+# Tests marked `slow` (skipped by `make test`, see tests/conftest.py), distributed over NP ranks.
+test-slow: venv
+	$(RUN_ENV) timeout -k 30 $(TEST_TIMEOUT) $(MPIRUN) -n $(NP) $(PY) -m mpi4py -m pytest tests -q -m "slow and not serial" --run-slow -p no:cacheprovider $(PYTEST_ARGS)
 
 bench: venv
 	@if [ -f bench/run.py ]; then \

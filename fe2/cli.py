@@ -79,18 +79,26 @@ def _print_bounds_table(s: dict) -> None:
         for bc, per in c["fits"]["variance"].items():
             f = per.get(m)
             if f:
-                print(f"  Var[{m}] ∝ (L/ℓ)^-γ, {bc:8s}: γ = {f['exponent']:.2f} ± {f['stderr']:.2f} (theory: d = {s['dim']})")
+                print(f"  Var[{m}] ∝ (L/ℓ)^-γ, {bc:8s}: γ = {f['exponent']:.2f} ± {f['stderr']:.2f}"
+                      f" (theory: d = {s['dim']})")
         f = c["fits"]["relative_gap"].get(m)
         if f:
             print(f"  gap ∝ (L/ℓ)^-β: β = {f['exponent']:.2f} ± {f['stderr']:.2f}")
         t = c["tolerance"].get(m, {})
-        for what, label in (("gap", "gap"), ("ci", "CI of the mean"), ("single_realization", "one realization")):
+        questions = (
+            ("gap", "gap"),
+            ("ci", "CI of the mean"),
+            ("single_realization", "one realization"),
+            ("mean_converged", "mean drift vs the largest size"),
+        )
+        for what, label in questions:
             if what in t:
                 x = t[what]
                 ext = x.get("extrapolated_size")
                 ext_txt = f", extrapolated {ext:.3g}" if ext is not None and math.isfinite(ext) else ""
                 sm = x["smallest_size"]
-                print(f"  smallest L/ℓ with {label} <= {x['tolerance']:g}: {'none of the sizes' if sm is None else f'{sm:g}'}{ext_txt}")
+                found = "none of the sizes" if sm is None else f"{sm:g}"
+                print(f"  smallest L/ℓ with {label} <= {x['tolerance']:g}: {found}{ext_txt}")
 
 
 def _print_table(data: dict) -> None:
@@ -125,7 +133,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("config", help="TOML file (see docs/config.md)")
     p.add_argument("--out", required=True, help="output folder (result.json, fields/, PNG)")
     p.set_defaults(func=_cmd_homogenize)
-    b = sub.add_parser("bounds", help="bound-convergence study: KUBC / periodic / TUBC vs RVE size over realizations")
+    b = sub.add_parser(
+        "bounds", help="bound-convergence study: KUBC / periodic / TUBC vs RVE size over random realizations"
+    )
     b.add_argument("config", help="TOML file (see docs/config.md, section fe2 bounds)")
     b.add_argument("--out", required=True,
                    help="output folder; finished realizations found there are reused (the study resumes)")

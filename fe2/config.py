@@ -282,7 +282,9 @@ class BoundsConfig(_Strict):
         if self.measures is not None:
             bad = [m for m in self.measures if m not in allowed]
             if bad:
-                raise ValueError(f"measures: {bad} not available for {self.physics}; choose from {list(allowed)}")
+                raise ValueError(
+                    f"measures: {bad} not available for {self.physics}; choose from {list(allowed)}"
+                )
             if not self.measures or len(set(self.measures)) != len(self.measures):
                 raise ValueError("measures: give at least one measure, each once")
         if self.contrast.sizes is not None:

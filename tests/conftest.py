@@ -9,6 +9,8 @@ The suite runs twice (``make test``):
 What this file provides:
 
 * tests marked ``@pytest.mark.serial`` are skipped when ``COMM_WORLD.size > 1``;
+* tests marked ``@pytest.mark.slow`` are skipped unless ``--run-slow`` (or
+  ``FE2_RUN_SLOW=1``) is given: ``make test`` stays short, ``make test-slow`` runs them;
 * every test is followed by ``gc.collect()`` and a ``COMM_WORLD`` barrier, so
   that PETSc objects are destroyed collectively and ranks leave a test together;
 * fixture ``comm``: ``MPI.COMM_WORLD``;
@@ -44,8 +46,21 @@ def pytest_report_header(config):
     return f"MPI: COMM_WORLD.size = {MPI.COMM_WORLD.size} ({MPI.Get_library_version().splitlines()[0].strip()})"
 
 
+def pytest_addoption(parser):
+    parser.addoption(
+        "--run-slow", action="store_true", default=False,
+        help="also run tests marked 'slow' (or set FE2_RUN_SLOW=1); the default suite skips them",
+    )
+
+
 def pytest_collection_modifyitems(config, items):
-    """Skip ``serial`` tests under ``mpirun -n >1`` (every rank skips the same ones)."""
+    """Skip ``slow`` tests unless asked for (``--run-slow`` / ``FE2_RUN_SLOW=1``), and ``serial``
+    tests under ``mpirun -n >1`` (every rank skips the same ones)."""
+    if not (config.getoption("--run-slow") or os.environ.get("FE2_RUN_SLOW") == "1"):
+        skip_slow = pytest.mark.skip(reason="slow test: run with --run-slow or FE2_RUN_SLOW=1")
+        for item in items:
+            if "slow" in item.keywords:
+                item.add_marker(skip_slow)
     if MPI.COMM_WORLD.size == 1:
         return
     skip = pytest.mark.skip(reason=f"serial-only test, COMM_WORLD.size = {MPI.COMM_WORLD.size}")

@@ -65,7 +65,9 @@ def plot_bounds(summary: dict, case: str, measure: str, path: Path) -> Path | No
         return None
     plt = _plt()
     has_gap = all("gap" in e for e in rows)
-    fig, axes = plt.subplots(1, 2 if has_gap else 1, figsize=(11 if has_gap else 6, 4.6), dpi=110, squeeze=False)
+    fig, axes = plt.subplots(
+        1, 2 if has_gap else 1, figsize=(11 if has_gap else 6, 4.6), dpi=110, squeeze=False
+    )
     ax = axes[0, 0]
     sizes = [e["size"] for e in rows]
     conf = int(round(100 * summary["confidence"]))
@@ -73,8 +75,17 @@ def plot_bounds(summary: dict, case: str, measure: str, path: Path) -> Path | No
     for bc in summary["boundary_conditions"]:
         mean = np.array([e["stats"][bc][measure]["mean"] for e in rows])
         ci = np.array([e["stats"][bc][measure]["ci"] for e in rows])
-        ax.errorbar(np.array(sizes) * OFFSETS[bc], mean, yerr=ci, color=COLORS[bc], marker=MARKERS[bc], ms=5,
-                    capsize=3, lw=1.2, label=f"{LABELS[bc]}, mean ± {conf}% CI")
+        ax.errorbar(
+            np.array(sizes) * OFFSETS[bc],
+            mean,
+            yerr=ci,
+            color=COLORS[bc],
+            marker=MARKERS[bc],
+            ms=5,
+            capsize=3,
+            lw=1.2,
+            label=f"{LABELS[bc]}, mean ± {conf}% CI",
+        )
         lo_data, hi_data = min(lo_data, float(np.min(mean - ci))), max(hi_data, float(np.max(mean + ci)))
     ref = c.get("reference_bounds", {}).get(measure)
     notes = []
@@ -95,10 +106,14 @@ def plot_bounds(summary: dict, case: str, measure: str, path: Path) -> Path | No
                 notes.append(f"{name} = {val:.4g}")
         ax.set_ylim(ylo, yhi)
     if notes:
-        ax.text(0.02, 0.02, "off scale: " + ", ".join(notes), transform=ax.transAxes, fontsize=7.5, color="gray")
+        ax.text(
+            0.02, 0.02, "off scale: " + ", ".join(notes), transform=ax.transAxes, fontsize=7.5, color="gray"
+        )
     _size_axis(ax, sizes)
     ax.set_ylabel(YLABELS.get(measure, measure))
-    ax.set_title(f"{case}: apparent {measure} vs RVE size ({summary['physics']}, {summary['dim']}D)", fontsize=10)
+    ax.set_title(
+        f"{case}: apparent {measure} vs RVE size ({summary['physics']}, {summary['dim']}D)", fontsize=10
+    )
     ax.legend(fontsize=7.5, loc="best")
     ax.grid(alpha=0.3)
     if has_gap:
@@ -108,12 +123,26 @@ def plot_bounds(summary: dict, case: str, measure: str, path: Path) -> Path | No
         ci = np.array([x["ci"] for x in g])
         ok = mean > 0
         lower = np.minimum(ci, 0.95 * mean)  # keep the lower whisker above 0 on log axes
-        ax2.errorbar(np.array(sizes)[ok], mean[ok], yerr=[lower[ok], ci[ok]], color="tab:purple", marker="s",
-                     ms=5, capsize=3, lw=1.2, label=f"(KUBC − TUBC) / periodic, mean ± {conf}% CI")
+        ax2.errorbar(
+            np.array(sizes)[ok],
+            mean[ok],
+            yerr=[lower[ok], ci[ok]],
+            color="tab:purple",
+            marker="s",
+            ms=5,
+            capsize=3,
+            lw=1.2,
+            label=f"(KUBC − TUBC) / periodic, mean ± {conf}% CI",
+        )
         fit = c["fits"]["relative_gap"].get(measure)
         if fit:
-            _fit_line(ax2, sizes, fit, "tab:purple",
-                      f"fit ∝ (L/ℓ)^-β, β = {fit['exponent']:.2f} ± {fit['stderr']:.2f}")
+            _fit_line(
+                ax2,
+                sizes,
+                fit,
+                "tab:purple",
+                f"fit ∝ (L/ℓ)^-β, β = {fit['exponent']:.2f} ± {fit['stderr']:.2f}",
+            )
         tol = summary["tolerances"]["gap"]
         ax2.axhline(tol, color="gray", ls=":", lw=1.0, label=f"tolerance {tol:g}")
         ax2.set_yscale("log")
@@ -149,8 +178,18 @@ def plot_variance(summary: dict, case: str, measure: str, path: Path) -> Path | 
         nu = n - 1
         lo = nu * var / stats.chi2.ppf(0.975, nu)
         hi = nu * var / stats.chi2.ppf(0.025, nu)
-        ax.errorbar(sizes[ok] * OFFSETS[bc], var[ok], yerr=[(var - lo)[ok], (hi - var)[ok]], color=COLORS[bc],
-                    marker=MARKERS[bc], ms=5, capsize=3, lw=0, elinewidth=1.0, label=LABELS[bc])
+        ax.errorbar(
+            sizes[ok] * OFFSETS[bc],
+            var[ok],
+            yerr=[(var - lo)[ok], (hi - var)[ok]],
+            color=COLORS[bc],
+            marker=MARKERS[bc],
+            ms=5,
+            capsize=3,
+            lw=0,
+            elinewidth=1.0,
+            label=LABELS[bc],
+        )
         fit = c["fits"]["variance"][bc].get(measure)
         if fit:
             _fit_line(ax, sizes, fit, COLORS[bc], f"{bc}: γ = {fit['exponent']:.2f} ± {fit['stderr']:.2f}")
@@ -207,11 +246,28 @@ def plot_contrast(summary: dict, measure: str, path: Path) -> Path | None:
                 pore = g
         if xs:
             order = np.argsort(xs)
-            ax.errorbar(np.array(xs)[order], np.array(ys)[order], yerr=np.array(es)[order], marker="o", ms=4,
-                        capsize=3, color=color, label=f"L/ℓ = {s:g}")
+            ax.errorbar(
+                np.array(xs)[order],
+                np.array(ys)[order],
+                yerr=np.array(es)[order],
+                marker="o",
+                ms=4,
+                capsize=3,
+                color=color,
+                label=f"L/ℓ = {s:g}",
+            )
         if pore is not None:  # pores: a separate point, not joined to the finite contrasts
-            ax.errorbar([x_pores], [pore["mean"]], yerr=[min(pore["ci"], 0.95 * pore["mean"])], marker="s",
-                        ms=5, capsize=3, color=color, ls="none", label=None if xs else f"L/ℓ = {s:g}")
+            ax.errorbar(
+                [x_pores],
+                [pore["mean"]],
+                yerr=[min(pore["ci"], 0.95 * pore["mean"])],
+                marker="s",
+                ms=5,
+                capsize=3,
+                color=color,
+                ls="none",
+                label=None if xs else f"L/ℓ = {s:g}",
+            )
     ax.set_xscale("log")
     ax.set_yscale("log")
     ticks = sorted(set(ratios))

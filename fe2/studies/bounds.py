@@ -67,7 +67,7 @@ from scipy import stats as sps
 from fe2 import config as cfgmod
 from fe2.analytic import bounds as an
 from fe2.analytic.moduli import bulk_shear_2d, bulk_shear_3d
-from fe2.errors import ConfigError, Fe2Error
+from fe2.errors import Fe2Error
 from fe2.io.results import write_csv_atomic, write_json_atomic
 from fe2.materials import IsotropicConductor, IsotropicElastic
 from fe2.micro.forms import FormKey, RVEForms, form_key
@@ -173,24 +173,46 @@ def build_cases(cfg: cfgmod.BoundsConfig) -> list[Case]:
     has_tubc = "tubc" in cfg.boundary_conditions
     sizes = tuple(sorted(cfg.sizes))
     main = Case(
-        "main", _property(mats["inclusion"]) / _property(mats["matrix"]), mats, sizes,
-        tuple(cfg.realizations_for(s) for s in sizes), wrap=not (mats["inclusion"].get("void") and has_tubc),
+        "main",
+        _property(mats["inclusion"]) / _property(mats["matrix"]),
+        mats,
+        sizes,
+        tuple(cfg.realizations_for(s) for s in sizes),
+        wrap=not (mats["inclusion"].get("void") and has_tubc),
     )
     cases = [main]
     sw = cfg.contrast
     sw_sizes = tuple(sorted(sw.sizes)) if sw.sizes is not None else sizes
-    sw_real = tuple(sw.realizations if sw.realizations is not None else cfg.realizations_for(s) for s in sw_sizes)
+    sw_real = tuple(
+        sw.realizations if sw.realizations is not None else cfg.realizations_for(s) for s in sw_sizes
+    )
     matrix = mats["matrix"]
     for ratio in sorted(sw.ratios):
         if "young" in matrix:  # only the stiffness changes: ratio 1 is a homogeneous body
             inc = {"young": ratio * matrix["young"], "poisson": matrix["poisson"]}
         else:
             inc = {"conductivity": ratio * matrix["conductivity"]}
-        cases.append(Case(f"ratio_{ratio:g}", float(ratio), {"matrix": matrix, "inclusion": inc},
-                          sw_sizes, sw_real, wrap=True))
+        cases.append(
+            Case(
+                f"ratio_{ratio:g}",
+                float(ratio),
+                {"matrix": matrix, "inclusion": inc},
+                sw_sizes,
+                sw_real,
+                wrap=True,
+            )
+        )
     if sw.pores:
-        cases.append(Case("pores", 0.0, {"matrix": matrix, "inclusion": {"void": True}}, sw_sizes, sw_real,
-                          wrap=not has_tubc))
+        cases.append(
+            Case(
+                "pores",
+                0.0,
+                {"matrix": matrix, "inclusion": {"void": True}},
+                sw_sizes,
+                sw_real,
+                wrap=not has_tubc,
+            )
+        )
     return cases
 
 
@@ -221,7 +243,9 @@ def effective_radius(cfg: cfgmod.BoundsConfig, size: float) -> tuple[float, int]
     return float((f * L**d / (n * unit)) ** (1.0 / d)), n
 
 
-def record_spec(cfg: cfgmod.BoundsConfig, case: Case, size: float, realization: int) -> tuple[dict, str, dict, str]:
+def record_spec(
+    cfg: cfgmod.BoundsConfig, case: Case, size: float, realization: int
+) -> tuple[dict, str, dict, str]:
     """(geometry, geometry key, record spec, record key) of one realization of one case.
 
     The keys hash everything the numbers depend on: a rerun with an edited config
@@ -229,13 +253,23 @@ def record_spec(cfg: cfgmod.BoundsConfig, case: Case, size: float, realization: 
     """
     r_eff, n_inc = effective_radius(cfg, size)
     geom = {
-        "dim": cfg.dim, "size": float(size), "L": 2.0 * cfg.radius * size, "radius": r_eff,
-        "n_inclusions": n_inc, "volume_fraction": cfg.volume_fraction, "min_gap": cfg.gap_min,
-        "mesh_size": cfg.radius / cfg.elements_per_radius, "element_order": cfg.element_order,
-        "seed": realization_seed(cfg.seed, size, realization), "wrap": case.wrap,
+        "dim": cfg.dim,
+        "size": float(size),
+        "L": 2.0 * cfg.radius * size,
+        "radius": r_eff,
+        "n_inclusions": n_inc,
+        "volume_fraction": cfg.volume_fraction,
+        "min_gap": cfg.gap_min,
+        "mesh_size": cfg.radius / cfg.elements_per_radius,
+        "element_order": cfg.element_order,
+        "seed": realization_seed(cfg.seed, size, realization),
+        "wrap": case.wrap,
     }
     spec = {
-        "v": RECORD_VERSION, "geometry": geom, "physics": cfg.physics, "materials": case.materials,
+        "v": RECORD_VERSION,
+        "geometry": geom,
+        "physics": cfg.physics,
+        "materials": case.materials,
         "bcs": list(cfg.boundary_conditions),
         "solver": {"kind": cfg.solver.kind, "rtol": cfg.solver.rtol, "degree": cfg.solver.degree},
     }
@@ -293,7 +327,11 @@ def _materials(spec: Mapping[str, Mapping]) -> dict:
     for phase, m in spec.items():
         if m.get("void"):
             continue
-        out[phase] = IsotropicElastic(m["young"], m["poisson"]) if "young" in m else IsotropicConductor(m["conductivity"])
+        out[phase] = (
+            IsotropicElastic(m["young"], m["poisson"])
+            if "young" in m
+            else IsotropicConductor(m["conductivity"])
+        )
     return out
 
 
@@ -318,18 +356,30 @@ def packable_seed(geometry: Mapping) -> tuple[int, int]:
     base = int(g["seed"])
     last: GeometryError | None = None
     for k in range(MAX_REDRAWS + 1):
-        seed = base if k == 0 else int(np.random.SeedSequence(base, spawn_key=(k,)).generate_state(1, np.uint32)[0])
+        seed = (
+            base
+            if k == 0
+            else int(np.random.SeedSequence(base, spawn_key=(k,)).generate_state(1, np.uint32)[0])
+        )
         try:
-            random_inclusions([g["L"]] * g["dim"], g["radius"], g["volume_fraction"], seed, g["min_gap"],
-                              face_gap=g["min_gap"], wrap=g["wrap"])
+            random_inclusions(
+                [g["L"]] * g["dim"],
+                g["radius"],
+                g["volume_fraction"],
+                seed,
+                g["min_gap"],
+                face_gap=g["min_gap"],
+                wrap=g["wrap"],
+            )
             return seed, k
         except GeometryError as exc:
             last = exc
     raise GeometryError(f"{last} (and {MAX_REDRAWS} redraws with derived seeds)")
 
 
-def _solve_task(task: Task, comm: MPI.Comm, cfg: cfgmod.BoundsConfig,
-                forms_cache: dict[FormKey, RVEForms], rank: int) -> Iterator[dict]:
+def _solve_task(
+    task: Task, comm: MPI.Comm, cfg: cfgmod.BoundsConfig, forms_cache: dict[FormKey, RVEForms], rank: int
+) -> Iterator[dict]:
     """Mesh one realization on ``comm`` and yield one record per pending material case."""
     from fe2.geometry import random_rve
     from fe2.geometry.voids import remove_phases
@@ -338,8 +388,16 @@ def _solve_task(task: Task, comm: MPI.Comm, cfg: cfgmod.BoundsConfig,
     t0 = time.perf_counter()
     seed, redraws = packable_seed(g)
     rve = random_rve(
-        comm, [g["L"]] * g["dim"], g["radius"], g["volume_fraction"], g["mesh_size"], seed=seed,
-        min_gap=g["min_gap"], face_gap=g["min_gap"], wrap=g["wrap"], element_order=g["element_order"],
+        comm,
+        [g["L"]] * g["dim"],
+        g["radius"],
+        g["volume_fraction"],
+        g["mesh_size"],
+        seed=seed,
+        min_gap=g["min_gap"],
+        face_gap=g["min_gap"],
+        wrap=g["wrap"],
+        element_order=g["element_order"],
     )
     t_mesh = time.perf_counter() - t0
     physics = make_physics(cfg.physics, g["dim"])
@@ -352,7 +410,9 @@ def _solve_task(task: Task, comm: MPI.Comm, cfg: cfgmod.BoundsConfig,
         forms = forms_cache.get(key)
         if forms is None:
             forms = forms_cache[key] = RVEForms(comm, physics, key)
-        problem = RVEProblem(this, physics, _materials(mats), degree=cfg.solver.degree, solver=solver, forms=forms)
+        problem = RVEProblem(
+            this, physics, _materials(mats), degree=cfg.solver.degree, solver=solver, forms=forms
+        )
         res = problem.homogenize(spec["bcs"])
         t2 = time.perf_counter()
         eff = {bc: res.effective(bc) for bc in spec["bcs"]}
@@ -377,7 +437,12 @@ def _solve_task(task: Task, comm: MPI.Comm, cfg: cfgmod.BoundsConfig,
             "hill_mandel": {bc: r.hill_mandel_max for bc, r in res.bcs.items()},
             "ordering": ordering,
             "volume_fractions": res.volume_fractions,
-            "mesh": {"cells": info["cells"], "dofs": info["dofs"], "h_min": info["h_min"], "h_max": info["h_max"]},
+            "mesh": {
+                "cells": info["cells"],
+                "dofs": info["dofs"],
+                "h_min": info["h_min"],
+                "h_max": info["h_max"],
+            },
             "timings_s": {"mesh": t_mesh, "solve": t2 - t1},
             "rank": rank,
             "ranks": comm.size,
@@ -462,8 +527,10 @@ class _Progress:
     def _show(self, msg: tuple) -> None:
         self.done += 1
         size, real, case, rank, secs = msg
-        self.say(f"{self.done}/{self.total} records: L/ℓ = {size:g}, realization {real}, {case} "
-                 f"(rank {rank}, {secs:.2f} s)")
+        self.say(
+            f"{self.done}/{self.total} records: L/ℓ = {size:g}, realization {real}, {case} "
+            f"(rank {rank}, {secs:.2f} s)"
+        )
 
     def _drain(self) -> None:
         status = MPI.Status()
@@ -557,8 +624,10 @@ def run_bounds_study(
         if items:
             pending.append(Task(t.size, t.realization, t.seed, t.geometry, t.geometry_key, items, t.cost))
     n_pending = sum(len(t.items) for t in pending)
-    say(f"bounds study: {cfg.physics} {cfg.dim}D, {len(cases)} case(s), sizes L/ℓ {list(cases[0].sizes)}, "
-        f"{n_records} records ({n_records - n_pending} already done), {comm.size} rank(s)")
+    say(
+        f"bounds study: {cfg.physics} {cfg.dim}D, {len(cases)} case(s), sizes L/ℓ {list(cases[0].sizes)}, "
+        f"{n_records} records ({n_records - n_pending} already done), {comm.size} rank(s)"
+    )
 
     whole_min = cfg.parallel.whole_comm_min_size
     whole = [t for t in pending if whole_min is not None and t.size >= whole_min]
@@ -590,7 +659,9 @@ def run_bounds_study(
                 solved += 1
                 secs = rec["timings_s"]["mesh"] + rec["timings_s"]["solve"]
                 busy += secs
-                prog.record((t.size, t.realization, _case_label(rec["spec"], cases), "all", secs), collective=True)
+                prog.record(
+                    (t.size, t.realization, _case_label(rec["spec"], cases), "all", secs), collective=True
+                )
             gc.collect()
         solved_whole = solved
         # 2. everything else: independent tasks on COMM_SELF; only progress messages are sent
@@ -607,8 +678,10 @@ def run_bounds_study(
                     if limit_reached():
                         break
         except Exception as exc:  # reported on every rank below, once the others have finished
-            error = (type(exc) if isinstance(exc, Fe2Error) else RuntimeError,
-                     f"rank {comm.rank}, L/ℓ = {t.size:g}, realization {t.realization}: {exc}")
+            error = (
+                type(exc) if isinstance(exc, Fe2Error) else RuntimeError,
+                f"rank {comm.rank}, L/ℓ = {t.size:g}, realization {t.realization}: {exc}",
+            )
         prog.finish()
     finally:
         pcomm.Free()
@@ -635,7 +708,10 @@ def run_bounds_study(
         write_report(summary, records, cfg, cases, out)
     _idle_wait(comm)  # the other ranks sleep while rank 0 writes the report (no busy MPI wait)
     summary = comm.bcast(summary, root=0)
-    say(f"bounds study done: {solved_all} record(s) solved in {time.perf_counter() - t_start:.1f} s; report in {out}")
+    say(
+        f"bounds study done: {solved_all} record(s) solved in {time.perf_counter() - t_start:.1f} s; "
+        f"report in {out}"
+    )
     return summary
 
 
@@ -649,8 +725,9 @@ def _phase_moduli(physics: str, dim: int, spec: Mapping) -> dict[str, float]:
     return {"k": float(spec["conductivity"])}
 
 
-def reference_bounds(physics: str, dim: int, materials: Mapping[str, Mapping], fraction: float,
-                     measure: str) -> dict:
+def reference_bounds(
+    physics: str, dim: int, materials: Mapping[str, Mapping], fraction: float, measure: str
+) -> dict:
     """Hashin–Shtrikman, Voigt and Reuss values of one measure for an isotropic two-phase composite.
 
     ``fraction`` is the inclusion volume fraction. Voigt/Reuss are the measure
@@ -666,7 +743,11 @@ def reference_bounds(physics: str, dim: int, materials: Mapping[str, Mapping], f
         lo, hi = an.hashin_shtrikman_conductivity(ks, fr, dim)
         voigt = fr[0] * ks[0] + fr[1] * ks[1]
         reuss = 0.0 if min(ks) == 0.0 else 1.0 / (fr[0] / ks[0] + fr[1] / ks[1])
-        return {"hashin_shtrikman": [lo + 0.0, hi], "voigt": voigt, "reuss": reuss}  # + 0.0: no "-0.0" in the report
+        return {
+            "hashin_shtrikman": [lo + 0.0, hi],
+            "voigt": voigt,
+            "reuss": reuss,
+        }  # + 0.0: no "-0.0" in the report
     kap, mus = (pm["kappa"], pi["kappa"]), (pm["mu"], pi["mu"])
     kb = an.hashin_shtrikman_bulk(kap, mus, fr, dim)
     sb = an.hashin_shtrikman_shear(kap, mus, fr, dim)
@@ -691,7 +772,9 @@ def reference_bounds(physics: str, dim: int, materials: Mapping[str, Mapping], f
     return {"hashin_shtrikman": hs, "voigt": mv, "reuss": mr}
 
 
-def _extrapolate(values: Sequence[float], tol: float, fit: dict | None, power: float, target: float) -> float | None:
+def _extrapolate(
+    values: Sequence[float], tol: float, fit: dict | None, power: float, target: float
+) -> float | None:
     """Size at which a fitted power law reaches ``target``, only when no computed size met ``tol``
     and the fitted decay is significant (exponent > 2 standard errors); None otherwise."""
     if fit is None or any(v <= tol for v in values[-1:]):
@@ -708,7 +791,9 @@ def _fit_or_none(fn, *args) -> dict | None:
         return None
 
 
-def summarize(cfg: cfgmod.BoundsConfig, records: Mapping[str, dict], cases: Sequence[Case] | None = None) -> dict:
+def summarize(
+    cfg: cfgmod.BoundsConfig, records: Mapping[str, dict], cases: Sequence[Case] | None = None
+) -> dict:
     """Statistics, fits, tolerance answers and reference bounds from the finished records.
 
     Pure function of (cfg, records): the same records give the same summary
@@ -739,13 +824,27 @@ def summarize(cfg: cfgmod.BoundsConfig, records: Mapping[str, dict], cases: Sequ
             if len(recs) < n_exp:
                 complete = False
             r_eff, n_inc = effective_radius(cfg, size)
-            entry: dict = {"size": size, "L": 2.0 * cfg.radius * size, "radius": r_eff, "n_inclusions": n_inc,
-                           "expected": n_exp, "n": len(recs), "complete": len(recs) == n_exp}
+            entry: dict = {
+                "size": size,
+                "L": 2.0 * cfg.radius * size,
+                "radius": r_eff,
+                "n_inclusions": n_inc,
+                "expected": n_exp,
+                "n": len(recs),
+                "complete": len(recs) == n_exp,
+            }
             if not recs:
                 rows.append(entry)
                 continue
-            vals = {bc: {m: np.array([measure_values(cfg.physics, d, np.asarray(r["effective"][bc]))[m]
-                                      for r in recs]) for m in measures} for bc in bcs}
+            vals = {
+                bc: {
+                    m: np.array(
+                        [measure_values(cfg.physics, d, np.asarray(r["effective"][bc]))[m] for r in recs]
+                    )
+                    for m in measures
+                }
+                for bc in bcs
+            }
             per_size_values[size] = vals
             for r in recs:
                 for k, v in r["ordering"].items():
@@ -757,15 +856,18 @@ def summarize(cfg: cfgmod.BoundsConfig, records: Mapping[str, dict], cases: Sequ
             if size == case.sizes[-1]:
                 fractions_largest = fr
             if len(recs) >= 2:
-                entry["stats"] = {bc: {m: st.sample_stats(vals[bc][m], conf).to_dict() for m in measures}
-                                  for bc in bcs}
+                entry["stats"] = {
+                    bc: {m: st.sample_stats(vals[bc][m], conf).to_dict() for m in measures} for bc in bcs
+                }
                 if "kubc" in bcs and "tubc" in bcs:
                     gaps = {}
                     for m in measures:
                         k_, t_ = vals["kubc"][m], vals["tubc"][m]
                         base = vals["periodic"][m] if "periodic" in bcs else 0.5 * (k_ + t_)
-                        g = {"absolute": st.sample_stats(k_ - t_, conf).to_dict(),
-                             "relative": st.sample_stats((k_ - t_) / base, conf).to_dict()}
+                        g = {
+                            "absolute": st.sample_stats(k_ - t_, conf).to_dict(),
+                            "relative": st.sample_stats((k_ - t_) / base, conf).to_dict(),
+                        }
                         if "periodic" in bcs:
                             p_ = vals["periodic"][m]
                             g["kubc_excess"] = st.sample_stats((k_ - p_) / p_, conf).to_dict()
@@ -785,16 +887,24 @@ def summarize(cfg: cfgmod.BoundsConfig, records: Mapping[str, dict], cases: Sequ
                 pts = [e for e in full if e["stats"][bc][m]["std"] > 1e-9 * abs(e["stats"][bc][m]["mean"])]
                 fit = None
                 if len(pts) >= 2 and len(pts) == len(full):
-                    fit = _fit_or_none(st.variance_power_law, [e["size"] for e in pts],
-                                       [e["stats"][bc][m]["std"] ** 2 for e in pts], [e["n"] for e in pts])
+                    fit = _fit_or_none(
+                        st.variance_power_law,
+                        [e["size"] for e in pts],
+                        [e["stats"][bc][m]["std"] ** 2 for e in pts],
+                        [e["n"] for e in pts],
+                    )
                 fits["variance"][bc][m] = fit
         for m in measures:
             fit = None
             if full and all("gap" in e for e in full):
                 rel = [e["gap"][m]["relative"] for e in full]
                 if len(full) >= 2 and all(g["mean"] > 0 and g["sem"] > 0 for g in rel):
-                    fit = _fit_or_none(st.power_law_fit, [e["size"] for e in full], [g["mean"] for g in rel],
-                                       [g["sem"] / g["mean"] for g in rel])
+                    fit = _fit_or_none(
+                        st.power_law_fit,
+                        [e["size"] for e in full],
+                        [g["mean"] for g in rel],
+                        [g["sem"] / g["mean"] for g in rel],
+                    )
             fits["relative_gap"][m] = fit
         tol = {}
         for m in measures:
@@ -806,21 +916,42 @@ def summarize(cfg: cfgmod.BoundsConfig, records: Mapping[str, dict], cases: Sequ
                 t_entry["gap"] = {
                     "tolerance": cfg.tolerances.gap,
                     "smallest_size": st.smallest_meeting(sizes_, gmean, cfg.tolerances.gap),
-                    "extrapolated_size": _extrapolate(gmean, cfg.tolerances.gap, gfit, 1.0, cfg.tolerances.gap),
+                    "extrapolated_size": _extrapolate(
+                        gmean, cfg.tolerances.gap, gfit, 1.0, cfg.tolerances.gap
+                    ),
                 }
             if full:
                 cis = [e["stats"][ref][m]["ci_rel"] for e in full]
                 pis = [e["stats"][ref][m]["pi_rel"] for e in full]
-                t_entry["ci"] = {"tolerance": cfg.tolerances.ci, "bc": ref,
-                                 "smallest_size": st.smallest_meeting(sizes_, cis, cfg.tolerances.ci)}
+                t_entry["ci"] = {
+                    "tolerance": cfg.tolerances.ci,
+                    "bc": ref,
+                    "smallest_size": st.smallest_meeting(sizes_, cis, cfg.tolerances.ci),
+                }
                 vfit = fits["variance"][ref][m]
                 mean_last = full[-1]["stats"][ref][m]["mean"]
                 z = float(sps.norm.ppf(0.5 * (1.0 + conf)))
                 t_entry["single_realization"] = {
-                    "tolerance": cfg.tolerances.ci, "bc": ref,
+                    "tolerance": cfg.tolerances.ci,
+                    "bc": ref,
                     "smallest_size": st.smallest_meeting(sizes_, pis, cfg.tolerances.ci),
-                    "extrapolated_size": _extrapolate(pis, cfg.tolerances.ci, vfit, 0.5,
-                                                      cfg.tolerances.ci * abs(mean_last) / z),
+                    "extrapolated_size": _extrapolate(
+                        pis, cfg.tolerances.ci, vfit, 0.5, cfg.tolerances.ci * abs(mean_last) / z
+                    ),
+                }
+                # bias of the mean: a small box can be precise (little scatter: e.g. one inclusion per
+                # periodic box is a crystal) yet biased. Judged against the largest size, which
+                # therefore cannot be judged itself: the answer is among the smaller sizes, or None.
+                means = [e["stats"][ref][m]["mean"] for e in full]
+                drift = [abs(mu - means[-1]) / abs(means[-1]) for mu in means[:-1]]
+                t_entry["mean_converged"] = {
+                    "tolerance": cfg.tolerances.ci,
+                    "bc": ref,
+                    "relative_to_size": full[-1]["size"],
+                    "drift": drift,
+                    "smallest_size": st.smallest_meeting(sizes_[:-1], drift, cfg.tolerances.ci)
+                    if drift
+                    else None,
                 }
             g_s = t_entry.get("gap", {}).get("smallest_size")
             c_s = t_entry.get("ci", {}).get("smallest_size")
@@ -847,8 +978,11 @@ def summarize(cfg: cfgmod.BoundsConfig, records: Mapping[str, dict], cases: Sequ
             "fits": fits,
             "tolerance": tol,
             "reference_bounds": refb,
-            "ordering": {"min_relative_eigenvalue": ordering_min, "tolerance": ORDERING_TOL,
-                         "violations": violations},
+            "ordering": {
+                "min_relative_eigenvalue": ordering_min,
+                "tolerance": ORDERING_TOL,
+                "violations": violations,
+            },
             "hill_mandel_max": hm_max,
         }
     contrast: dict = {}
@@ -856,11 +990,19 @@ def summarize(cfg: cfgmod.BoundsConfig, records: Mapping[str, dict], cases: Sequ
     if sweep and "kubc" in bcs and "tubc" in bcs:
         for m in measures:
             contrast[m] = [
-                {"case": c.name, "ratio": c.ratio,
-                 "relative_gap": {str(e["size"]): {"mean": e["gap"][m]["relative"]["mean"],
-                                                   "ci": e["gap"][m]["relative"]["ci"]}
-                                  for e in out_cases[c.name]["sizes"] if "gap" in e}}
-                for c in sorted(cases, key=lambda c: (c.ratio if c.ratio > 0 else math.inf))
+                {
+                    "case": c.name,
+                    "ratio": c.ratio,
+                    "relative_gap": {
+                        str(e["size"]): {
+                            "mean": e["gap"][m]["relative"]["mean"],
+                            "ci": e["gap"][m]["relative"]["ci"],
+                        }
+                        for e in out_cases[c.name]["sizes"]
+                        if "gap" in e
+                    },
+                }
+                for c in sorted(cases, key=lambda c: c.ratio if c.ratio > 0 else math.inf)
             ]
     return {
         "study": "bounds",
@@ -886,8 +1028,10 @@ def summarize(cfg: cfgmod.BoundsConfig, records: Mapping[str, dict], cases: Sequ
 
 MEASURE_DEFINITIONS = {
     "elasticity": {
-        "bulk": "(I:C:I)/d^2: 2D plane strain (C11+C22+2C12)/4 (= lambda+mu if isotropic); 3D Voigt-average bulk",
-        "shear": "orientation-averaged shear modulus (2D: (C66 + (C11+C22-2C12)/4)/2; 3D: (2 C' + 3 mean(C44..C66))/5)",
+        "bulk": "(I:C:I)/d^2: 2D plane strain (C11+C22+2C12)/4 (= lambda+mu if isotropic); "
+        "3D Voigt-average bulk",
+        "shear": "orientation-averaged shear modulus (2D: (C66 + (C11+C22-2C12)/4)/2; "
+        "3D: (2 C' + 3 mean(C44..C66))/5)",
         "C11": "Voigt C11",
     },
     "conductivity": {"k": "tr(K)/d, the mean diagonal conductivity", "K11": "K11"},
@@ -899,8 +1043,9 @@ def _fmt(v) -> str | float | int:
     return "" if v is None else v
 
 
-def write_report(summary: dict, records: Mapping[str, dict], cfg: cfgmod.BoundsConfig, cases: Sequence[Case],
-                 out: Path) -> None:
+def write_report(
+    summary: dict, records: Mapping[str, dict], cfg: cfgmod.BoundsConfig, cases: Sequence[Case], out: Path
+) -> None:
     """summary.json, the CSV tables and the PNGs (call on one rank)."""
     from fe2.io import bounds_plots
 
@@ -911,22 +1056,72 @@ def write_report(summary: dict, records: Mapping[str, dict], cfg: cfgmod.BoundsC
         for e in c["sizes"]:
             for bc, per in e.get("stats", {}).items():
                 for m, s in per.items():
-                    stats_rows.append([name, c["ratio"], e["size"], e["L"], bc, m, s["n"], s["mean"], s["std"],
-                                       s["sem"], s["ci"], s["ci_rel"], s["pi_rel"], s["min"], s["max"]])
+                    stats_rows.append(
+                        [
+                            name,
+                            c["ratio"],
+                            e["size"],
+                            e["L"],
+                            bc,
+                            m,
+                            s["n"],
+                            s["mean"],
+                            s["std"],
+                            s["sem"],
+                            s["ci"],
+                            s["ci_rel"],
+                            s["pi_rel"],
+                            s["min"],
+                            s["max"],
+                        ]
+                    )
             for m, g in e.get("gap", {}).items():
-                gap_rows.append([name, c["ratio"], e["size"], m, g["absolute"]["n"], g["absolute"]["mean"],
-                                 g["absolute"]["ci"], g["relative"]["mean"], g["relative"]["ci"],
-                                 _fmt(g.get("kubc_excess", {}).get("mean")),
-                                 _fmt(g.get("tubc_deficit", {}).get("mean"))])
+                gap_rows.append(
+                    [
+                        name,
+                        c["ratio"],
+                        e["size"],
+                        m,
+                        g["absolute"]["n"],
+                        g["absolute"]["mean"],
+                        g["absolute"]["ci"],
+                        g["relative"]["mean"],
+                        g["relative"]["ci"],
+                        _fmt(g.get("kubc_excess", {}).get("mean")),
+                        _fmt(g.get("tubc_deficit", {}).get("mean")),
+                    ]
+                )
         for bc, per in c["fits"]["variance"].items():
             for m, f in per.items():
                 if f:
-                    fit_rows.append([name, "variance", bc, m, f["exponent"], f["stderr"], f["prefactor"],
-                                     f["n_points"], f["chi2_dof"]])
+                    fit_rows.append(
+                        [
+                            name,
+                            "variance",
+                            bc,
+                            m,
+                            f["exponent"],
+                            f["stderr"],
+                            f["prefactor"],
+                            f["n_points"],
+                            f["chi2_dof"],
+                        ]
+                    )
         for m, f in c["fits"]["relative_gap"].items():
             if f:
-                fit_rows.append([name, "relative_gap", "kubc-tubc", m, f["exponent"], f["stderr"], f["prefactor"],
-                                 f["n_points"], f["chi2_dof"]])
+                fit_rows.append(
+                    [
+                        name,
+                        "relative_gap",
+                        "kubc-tubc",
+                        m,
+                        f["exponent"],
+                        f["stderr"],
+                        f["prefactor"],
+                        f["n_points"],
+                        f["chi2_dof"],
+                    ]
+                )
     for case in cases:
         for size, n_exp in zip(case.sizes, case.realizations, strict=True):
             for i in range(n_exp):
@@ -935,25 +1130,65 @@ def write_report(summary: dict, records: Mapping[str, dict], cfg: cfgmod.BoundsC
                     continue
                 for bc, C in rec["effective"].items():
                     vals = measure_values(cfg.physics, cfg.dim, np.asarray(C))
-                    real_rows.append([case.name, case.ratio, size, i, rec["seed"], bc,
-                                      *[vals[m] for m in measures]])
+                    real_rows.append(
+                        [case.name, case.ratio, size, i, rec["seed"], bc, *[vals[m] for m in measures]]
+                    )
     conf = int(round(100 * summary["confidence"]))
-    write_csv_atomic(out / "statistics.csv",
-                     ["case", "ratio", "size", "L", "bc", "measure", "n", "mean", "std", "sem", f"ci{conf}",
-                      f"ci{conf}_rel", f"pi{conf}_rel", "min", "max"], stats_rows)
-    write_csv_atomic(out / "gaps.csv",
-                     ["case", "ratio", "size", "measure", "n", "gap_mean", f"gap_ci{conf}", "rel_gap_mean",
-                      f"rel_gap_ci{conf}", "kubc_excess_mean", "tubc_deficit_mean"], gap_rows)
-    write_csv_atomic(out / "fits.csv",
-                     ["case", "quantity", "bc", "measure", "exponent", "stderr", "prefactor", "n_points",
-                      "chi2_dof"], fit_rows)
-    write_csv_atomic(out / "realizations.csv", ["case", "ratio", "size", "realization", "seed", "bc", *measures],
-                     real_rows)
+    write_csv_atomic(
+        out / "statistics.csv",
+        [
+            "case",
+            "ratio",
+            "size",
+            "L",
+            "bc",
+            "measure",
+            "n",
+            "mean",
+            "std",
+            "sem",
+            f"ci{conf}",
+            f"ci{conf}_rel",
+            f"pi{conf}_rel",
+            "min",
+            "max",
+        ],
+        stats_rows,
+    )
+    write_csv_atomic(
+        out / "gaps.csv",
+        [
+            "case",
+            "ratio",
+            "size",
+            "measure",
+            "n",
+            "gap_mean",
+            f"gap_ci{conf}",
+            "rel_gap_mean",
+            f"rel_gap_ci{conf}",
+            "kubc_excess_mean",
+            "tubc_deficit_mean",
+        ],
+        gap_rows,
+    )
+    write_csv_atomic(
+        out / "fits.csv",
+        ["case", "quantity", "bc", "measure", "exponent", "stderr", "prefactor", "n_points", "chi2_dof"],
+        fit_rows,
+    )
+    write_csv_atomic(
+        out / "realizations.csv", ["case", "ratio", "size", "realization", "seed", "bc", *measures], real_rows
+    )
     figures = bounds_plots.draw_all(summary, out)
     if "run" in summary:
         summary["run"]["report_s"] = time.perf_counter() - t0
     summary["files"] = {
-        "records": RECORD_GLOB, "statistics": "statistics.csv", "gaps": "gaps.csv", "fits": "fits.csv",
-        "realizations": "realizations.csv", "figures": figures,
+        "records": RECORD_GLOB,
+        "statistics": "statistics.csv",
+        "gaps": "gaps.csv",
+        "fits": "fits.csv",
+        "realizations": "realizations.csv",
+        "figures": figures,
     }
     write_json_atomic(out / "summary.json", summary)

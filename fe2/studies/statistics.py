@@ -107,8 +107,17 @@ def sample_stats(values: ArrayLike, confidence: float = 0.95) -> SampleStats:
     ci = t * sem
     pi = t * std * math.sqrt(1.0 + 1.0 / n)
     return SampleStats(
-        n=n, mean=mean, std=std, sem=sem, ci=ci, ci_rel=_rel(ci, mean), pi=pi, pi_rel=_rel(pi, mean),
-        min=float(np.min(x)), max=float(np.max(x)), confidence=float(confidence),
+        n=n,
+        mean=mean,
+        std=std,
+        sem=sem,
+        ci=ci,
+        ci_rel=_rel(ci, mean),
+        pi=pi,
+        pi_rel=_rel(pi, mean),
+        min=float(np.min(x)),
+        max=float(np.max(x)),
+        confidence=float(confidence),
     )
 
 
@@ -233,8 +242,9 @@ def variance_power_law(sizes: ArrayLike, variances: ArrayLike, counts: ArrayLike
     return power_law_fit(sizes, corrected, sigma_log=np.sqrt(var))
 
 
-def realizations_needed(std: float, mean: float, tol: float, confidence: float = 0.95,
-                        n_max: int = 1_000_000) -> int:
+def realizations_needed(
+    std: float, mean: float, tol: float, confidence: float = 0.95, n_max: int = 1_000_000
+) -> int:
     """Smallest ``n`` with ``t_{n-1} std / (sqrt(n) |mean|) <= tol`` (at least 2).
 
     Kanit et al. (2003), Int. J. Solids Struct. 40, 3647: the number of
@@ -269,7 +279,7 @@ def smallest_meeting(sizes: Sequence[float], values: Sequence[float], tol: float
     Requiring every larger size too guards against a lucky small-sample dip.
     """
     best = None
-    for L, v in sorted(zip(sizes, values), key=lambda t: -t[0]):
+    for L, v in sorted(zip(sizes, values, strict=True), key=lambda t: -t[0]):
         if not (v <= tol):
             break
         best = float(L)
