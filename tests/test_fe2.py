@@ -161,3 +161,26 @@ def test_cli_run_restart_and_errors(tmp_path):
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("fe2: error:") and "sigma_y0" in lines[0]
+
+
+def test_3d_bar_one_phase_j2_rve_equals_single_scale(shared_tmp_path):
+    """3D: a bar pulled along x1 (u1 = 0.04 at x1 = L), every macro point a one-phase J2 sphere-RVE;
+    equals the single-scale J2 bar (1e-6), with plastic flow reached."""
+    from fe2.geometry.macro_domains import bar
+
+    comm = MPI.COMM_WORLD
+    rve = square_array(MPI.COMM_SELF, volume_fraction=0.2, mesh_size=0.6, dim=3)
+    law = J2Plasticity(**J2, dim=3)
+
+    def solver(material):
+        b = bar(comm, lengths=(2.0, 1.0, 1.0), mesh_size=0.6)
+        bcs = [Dirichlet(b.tag("xmin"), 0.0, 0), Dirichlet(b.tag("ymin"), 0.0, 1), Dirichlet(b.tag("zmin"), 0.0, 2),
+               Dirichlet(b.tag("xmax"), 0.04, 0)]
+        return SmallStrainMacroSolver(b.mesh, b.facet_tags, material, dirichlet=bcs)
+
+    fe2_solver = solver(NonlinearRVEMaterial(rve, {"matrix": law, "fibre": law}))
+    single = solver(J2Plasticity(**J2, dim=3))
+    run_load_steps(fe2_solver, [0.5, 1.0], shared_tmp_path / "fe2")
+    run_load_steps(single, [0.5, 1.0], shared_tmp_path / "single")
+    assert _max_rel_diff(fe2_solver.u.x.array, single.u.x.array, comm) < 1e-6
+    assert comm.allreduce(float(np.max(single.state.eq_plastic_strain, initial=0.0)), op=MPI.MAX) > 1e-3
