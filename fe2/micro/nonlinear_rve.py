@@ -167,6 +167,7 @@ class NonlinearRVEMaterial:
         self._pg = [self.A.createVecLeft() for _ in range(self.m)]  # Pᵀ G_j of the condensation
         self._y = self.A.createVecRight()
         self.n_w = self.w.x.array.size
+        self._factored: np.ndarray | None = None  # micro tangent of the current factorization
         self.reset_stats()
 
     def reset_stats(self) -> None:
@@ -174,6 +175,8 @@ class NonlinearRVEMaterial:
         self.micro_iterations = 0
         self.micro_time_s = 0.0
         self.hill_mandel_max = 0.0
+        self.factorizations = 0
+        self.factorizations_reused = 0
 
     # ---------------------------------------------------------------- contract
     def initial_state(self, n_points: int) -> RVEState:
@@ -276,7 +279,14 @@ class NonlinearRVEMaterial:
         self.P.multTranspose(self.r, self.rr)
         return self.rr.norm()
 
-    def _factorize_tangent(self) -> None:
+    def _factorize_tangent(self, tangent: np.ndarray) -> None:
+        """Assemble and factorize the micro tangent, unless it is bitwise the one already factorized
+        (elastic iterations, elastic points): then the factorization is reused — exact, not approximate."""
+        if self._factored is not None and np.array_equal(tangent, self._factored):
+            self.factorizations_reused += 1
+            return
+        self._factored = tangent.copy()
+        self.factorizations += 1
         self.K.zeroEntries()
         fem_petsc.assemble_matrix(self.K, self.k_form)
         self.K.assemble()
@@ -295,7 +305,7 @@ class NonlinearRVEMaterial:
             force_scale = np.max(np.abs(flux), initial=0.0) * self.volume ** ((self.dim - 1) / self.dim)
             if r0 is None:
                 r0 = rnorm
-            self._factorize_tangent()
+            self._factorize_tangent(tangent)
             if rnorm <= max(self.newton.rtol * r0, self.newton.atol_rel * force_scale):
                 break
             if it == self.newton.max_it:

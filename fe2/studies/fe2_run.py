@@ -107,6 +107,8 @@ def run_fe2(cfg: RunConfig, comm: MPI.Comm, out_dir: str | Path, *, restart: boo
             "solves": comm.allreduce(getattr(material, "micro_solves", 0)),
             "iterations": comm.allreduce(getattr(material, "micro_iterations", 0)),
             "hill_mandel_max": comm.allreduce(float(getattr(material, "hill_mandel_max", 0.0)), op=MPI.MAX),
+            "factorizations": comm.allreduce(getattr(material, "factorizations", 0)),
+            "factorizations_reused": comm.allreduce(getattr(material, "factorizations_reused", 0)),
             "time_per_rank_s": micro_t,
             "load_balance": {"min": min(micro_t), "mean": float(np.mean(micro_t)), "max": max(micro_t)},
         },
