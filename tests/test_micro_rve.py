@@ -245,7 +245,8 @@ def test_remove_phases_errors():
 
 def test_many_meshes_one_compiled_form(monkeypatch):
     """RVEs of one kind share compiled forms: after the first compile no JIT happens, and results equal a fresh
-    compile bit for bit (same kernels). A mesh of another kind is refused."""
+    compile to round-off (same kernels; a distributed MUMPS factorization is not bitwise reproducible between
+    runs, measured differences ~3e-17 on entries of size 1). A mesh of another kind is refused."""
     from dolfinx import jit
 
     from fe2.micro.forms import RVEForms
@@ -265,6 +266,6 @@ def test_many_meshes_one_compiled_form(monkeypatch):
         for m in meshes
     ]
     for a, b in zip(shared, fresh):
-        np.testing.assert_array_equal(a, b)
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-12 * np.max(np.abs(b)))
     with pytest.raises(ConfigError, match="compiled RVE forms are for"):
         RVEProblem(meshes[0], Conductivity(2), mats, degree=2, forms=forms)
