@@ -1,0 +1,637 @@
+"""Phase-field gradient flows: Cahn–Hilliard (conserved) and Allen–Cahn (non-conserved).
+
+Free energy
+    F[c] = ∫ f(c) + κ/2 |∇c|² dx
+
+with a user bulk energy ``f`` (:class:`DoubleWell` — the PFHub polynomial
+ρ (c−cα)² (cβ−c)² — or :class:`FloryHuggins`).
+
+* Cahn–Hilliard (mixed c–μ as a blocked P_k 2-vector):  ∂c/∂t = ∇·(M(c) ∇μ),  μ = f'(c) − κ Δc,
+  no-flux (∇c·n = M∇μ·n = 0) or periodic boundaries.
+* Allen–Cahn (P1):  ∂c/∂t = −L (f'(c) − κ Δc) + s(x, t),  natural boundary
+  ∇c·n = g (zero unless a flux is given, e.g. by a manufactured solution), or periodic.
+
+Periodic boundaries (box meshes whose opposite faces match node for node, e.g.
+``dolfinx.mesh.create_rectangle/create_box``) use the prolongation P of
+:mod:`fe2.micro.constraints` (u = P û, corner and edge chains closed) and an own Newton
+loop on PᵀF(Pû) = 0 with PᵀJP (``Mat.PtAP``) factorized by MUMPS; no gauge is fixed.
+
+Time integration: convex–concave splitting (Eyre). Every bulk energy is written
+f = f_c + f_e with f_c convex (treated implicitly) and f_e concave (treated
+explicitly); the gradient energy is implicit and the mobility is lagged,
+M(cⁿ) ≥ 0. Then, for any Δt,
+
+    F[cⁿ⁺¹] − F[cⁿ] ≤ −Δt ∫ M(cⁿ) |∇μⁿ⁺¹|²   (CH),   ≤ −(1/(LΔt)) ‖cⁿ⁺¹ − cⁿ‖²  (AC, s = 0)
+
+because f_c(b) − f_c(a) ≤ f_c'(b)(b − a) and f_e(b) − f_e(a) ≤ f_e'(a)(b − a)
+pointwise, and κ/2(|∇b|² − |∇a|²) ≤ κ∇b·∇(b − a). The argument holds at every
+quadrature point, so the fully discrete energy (assembled with the *same*
+quadrature rule as the residual, which is what this module does) is
+non-increasing up to the Newton tolerance. The scheme is first order in time.
+
+Mass (CH): testing the c-equation with q = 1 gives ∫cⁿ⁺¹ = ∫cⁿ; every Newton
+iterate satisfies this to round-off, since the Jacobian rows summed against 1
+see only the mass matrix. So the drift is set by the LU solve, not by the
+Newton tolerance.
+
+Adaptive Δt: grow by ``grow`` when Newton converges in ≤ ``fast_its``
+iterations, shrink by ``shrink`` above ``slow_its`` or, if ``energy_rtol`` is set, when a
+step changed F by more than that fraction, and on divergence (or a
+NaN, e.g. a Flory–Huggins iterate leaving (0, 1)) restore cⁿ and cut Δt by
+``cut``; below ``dt_min`` a :class:`~fe2.errors.ConvergenceError` is raised.
+
+Forms (residual, Jacobian, energy, mass) are compiled once when a solver is
+built; the time loop only changes ``fem.Constant`` values (Δt, t) and arrays.
+Every SNES / KSP gets its own options prefix (``fe2_ch_N_`` / ``fe2_ac_N_``).
+
+Accuracy caveat: energy-stable is not accurate. The explicit concave part slows the dynamics
+by a factor ≈ 1 + Δt L |f_e''| (AC; for CH the analogue per mode is Δt M k² |f_e''|), and the
+step control only looks at Newton iterations: bound ``dt_max`` by the physics when time
+accuracy matters (see demos/allen_cahn.py).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Callable, Literal
+
+import basix.ufl
+import numpy as np
+import ufl
+from dolfinx import fem
+from dolfinx.fem import petsc as fem_petsc
+from dolfinx.fem.petsc import NonlinearProblem
+from mpi4py import MPI
+from petsc4py import PETSc
+
+from fe2._compat import create_petsc_vector
+from fe2.errors import ConfigError, ConvergenceError
+from fe2.micro import constraints
+
+_counter = itertools.count()
+
+# --------------------------------------------------------------------------------------
+# bulk energies
+# --------------------------------------------------------------------------------------
+
+
+class BulkEnergy:
+    """A bulk free-energy density f(c) = f_c(c) + f_e(c), f_c convex, f_e concave.
+
+    Subclasses give UFL expressions for f, f_c' (implicit) and f_e' (explicit),
+    and the float f''(c) used by linear stability analysis.
+    """
+
+    def f(self, c):  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def df_convex(self, c):  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def df_concave(self, c):  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def d2f(self, c0: float) -> float:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def to_dict(self) -> dict:
+        return {"kind": type(self).__name__, **{k: v for k, v in vars(self).items()}}
+
+
+@dataclass
+class DoubleWell(BulkEnergy):
+    """f(c) = ρ (c − cα)² (cβ − c)²; with ρ = W, cα = 0, cβ = 1 the classic W c²(1−c)².
+
+    With x = c − (cα+cβ)/2 and h = (cβ−cα)/2, f = ρ (x² − h²)² = ρx⁴ + ρh⁴ − 2ρh²x²:
+    convex part ρx⁴ (+ const), concave part −2ρh²x².
+    """
+
+    rho: float = 1.0
+    c_alpha: float = 0.0
+    c_beta: float = 1.0
+
+    def __post_init__(self):
+        if not self.rho > 0 or not self.c_beta > self.c_alpha:
+            raise ConfigError(f"double well needs rho > 0 and c_beta > c_alpha, got {self}")
+
+    def _x(self, c):
+        return c - 0.5 * (self.c_alpha + self.c_beta)
+
+    @property
+    def _h2(self) -> float:
+        return (0.5 * (self.c_beta - self.c_alpha)) ** 2
+
+    def f(self, c):
+        return self.rho * (c - self.c_alpha) ** 2 * (self.c_beta - c) ** 2
+
+    def df_convex(self, c):
+        return 4.0 * self.rho * self._x(c) ** 3
+
+    def df_concave(self, c):
+        return -4.0 * self.rho * self._h2 * self._x(c)
+
+    def d2f(self, c0: float) -> float:
+        x = c0 - 0.5 * (self.c_alpha + self.c_beta)
+        return self.rho * (12.0 * x * x - 4.0 * self._h2)
+
+
+def pfhub_bm1_energy() -> DoubleWell:
+    """PFHub benchmark 1 bulk energy: ρ = 5, cα = 0.3, cβ = 0.7."""
+    return DoubleWell(rho=5.0, c_alpha=0.3, c_beta=0.7)
+
+
+@dataclass
+class FloryHuggins(BulkEnergy):
+    """f(c) = s [c ln c / n_a + (1−c) ln(1−c) / n_b + χ c (1−c)], c ∈ (0, 1).
+
+    Convex: the entropy terms; concave: χ c(1−c). Iterates leaving (0, 1) give a
+    NaN residual, which the adaptive stepper treats as a failed step.
+    """
+
+    chi: float = 3.0
+    n_a: float = 1.0
+    n_b: float = 1.0
+    scale: float = 1.0
+
+    def __post_init__(self):
+        if not (self.chi >= 0 and self.n_a > 0 and self.n_b > 0 and self.scale > 0):
+            raise ConfigError(f"Flory–Huggins needs chi >= 0, n_a, n_b, scale > 0, got {self}")
+
+    def f(self, c):
+        return self.scale * (c * ufl.ln(c) / self.n_a + (1 - c) * ufl.ln(1 - c) / self.n_b
+                             + self.chi * c * (1 - c))
+
+    def df_convex(self, c):
+        return self.scale * ((ufl.ln(c) + 1) / self.n_a - (ufl.ln(1 - c) + 1) / self.n_b)
+
+    def df_concave(self, c):
+        return self.scale * self.chi * (1 - 2 * c)
+
+    def d2f(self, c0: float) -> float:
+        return self.scale * (1 / (self.n_a * c0) + 1 / (self.n_b * (1 - c0)) - 2 * self.chi)
+
+
+# --------------------------------------------------------------------------------------
+# records and time-stepping settings
+# --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StepRecord:
+    """Monitors of one accepted step (step 0 is the initial state)."""
+
+    step: int
+    t: float
+    dt: float
+    energy: float
+    mass: float
+    newton_its: int
+    rejected: int = 0  # attempts rejected before this one was accepted
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class TimeStepping:
+    """Adaptive step control (see module docstring)."""
+
+    dt: float = 1.0
+    dt_min: float = 1e-8
+    dt_max: float = math.inf
+    adaptive: bool = True
+    grow: float = 1.5
+    shrink: float = 0.7
+    cut: float = 0.5
+    fast_its: int = 4
+    slow_its: int = 7
+    #: optional accuracy proxy: grow only while a step changes F by less than this fraction,
+    #: shrink (× shrink) when it changes F by more (None: Newton iterations alone decide)
+    energy_rtol: float | None = None
+
+    def __post_init__(self):
+        if not (0 < self.dt_min <= self.dt <= self.dt_max):
+            raise ConfigError(f"need 0 < dt_min <= dt <= dt_max, got {self.dt_min}, {self.dt}, {self.dt_max}")
+        if not (self.grow >= 1 and 0 < self.shrink <= 1 and 0 < self.cut < 1):
+            raise ConfigError("need grow >= 1, 0 < shrink <= 1, 0 < cut < 1")
+
+
+def _snes_options(rtol: float, atol: float, max_it: int) -> dict:
+    return {
+        "snes_type": "newtonls",
+        "snes_linesearch_type": "basic",
+        "snes_rtol": rtol,
+        "snes_atol": atol,
+        "snes_stol": 0.0,
+        "snes_max_it": max_it,
+        "snes_error_if_not_converged": False,
+        "ksp_type": "preonly",
+        "pc_type": "lu",
+        "pc_factor_mat_solver_type": "mumps",
+        "ksp_error_if_not_converged": False,
+    }
+
+
+Mobility = float | Callable[[ufl.core.expr.Expr], ufl.core.expr.Expr]
+
+
+# --------------------------------------------------------------------------------------
+# common driver
+# --------------------------------------------------------------------------------------
+
+
+class _GradientFlow:
+    """Time loop, step control and monitors shared by both models."""
+
+    prefix_base = "fe2_pf_"
+
+    def _setup_common(self, mesh, energy: BulkEnergy, kappa: float, quadrature_degree: int | None):
+        if not kappa > 0:
+            raise ConfigError(f"kappa must be > 0, got {kappa}")
+        if not isinstance(energy, BulkEnergy):
+            raise ConfigError(f"energy must be a BulkEnergy, got {type(energy).__name__}")
+        self.mesh = mesh
+        self.comm: MPI.Comm = mesh.comm
+        self.energy = energy
+        self.kappa = float(kappa)
+        qd = 4 if quadrature_degree is None else int(quadrature_degree)
+        # One rule for residual *and* energy: the energy-stability argument is pointwise
+        # at quadrature points, so both must see the same points.
+        self.dx = ufl.Measure("dx", domain=mesh, metadata={"quadrature_degree": qd})
+        self.dt_c = fem.Constant(mesh, PETSc.ScalarType(1.0))
+        self.t_c = fem.Constant(mesh, PETSc.ScalarType(0.0))  # time of the new level tⁿ⁺¹
+        self.t = 0.0
+        self.step_count = 0
+        self.prefix = f"{self.prefix_base}{next(_counter)}_"
+
+    def _build_monitors(self, c):
+        k = self.kappa
+        self._energy_form = fem.form((self.energy.f(c) + 0.5 * k * ufl.inner(ufl.grad(c), ufl.grad(c))) * self.dx)
+        self._mass_form = fem.form(c * self.dx)
+
+    def _build_solver(self, F, u, boundary, rtol, atol, max_it):
+        if boundary not in ("noflux", "periodic"):
+            raise ConfigError(f"{type(self).__name__}: boundary must be 'noflux' or 'periodic', got {boundary!r}")
+        self.boundary = boundary
+        self._tol = (rtol, atol, max_it)
+        if boundary == "noflux":
+            self.problem = NonlinearProblem(
+                F, u, petsc_options_prefix=self.prefix, petsc_options=_snes_options(rtol, atol, max_it)
+            )
+            self.snes = self.problem.solver
+            return
+        # Periodic: u = P û on a mesh whose opposite faces match node for node (a box mesh
+        # from dolfinx.mesh.create_rectangle/create_box does). Own Newton on PᵀF(P û) = 0.
+        V = u.function_space
+        gdim = self.mesh.geometry.dim
+        n_nodes = V.dofmap.index_map.size_local
+        bs = V.dofmap.index_map_bs
+        x = V.tabulate_dof_coordinates()[:n_nodes, :gdim]
+        lo = np.array([self.comm.allreduce(float(x[:, a].min()) if n_nodes else np.inf, op=MPI.MIN) for a in range(gdim)])
+        hi = np.array([self.comm.allreduce(float(x[:, a].max()) if n_nodes else -np.inf, op=MPI.MAX) for a in range(gdim)])
+        nm = constraints.periodic_node_map(self.comm, x, lo, hi)
+        # periodic_node_map fixes one gauge node (an RVE fluctuation is defined up to a constant);
+        # a concentration is not: give the gauge its column back (exact inverse of its renumbering).
+        _, on_max = constraints.face_masks(x, lo, hi)
+        n_kept = int(np.count_nonzero(~on_max.any(axis=1)))
+        gauge_rank = self.comm.allreduce(self.comm.rank if n_kept > 0 else self.comm.size, op=MPI.MIN)
+        col = np.where(nm.column >= 0, nm.column + 1, 0)
+        n_own = nm.n_reduced_owned + (1 if self.comm.rank == gauge_rank else 0)
+        nm = constraints.NodeMap(col, n_own, nm.n_reduced_global + 1)
+        self.P = constraints.prolongation(self.comm, nm, n_nodes, bs)
+        self._F_form = fem.form(F)
+        self._J_form = fem.form(ufl.derivative(F, u))
+        self._J = fem_petsc.assemble_matrix(self._J_form)
+        self._J.assemble()
+        self._Jr = self._J.PtAP(self.P)
+        self._b = create_petsc_vector(V)
+        self._dx_full = create_petsc_vector(V)
+        self._br, self._xr = self._Jr.createVecLeft(), self._Jr.createVecRight()
+        ksp = PETSc.KSP().create(self.comm)
+        ksp.setOptionsPrefix(self.prefix)
+        opts = PETSc.Options()
+        opts.prefixPush(self.prefix)
+        for k, v in {"ksp_type": "preonly", "pc_type": "lu", "pc_factor_mat_solver_type": "mumps"}.items():
+            opts[k] = v
+        ksp.setFromOptions()
+        for k in ("ksp_type", "pc_type", "pc_factor_mat_solver_type"):
+            del opts[k]
+        opts.prefixPop()
+        self._ksp = ksp
+        self.problem = None
+        self.snes = None
+
+    def _reduced_residual(self) -> float:
+        with self._b.localForm() as loc:
+            loc.set(0.0)
+        fem_petsc.assemble_vector(self._b, self._F_form)
+        self._b.ghostUpdate(addv=PETSc.InsertMode.ADD, mode=PETSc.ScatterMode.REVERSE)
+        self.P.multTranspose(self._b, self._br)
+        return self._br.norm()
+
+    def _newton_periodic(self) -> tuple[bool, int]:
+        rtol, atol, max_it = self._tol
+        u = self.u
+        r0 = r = self._reduced_residual()
+        its = 0
+        while np.isfinite(r) and r > max(atol, rtol * r0) and its < max_it:
+            self._J.zeroEntries()
+            fem_petsc.assemble_matrix(self._J, self._J_form)
+            self._J.assemble()
+            self._J.PtAP(self.P, result=self._Jr)
+            self._ksp.setOperators(self._Jr)
+            self._ksp.solve(self._br, self._xr)
+            if self._ksp.getConvergedReason() < 0:
+                return False, its
+            self.P.mult(self._xr, self._dx_full)
+            u.x.petsc_vec.axpy(-1.0, self._dx_full)
+            u.x.scatter_forward()
+            its += 1
+            r = self._reduced_residual()
+        return bool(np.isfinite(r) and r <= max(atol, rtol * r0)), its
+
+    # ---- monitors -------------------------------------------------------------------
+    def free_energy(self) -> float:
+        return self.comm.allreduce(fem.assemble_scalar(self._energy_form), op=MPI.SUM)
+
+    def mass(self) -> float:
+        return self.comm.allreduce(fem.assemble_scalar(self._mass_form), op=MPI.SUM)
+
+    def record(self, dt: float = 0.0, its: int = 0, rejected: int = 0) -> StepRecord:
+        return StepRecord(self.step_count, self.t, dt, self.free_energy(), self.mass(), its, rejected)
+
+    # ---- stepping -------------------------------------------------------------------
+    def _try_step(self, dt: float) -> tuple[bool, int]:
+        """One attempt from the stored old state; True when SNES converged to finite values."""
+        self.dt_c.value = dt
+        self.t_c.value = self.t + dt
+        self._before_solve()
+        self.u.x.array[:] = self.u0.x.array  # initial Newton guess: old state
+        if self.boundary == "periodic":
+            conv, its = self._newton_periodic()
+        else:
+            self.problem.solve()
+            conv = self.snes.getConvergedReason() > 0
+            its = self.snes.getIterationNumber()
+        finite = bool(np.isfinite(self.u.x.array).all())
+        ok = self.comm.allreduce(int(conv and finite), op=MPI.MIN) == 1
+        return ok, its
+
+    def _before_solve(self):
+        """Hook: update time-dependent data (none by default)."""
+
+    def step(self, dt: float) -> tuple[bool, int]:
+        """Attempt one step of size dt; on success the new state becomes current."""
+        ok, its = self._try_step(dt)
+        if ok:
+            self.u0.x.array[:] = self.u.x.array
+            self.t += dt
+            self.step_count += 1
+        else:
+            self.u.x.array[:] = self.u0.x.array
+        return ok, its
+
+    def run(
+        self,
+        t_end: float,
+        stepping: TimeStepping | None = None,
+        *,
+        max_steps: int = 100_000,
+        callback: Callable[["_GradientFlow", StepRecord], None] | None = None,
+    ) -> list[StepRecord]:
+        """Integrate to ``t_end``; return the monitor records, initial state first."""
+        ts = stepping or TimeStepping()
+        dt = ts.dt
+        history = [self.record()] if self.step_count == 0 else []
+        if self.step_count == 0 and callback is not None:
+            callback(self, history[0])
+        tol = 1e-12 * max(1.0, abs(t_end))
+        while self.t < t_end - tol and len(history) < max_steps + 1:
+            dt_try = min(dt, t_end - self.t)
+            rejected = 0
+            while True:
+                ok, its = self.step(dt_try)
+                if ok:
+                    break
+                rejected += 1
+                if not ts.adaptive:
+                    raise ConvergenceError(f"{type(self).__name__}: Newton failed at t = {self.t:g} with fixed dt = {dt_try:g}")
+                dt_try *= ts.cut
+                if dt_try < ts.dt_min:
+                    raise ConvergenceError(f"{type(self).__name__}: dt fell below dt_min = {ts.dt_min:g} at t = {self.t:g}")
+                dt = dt_try
+            rec = self.record(dt_try, its, rejected)
+            history.append(rec)
+            if callback is not None:
+                callback(self, rec)
+            prev = history[-2].energy if len(history) > 1 else rec.energy
+            dE = abs(rec.energy - prev) / max(abs(prev), 1e-300)
+            if ts.adaptive and ts.energy_rtol is not None and dE > ts.energy_rtol:
+                dt = max(dt_try * ts.shrink, ts.dt_min)
+            elif ts.adaptive and dt_try >= dt * (1 - 1e-12):  # not a clipped final step
+                if its <= ts.fast_its:
+                    dt = min(dt_try * ts.grow, ts.dt_max)
+                elif its > ts.slow_its:
+                    dt = max(dt_try * ts.shrink, ts.dt_min)
+                else:
+                    dt = dt_try
+        self.dt_next = dt
+        return history
+
+    # ---- state --------------------------------------------------------------------------
+    def set_initial_condition(self, c0: Callable[[np.ndarray], np.ndarray] | float) -> None:
+        """Interpolate c(x) (callable on a (gdim, n) array, or a constant) as the current state."""
+        func = c0 if callable(c0) else (lambda x, v=float(c0): np.full(x.shape[1], v))
+        self._interpolate_c(func)
+        self.u0.x.array[:] = self.u.x.array
+        self.t = 0.0
+        self.step_count = 0
+
+    def close(self):
+        """Release the SNES / KSP and their matrices (collective)."""
+        self.problem = None
+        self.snes = None
+        for name in ("_ksp", "_J", "_Jr", "P", "_b", "_dx_full", "_br", "_xr"):
+            obj = getattr(self, name, None)
+            if obj is not None:
+                obj.destroy()
+                setattr(self, name, None)
+
+
+class CahnHilliard(_GradientFlow):
+    """Cahn–Hilliard, mixed c–μ (P_k × P_k), convex-split Euler, no-flux boundaries.
+
+    Args:
+        mesh: a dolfinx mesh (its communicator is the solver's).
+        energy: bulk energy f.
+        kappa: gradient-energy coefficient κ > 0.
+        mobility: M > 0, or a callable c ↦ M(c) (UFL) evaluated at the old level.
+        boundary: 'noflux' or 'periodic' (the mesh must be a box whose opposite faces match
+            node for node; solved as PᵀF(Pû) = 0 with the prolongation of fe2.micro.constraints).
+        degree: Lagrange degree of c and μ.
+    """
+
+    prefix_base = "fe2_ch_"
+
+    def __init__(
+        self,
+        mesh,
+        energy: BulkEnergy,
+        kappa: float,
+        mobility: Mobility = 1.0,
+        *,
+        boundary: Literal["noflux", "periodic"] = "noflux",
+        degree: int = 1,
+        quadrature_degree: int | None = None,
+        rtol: float = 1e-10,
+        atol: float = 1e-12,
+        max_it: int = 12,
+    ):
+        self._setup_common(mesh, energy, kappa, quadrature_degree)
+        # (c, μ) as a blocked 2-vector P_k field: one node carries both, so the periodic
+        # prolongation acts node by node with block size 2.
+        el = basix.ufl.element("Lagrange", mesh.basix_cell(), degree, shape=(2,))
+        self.W = fem.functionspace(mesh, el)
+        self.u = fem.Function(self.W, name="state")
+        self.u0 = fem.Function(self.W, name="state_old")
+        c, mu = self.u[0], self.u[1]
+        c0 = self.u0[0]
+        w = ufl.TestFunction(self.W)
+        q, v = w[0], w[1]
+        M = mobility(c0) if callable(mobility) else fem.Constant(mesh, PETSc.ScalarType(float(mobility)))
+        if not callable(mobility) and not float(mobility) > 0:
+            raise ConfigError(f"mobility must be > 0, got {mobility}")
+        dx, dt, k = self.dx, self.dt_c, self.kappa
+        F = (
+            (c - c0) * q * dx
+            + dt * M * ufl.inner(ufl.grad(mu), ufl.grad(q)) * dx
+            + mu * v * dx
+            - (energy.df_convex(c) + energy.df_concave(c0)) * v * dx
+            - k * ufl.inner(ufl.grad(c), ufl.grad(v)) * dx
+        )
+        self._build_solver(F, self.u, boundary, rtol, atol, max_it)
+        self.V_c, self._c_dofs = self.W.sub(0).collapse()
+        self.c_out = fem.Function(self.V_c, name="c")
+        self._build_monitors(self.u[0])
+
+    def _interpolate_c(self, func):
+        self.c_out.interpolate(func)
+        self.u.x.array[:] = 0.0
+        self.u.x.array[self._c_dofs] = self.c_out.x.array
+        self.u.x.scatter_forward()
+        # μ is defined by c: one step of the algebra would compute it; we start from μ = 0,
+        # which Newton corrects in the first step (μ enters the c-equation only through ∇μ).
+
+    def concentration(self) -> fem.Function:
+        """c of the current state as a P_k function (for output)."""
+        self.c_out.x.array[:] = self.u.x.array[self._c_dofs]
+        return self.c_out
+
+
+class AllenCahn(_GradientFlow):
+    """Allen–Cahn with convex-split Euler: (cⁿ⁺¹−cⁿ)/Δt = −L(f_c'(cⁿ⁺¹) + f_e'(cⁿ) − κΔcⁿ⁺¹) + s.
+
+    Args:
+        mobility: L > 0 (constant) or callable c ↦ L(c) at the old level.
+        source: optional callable (x, t) ↦ UFL source s evaluated at tⁿ⁺¹
+            (x = ufl.SpatialCoordinate, t = a fem.Constant), for manufactured solutions.
+        flux: optional callable (x, t) ↦ UFL vector g with ∇c·n = g·n on the boundary
+            (default: zero flux).
+    """
+
+    prefix_base = "fe2_ac_"
+
+    def __init__(
+        self,
+        mesh,
+        energy: BulkEnergy,
+        kappa: float,
+        mobility: Mobility = 1.0,
+        *,
+        boundary: Literal["noflux", "periodic"] = "noflux",
+        degree: int = 1,
+        quadrature_degree: int | None = None,
+        source: Callable | None = None,
+        flux: Callable | None = None,
+        rtol: float = 1e-10,
+        atol: float = 1e-12,
+        max_it: int = 12,
+    ):
+        self._setup_common(mesh, energy, kappa, quadrature_degree)
+        self.V = fem.functionspace(mesh, ("Lagrange", degree))
+        self.u = fem.Function(self.V, name="c")
+        self.u0 = fem.Function(self.V, name="c_old")
+        c, c0, v = self.u, self.u0, ufl.TestFunction(self.V)
+        L = mobility(c0) if callable(mobility) else fem.Constant(mesh, PETSc.ScalarType(float(mobility)))
+        if not callable(mobility) and not float(mobility) > 0:
+            raise ConfigError(f"mobility must be > 0, got {mobility}")
+        dx, dt, k = self.dx, self.dt_c, self.kappa
+        x = ufl.SpatialCoordinate(mesh)
+        F = (c - c0) * v * dx + dt * L * (
+            (energy.df_convex(c) + energy.df_concave(c0)) * v * dx
+            + k * ufl.inner(ufl.grad(c), ufl.grad(v)) * dx
+        )
+        if source is not None:
+            F -= dt * source(x, self.t_c) * v * dx
+        if flux is not None:
+            n = ufl.FacetNormal(mesh)
+            F -= dt * L * k * ufl.inner(flux(x, self.t_c), n) * v * ufl.ds(domain=mesh)
+        self._build_solver(F, self.u, boundary, rtol, atol, max_it)
+        self._build_monitors(self.u)
+
+    def _interpolate_c(self, func):
+        self.u.interpolate(func)
+
+    def concentration(self) -> fem.Function:
+        return self.u
+
+
+# --------------------------------------------------------------------------------------
+# linear stability (spinodal) helpers
+# --------------------------------------------------------------------------------------
+
+
+def ch_growth_rate(k, energy: BulkEnergy, c0: float, kappa: float, mobility: float):
+    """Linearized CH growth rate σ(k) = −M k² (f''(c0) + κ k²) of a mode cos(k·x)."""
+    k = np.asarray(k, dtype=float)
+    return -mobility * k**2 * (energy.d2f(c0) + kappa * k**2)
+
+
+def ch_fastest_wavenumber(energy: BulkEnergy, c0: float, kappa: float) -> float:
+    """k_max = √(−f''(c0) / (2κ)); NaN when c0 is outside the spinodal (f''(c0) ≥ 0)."""
+    d2 = energy.d2f(c0)
+    return math.sqrt(-d2 / (2 * kappa)) if d2 < 0 else math.nan
+
+
+def pfhub_bm1_initial_condition(c0: float = 0.5, eps: float = 0.01):
+    """PFHub benchmark 1 initial condition c0 + ε[cos(0.105x)cos(0.11y) + (cos(0.13x)cos(0.087y))²
+    + cos(0.025x − 0.15y) cos(0.07x − 0.02y)] as a callable on (gdim, n) coordinates."""
+
+    def ic(x):
+        X, Y = x[0], x[1]
+        return c0 + eps * (
+            np.cos(0.105 * X) * np.cos(0.11 * Y)
+            + (np.cos(0.13 * X) * np.cos(0.087 * Y)) ** 2
+            + np.cos(0.025 * X - 0.15 * Y) * np.cos(0.07 * X - 0.02 * Y)
+        )
+
+    return ic
+
+
+def smooth_noise(c0: float, amplitude: float, length: float, n_modes: int = 12, seed: int = 0):
+    """A partition-independent 'random' field: c0 + amplitude × sum of random-phase cosines
+    (wavelengths down to ~length/8), normalized to max |noise| ≤ amplitude. Being a function of
+    x only, it is identical on any number of ranks."""
+    rng = np.random.default_rng(seed)
+    kv = rng.uniform(-8, 8, size=(n_modes, 3)) * 2 * np.pi / length
+    ph = rng.uniform(0, 2 * np.pi, size=n_modes)
+
+    def ic(x):
+        s = np.zeros(x.shape[1])
+        for kk, p in zip(kv, ph):
+            s += np.cos(kk[0] * x[0] + kk[1] * x[1] + kk[2] * x[2] + p)
+        return c0 + amplitude * s / n_modes
+
+    return ic
