@@ -5,6 +5,7 @@
 * bench/rve.json — RVE homogenization: (a) the full effective tensor per BC as a
   ratio to one bare dolfinx/PETSc factorization + solve of the same matrix, 2D and
   3D, ~100k dofs; (b) time-to-accuracy against muSpectre and fedoo (1 core).
+* bench/reactions.json — batched stiff node-ODE throughput vs a per-node scipy loop.
 * bench/bounds.json — a reference bound-convergence study (sizes x realizations x
   BCs) on 1 and 2 MPI ranks: total times and parallel efficiency T1 / (2 T2).
 
@@ -57,6 +58,13 @@ def main() -> None:
         record["peers"] = rve_peers.collect(args.quick)
     out = ROOT / "bench" / "rve.json"
     out.write_text(json.dumps(record, indent=2, default=float) + "\n")
+    print(f"wrote {out.relative_to(ROOT)}")
+
+    import reactions_bench
+
+    reactions = {"benchmark": "reactions", "machine": record["machine"], **reactions_bench.collect(args.quick)}
+    out = ROOT / "bench" / "reactions.json"
+    out.write_text(json.dumps(reactions, indent=2, default=float) + "\n")
     print(f"wrote {out.relative_to(ROOT)}")
 
     import fe2_bench
