@@ -356,3 +356,15 @@ def test_cli_phasefield_bad_config_is_one_line_error(shared_tmp_path, comm, caps
     with pytest.raises(ConfigError) as err:
         load_phasefield_config(p)
     assert "\n" not in str(err.value)
+
+
+def test_example_phasefield_configs_parse():
+    """Every shipped example of `fe2 phasefield` validates against the schema."""
+    from pathlib import Path
+
+    from fe2.config_phasefield import load_phasefield_config
+
+    paths = sorted((Path(__file__).resolve().parents[1] / "demos" / "configs" / "phasefield").glob("*.toml"))
+    assert paths
+    for p in paths:
+        load_phasefield_config(p)
