@@ -184,11 +184,45 @@ def strong_scaling(quick: bool) -> dict:
             "reaction_rel_diff": abs(out[1]["reaction"] - out[2]["reaction"]) / abs(out[1]["reaction"])}
 
 
+def fedoo_comparison(quick: bool) -> dict:
+    """fe2 run vs fedoo FE² (bench/peers/fedoo_fe2.py, consistent-state FE²) on identical exported meshes,
+    one core each: time per load step and reaction-force difference."""
+    peer_py = ROOT / ".venv-bench" / "bin" / "python"
+    if not peer_py.exists():
+        return {"skipped": f"{peer_py} missing: run bench/peers/setup_peers.sh"}
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    rve_h = "0.15" if quick else "0.05"
+    with tempfile.TemporaryDirectory() as tmp:
+        m = Path(tmp) / "meshes"
+        subprocess.run([sys.executable, str(ROOT / "bench" / "peers" / "export_meshes_for_fedoo.py"),
+                        str(ROOT / "demos" / "configs" / "run" / "fe2_plate_j2.toml"), "--out", str(m),
+                        "--rve-mesh-size", rve_h], check=True, capture_output=True, env=env)
+        subprocess.run([sys.executable, "-m", "fe2.cli", "run", str(m / "fe2_config.toml"), "--out", f"{tmp}/fe2"],
+                       check=True, capture_output=True, env=env)
+        ours = json.loads(Path(f"{tmp}/fe2/result.json").read_text())
+        proc = subprocess.run([str(peer_py), str(ROOT / "bench" / "peers" / "fedoo_fe2.py"), "--macro-mesh",
+                               str(m / "macro.msh"), "--rve-mesh", str(m / "rve.msh"), "--config",
+                               str(m / "fe2_config.toml")], capture_output=True, text=True, env=env)
+        if proc.returncode != 0:
+            return {"failed": proc.stderr.strip().splitlines()[-1] if proc.stderr else str(proc.returncode)}
+        peer = json.loads(proc.stdout)["peers"][0]["results"]
+    steps = []
+    for a, b in zip(ours["steps"], peer["steps"]):
+        steps.append({"load_factor": a["load_factor"], "fe2_s": a["time_s"], "fedoo_s": b["wall_time_s"],
+                      "ratio": b["wall_time_s"] / a["time_s"],
+                      "reaction_rel_diff": abs(a["reaction"] - b["reaction"]) / abs(b["reaction"])})
+    total_fe2 = sum(s["fe2_s"] for s in steps)
+    total_peer = sum(s["fedoo_s"] for s in steps)
+    return {"rve_mesh_size": float(rve_h), "steps": steps, "speedup_total": total_peer / total_fe2,
+            "max_reaction_rel_diff": max(s["reaction_rel_diff"] for s in steps)}
+
+
 def collect(quick: bool) -> dict:
     rec = {
         "micro": micro_throughput(0.3 if quick else 0.021, 10 if quick else 40),
         "linear_rve": linear_rve_vs_single_scale(0.2 if quick else 0.02),
         "strong_scaling": strong_scaling(quick),
+        "fedoo": fedoo_comparison(quick),
     }
     m, lin, ss = rec["micro"], rec["linear_rve"], rec["strong_scaling"]
     print(f"\nFE² benchmark\n  micro: RVE {m['rve_dofs']} dofs, {m['micro_solves_per_s']:.1f} nonlinear micro solves/s/core,"
@@ -198,6 +232,13 @@ def collect(quick: bool) -> dict:
           f" -> ratio {lin['ratio']:.2f} ({lin['macro_dofs']} macro dofs; |u diff| {lin['max_abs_u_diff']:.1e})")
     print(f"  strong scaling of one FE² step: 1 rank {ss['ranks'][1]['step_s']:.2f} s, 2 ranks {ss['ranks'][2]['step_s']:.2f} s"
           f" -> efficiency {100 * ss['efficiency_1_to_2']:.0f}% (reaction diff {ss['reaction_rel_diff']:.1e})")
+    fd = rec["fedoo"]
+    if "steps" in fd:
+        print(f"  vs fedoo FE² (RVE mesh {fd['rve_mesh_size']}): {fd['speedup_total']:.1f}x faster over the load steps"
+              f" ({', '.join(f'{s['ratio']:.1f}x' for s in fd['steps'])} per step); reactions within"
+              f" {fd['max_reaction_rel_diff']:.1e}")
+    else:
+        print(f"  vs fedoo FE²: {fd}")
     return rec
 
 
