@@ -107,6 +107,19 @@ def _start(network: Network, x0, n_traj):
     return x0
 
 
+
+def _prepare(network, params, x0, n_traj, t_eval, seed):
+    """Common set-up of the samplers: RNG, checked output times, channels, initial counts,
+    output array (n_times, n_traj, n_species), clocks and next-output indices."""
+    rng = np.random.default_rng(seed)
+    t_eval = np.atleast_1d(np.asarray(t_eval, dtype=float))
+    if np.any(np.diff(t_eval) <= 0) or t_eval[0] < 0:
+        raise ConfigError("t_eval: must be >= 0 and strictly increasing")
+    ch = _Channels(network, params)
+    x = _start(network, x0, n_traj)
+    out = np.empty((t_eval.size, x.shape[0], network.n_species), dtype=np.int64)
+    return rng, t_eval, ch, x, out, np.zeros(x.shape[0]), np.zeros(x.shape[0], dtype=np.int64)
+
 def gillespie(
     network: Network,
     t_eval,
@@ -122,16 +135,8 @@ def gillespie(
     ``x0``: counts ``(n_species,)`` for every trajectory or ``(n_traj, n_species)``; default the
     network's initial values (rounded). Every unfinished trajectory fires one event per pass."""
     tic = time.perf_counter()
-    rng = np.random.default_rng(seed)
-    t_eval = np.atleast_1d(np.asarray(t_eval, dtype=float))
-    if np.any(np.diff(t_eval) <= 0) or t_eval[0] < 0:
-        raise ConfigError("t_eval: must be >= 0 and strictly increasing")
-    ch = _Channels(network, params)
-    x = _start(network, x0, n_traj)
-    n, m = x.shape[0], t_eval.size
-    out = np.empty((m, n, network.n_species), dtype=np.int64)
-    t = np.zeros(n)
-    nxt = np.zeros(n, dtype=np.int64)  # next output index per trajectory
+    rng, t_eval, ch, x, out, t, nxt = _prepare(network, params, x0, n_traj, t_eval, seed)
+    n, m = x.shape[0], t_eval.size  # next output index per trajectory
     act = np.arange(n)
     events = 0
     while act.size:
@@ -186,16 +191,8 @@ def tau_leaping(
     tic = time.perf_counter()
     if not tau > 0:
         raise ConfigError("tau: must be > 0")
-    rng = np.random.default_rng(seed)
-    t_eval = np.atleast_1d(np.asarray(t_eval, dtype=float))
-    if np.any(np.diff(t_eval) <= 0) or t_eval[0] < 0:
-        raise ConfigError("t_eval: must be >= 0 and strictly increasing")
-    ch = _Channels(network, params)
-    x = _start(network, x0, n_traj)
+    rng, t_eval, ch, x, out, t, nxt = _prepare(network, params, x0, n_traj, t_eval, seed)
     n, m = x.shape[0], t_eval.size
-    out = np.empty((m, n, network.n_species), dtype=np.int64)
-    t = np.zeros(n)
-    nxt = np.zeros(n, dtype=np.int64)
     halv = np.zeros(n, dtype=np.int64)
     leaps = 0
     # outputs at t = 0
