@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from fe2.tensors import VOIGT_LABELS, stress_voigt_to_mandel  # noqa: F401  (re-exported for users)
+from fe2.tensors import VOIGT_LABELS
 
 NOTATION = {
     "elasticity": {

@@ -40,6 +40,7 @@ from fe2.micro.forms import RVEForms
 from fe2.micro.linear_solver import LinearSolverOptions, make_ksp, solve_checked, unique_prefix
 from fe2.micro.physics import Physics
 from fe2.micro.results import BCResult, HomogenizationResult, LoadCase
+from fe2.tensors import isotropic_stiffness_mandel
 
 BOUNDARY_CONDITIONS = ("kubc", "periodic", "tubc")
 
@@ -340,8 +341,8 @@ class RVEProblem:
         result = BCResult(bc, C, self.physics.to_voigt(C), cases, timings, checks)
         return result, fields
 
-    def homogenize(self, bcs: Iterable[str] = BOUNDARY_CONDITIONS, keep_fields: bool = False):
-        """Effective tensors for the given BCs.
+    def homogenize(self, bcs: Iterable[str] = BOUNDARY_CONDITIONS, keep_fields: bool = False, progress=None):
+        """Effective tensors for the given BCs; ``progress(msg)`` is called after each BC.
 
         Returns:
             HomogenizationResult, or (HomogenizationResult, {bc: [u_j]}) when keep_fields.
@@ -351,6 +352,8 @@ class RVEProblem:
         for bc in bcs:
             res, f = self.solve(bc)
             results[bc] = res
+            if progress is not None:
+                progress(f"{bc:8s} Hill-Mandel {res.hill_mandel_max:.2e}  ({res.timings['total_s']:.2f} s)")
             if keep_fields:
                 fields[bc] = f
             else:
@@ -368,8 +371,8 @@ class RVEProblem:
         )
         return (out, fields) if keep_fields else out
 
-    def _reuss_bound(self) -> np.ndarray | None:
-        """Reuss bound <C^-1>^-1 (Voigt notation); None when a void phase makes it zero... returned as zeros."""
+    def _reuss_bound(self) -> np.ndarray:
+        """Reuss bound <C^-1>^-1 in Voigt notation; zero when a void phase has a positive fraction."""
         n = self.physics.n_driver
         comp = np.zeros((n, n))
         for phase, f in self.volume_fractions.items():
@@ -381,8 +384,6 @@ class RVEProblem:
         return self.physics.to_voigt(np.linalg.inv(comp))
 
     def _phase_tensor(self, phase: str) -> np.ndarray:
-        from fe2.tensors import isotropic_stiffness_mandel
-
         vals = self.physics.coefficient_values(self.materials[phase])
         if self.physics.name == "elasticity":
             return isotropic_stiffness_mandel(vals["lambda"], vals["mu"], self.rve.dim)

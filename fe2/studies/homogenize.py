@@ -115,20 +115,8 @@ def run_homogenization(
         rve, physics, materials_from_config(cfg), degree=cfg.solver.degree,
         solver=LinearSolverOptions(kind=cfg.solver.kind, rtol=cfg.solver.rtol),
     )
-    results = {}
-    fields = {}
-    for bc in cfg.boundary_conditions:
-        res, f = problem.solve(bc)
-        results[bc] = res
-        fields[bc] = f
-        say(f"{bc:8s} Hill-Mandel {res.hill_mandel_max:.2e}  ({res.timings['total_s']:.2f} s)")
-    from fe2.micro.results import HomogenizationResult
-
-    hom = HomogenizationResult(
-        physics=physics.name, dim=rve.dim, bcs=results, volume_fractions=problem.volume_fractions,
-        mesh=problem.mesh_info(), voigt_bound=physics.to_voigt(problem.c_voigt_mandel),
-        reuss_bound=problem._reuss_bound(), timings={**problem.timings, "mesh_s": t_mesh},
-    )
+    hom, fields = problem.homogenize(cfg.boundary_conditions, keep_fields=True, progress=say)
+    hom.timings["mesh_s"] = t_mesh
     data = hom.to_dict()
     data["geometry"] = rve.description
     data["config"] = cfg.model_dump()
