@@ -75,7 +75,12 @@ test-fast: venv
 test-slow: venv
 	$(RUN_ENV) timeout -k 30 $(TEST_TIMEOUT) $(MPIRUN) -n $(NP) $(PY) -m mpi4py -m pytest tests -q -m "slow and not serial" --run-slow -p no:cacheprovider $(PYTEST_ARGS)
 
-bench: venv
+# FiPy (phase-field peer) is pinned in pyproject's `bench` extra; installed once per pyproject change.
+$(VENV)/.fe2-bench: pyproject.toml | venv
+	$(PY) -m pip install --quiet --disable-pip-version-check -e ".[bench]"
+	@touch $@
+
+bench: venv $(VENV)/.fe2-bench
 	@if [ -f bench/run.py ]; then \
 		$(RUN_ENV) $(PY) bench/run.py $(BENCH_ARGS); \
 	else \
