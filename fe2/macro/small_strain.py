@@ -14,6 +14,13 @@ first, then increments with homogeneous conditions solve
 with δd = δε (small strain) or ∇ (finite strain; t̄ is then a nominal traction),
 with σ_q, C_q the material's flux and tangent at the quadrature points. The
 trial state becomes the committed state only when the step converges.
+
+A linear material with one stiffness for every point (``is_linear`` and a
+``c_mandel`` attribute: a linear RVE's C_hom, an elastic law) takes the fast
+path the design promises: σ = C ε enters the forms as a constant, the Jacobian
+is assembled and factorized once for all load steps, and the material is
+evaluated only after convergence (for the stress output) — the same discrete
+equations as the general path, without per-point work.
 """
 
 from __future__ import annotations
@@ -129,10 +136,20 @@ class SmallStrainMacroSolver:
             for t in tractions
         ]
         kin = self.kinematics
-        internal = ufl.inner(self.quad.flux, kin.variation(v)) * dx
+        c_uniform = getattr(material, "c_mandel", None) if getattr(material, "is_linear", False) else None
+        self.uniform_linear = c_uniform is not None and self.kinematics.kind == "small_strain"
+        self._jacobian_assembled = False
+        if self.uniform_linear:
+            C = fem.Constant(msh, np.asarray(c_uniform, dtype=float))
+            flux_q = ufl.dot(C, kin.driver(self.u))
+            tangent_q = C
+        else:
+            flux_q, tangent_q = self.quad.flux, self.quad.tangent
+        internal = ufl.inner(flux_q, kin.variation(v)) * dx
         self.residual_form = fem.form(internal - sum(traction_terms[1:], traction_terms[0]) if traction_terms else internal)
-        self.internal_force_form = fem.form(internal)
-        self.jacobian_form = fem.form(ufl.inner(ufl.dot(self.quad.tangent, kin.variation(du)), kin.variation(v)) * dx)
+        self._internal = internal
+        self._internal_force_form = None  # compiled on the first reaction() call
+        self.jacobian_form = fem.form(ufl.inner(ufl.dot(tangent_q, kin.variation(du)), kin.variation(v)) * dx)
         self.strain_expr = self.quad.expression(kin.driver(self.u))
 
         msh.topology.create_connectivity(d - 1, d)
@@ -149,11 +166,10 @@ class SmallStrainMacroSolver:
                 self._bc_targets.append((unrolled, np.tile(vals, dofs.size)))
                 zero_bcs.append(fem.dirichletbc(np.zeros(d), dofs, self.V))
             else:
-                Vc, _ = self.V.sub(bc.component).collapse()
-                dofs2 = fem.locate_dofs_topological((self.V.sub(bc.component), Vc), d - 1, facets)
-                unrolled = dofs2[0]
+                # dofs of one component, as unrolled indices of V (no collapsed space needed)
+                unrolled = fem.locate_dofs_topological(self.V.sub(bc.component), d - 1, facets)
                 self._bc_targets.append((unrolled, np.full(unrolled.size, float(bc.value))))
-                zero_bcs.append(fem.dirichletbc(0.0, dofs2[0], self.V.sub(bc.component)))
+                zero_bcs.append(fem.dirichletbc(0.0, unrolled, self.V.sub(bc.component)))
         self.bcs = zero_bcs
         self._bc_dofs_by_tag: dict[int, np.ndarray] = {}
         for bc, (dofs, _) in zip(dirichlet, self._bc_targets):
@@ -172,7 +188,11 @@ class SmallStrainMacroSolver:
         driver = self.quad.evaluate(self.strain_expr)
         problem = ""
         try:
-            flux, tangent, trial = self.material.evaluate(driver, self.state)
+            if getattr(self.material, "uses_guess", False):
+                # warm start from the previous iteration of this step (None at its first iteration)
+                flux, tangent, trial = self.material.evaluate(driver, self.state, guess=self._trial_state)
+            else:
+                flux, tangent, trial = self.material.evaluate(driver, self.state)
             if not (np.all(np.isfinite(flux)) and np.all(np.isfinite(tangent))):
                 problem = "material returned NaN/inf flux or tangent"
         except InadmissibleDriverError as err:
@@ -192,6 +212,9 @@ class SmallStrainMacroSolver:
         return self.R.norm()
 
     def _assemble_jacobian(self) -> None:
+        if self.uniform_linear and self._jacobian_assembled:
+            return  # constant operator: the KSP keeps its factorization
+        self._jacobian_assembled = True
         self.J.zeroEntries()
         fem_petsc.assemble_matrix(self.J, self.jacobian_form, bcs=self.bcs)
         self.J.assemble()
@@ -215,9 +238,11 @@ class SmallStrainMacroSolver:
         self.load_factor.value = factor
         self._impose_dirichlet(factor)
         report = StepReport(factor, 0)
+        self._trial_state = None  # no warm start across steps or from a failed attempt
         r0 = None
         for it in range(self.newton.max_it + 1):
-            self._update_material()
+            if not self.uniform_linear:
+                self._update_material()
             rnorm = self._assemble_residual()
             report.residuals.append(rnorm)
             if log:
@@ -241,6 +266,8 @@ class SmallStrainMacroSolver:
                 f"macro Newton did not converge at load factor {factor:.4g}: |R| went"
                 f" {report.residuals[0]:.2e} -> {report.residuals[-1]:.2e} in {self.newton.max_it} iterations"
             )
+        if self.uniform_linear:
+            self._update_material()  # σ at the points, for output
         self.state = self._trial_state
         if hasattr(self.material, "commit"):
             self.material.commit()
@@ -265,7 +292,9 @@ class SmallStrainMacroSolver:
         f = create_petsc_vector(self.V)
         with f.localForm() as loc:
             loc.set(0.0)
-        fem_petsc.assemble_vector(f, self.internal_force_form)
+        if self._internal_force_form is None:
+            self._internal_force_form = fem.form(self._internal)
+        fem_petsc.assemble_vector(f, self._internal_force_form)
         f.ghostUpdate(addv=PETSc.InsertMode.ADD, mode=PETSc.ScatterMode.REVERSE)
         n_owned = self.V.dofmap.index_map.size_local * self.dim
         arr = f.getArray(readonly=True)
