@@ -11,6 +11,8 @@ docstring states its conventions, units and the literature source.
   conductivity of square and hexagonal arrays of cylinders (closed forms and the
   full multipole solution).
 * :mod:`~fe2.analytic.moduli`: bulk and shear moduli read off a Mandel stiffness.
+* :mod:`~fe2.analytic.perfusion`: Baxter & Jain (1989) interstitial pressure and surface
+  velocity of a uniformly perfused isolated tumour (sphere; disk analogue with I₀).
 
 Conventions: stiffnesses are Mandel matrices in fe2's component order
 (:mod:`fe2.tensors`); ``dim = 2`` elasticity is plane strain with the 2D bulk
@@ -39,6 +41,11 @@ from fe2.analytic.cylinder_arrays import (
 )
 from fe2.analytic.laminate import laminate_conductivity, laminate_moduli, laminate_stiffness
 from fe2.analytic.moduli import BulkShear2D, BulkShear3D, bulk_shear_2d, bulk_shear_3d
+from fe2.analytic.perfusion import (
+    baxter_jain_center_pressure,
+    baxter_jain_pressure,
+    baxter_jain_surface_velocity,
+)
 
 __all__ = [
     "voigt_bound",
@@ -64,4 +71,7 @@ __all__ = [
     "bulk_shear_3d",
     "BulkShear2D",
     "BulkShear3D",
+    "baxter_jain_pressure",
+    "baxter_jain_surface_velocity",
+    "baxter_jain_center_pressure",
 ]

@@ -80,13 +80,12 @@ def unique_prefix(base: str = "fe2_rve_") -> str:
     return f"{base}{next(_instance_counter)}_"
 
 
-def make_ksp(A: PETSc.Mat, options: LinearSolverOptions, prefix: str) -> PETSc.KSP:
-    """A KSP on operator A configured from ``options`` under ``prefix``."""
-    ksp = PETSc.KSP().create(A.getComm())
-    ksp.setOperators(A)
+def ksp_from_options(comm, prefix: str, values: dict) -> PETSc.KSP:
+    """A KSP configured from a PETSc options dict under its own ``prefix``; the options are
+    removed from the database afterwards (never the global, unprefixed options)."""
+    ksp = PETSc.KSP().create(comm)
     ksp.setOptionsPrefix(prefix)
     opts = PETSc.Options()
-    values = options.petsc_options()
     for key, value in values.items():
         opts[prefix + key] = value
     try:
@@ -94,6 +93,13 @@ def make_ksp(A: PETSc.Mat, options: LinearSolverOptions, prefix: str) -> PETSc.K
     finally:
         for key in values:
             del opts[prefix + key]
+    return ksp
+
+
+def make_ksp(A: PETSc.Mat, options: LinearSolverOptions, prefix: str) -> PETSc.KSP:
+    """A KSP on operator A configured from ``options`` under ``prefix``."""
+    ksp = ksp_from_options(A.getComm(), prefix, options.petsc_options())
+    ksp.setOperators(A)
     if options.kind == "iterative":
         ksp.setInitialGuessNonzero(False)
     return ksp
