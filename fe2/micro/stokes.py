@@ -1,0 +1,645 @@
+"""Permeability of a periodic porous cell from Stokes cell problems (Taylor–Hood P2–P1).
+
+The cell problem (two-scale homogenization of slow viscous flow). In the pore
+space Ω_f of a periodic cell Y, for each unit direction e_j (j = 1..d):
+
+    −μ Δv + ∇p̃ = e_j      in Ω_f        (body force = minus the mean pressure gradient G = −e_j)
+          ∇·v = 0         in Ω_f
+            v = 0         on obstacle surfaces (no slip)
+       v, p̃ periodic     on ∂Y
+
+Convention (stated once, used everywhere in fe2): Darcy's law ``q = −(K/μ) ∇p``
+with q the superficial velocity (the volume average of v over the *whole* cell,
+solid included as zero). With the mean pressure gradient G = −e_j, q = K e_j / μ, so
+
+    K_ij = (μ / |Y|) ∫_Ω_f v^(j)_i dx        [length², in mesh units squared]
+
+K is symmetric positive (semi-)definite: discretely K_ij = (μ/|Y|) b_i · A⁻¹ b_j
+with b_i the load vector of e_i, so the asymmetry ‖K − Kᵀ‖/‖K‖ is a solver
+round-off check. A second identity, the energy balance (the Stokes analogue of
+Hill–Mandel), μ ∫ ∇v^(i) : ∇v^(j) dx = ∫ e_i · v^(j) dx = |Y| K_ij / μ, holds
+because the discrete velocity is weakly divergence-free; its residual is reported.
+
+Tortuosity, direction j: T_j = ∫ |v^(j)| dx / |∫ v^(j) dx| ≥ 1 (the ratio of the
+mean speed to the speed of the mean flow, Duda et al. 2011 use the same ratio
+with the component along the flow; for symmetric cells the two agree). T = 1
+exactly for flow along straight channels; NaN where the mean flow is zero.
+
+Discretization and constraints. Velocity: vector P2, pressure: P1, assembled as
+one block matrix A = [[A_vv, Bᵀ], [B, 0]]. Periodicity and no slip are imposed
+with a 0/1 prolongation P (full → reduced), as for the elastic RVEs of
+:mod:`fe2.micro.constraints`: a velocity node on a max face takes the column of
+its image on the min faces (corners and edges straight to one master), wall
+nodes have empty rows (v = 0). The pressure is periodic with one gauge node
+fixed (p̃ = 0 there): the continuity row of that node is the sum of the other
+rows up to ∫ ∇·v dx = 0, which every periodic no-slip discrete velocity
+satisfies exactly, so dropping it loses no equation; the fluctuation is shifted
+to zero mean afterwards. The reduced system PᵀAP x̂ = Pᵀb is factored once with
+MUMPS (LDLᵀ for the symmetric indefinite matrix, or LU) under a private options
+prefix and solved for the d right-hand sides.
+
+Sealed fluid pockets (pores enclosed by obstacles) carry no flow (v = 0 there) and
+a pressure defined only up to a constant: MUMPS null-pivot detection fixes that
+constant and the count is reported (``mesh["null_pivots"]``, one per pocket);
+K is unaffected.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Literal
+
+import numpy as np
+import ufl
+from dolfinx import fem, mesh as dmesh
+from dolfinx.fem import petsc as fem_petsc
+from mpi4py import MPI
+from petsc4py import PETSc
+from scipy.spatial import cKDTree
+
+from fe2._compat import create_petsc_vector
+from fe2.errors import ConfigError, GeometryError, MeshError, SolverError
+from fe2.geometry.base import RVEMesh
+from fe2.geometry.inclusions import hexagonal_array, square_array
+from fe2.geometry.voids import remove_phases
+from fe2.micro import constraints
+from fe2.micro.linear_solver import solve_checked, unique_prefix
+
+__all__ = [
+    "FibreCell",
+    "PermeabilityResult",
+    "StokesCell",
+    "permeability",
+    "square_fibre_cell",
+]
+
+Factorization = Literal["cholesky", "lu"]
+
+
+# ----------------------------------------------------------------------------- results
+@dataclass
+class PermeabilityResult:
+    """Effective permeability of a periodic cell.
+
+    Attributes:
+        K: (d, d) permeability tensor, Darcy ``q = −(K/μ)∇p``, in (mesh length unit)²;
+            column j is the superficial velocity ⟨v⟩ times μ for the mean pressure gradient −e_j.
+        mu: the viscosity used (K does not depend on it; kept for provenance).
+        porosity: fluid volume / |Y| measured on the mesh (straight-sided cells
+            under-resolve curved obstacles by O(h²)).
+        porosity_exact: the same from the geometry description, when known.
+        tortuosity: (d,) T_j = ∫|v^(j)| / |∫v^(j)| (NaN where the mean flow vanishes).
+        asymmetry: ‖K − Kᵀ‖_F / ‖K‖_F (round-off of the direct solver).
+        energy_residual: max_ij |μ∫∇v_i:∇v_j − |Y|K_ij/μ| / max_ij |Y||K_ij|/μ.
+        eigenvalues: (d,) eigenvalues of sym(K), ascending.
+        mesh: cells, dofs, ranks, h.
+        timings: seconds for setup, operator (PtAP), factorization, solves.
+        description: provenance of the cell geometry.
+    """
+
+    K: np.ndarray
+    mu: float
+    porosity: float
+    porosity_exact: float | None
+    tortuosity: np.ndarray
+    asymmetry: float
+    energy_residual: float
+    eigenvalues: np.ndarray
+    mesh: dict = field(default_factory=dict)
+    timings: dict = field(default_factory=dict)
+    description: dict = field(default_factory=dict)
+
+    @property
+    def dim(self) -> int:
+        return int(self.K.shape[0])
+
+    def normalized(self, length: float) -> np.ndarray:
+        """K / length² (dimensionless), e.g. K/a² with a the fibre radius."""
+        if not length > 0.0:
+            raise ConfigError(f"normalizing length must be > 0, got {length}")
+        return self.K / length**2
+
+    def scaled(self, unit: float) -> np.ndarray:
+        """K in physical units when one mesh length unit is ``unit`` (e.g. metres): K · unit²."""
+        if not unit > 0.0:
+            raise ConfigError(f"length unit must be > 0, got {unit}")
+        return self.K * unit**2
+
+    def hydraulic_conductivity(self, mu: float, unit: float = 1.0) -> np.ndarray:
+        """K · unit² / μ: the conductivity of Darcy's law ``u = −(K/μ)∇p`` for viscosity μ."""
+        if not mu > 0.0:
+            raise ConfigError(f"viscosity must be > 0, got {mu}")
+        return self.scaled(unit) / mu
+
+    def to_dict(self) -> dict:
+        """JSON-serialisable record (lists instead of arrays)."""
+        return {
+            "quantity": "permeability",
+            "convention": "Darcy q = -(K/mu) grad p; q = superficial velocity (mean over the whole cell)",
+            "units": "K in (mesh length unit)^2",
+            "K": self.K.tolist(),
+            "mu": self.mu,
+            "porosity": self.porosity,
+            "porosity_exact": self.porosity_exact,
+            "tortuosity": [None if not np.isfinite(t) else float(t) for t in self.tortuosity],
+            "tortuosity_definition": "T_j = int|v_j| dx / |int v_j dx|",
+            "asymmetry": self.asymmetry,
+            "energy_residual": self.energy_residual,
+            "eigenvalues": self.eigenvalues.tolist(),
+            "mesh": dict(self.mesh),
+            "timings": dict(self.timings),
+            "description": dict(self.description),
+        }
+
+
+# ----------------------------------------------------------------------------- cells
+@dataclass(frozen=True)
+class FibreCell:
+    """Parameters of a regular fibre (2D) / sphere (3D) cell; hashable, for caches over c.
+
+    Attributes:
+        solid_fraction: c, area (2D) or volume (3D) fraction of the obstacles.
+        arrangement: 'square' (square 2D / simple cubic 3D, one obstacle per cell)
+            or 'hexagonal' (2D only, cell a × a√3 with two fibres).
+        dim: 2 (fibres) or 3 (spheres, 'square' only).
+        length: cell edge (square) or fibre spacing (hexagonal), mesh units.
+        mesh_size: target element size; default length / 20.
+        element_order: geometry order 2 (default: curved obstacle walls, K converges
+            like O(h^3..4)) or 1 (straight cells: the polygonal wall limits K to O(h²)).
+    """
+
+    solid_fraction: float
+    arrangement: Literal["square", "hexagonal"] = "square"
+    dim: int = 2
+    length: float = 1.0
+    mesh_size: float | None = None
+    element_order: int = 2
+
+    @property
+    def radius(self) -> float:
+        """Obstacle radius from c: c L² = π a² (square), c √3 L² = 2π a² (hex), c L³ = 4/3 π a³."""
+        c, L = float(self.solid_fraction), float(self.length)
+        if self.arrangement == "hexagonal":
+            return math.sqrt(c * math.sqrt(3.0) * L * L / (2.0 * math.pi))
+        if self.dim == 2:
+            return math.sqrt(c * L * L / math.pi)
+        return (3.0 * c * L**3 / (4.0 * math.pi)) ** (1.0 / 3.0)
+
+    def build(self, comm: MPI.Comm) -> RVEMesh:
+        """Mesh the fluid part of the cell (obstacles are holes), collective on comm."""
+        if self.arrangement == "hexagonal":
+            if self.dim != 2:
+                raise ConfigError("a hexagonal fibre cell is 2D only")
+            return hexagonal_array(
+                comm, volume_fraction=self.solid_fraction, mesh_size=self.mesh_size, spacing=self.length,
+                void=True, element_order=self.element_order,
+            )
+        if self.arrangement != "square":
+            raise ConfigError(f"arrangement must be 'square' or 'hexagonal', got {self.arrangement!r}")
+        return square_array(
+            comm, volume_fraction=self.solid_fraction, mesh_size=self.mesh_size, length=self.length,
+            dim=self.dim, void=True, element_order=self.element_order,
+        )
+
+
+def square_fibre_cell(
+    comm: MPI.Comm, solid_fraction: float, *, mesh_size: float | None = None, length: float = 1.0,
+    element_order: int = 2,
+) -> RVEMesh:
+    """The pore space of the 2D square array of fibres at solid fraction c (radius a = L√(c/π))."""
+    return FibreCell(solid_fraction, "square", 2, length, mesh_size, element_order).build(comm)
+
+
+# ----------------------------------------------------------------------------- constraints
+def _velocity_node_map(
+    comm: MPI.Comm, x: np.ndarray, wall: np.ndarray, box_min: np.ndarray, box_max: np.ndarray,
+    rel_tol: float = 1e-8,
+) -> constraints.NodeMap:
+    """Periodic pairing of velocity nodes with no-slip wall nodes removed (no gauge).
+
+    Like :func:`fe2.micro.constraints.periodic_node_map`, but nodes flagged ``wall``
+    get no column (v = 0) and nothing else is fixed: no slip already removes the
+    translations. A slave takes its master's column, so a wall crossing a box
+    face is fixed on both sides.
+
+    Raises:
+        MeshError: opposite faces do not match node for node, or a wall node is
+            paired with a fluid node (a non-periodic obstacle).
+    """
+    d = x.shape[1]
+    lengths = box_max - box_min
+    on_min, on_max = constraints.face_masks(x, box_min, box_max, rel_tol)
+    for a in range(d):
+        n_lo = comm.allreduce(int(np.count_nonzero(on_min[:, a])))
+        n_hi = comm.allreduce(int(np.count_nonzero(on_max[:, a])))
+        if n_lo != n_hi:
+            raise MeshError(
+                f"mesh is not periodic: face x{a + 1}=min has {n_lo} velocity nodes but x{a + 1}=max has"
+                f" {n_hi}; Stokes cells need opposite faces that match node for node"
+            )
+    slave = on_max.any(axis=1)
+    keep = ~slave & ~wall
+    n_keep = int(np.count_nonzero(keep))
+    offset = comm.exscan(n_keep)
+    offset = 0 if (offset is None or comm.rank == 0) else int(offset)
+    total = comm.allreduce(n_keep)
+    col = np.full(x.shape[0], -1, dtype=np.int64)
+    col[keep] = offset + np.arange(n_keep, dtype=np.int64)
+
+    cand = (~slave) & on_min.any(axis=1)
+    master_x = np.concatenate(comm.allgather(x[cand])).reshape(-1, d)
+    master_c = np.concatenate(comm.allgather(col[cand])).astype(np.int64)
+    master_w = np.concatenate(comm.allgather(wall[cand])).astype(bool)
+    problem = ""
+    if np.any(slave):
+        if master_x.shape[0] == 0:
+            problem = "mesh is not periodic: velocity nodes on the max faces but none on the min faces"
+        else:
+            image = np.where(on_max, box_min, x)[slave]
+            dist, idx = cKDTree(master_x / lengths).query(image / lengths)
+            bad = dist > 10.0 * rel_tol
+            mismatch = master_w[idx] != wall[slave]
+            if np.any(bad):
+                k = int(np.flatnonzero(bad)[0])
+                problem = (
+                    f"mesh is not periodic: node at {np.array2string(x[slave][k], precision=6)} has no"
+                    " partner"
+                    f" on the opposite face (nearest {dist[k] * float(np.max(lengths)):.3e} away);"
+                    " generate the mesh with periodic faces (gmsh setPeriodic)"
+                )
+            elif np.any(mismatch):
+                k = int(np.flatnonzero(mismatch)[0])
+                problem = (
+                    f"obstacles are not periodic: node at {np.array2string(x[slave][k], precision=6)} is"
+                    " on a wall on one box face and in the fluid on the opposite face"
+                )
+            else:
+                col[slave] = master_c[idx]
+    problems = [p for p in comm.allgather(problem) if p]
+    if problems:
+        raise MeshError(problems[0])
+    return constraints.NodeMap(col, n_keep, total)
+
+
+def _owner_starts(comm: MPI.Comm, n_owned: int) -> np.ndarray:
+    """Start of each rank's contiguous range, shape (size + 1,)."""
+    counts = np.asarray(comm.allgather(int(n_owned)), dtype=np.int64)
+    return np.concatenate([[0], np.cumsum(counts)])
+
+
+def _block_prolongation(
+    comm: MPI.Comm, vmap: constraints.NodeMap, n_v: int, bs: int, qmap: constraints.NodeMap, n_q: int,
+) -> PETSc.Mat:
+    """The 0/1 matrix P (full → reduced) in dolfinx's monolithic block layout.
+
+    Rows on a rank: its owned velocity dofs (node-major, bs components), then its
+    owned pressure dofs. Columns likewise for the reduced unknowns: reduced node g
+    of a field, owned by rank s, is column ``col0[s] + (g − start[s]) · bs (+ c)``,
+    pressure columns following the velocity ones of the same rank.
+    """
+    v_start = _owner_starts(comm, vmap.n_reduced_owned)
+    q_start = _owner_starts(comm, qmap.n_reduced_owned)
+    n_cols_rank = (np.diff(v_start) * bs + np.diff(q_start)).astype(np.int64)
+    col0 = np.concatenate([[0], np.cumsum(n_cols_rank)])
+
+    def global_columns(g: np.ndarray, start: np.ndarray, width: int, shift: np.ndarray) -> np.ndarray:
+        s = np.searchsorted(start, g, side="right") - 1
+        return col0[s] + shift[s] + (g - start[s]) * width
+
+    zero = np.zeros(comm.size, dtype=np.int64)
+    gv = vmap.column
+    has_v = gv >= 0
+    cv = np.full(n_v, -1, dtype=np.int64)
+    cv[has_v] = global_columns(gv[has_v], v_start, bs, zero)
+    gq = qmap.column
+    has_q = gq >= 0
+    cq = np.full(n_q, -1, dtype=np.int64)
+    cq[has_q] = global_columns(gq[has_q], q_start, 1, np.diff(v_start) * bs)
+
+    comp = np.arange(bs, dtype=np.int64)
+    cols_v = np.where(has_v[:, None], cv[:, None] + comp[None, :], -1).ravel()
+    cols = np.concatenate([cols_v, cq])
+    has = cols >= 0
+    indptr = np.zeros(cols.size + 1, dtype=PETSc.IntType)
+    indptr[1:] = np.cumsum(has)
+    indices = cols[has].astype(PETSc.IntType)
+    n_red_local = vmap.n_reduced_owned * bs + qmap.n_reduced_owned
+    P = PETSc.Mat().createAIJ(
+        size=((n_v * bs + n_q, PETSc.DETERMINE), (n_red_local, PETSc.DETERMINE)),
+        csr=(indptr, indices, np.ones(indices.size, dtype=PETSc.ScalarType)),
+        comm=comm,
+    )
+    P.assemble()
+    return P
+
+
+# ----------------------------------------------------------------------------- problem
+class StokesCell:
+    """Taylor–Hood Stokes cell problems on the pore space of a periodic RVE.
+
+    Args:
+        rve: periodic RVE mesh; its cells are the fluid unless ``obstacle_phases``
+            names phases to cut out first (pores of the RVE = obstacles here are
+            holes already, e.g. ``square_array(void=True)``).
+        mu: dynamic viscosity (> 0); K does not depend on it.
+        obstacle_phases: meshed phases that are solid obstacles (removed with
+            :func:`fe2.geometry.remove_phases`).
+        factorization: 'cholesky' (MUMPS LDLᵀ, symmetric indefinite; default) or 'lu'.
+        petsc_prefix: base of the options prefix; a unique suffix is appended.
+
+    The communicator is the mesh's. Spaces, forms, the block matrix, P, PᵀAP and
+    its factorization are built once here; :meth:`solve` only does back-substitutions.
+    """
+
+    def __init__(
+        self,
+        rve: RVEMesh,
+        *,
+        mu: float = 1.0,
+        obstacle_phases: Sequence[str] = (),
+        factorization: Factorization = "cholesky",
+        petsc_prefix: str = "fe2_stokes_",
+    ) -> None:
+        t0 = time.perf_counter()
+        if not (isinstance(mu, (int, float)) and math.isfinite(mu) and mu > 0.0):
+            raise ConfigError(f"viscosity mu must be a finite number > 0, got {mu!r}")
+        if factorization not in ("cholesky", "lu"):
+            raise ConfigError(f"factorization must be 'cholesky' or 'lu', got {factorization!r}")
+        if not rve.periodic:
+            raise MeshError(
+                "Stokes permeability needs a periodic RVE mesh (opposite faces matching node for node)"
+            )
+        if obstacle_phases:
+            rve = remove_phases(rve, obstacle_phases)
+        self.rve = rve
+        self.mu = float(mu)
+        self.comm: MPI.Comm = rve.mesh.comm
+        msh = rve.mesh
+        d = rve.dim
+        self.dim = d
+        self.box_min = np.asarray(rve.box_min, dtype=float)
+        self.box_max = np.asarray(rve.box_max, dtype=float)
+        self.volume = rve.volume
+
+        self.V = fem.functionspace(msh, ("Lagrange", 2, (d,)))
+        self.Q = fem.functionspace(msh, ("Lagrange", 1))
+        self.bs = self.V.dofmap.index_map_bs
+        self.n_v = self.V.dofmap.index_map.size_local
+        self.n_q = self.Q.dofmap.index_map.size_local
+
+        v, w = ufl.TrialFunction(self.V), ufl.TestFunction(self.V)
+        p, q = ufl.TrialFunction(self.Q), ufl.TestFunction(self.Q)
+        dx = ufl.dx(domain=msh)
+        mu_c = fem.Constant(msh, PETSc.ScalarType(self.mu))
+        self._a = fem.form(
+            [
+                [mu_c * ufl.inner(ufl.grad(v), ufl.grad(w)) * dx, -p * ufl.div(w) * dx],
+                [-q * ufl.div(v) * dx, None],
+            ]
+        )
+        self._direction = fem.Constant(msh, np.zeros(d, dtype=PETSc.ScalarType))
+        self._load = fem.form(ufl.inner(self._direction, w) * dx)
+        self.velocity = fem.Function(self.V, name="velocity")
+        dx_speed = ufl.dx(domain=msh, metadata={"quadrature_degree": 6})  # |v| is not a polynomial
+        self._speed = fem.form(ufl.sqrt(ufl.inner(self.velocity, self.velocity)) * dx_speed)
+        self._pressure = fem.Function(self.Q, name="pressure")
+        self._pressure_integral = fem.form(self._pressure * dx)
+        one = fem.Constant(msh, PETSc.ScalarType(1.0))
+        self.fluid_volume = self.comm.allreduce(fem.assemble_scalar(fem.form(one * dx)))
+        if not self.fluid_volume > 0.0:
+            raise GeometryError("the Stokes cell has no fluid cells")
+        t1 = time.perf_counter()
+
+        self.A = fem_petsc.assemble_matrix(self._a, kind="mpi")
+        self.A.assemble()
+        self.P = self._prolongation()
+        self.A_red = self.A.PtAP(self.P)
+        t2 = time.perf_counter()
+        self.prefix = unique_prefix(petsc_prefix)
+        self.ksp = self._factor(factorization)
+        t3 = time.perf_counter()
+        self.timings = {"setup_s": t1 - t0, "operator_s": t2 - t1, "factorization_s": t3 - t2}
+
+    def _wall_nodes(self) -> np.ndarray:
+        """Owned velocity nodes on obstacle surfaces: exterior facets not lying on a box face."""
+        msh = self.rve.mesh
+        d = self.dim
+        fdim = d - 1
+        msh.topology.create_connectivity(fdim, d)
+        exterior = dmesh.exterior_facet_indices(msh.topology)
+        mid = dmesh.compute_midpoints(msh, fdim, exterior)[:, :d] if exterior.size else np.zeros((0, d))
+        on_min, on_max = constraints.face_masks(mid, self.box_min, self.box_max)
+        walls = exterior[~(on_min.any(axis=1) | on_max.any(axis=1))].astype(np.int32)
+        dofs = fem.locate_dofs_topological(self.V, fdim, walls)
+        mask = np.zeros(self.n_v, dtype=bool)
+        mask[dofs[dofs < self.n_v]] = True
+        return mask
+
+    def _prolongation(self) -> PETSc.Mat:
+        d = self.dim
+        xv = self.V.tabulate_dof_coordinates()[: self.n_v, :d]
+        xq = self.Q.tabulate_dof_coordinates()[: self.n_q, :d]
+        wall = self._wall_nodes()
+        n_wall = self.comm.allreduce(int(np.count_nonzero(wall)))
+        if n_wall == 0:
+            raise GeometryError(
+                "the Stokes cell has no obstacle walls: with no no-slip surface the flow is unbounded"
+                " (infinite permeability)"
+            )
+        vmap = _velocity_node_map(self.comm, xv, wall, self.box_min, self.box_max)
+        qmap = constraints.periodic_node_map(self.comm, xq, self.box_min, self.box_max)
+        self.n_reduced = (vmap.n_reduced_global * self.bs, qmap.n_reduced_global)
+        return _block_prolongation(self.comm, vmap, self.n_v, self.bs, qmap, self.n_q)
+
+    def _factor(self, factorization: Factorization) -> PETSc.KSP:
+        ksp = PETSc.KSP().create(self.comm)
+        ksp.setOperators(self.A_red)
+        ksp.setOptionsPrefix(self.prefix)
+        values = {
+            "ksp_type": "preonly",
+            "pc_type": factorization,
+            "pc_factor_mat_solver_type": "mumps",
+            # Null-pivot detection: the pressure of a sealed fluid pocket is defined only up to a
+            # constant (its velocity is zero); MUMPS fixes it and reports the count (INFOG(28)).
+            "mat_mumps_icntl_24": 1,
+        }
+        opts = PETSc.Options()
+        for key, value in values.items():
+            opts[self.prefix + key] = value
+        try:
+            ksp.setFromOptions()
+            ksp.setUp()  # MUMPS reads its mat_mumps_* options at factorization time
+        except PETSc.Error as exc:
+            raise SolverError(f"Stokes cell: MUMPS factorization failed (PETSc error {exc.ierr})") from exc
+        finally:
+            for key in values:
+                del opts[self.prefix + key]
+        F = ksp.getPC().getFactorMatrix()
+        self.null_pivots = int(F.getMumpsInfog(28))
+        return ksp
+
+    # ------------------------------------------------------------------ solve
+    def _load_vector(self, j: int) -> PETSc.Vec:
+        """Monolithic [∫ e_j·w dx ; 0] in the block layout of A."""
+        self._direction.value[:] = 0.0
+        self._direction.value[j] = 1.0
+        bv = create_petsc_vector(self.V)
+        bv.zeroEntries()
+        fem_petsc.assemble_vector(bv, self._load)
+        bv.ghostUpdate(addv=PETSc.InsertMode.ADD, mode=PETSc.ScatterMode.REVERSE)
+        b = self.A.createVecLeft()
+        b.zeroEntries()
+        n = self.n_v * self.bs
+        b.getArray()[:n] = bv.getArray(readonly=True)[:n]
+        bv.destroy()
+        return b
+
+    def solve(self, keep_fields: bool = False):
+        """Solve the d cell problems; returns a PermeabilityResult (and the velocity/pressure
+        Functions per direction when ``keep_fields``; pressure fluctuation shifted to zero mean)."""
+        t0 = time.perf_counter()
+        d = self.dim
+        n = self.n_v * self.bs
+        loads = [self._load_vector(j) for j in range(d)]
+        xr, br = self.A_red.createVecs()
+        sols = []
+        for j in range(d):
+            self.P.multTranspose(loads[j], br)
+            solve_checked(self.ksp, br, xr, f"Stokes cell, pressure gradient along x{j + 1}")
+            x = self.A.createVecLeft()
+            self.P.mult(xr, x)
+            sols.append(x)
+        t1 = time.perf_counter()
+
+        flux = np.array([[loads[i].dot(sols[j]) for j in range(d)] for i in range(d)])  # ∫ v^(j)_i dx
+        K = self.mu * flux / self.volume
+        # Energy balance: μ ∫∇v_i:∇v_j = ∫ e_i·v_j, with the viscous block alone (pressures zeroed).
+        vel_only = []
+        for x in sols:
+            y = x.copy()
+            y.getArray()[n:] = 0.0
+            vel_only.append(y)
+        Ay = [self.A.createVecLeft() for _ in range(d)]
+        for y, ay in zip(vel_only, Ay):
+            self.A.mult(y, ay)
+        dissipation = np.array([[vel_only[i].dot(Ay[j]) for j in range(d)] for i in range(d)])
+        scale = max(float(np.max(np.abs(flux))), 1e-300)
+        energy_residual = float(np.max(np.abs(dissipation - flux)) / scale)
+
+        fields = []
+        tort = np.full(d, np.nan)
+        largest = max(float(np.max(np.linalg.norm(flux, axis=0))), 1e-300)
+        for j, x in enumerate(sols):
+            self.velocity.x.petsc_vec.getArray()[:n] = x.getArray(readonly=True)[:n]
+            self.velocity.x.scatter_forward()
+            speed = self.comm.allreduce(fem.assemble_scalar(self._speed))
+            mean = float(np.linalg.norm(flux[:, j]))
+            if mean > 1e-10 * largest:  # no mean flow along x_j (e.g. across plates): T undefined
+                tort[j] = speed / mean
+            if keep_fields:
+                fields.append(self._fields(x, j))
+        t2 = time.perf_counter()
+        for vec in loads + sols + vel_only + Ay + [xr, br]:
+            vec.destroy()
+
+        norm = np.linalg.norm(K)
+        asym = float(np.linalg.norm(K - K.T) / norm) if norm > 0 else 0.0
+        desc = self.rve.description
+        exact = desc.get("exact_volume_fractions", {})
+        phi_exact = None
+        if self.rve.void_volume_fractions and exact:
+            phi_exact = float(1.0 - sum(self.rve.void_volume_fractions.values()))
+        timings = dict(self.timings)
+        timings.update({"solves_s": t1 - t0, "post_s": t2 - t1})
+        result = PermeabilityResult(
+            K=K,
+            mu=self.mu,
+            porosity=self.fluid_volume / self.volume,
+            porosity_exact=phi_exact,
+            tortuosity=tort,
+            asymmetry=asym,
+            energy_residual=energy_residual,
+            eigenvalues=np.linalg.eigvalsh(0.5 * (K + K.T)),
+            mesh=self.mesh_info(),
+            timings=timings,
+            description=dict(desc),
+        )
+        return (result, fields) if keep_fields else result
+
+    def _fields(self, x: PETSc.Vec, j: int) -> tuple[fem.Function, fem.Function]:
+        n = self.n_v * self.bs
+        u = fem.Function(self.V, name=f"velocity_{j + 1}")
+        u.x.petsc_vec.getArray()[:n] = x.getArray(readonly=True)[:n]
+        u.x.scatter_forward()
+        p = self._pressure
+        p.x.petsc_vec.getArray()[: self.n_q] = x.getArray(readonly=True)[n : n + self.n_q]
+        p.x.scatter_forward()
+        mean = self.comm.allreduce(fem.assemble_scalar(self._pressure_integral)) / self.fluid_volume
+        p = p.copy()
+        p.name = f"pressure_{j + 1}"
+        p.x.array[:] -= mean
+        return u, p
+
+    def mesh_info(self) -> dict:
+        msh = self.rve.mesh
+        tdim = msh.topology.dim
+        n_local = msh.topology.index_map(tdim).size_local
+        h = msh.h(tdim, np.arange(n_local, dtype=np.int32)) if n_local else np.zeros(0)
+        return {
+            "cells": msh.topology.index_map(tdim).size_global,
+            "velocity_dofs": self.V.dofmap.index_map.size_global * self.bs,
+            "pressure_dofs": self.Q.dofmap.index_map.size_global,
+            "reduced_dofs": int(sum(self.n_reduced)),
+            "h_max": self.comm.allreduce(float(h.max()) if h.size else 0.0, op=MPI.MAX),
+            "h_min": self.comm.allreduce(float(h.min()) if h.size else np.inf, op=MPI.MIN),
+            "ranks": self.comm.size,
+            "elements": "Taylor-Hood P2-P1",
+            "null_pivots": self.null_pivots,
+        }
+
+    def destroy(self) -> None:
+        """Free the PETSc objects (collective)."""
+        for obj in (self.ksp, self.A_red, self.P, self.A):
+            obj.destroy()
+
+
+def permeability(
+    cell: RVEMesh | FibreCell,
+    comm: MPI.Comm,
+    mu: float = 1.0,
+    *,
+    obstacle_phases: Sequence[str] = (),
+    factorization: Factorization = "cholesky",
+) -> PermeabilityResult:
+    """Permeability tensor of a periodic cell (collective on ``comm``).
+
+    Args:
+        cell: a periodic RVEMesh of the pore space (obstacles as holes, or meshed
+            phases listed in ``obstacle_phases``), or :class:`FibreCell` parameters,
+            meshed here on ``comm``.
+        comm: communicator; must be the RVEMesh's own when a mesh is given.
+        mu: viscosity (K does not depend on it).
+
+    Returns:
+        PermeabilityResult, K in (mesh length unit)², Darcy ``q = −(K/μ)∇p``.
+    """
+    if isinstance(cell, FibreCell):
+        rve = cell.build(comm)
+    elif isinstance(cell, RVEMesh):
+        if MPI.Comm.Compare(cell.mesh.comm, comm) not in (MPI.IDENT, MPI.CONGRUENT):
+            raise ConfigError("permeability: the RVE mesh lives on a different communicator than `comm`")
+        rve = cell
+    else:
+        raise ConfigError(f"permeability: expected an RVEMesh or FibreCell, got {type(cell).__name__}")
+    problem = StokesCell(rve, mu=mu, obstacle_phases=obstacle_phases, factorization=factorization)
+    try:
+        result = problem.solve()
+    finally:
+        problem.destroy()
+    if isinstance(cell, FibreCell):
+        result.description["fibre_cell"] = asdict(cell)
+        result.description["radius"] = cell.radius
+    return result
