@@ -1,0 +1,202 @@
+"""``fe2 darcy`` configuration: TOML → validated model (see docs/darcy.md).
+
+Every number is SI (m, Pa, s; K in m²/(Pa·s)); presets in the literature units
+of Baxter & Jain (1989) are converted in :mod:`fe2.physics.darcy.units` only.
+
+Example::
+
+    formulation = "mixed"            # or "primal"
+    degree = 1
+
+    [domain]
+    kind = "tumour_in_host"          # or "msh" (file = "tissue.msh": physical groups name regions/boundaries)
+    dim = 2
+    tumour_radius = 5e-3             # m
+    host_radius = 1.5e-2             # m; omit for an isolated tumour
+    mesh_size = 1e-3                 # m
+    tumour_mesh_size = 5e-4          # m (optional)
+
+    [tissue.tumour]
+    preset = "baxter_jain_tumour"    # every field below overrides the preset
+    [tissue.host]
+    preset = "baxter_jain_normal"
+    # K = 6.4e-15  L_p = 2.7e-12  S_V = 7000.0  p_v = 2080.0  pi_v = 2666.0  pi_i = 1333.0
+    # sigma = 0.91  L_pL_SV = 1e-7  p_L = 0.0
+
+    [[boundary]]
+    name = "outer"                   # a boundary of the domain
+    pressure = 0.0                   # Pa
+
+    [permeability]                   # optional: K from micro Stokes cells instead of tissue K
+    fibre_radius = 2e-8              # m
+    viscosity = 1e-3                 # Pa s
+    arrangement = "square"           # or "hexagonal" (2D)
+    cell_mesh_size = 0.05            # element size of the unit cell
+    mode = "exact"                   # or "interpolate" (c_range, n_nodes)
+    fibre_fraction = { tumour = 0.1, host = { values = [0.3, 0.2], radii = [5e-3, 1.5e-2] } }
+
+    [solute]                         # optional: transport on the Darcy velocity
+    D = 1e-10                        # m²/s
+    uptake = 1e-4                    # 1/s
+    PS_V = 1e-4                      # 1/s
+    sigma_f = 0.9
+    c_vessel = 1.0                   # concentration in the vessels (any unit; c is in the same)
+    dt = 60.0                        # s
+    n_steps = 30
+
+    [output]
+    profile_points = 101             # radial profile samples (tumour_in_host only)
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal, Union
+
+from pydantic import Field, NonNegativeFloat, PositiveFloat, PositiveInt, model_validator
+
+from fe2.config import _Strict, load_toml, parse_config
+from fe2.errors import ConfigError
+
+PRESETS = ("baxter_jain_tumour", "baxter_jain_normal")
+
+
+class TumourDomainSpec(_Strict):
+    kind: Literal["tumour_in_host"]
+    dim: Literal[2, 3] = 2
+    tumour_radius: PositiveFloat
+    host_radius: PositiveFloat | None = None
+    mesh_size: PositiveFloat
+    tumour_mesh_size: PositiveFloat | None = None
+    geometry_order: Literal[1, 2] = 1
+
+    @model_validator(mode="after")
+    def _radii(self):
+        if self.host_radius is not None and self.host_radius <= self.tumour_radius:
+            raise ValueError(f"host_radius {self.host_radius} must exceed tumour_radius {self.tumour_radius}")
+        return self
+
+
+class MshDomainSpec(_Strict):
+    kind: Literal["msh"]
+    file: str
+
+
+class TissueSpec(_Strict):
+    """One region's perfusion data, SI; ``preset`` fills the rest, explicit fields override it."""
+
+    preset: Literal["baxter_jain_tumour", "baxter_jain_normal"] | None = None
+    K: PositiveFloat | list[list[float]] | None = None
+    L_p: NonNegativeFloat | None = None
+    S_V: NonNegativeFloat | None = None
+    p_v: float | None = None
+    pi_v: float | None = None
+    pi_i: float | None = None
+    sigma: float | None = Field(default=None, ge=0.0, le=1.0)
+    L_pL_SV: NonNegativeFloat | None = None
+    p_L: float | None = None
+
+    @model_validator(mode="after")
+    def _complete(self):
+        if self.preset is None and self.K is None:
+            raise ValueError("give a preset or at least K (m^2/(Pa s))")
+        return self
+
+
+class BoundarySpec(_Strict):
+    name: str
+    pressure: float | None = None   # Pa
+    flux: float | None = None       # m/s, outward normal Darcy flux (primal only when non-zero)
+
+    @model_validator(mode="after")
+    def _one(self):
+        if (self.pressure is None) == (self.flux is None):
+            raise ValueError(f"boundary {self.name!r}: give exactly one of pressure (Pa) or flux (m/s)")
+        return self
+
+
+class RadialFraction(_Strict):
+    """Fibre fraction linear in r = |x| between radii[0] (values[0]) and radii[1] (values[1]), constant beyond."""
+
+    values: list[float] = Field(min_length=2, max_length=2)
+    radii: list[NonNegativeFloat] = Field(min_length=2, max_length=2)
+
+    @model_validator(mode="after")
+    def _ordered(self):
+        if not self.radii[1] > self.radii[0]:
+            raise ValueError(f"radii must increase, got {self.radii}")
+        return self
+
+
+class PermeabilitySpec(_Strict):
+    fibre_radius: PositiveFloat
+    viscosity: PositiveFloat = 1e-3
+    arrangement: Literal["square", "hexagonal"] = "square"
+    cell_mesh_size: PositiveFloat = 0.05
+    mode: Literal["exact", "interpolate"] = "exact"
+    c_range: list[PositiveFloat] | None = None
+    n_nodes: PositiveInt = 7
+    fibre_fraction: dict[str, Union[float, RadialFraction]]
+
+    @model_validator(mode="after")
+    def _range(self):
+        if self.mode == "interpolate":
+            if self.c_range is None or len(self.c_range) != 2 or not self.c_range[0] < self.c_range[1]:
+                raise ValueError("mode 'interpolate' needs c_range = [c_min, c_max] with c_min < c_max")
+            if self.n_nodes < 2:
+                raise ValueError("n_nodes must be >= 2")
+        return self
+
+
+class SoluteSpec(_Strict):
+    D: PositiveFloat
+    uptake: NonNegativeFloat = 0.0
+    PS_V: NonNegativeFloat = 0.0
+    sigma_f: float = Field(default=1.0, ge=0.0, le=1.0)
+    c_vessel: float = 1.0
+    dt: PositiveFloat
+    n_steps: PositiveInt
+    theta: float = Field(default=1.0, ge=0.5, le=1.0)
+
+
+class OutputSpec(_Strict):
+    profile_points: PositiveInt = 101
+
+
+class DarcyConfig(_Strict):
+    formulation: Literal["mixed", "primal"] = "mixed"
+    degree: Literal[1, 2] = 1
+    domain: Union[TumourDomainSpec, MshDomainSpec] = Field(discriminator="kind")
+    tissue: dict[str, TissueSpec]
+    boundary: list[BoundarySpec] = Field(default_factory=list)
+    permeability: PermeabilitySpec | None = None
+    solute: SoluteSpec | None = None
+    output: OutputSpec = Field(default_factory=OutputSpec)
+
+    @model_validator(mode="after")
+    def _consistent(self):
+        if not self.tissue:
+            raise ValueError("[tissue] needs at least one region")
+        if self.permeability is not None:
+            extra = sorted(set(self.permeability.fibre_fraction) - set(self.tissue))
+            if extra:
+                raise ValueError(f"permeability.fibre_fraction names regions without [tissue] data: {extra}")
+        if self.formulation == "mixed":
+            for b in self.boundary:
+                if b.flux not in (None, 0.0):
+                    raise ValueError(f"boundary {b.name!r}: a non-zero flux needs formulation = 'primal'")
+        return self
+
+
+def load_darcy_config(path: str | Path) -> DarcyConfig:
+    """Read and validate a ``fe2 darcy`` TOML file (ConfigError with one line naming the problem)."""
+    data = load_toml(path)
+    cfg = parse_config(data, DarcyConfig, str(path))
+    if cfg.domain.kind == "msh":
+        p = Path(cfg.domain.file)
+        if not p.is_absolute():
+            p = Path(path).resolve().parent / p
+        if not p.is_file():
+            raise ConfigError(f"{path}: domain.file {cfg.domain.file!r} does not exist")
+        cfg = cfg.model_copy(update={"domain": cfg.domain.model_copy(update={"file": str(p)})})
+    return cfg

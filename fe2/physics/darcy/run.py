@@ -1,0 +1,263 @@
+"""``fe2 darcy``: tissue perfusion from a validated config — geometry, K (tissue or micro Stokes cells),
+Darcy solve with its conservation audit, optional solute transport, and the files a user opens.
+
+Files written to ``out`` (SI throughout; p also in mmHg where printed):
+
+* ``fields.bp`` (VTX, ParaView): pressure ``p`` [Pa], velocity ``u`` [m/s], fibre fraction
+  ``fibre_fraction`` [-] and ``K_xx`` [m²/(Pa·s)] when K comes from micro cells, solute ``c``;
+* ``result.json``: units, mesh, tissue data per region, K per region (tensor, SI), the
+  permeability cache summary (K/a² per distinct fibre fraction, cell solves, cache hits),
+  the fluid audit, timings, the Baxter–Jain comparison where it applies, the solute audit;
+* ``profile.csv`` / ``profile.png``: radial pressure profile (tumour_in_host domains), with the
+  Baxter–Jain analytic profile for an isolated uniform tumour;
+* ``solute_audit.csv`` when ``[solute]`` is given.
+
+``result.json`` is written last, atomically: a directory without it is an unfinished run.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import ufl
+from mpi4py import MPI
+
+from fe2.analytic.perfusion import baxter_jain_pressure, baxter_jain_surface_velocity
+from fe2.config_darcy import DarcyConfig, RadialFraction, TissueSpec
+from fe2.errors import ConfigError
+from fe2.geometry.tissue import TissueMesh, tissue_from_msh, tumour_in_host
+from fe2.io.results import write_csv_atomic, write_json_atomic
+from fe2.physics.darcy import output, units
+from fe2.physics.darcy.bcs import FluxBC, PressureBC
+from fe2.physics.darcy.coefficients import QuadratureConductivity
+from fe2.physics.darcy.micro_permeability import MicroPermeability
+from fe2.physics.darcy.problem import DarcyProblem, DarcyResult
+from fe2.physics.darcy.properties import TissueProperties
+from fe2.physics.darcy.transport import SoluteProperties, SoluteTransport
+from fe2.quadrature import QuadratureFields
+
+#: most distinct fibre fractions solved one by one in 'exact' mode before asking for 'interpolate'
+MAX_EXACT_CELLS = 64
+
+UNITS = {"length": "m", "pressure": "Pa", "time": "s", "velocity": "m/s", "K": "m^2/(Pa s) (= k/mu)",
+         "permeability_k": "m^2", "mmHg": units.MMHG, "note": "all values SI; 1 mmHg = 133.322 Pa"}
+
+
+def build_domain(cfg: DarcyConfig, comm: MPI.Comm) -> TissueMesh:
+    d = cfg.domain
+    if d.kind == "msh":
+        return tissue_from_msh(comm, d.file)
+    return tumour_in_host(comm, dim=d.dim, tumour_radius=d.tumour_radius, host_radius=d.host_radius,
+                          mesh_size=d.mesh_size, tumour_mesh_size=d.tumour_mesh_size,
+                          geometry_order=d.geometry_order)
+
+
+def tissue_properties(spec: TissueSpec) -> TissueProperties:
+    """Preset (Baxter & Jain 1989, converted to SI) overridden by the explicit SI fields."""
+    base = {}
+    if spec.preset is not None:
+        base = TissueProperties.baxter_jain(spec.preset.removeprefix("baxter_jain_")).to_dict()
+        base = {k: base[k] for k in TissueProperties.__dataclass_fields__}
+    for k in TissueProperties.__dataclass_fields__:
+        v = getattr(spec, k)
+        if v is not None:
+            base[k] = v
+    K = np.asarray(base["K"], dtype=float)
+    base["K"] = float(K) if K.ndim == 0 else tuple(map(tuple, K.tolist()))
+    return TissueProperties(**base)
+
+
+def _fraction_at(spec: float | RadialFraction, x: np.ndarray) -> np.ndarray:
+    if isinstance(spec, RadialFraction):
+        r = np.linalg.norm(x, axis=1)
+        (r0, r1), (c0, c1) = spec.radii, spec.values
+        s = np.clip((r - r0) / (r1 - r0), 0.0, 1.0)
+        return c0 + s * (c1 - c0)
+    return np.full(x.shape[0], float(spec))
+
+
+def micro_conductivity(cfg: DarcyConfig, tm: TissueMesh, tissue: dict[int, TissueProperties],
+                       comm: MPI.Comm, quadrature_degree: int = 2):
+    """K = k(c)/μ at every owned quadrature point from micro Stokes cells (regions without a fibre
+    fraction keep their tissue K). Returns (QuadratureFields holding K, fractions per point, model)."""
+    spec = cfg.permeability
+    msh = tm.mesh
+    gdim = msh.geometry.dim
+    model = MicroPermeability(spec.fibre_radius, spec.viscosity, comm, arrangement=spec.arrangement, dim=gdim,
+                              mesh_size=spec.cell_mesh_size, mode=spec.mode,
+                              c_range=tuple(spec.c_range) if spec.c_range else (0.05, 0.5), n_nodes=spec.n_nodes)
+    q = QuadratureFields(msh, quadrature_degree, gdim)
+    x = q.evaluate(q.expression(ufl.SpatialCoordinate(msh)))
+    n_owned = q.owned_cells.size
+    tag_of_cell = np.zeros(n_owned, dtype=np.int64)
+    tag_of_cell[tm.cell_tags.indices[tm.cell_tags.indices < n_owned]] = tm.cell_tags.values[tm.cell_tags.indices < n_owned]
+    tag_of_point = np.repeat(tag_of_cell, q.n_qp)
+    fractions = np.full(x.shape[0], np.nan)
+    K = np.zeros((x.shape[0], gdim, gdim))
+    for name, tag in tm.regions.items():
+        pts = np.flatnonzero(tag_of_point == tag)
+        if name in spec.fibre_fraction:
+            fractions[pts] = _fraction_at(spec.fibre_fraction[name], x[pts])
+        else:
+            K[pts] = tissue[tag].K_tensor(gdim)
+    micro = np.flatnonzero(~np.isnan(fractions))
+    if spec.mode == "exact":
+        distinct = np.unique(np.concatenate(comm.allgather(np.unique(fractions[micro]))))
+        if distinct.size > MAX_EXACT_CELLS:
+            raise ConfigError(f"permeability: {distinct.size} distinct fibre fractions would need as many cell "
+                              f"solves (limit {MAX_EXACT_CELLS} in mode 'exact'); use mode = 'interpolate'")
+    K[micro] = model.hydraulic_conductivity(fractions[micro])
+    q.set(np.zeros((x.shape[0], gdim)), K)
+    return q, fractions, model
+
+
+def _region_mean(values: np.ndarray, q: QuadratureFields, tm: TissueMesh, comm: MPI.Comm) -> dict[str, list]:
+    """Volume-weighted mean over each region of per-point values (n, ...) (collective)."""
+    n_owned = q.owned_cells.size
+    tag_of_cell = np.zeros(n_owned, dtype=np.int64)
+    sel = tm.cell_tags.indices < n_owned
+    tag_of_cell[tm.cell_tags.indices[sel]] = tm.cell_tags.values[sel]
+    tag_of_point = np.repeat(tag_of_cell, q.n_qp)
+    out = {}
+    for name, tag in tm.regions.items():
+        pts = tag_of_point == tag
+        local = values[pts].sum(axis=0) if pts.any() else np.zeros(values.shape[1:])
+        n = comm.allreduce(int(pts.sum()))
+        out[name] = (comm.allreduce(np.asarray(local), op=MPI.SUM) / max(n, 1)).tolist()
+    return out
+
+
+def baxter_jain_comparison(cfg: DarcyConfig, tissue: dict[int, TissueProperties], res: DarcyResult,
+                           r: np.ndarray, p_num: np.ndarray) -> dict | None:
+    """Analytic comparison for an isolated uniform tumour (one region, isotropic tissue K, p = 0 on the
+    surface, no lymphatics); None otherwise."""
+    d = cfg.domain
+    if d.kind != "tumour_in_host" or d.host_radius is not None or len(tissue) != 1 or cfg.permeability:
+        return None
+    props = next(iter(tissue.values()))
+    bcs = cfg.boundary
+    if props.L_pL_SV != 0 or np.asarray(props.K).ndim != 0 or not (
+            len(bcs) == 1 and bcs[0].pressure == 0.0):
+        return None
+    R, alpha = d.tumour_radius, props.alpha(d.tumour_radius)
+    p_exact = baxter_jain_pressure(r, R, alpha, props.p_e, dim=d.dim)
+    ok = np.isfinite(p_num)
+    u_R = baxter_jain_surface_velocity(R, alpha, props.p_e, props.K_scalar(), dim=d.dim)
+    # L2 error over the tumour, the exact profile interpolated in P3 (its own error ~ h^4: negligible)
+    from dolfinx import fem
+
+    msh = res.p.function_space.mesh
+    pe = fem.Function(fem.functionspace(msh, ("Lagrange", 3)))
+    pe.interpolate(lambda x: baxter_jain_pressure(np.linalg.norm(x[:d.dim], axis=0), R, alpha, props.p_e,
+                                                  dim=d.dim))
+    comm = msh.comm
+    err2 = comm.allreduce(fem.assemble_scalar(fem.form((res.p - pe) ** 2 * ufl.dx)), op=MPI.SUM)
+    ref2 = comm.allreduce(fem.assemble_scalar(fem.form(pe**2 * ufl.dx)), op=MPI.SUM)
+    return {"alpha": alpha, "p_e_Pa": props.p_e, "surface_velocity_exact_m_s": u_R,
+            "pressure_L2_rel_error": float(np.sqrt(err2 / ref2)),
+            "profile_max_abs_error_Pa": float(np.max(np.abs(p_num[ok] - p_exact[ok]))),
+            "profile_note": "pointwise samples of p (piecewise constant for 'mixed': O(h) pointwise)",
+            "p_exact": p_exact}
+
+
+def run_darcy(cfg: DarcyConfig, comm: MPI.Comm, out: str | Path,
+              progress: Callable[[str], None] | None = None) -> dict:
+    """Run a perfusion study (collective) and write its files to ``out``; returns the result record."""
+    say = progress or (lambda msg: None)
+    out = Path(out)
+    if comm.rank == 0:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "result.json").unlink(missing_ok=True)  # a directory without it is unfinished
+    comm.Barrier()
+    t0 = time.perf_counter()
+    tm = build_domain(cfg, comm)
+    gdim = tm.mesh.geometry.dim
+    n_cells = comm.allreduce(tm.mesh.topology.index_map(tm.mesh.topology.dim).size_local)
+    say(f"mesh: {gdim}D, {n_cells} cells, regions {sorted(tm.regions)}, boundaries {sorted(tm.boundaries)}")
+    missing = sorted(set(tm.regions) - set(cfg.tissue))
+    if missing:
+        raise ConfigError(f"[tissue] has no data for region(s) {missing} of the mesh")
+    tissue = {tm.region(name): tissue_properties(spec) for name, spec in cfg.tissue.items()}
+    bcs = [PressureBC(tm.tag(b.name), b.pressure) if b.pressure is not None else FluxBC(tm.tag(b.name), b.flux)
+           for b in cfg.boundary]
+
+    record: dict = {"units": UNITS, "formulation": cfg.formulation, "degree": cfg.degree,
+                    "mesh": {"dim": gdim, "cells": n_cells, **tm.description},
+                    "tissue": {name: tissue[tm.region(name)].to_dict() for name in cfg.tissue}}
+    K_field, q, fractions, model = None, None, None, None
+    if cfg.permeability is not None:
+        t1 = time.perf_counter()
+        q, fractions, model = micro_conductivity(cfg, tm, tissue, comm)
+        K_field = QuadratureConductivity.from_fields(q)
+        interp_error = model.interpolation_error() if model.mode == "interpolate" else None
+        perm = model.summary()
+        if interp_error is not None:
+            perm["interpolation_max_rel_error"] = interp_error
+        perm["time_s"] = time.perf_counter() - t1
+        perm["K_mean_per_region"] = _region_mean(q.tangent.x.array.reshape(-1, gdim, gdim)[: fractions.size],
+                                                 q, tm, comm)
+        record["permeability"] = perm
+        say(f"permeability from {model.stats.cell_solves} micro Stokes cell(s) ({model.mode}), "
+            f"{model.stats.cache_hits} cache hits, {perm['time_s']:.1f} s")
+
+    problem = DarcyProblem(tm.mesh, tm.cell_tags, tm.facet_tags, tissue, bcs=bcs, formulation=cfg.formulation,
+                           degree=cfg.degree, K_field=K_field)
+    res = problem.solve()
+    say(f"darcy: {res.audit.summary()}")
+    record["darcy"] = res.to_dict()
+
+    fields = {"p": res.p, "u": res.u}
+    if q is not None:
+        from dolfinx import fem
+
+        Q0 = fem.functionspace(tm.mesh, ("DG", 0))
+        cf = fem.Function(Q0, name="fibre_fraction")
+        kxx = fem.Function(Q0, name="K_xx")
+        n_owned = q.owned_cells.size
+        frac = np.nan_to_num(fractions, nan=0.0).reshape(n_owned, q.n_qp).mean(axis=1)
+        Kp = q.tangent.x.array.reshape(-1, gdim, gdim)[: n_owned * q.n_qp, 0, 0].reshape(n_owned, q.n_qp)
+        cf.x.array[:n_owned] = frac
+        kxx.x.array[:n_owned] = Kp.mean(axis=1)
+        cf.x.scatter_forward()
+        kxx.x.scatter_forward()
+        fields.update(fibre_fraction=cf, K_xx=kxx)
+
+    if cfg.domain.kind == "tumour_in_host":
+        R_out = cfg.domain.host_radius or cfg.domain.tumour_radius
+        r, p_num = output.radial_profile(res.p, R_out, n=cfg.output.profile_points)
+        bj = baxter_jain_comparison(cfg, tissue, res, r, p_num)
+        p_exact = bj.pop("p_exact") if bj else None
+        output.write_radial_profile(out / "profile", r, p_num, p_exact, comm)
+        record["radial_profile"] = {"file": "profile.csv", "p_center_Pa": float(p_num[0]),
+                                    "p_center_mmHg": float(p_num[0]) / units.MMHG}
+        if bj:
+            record["baxter_jain"] = bj
+            say(f"Baxter-Jain (alpha {bj['alpha']:.3g}): relative L2 pressure error {bj['pressure_L2_rel_error']:.2e}")
+
+    if cfg.solute is not None:
+        s = cfg.solute
+        props = SoluteProperties(D=s.D, uptake=s.uptake, PS_V=s.PS_V, sigma_f=s.sigma_f)
+        tr = SoluteTransport.from_darcy(res, tm.cell_tags, {tag: props for tag in tissue}, dt=s.dt, theta=s.theta,
+                                        c_vessel=s.c_vessel)
+        rows, worst = [], 0.0
+        for k in range(s.n_steps):
+            a = tr.step()
+            row = a.to_dict() if hasattr(a, "to_dict") else dict(vars(a))
+            rows.append(row)
+            worst = max(worst, abs(row.get("relative_residual", 0.0)))
+            if k == s.n_steps - 1 or (k + 1) % max(1, s.n_steps // 5) == 0:
+                say(f"solute: step {k + 1}/{s.n_steps}, t = {tr.t:.4g} s, relative balance residual {worst:.1e}")
+        write_csv_atomic(out / "solute_audit.csv", list(rows[0]), [list(r.values()) for r in rows], comm)
+        record["solute"] = {"steps": s.n_steps, "t_end_s": tr.t, "final": rows[-1],
+                            "max_relative_residual": worst, "file": "solute_audit.csv"}
+        fields["c"] = tr.c
+
+    output.write_fields(out / "fields.bp", fields, degree=max(1, cfg.degree))
+    record["time_s"] = time.perf_counter() - t0
+    record["files"] = sorted(["fields.bp"] + (["profile.csv", "profile.png"] if "radial_profile" in record else [])
+                             + (["solute_audit.csv"] if cfg.solute else []) + ["result.json"])
+    write_json_atomic(out / "result.json", record, comm)
+    return record
