@@ -14,7 +14,6 @@ monolithic symmetric-indefinite system with MUMPS LU (options prefix ``fe2_darcy
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 
 import basix.ufl
@@ -31,9 +30,10 @@ from fe2.physics.darcy.audit import ConservationAudit
 from fe2.physics.darcy.bcs import BoundaryCondition, FluxBC, PressureBC, facets_of
 from fe2.physics.darcy.coefficients import QuadratureConductivity, RegionCoefficients
 from fe2.physics.darcy.conductivity import conductivity_terms
+from fe2.physics.darcy.solver_base import DarcySolverBase
 
 
-class MixedDarcy:
+class MixedDarcy(DarcySolverBase):
     """RT_k × DG_{k−1} solver; ``solve()`` → (p, u, audit, timings). Forms are compiled once here."""
 
     def __init__(self, msh: dmesh.Mesh, coeffs: RegionCoefficients, facet_tags: dmesh.MeshTags | None,
@@ -108,24 +108,14 @@ class MixedDarcy:
         self._A.assemble()
         self.ksp.setOperators(self._A)
 
-    def solve(self) -> tuple[fem.Function, fem.Function, ConservationAudit, dict]:
-        timings = {}
-        t0 = time.perf_counter()
-        if self._A is None:
-            self.assemble_operator()
-        b = linalg.assemble_rhs(self.L, self.a, self.bcs, self.Wm)
-        timings["assemble"] = time.perf_counter() - t0
-        t0 = time.perf_counter()
+    def _assemble_rhs(self):
+        return linalg.assemble_rhs(self.L, self.a, self.bcs, self.Wm)
+
+    def _solve_and_recover(self, b) -> int:
         its = linalg.solve_into(self.ksp, b, self.w, "mixed Darcy solve")
-        b.destroy()
         self.u.x.array[:] = self.w.x.array[self._u_map]
         self.p.x.array[:] = self.w.x.array[self._p_map]
-        timings["solve"] = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        audit = self.audit()
-        timings["audit"] = time.perf_counter() - t0
-        timings["ksp_iterations"] = its
-        return self.p, self.u, audit, timings
+        return its
 
     def audit(self) -> ConservationAudit:
         comm = self.comm

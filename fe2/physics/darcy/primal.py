@@ -11,7 +11,6 @@ See :mod:`~fe2.physics.darcy.audit` for the conservation properties.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 
 import numpy as np
@@ -28,12 +27,13 @@ from fe2.physics.darcy.audit import ConservationAudit
 from fe2.physics.darcy.bcs import BoundaryCondition, FluxBC, PressureBC, facets_of
 from fe2.physics.darcy.coefficients import QuadratureConductivity, RegionCoefficients
 from fe2.physics.darcy.conductivity import conductivity_terms
+from fe2.physics.darcy.solver_base import DarcySolverBase
 
 #: Projection of the recovered velocity: DG mass matrix is block diagonal, so block-Jacobi/ILU(0) is exact.
 PROJECTION_OPTIONS = {"ksp_type": "preonly", "pc_type": "bjacobi", "sub_pc_type": "ilu"}
 
 
-class PrimalDarcy:
+class PrimalDarcy(DarcySolverBase):
     """P_k pressure solver; ``solve()`` → (p, u, audit, iterations). Forms are compiled once here."""
 
     def __init__(self, msh: dmesh.Mesh, coeffs: RegionCoefficients, facet_tags: dmesh.MeshTags | None,
@@ -99,23 +99,15 @@ class PrimalDarcy:
         self.ksp_proj.setOperators(M)
         self._M = M
 
-    def solve(self) -> tuple[fem.Function, fem.Function, ConservationAudit, dict]:
-        timings = {}
-        t0 = time.perf_counter()
-        if self._A is None:
-            self.assemble_operator()
-        b = linalg.assemble_rhs(self.L, self.a, self.bcs, self.V)
-        timings["assemble"] = time.perf_counter() - t0
-        t0 = time.perf_counter()
+    def _assemble_rhs(self):
+        return linalg.assemble_rhs(self.L, self.a, self.bcs, self.V)
+
+    def _solve_and_recover(self, b) -> int:
         its = linalg.solve_into(self.ksp, b, self.p, "primal Darcy solve")
         bu = linalg.assemble_vector(self.L_proj, self.W)
         linalg.solve_into(self.ksp_proj, bu, self.u, "Darcy velocity recovery")
-        timings["solve"] = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        audit = self.audit()
-        timings["audit"] = time.perf_counter() - t0
-        timings["ksp_iterations"] = its
-        return self.p, self.u, audit, timings
+        bu.destroy()
+        return its
 
     def audit(self) -> ConservationAudit:
         comm = self.comm
