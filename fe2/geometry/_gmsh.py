@@ -77,6 +77,34 @@ def mesh_options(mesh_size: float, element_order: int) -> dict[str, float]:
     }
 
 
+def merge_msh(g, path: str, what: str) -> int:
+    """Merge a ``.msh`` file into the fresh gmsh model ``g``; returns its dimension (2 or 3).
+    MeshError when it cannot be read or is not a 2D/3D mesh with elements (``what``: 'an RVE mesh'...)."""
+    try:
+        g.merge(path)
+    except Exception as exc:
+        raise MeshError(f"cannot read mesh file '{path}': {exc}") from exc
+    dim = g.model.getDimension()
+    if dim not in (2, 3):
+        raise MeshError(f"mesh file '{path}' has dimension {dim}; {what} must be 2D or 3D")
+    etypes, _, _ = g.model.mesh.getElements(dim)
+    if len(etypes) == 0:
+        raise MeshError(f"mesh file '{path}' contains no {dim}D elements (is it a mesh file?)")
+    return dim
+
+
+def named_physical_groups(g, dim: int, path: str, unnamed_prefix: str) -> dict[str, int]:
+    """Physical groups of dimension ``dim`` as name -> tag (unnamed: ``<prefix>_<tag>``);
+    MeshError when two groups share a name."""
+    named: dict[str, int] = {}
+    for _, tag in g.model.getPhysicalGroups(dim):
+        name = g.model.getPhysicalName(dim, tag) or f"{unnamed_prefix}_{tag}"
+        if name in named:
+            raise MeshError(f"mesh file '{path}': physical name '{name}' is used by two {dim}D groups")
+        named[name] = int(tag)
+    return named
+
+
 def _face_entities(gmsh, dim: int, d: int, value: float, box_min, box_max, eps: float) -> list[int]:
     """Tags of the (dim-1)-entities lying in the plane ``x_d = value`` of the box."""
     lo = np.zeros(3)

@@ -27,7 +27,7 @@ import numpy as np
 
 from fe2.errors import MeshError
 from fe2.geometry import validation as val
-from fe2.geometry._gmsh import mesh_and_distribute
+from fe2.geometry._gmsh import mesh_and_distribute, merge_msh, named_physical_groups
 from fe2.geometry.base import RVEMesh
 
 __all__ = ["rve_from_msh"]
@@ -38,25 +38,10 @@ PERIODIC_RTOL = 1e-10
 
 def _read_model(g, path: str) -> dict:
     """gmsh builder: merge the file into the fresh model and describe its phases."""
-    try:
-        g.merge(path)
-    except Exception as exc:
-        raise MeshError(f"cannot read mesh file '{path}': {exc}") from exc
-    dim = g.model.getDimension()
-    if dim not in (2, 3):
-        raise MeshError(f"mesh file '{path}' has dimension {dim}; an RVE mesh must be 2D or 3D")
-    etypes, _, _ = g.model.mesh.getElements(dim)
-    if len(etypes) == 0:
-        raise MeshError(f"mesh file '{path}' contains no {dim}D elements (is it a mesh file?)")
-    groups = g.model.getPhysicalGroups(dim)
-    if not groups:
+    dim = merge_msh(g, path, "an RVE mesh")
+    if not g.model.getPhysicalGroups(dim):
         raise MeshError(f"mesh file '{path}' has no {dim}D physical groups; tag each phase with one")
-    phases: dict[str, int] = {}
-    for _, tag in groups:
-        name = g.model.getPhysicalName(dim, tag) or f"phase_{tag}"
-        if name in phases:
-            raise MeshError(f"mesh file '{path}': physical name '{name}' is used by two {dim}D groups")
-        phases[name] = int(tag)
+    phases = named_physical_groups(g, dim, path, "phase")
     if dim == 2:
         coords = g.model.mesh.getNodes()[1].reshape(-1, 3)
         span = float(np.ptp(coords[:, :2], axis=0).max())

@@ -23,7 +23,7 @@ import numpy as np
 from dolfinx import mesh as dmesh
 
 from fe2.errors import GeometryError, MeshError
-from fe2.geometry._gmsh import mesh_and_distribute, mesh_options
+from fe2.geometry._gmsh import mesh_and_distribute, merge_msh, mesh_options, named_physical_groups
 
 REGIONS = {"tumour": 1, "host": 2}
 BOUNDARIES = {"outer": 1, "interface": 2}
@@ -129,25 +129,11 @@ def tumour_in_host(
 
 def _read_tissue_model(g, path: str) -> dict:
     """gmsh builder: merge ``path`` and name its physical groups of the top dimension and one below."""
-    try:
-        g.merge(path)
-    except Exception as exc:
-        raise MeshError(f"cannot read mesh file '{path}': {exc}") from exc
-    dim = g.model.getDimension()
-    if dim not in (2, 3):
-        raise MeshError(f"mesh file '{path}' has dimension {dim}; a tissue mesh must be 2D or 3D")
-    groups = g.model.getPhysicalGroups(dim)
-    if not groups:
+    dim = merge_msh(g, path, "a tissue mesh")
+    if not g.model.getPhysicalGroups(dim):
         raise MeshError(f"mesh file '{path}' has no {dim}D physical groups; tag each tissue region with one")
-    names = {}
-    for d, prefix in ((dim, "region"), (dim - 1, "boundary")):
-        named = {}
-        for _, tag in g.model.getPhysicalGroups(d):
-            name = g.model.getPhysicalName(d, tag) or f"{prefix}_{tag}"
-            if name in named:
-                raise MeshError(f"mesh file '{path}': physical name '{name}' is used by two {d}D groups")
-            named[name] = int(tag)
-        names[prefix] = named
+    names = {"region": named_physical_groups(g, dim, path, "region"),
+             "boundary": named_physical_groups(g, dim - 1, path, "boundary")}
     return {"gdim": dim, "regions": names["region"], "boundaries": names["boundary"]}
 
 
