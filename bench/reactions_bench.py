@@ -12,6 +12,14 @@ Measured in one run, on one core (numpy element-wise kernels are single-threaded
   (rtol 1e-5) over all nodes vs ``scipy.integrate.solve_ivp`` (BDF, rtol 1e-5, analytic Jacobian)
   looping over a sample of nodes; both compared with a tight solve_ivp reference. The ratio is
   per-node wall time (scipy / batched).
+* ``vs_roadrunner`` — the same kinetics imported from SBML (``tests/data/sbml/robertson.xml``,
+  :func:`~fe2.physics.reactions.sbml.load_sbml`) against libroadrunner's CVODE (LLVM-compiled
+  model) on [0, 40]: (a) one node, fe2 ROS2 and backward Euler vs one ``simulate``, all at
+  rtol 1e-6 / atol 1e-10; (b) ``n_nodes`` nodes with per-node k1 (+-10%), batched ROS2 vs a
+  roadrunner ``reset`` + ``simulate`` loop over a sample of nodes, extrapolated per node. Errors
+  are ``max |c - c_ref| / max_t |c_ref|`` over 9 log-spaced output times against roadrunner at
+  rtol 1e-10 / atol 1e-14. Ratios are wall time roadrunner / fe2 (> 1: fe2 faster); load and
+  compile times (sympy lambdify, LLVM JIT) are reported apart.
 
 Run: ``python bench/reactions_bench.py [--quick] [--json bench/reactions.json]``.
 """
@@ -89,11 +97,104 @@ def vs_scipy(n_nodes: int, n_scipy: int, rtol: float = 1e-5) -> dict:
     }
 
 
+SBML_ROBERTSON = ROOT / "tests" / "data" / "sbml" / "robertson.xml"
+
+
+def _rr(rtol: float, atol: float):
+    import roadrunner
+
+    r = roadrunner.RoadRunner(str(SBML_ROBERTSON))
+    r.integrator.relative_tolerance = rtol
+    r.integrator.absolute_tolerance = atol
+    r.integrator.max_steps = 1_000_000
+    return r
+
+
+def _rr_run(r, times, k1=None):
+    r.reset()
+    if k1 is not None:
+        r["k1"] = float(k1)
+    return np.asarray(r.simulate(times=times))[:, 1:]
+
+
+def _traj_err(c: np.ndarray, ref: np.ndarray) -> float:
+    """max_{t,i} |c - ref| / max_t |ref_i| (``(n_times, n_species)`` arrays)."""
+    scale = np.max(np.abs(ref), axis=0, keepdims=True)
+    return float(np.max(np.abs(c - ref) / np.where(scale > 0, scale, 1.0)))
+
+
+def vs_roadrunner(n_nodes: int, n_rr: int, rtols=(1e-6, 1e-4), atol: float = 1e-10) -> dict:
+    try:
+        import roadrunner
+    except ImportError:
+        return {"skipped": "libroadrunner is not installed (pip install -e '.[test]')"}
+    import time
+
+    from fe2.physics.reactions.sbml import load_sbml
+
+    tic = time.perf_counter()
+    net = load_sbml(SBML_ROBERTSON)
+    cn = net.compile()
+    t_import = time.perf_counter() - tic
+    sel = ["time"] + [f"[{s}]" for s in net.species_names]
+    times = np.concatenate([[0.0], np.logspace(-4, np.log10(40.0), 8)])
+    span = (0.0, float(times[-1]))
+    tic = time.perf_counter()
+    ref_r = _rr(1e-10, 1e-14)
+    t_rr_load = time.perf_counter() - tic
+    ref_r.timeCourseSelections = sel
+    rng = np.random.default_rng(2)
+    k1 = net.parameters["k1"] * rng.uniform(0.9, 1.1, n_nodes)
+    c0 = np.tile(net.initial, (n_nodes, 1))
+    sample = np.linspace(0, n_nodes - 1, n_rr).astype(int)
+    ref_loop = np.stack([_rr_run(ref_r, times, k1[i]) for i in sample], axis=1)
+    ref = _rr_run(ref_r, times, net.parameters["k1"])
+    out = {"model": str(SBML_ROBERTSON.relative_to(ROOT)), "atol": atol, "t_span": span,
+           "output_times": times.tolist(), "roadrunner_version": roadrunner.__version__,
+           "fe2_import_and_compile_s": t_import, "roadrunner_load_and_jit_s": t_rr_load,
+           "one_node": {}, "batched": {}}
+    for rtol in rtols:
+        r = _rr(rtol, atol)
+        r.timeCourseSelections = sel
+        # (a) one node: roadrunner best of 5 simulate calls, fe2 one call (tens of ms and up)
+        t_rr, c_rr = np.inf, None
+        for _ in range(5):
+            tic = time.perf_counter()
+            c_rr = _rr_run(r, times, net.parameters["k1"])
+            t_rr = min(t_rr, time.perf_counter() - tic)
+        one = {"roadrunner_cvode": {"wall_s": t_rr, "rel_error": _traj_err(c_rr, ref)}}
+        for method in ("ros2", "be"):
+            res = integrate(cn, net.initial, span, method=method, rtol=rtol, atol=atol, t_eval=times)
+            one[f"fe2_{method}"] = {"wall_s": res.wall_time, "steps": res.node_steps,
+                                    "rel_error": _traj_err(res.c_eval, ref),
+                                    "time_ratio_roadrunner_over_fe2": t_rr / res.wall_time}
+        out["one_node"][f"rtol={rtol:g}"] = one
+        # (b) many nodes with per-node k1: batched ROS2 vs a reset + simulate loop on a sample
+        b = integrate(cn, c0, span, method="ros2", rtol=rtol, atol=atol, t_eval=times, params={"k1": k1})
+        tic = time.perf_counter()
+        c_loop = np.stack([_rr_run(r, times, k1[i]) for i in sample], axis=1)
+        t_loop = time.perf_counter() - tic
+        per_b, per_rr = b.wall_time / n_nodes, t_loop / n_rr
+        out["batched"][f"rtol={rtol:g}"] = {
+            "n_nodes_fe2": n_nodes, "n_nodes_roadrunner": n_rr,
+            "fe2_ros2": {"wall_s": b.wall_time, "per_node_s": per_b, "node_steps": b.node_steps,
+                         "max_rel_error_on_sample": max(_traj_err(b.c_eval[:, i], ref_loop[:, j])
+                                                        for j, i in enumerate(sample))},
+            "roadrunner_loop": {"wall_s": t_loop, "per_node_s": per_rr,
+                                "extrapolated_wall_s": per_rr * n_nodes,
+                                "max_rel_error_on_sample": max(_traj_err(c_loop[:, j], ref_loop[:, j])
+                                                               for j in range(n_rr))},
+            "time_ratio_roadrunner_over_fe2": per_rr / per_b,
+        }
+    return out
+
+
 def collect(quick: bool) -> dict:
     fs = fixed_step(100_000 if quick else 1_000_000)
     vs = vs_scipy(10_000 if quick else 100_000, 50 if quick else 200)
+    rr = vs_roadrunner(2_000 if quick else 20_000, 50 if quick else 200)  # > 2 chunks of 8192
     rec = {"machine": platform.machine(), "python": platform.python_version(), "numpy": np.__version__,
-           "quick": quick, "fixed_step": fs, "vs_scipy": vs,
+           "quick": quick, "fixed_step": fs, "vs_scipy": vs, "vs_roadrunner": rr,
            "target_node_steps_per_s_per_core": 1e7,
            "target_met": fs["ros2"]["node_steps_per_s"] >= 1e7}
     print(f"\nreaction-network benchmark (Robertson, 3 species, 1 core)\n"
@@ -105,6 +206,22 @@ def collect(quick: bool) -> dict:
           f"(error {vs['batched_ros2']['rel_error_vs_reference']:.1e}) vs solve_ivp BDF loop "
           f"{vs['scipy_bdf_loop']['per_node_s'] * 1e6:.0f} µs/node (error "
           f"{vs['scipy_bdf_loop']['rel_error_vs_reference']:.1e}) -> speed-up {vs['speedup_per_node']:.0f}x")
+    if "skipped" in rr:
+        print(f"  SBML vs libroadrunner: skipped ({rr['skipped']})")
+    else:
+        print(f"  SBML Robertson ({rr['model']}) on [0, 40] vs libroadrunner CVODE:")
+        for key, o in rr["one_node"].items():
+            bt = rr["batched"][key]
+            print(f"    {key}, one node: roadrunner {o['roadrunner_cvode']['wall_s'] * 1e3:.2f} ms "
+                  f"(error {o['roadrunner_cvode']['rel_error']:.1e}), fe2 ROS2 "
+                  f"{o['fe2_ros2']['wall_s'] * 1e3:.0f} ms (error {o['fe2_ros2']['rel_error']:.1e}), "
+                  f"BE {o['fe2_be']['wall_s'] * 1e3:.0f} ms (error {o['fe2_be']['rel_error']:.1e})")
+            print(f"    {key}, {bt['n_nodes_fe2']} nodes: fe2 batched ROS2 "
+                  f"{bt['fe2_ros2']['per_node_s'] * 1e6:.1f} µs/node (error "
+                  f"{bt['fe2_ros2']['max_rel_error_on_sample']:.1e}) vs roadrunner loop "
+                  f"{bt['roadrunner_loop']['per_node_s'] * 1e6:.0f} µs/node (error "
+                  f"{bt['roadrunner_loop']['max_rel_error_on_sample']:.1e}): time ratio "
+                  f"roadrunner/fe2 {bt['time_ratio_roadrunner_over_fe2']:.2g}")
     return rec
 
 

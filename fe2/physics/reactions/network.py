@@ -13,7 +13,8 @@ Conventions
 * Rate laws: ``mass_action`` (``k``, optional ``k_reverse``), ``michaelis_menten``
   (``vmax``, ``km``, ``substrate``; rate ``vmax*S/(km+S)``), ``hill`` (``vmax``, ``k``, ``n``,
   ``substrate``; rate ``vmax*S^n/(k^n+S^n)``) and ``expression`` (any sympy-parsable formula in
-  species and parameter names). A law parameter is a number or a parameter name.
+  species and parameter names, or a sympy expression in symbols of those names, as the SBML
+  importer builds). A law parameter is a number or a parameter name.
 
 A network is built in Python (:class:`Network`, :meth:`Reaction.parse`) or from a TOML/dict
 (:func:`network_from_dict`, :func:`load_network`); every input problem is a one-line
@@ -168,12 +169,16 @@ def rate_expression(rx: Reaction, species_syms: dict[str, sp.Symbol],
         return vmax * S**n / (K**n + S**n)
     # expression
     text = p["rate"]
-    if not isinstance(text, str):
+    if isinstance(text, sp.Expr):
+        # built programmatically (the SBML importer): rebind symbols by name to the network's
+        expr = text.xreplace({s: allsyms[s.name] for s in text.free_symbols if s.name in allsyms})
+    elif not isinstance(text, str):
         raise ConfigError(f"{where}: rate: expected a formula string")
-    try:
-        expr = sp.sympify(text, locals=dict(allsyms))
-    except (sp.SympifyError, SyntaxError, TypeError) as err:
-        raise ConfigError(f"{where}: rate: cannot parse {text!r}: {err}") from None
+    else:
+        try:
+            expr = sp.sympify(text, locals=dict(allsyms))
+        except (sp.SympifyError, SyntaxError, TypeError) as err:
+            raise ConfigError(f"{where}: rate: cannot parse {text!r}: {err}") from None
     unknown = {str(s) for s in expr.free_symbols} - set(allsyms)
     if unknown:
         raise ConfigError(f"{where}: rate: unknown name(s) {', '.join(sorted(unknown))} in {text!r}")
@@ -357,7 +362,8 @@ class CompiledNetwork:
         f = network.rhs_expressions
         self._rhs = _lambdify_list(args, f)
         svals = list(ssym.values())
-        J = [[sp.diff(fi, cj) for cj in svals] for fi in f]
+        # powsimp: d(x**n)/dx is n*x**n/x for a symbolic n (0/0 at x = 0); n*x**(n-1) is not
+        J = [[sp.powsimp(sp.diff(fi, cj)) for cj in svals] for fi in f]
         self._jac_nz = [(i, j) for i in range(len(f)) for j in range(len(svals)) if J[i][j] != 0]
         self._jac = _lambdify_list(args, [J[i][j] for i, j in self._jac_nz])
         self.jacobian_expressions = sp.Matrix(J)
