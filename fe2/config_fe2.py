@@ -104,6 +104,8 @@ class RVEConfig(_Strict):
     geometry: Geometry
     bc: Literal["periodic", "kubc"] = "periodic"
     materials: dict[str, LawSpec] = Field(min_length=1)
+    #: under MPI, lend micro solves to less loaded ranks by their measured cost (fe2/macro/balance.py)
+    balance: bool = True
 
     @model_validator(mode="after")
     def _one_kinematics(self):

@@ -197,6 +197,8 @@ class SmallStrainMacroSolver:
                 problem = "material returned NaN/inf flux or tangent"
         except InadmissibleDriverError as err:
             problem = f"inadmissible macro driver: {err}"
+        except ConvergenceError as err:  # e.g. a micro Newton: every rank must learn it, or they deadlock
+            problem = str(err)
         problems = [p for p in self.comm.allgather(problem) if p]
         if problems:
             raise ConvergenceError(problems[0])

@@ -64,6 +64,26 @@ class RVEState:
         self.phase_states = phase_states
         self.fluctuation = fluctuation
 
+    def copy(self) -> "RVEState":
+        return RVEState({ph: st.copy() for ph, st in self.phase_states.items()}, np.array(self.fluctuation))
+
+    def _rows(self, st, idx: np.ndarray) -> np.ndarray:
+        """Law-state rows of macro points ``idx``: each macro point owns a contiguous block."""
+        n_macro = self.fluctuation.shape[0]
+        k = (st.n_points or 0) // max(n_macro, 1)
+        return (np.asarray(idx)[:, None] * k + np.arange(k)[None, :]).ravel()
+
+    def take_points(self, idx: np.ndarray) -> "RVEState":
+        """The history of macro points ``idx`` (k,), as an RVEState of k points."""
+        return RVEState({ph: st.take(self._rows(st, idx)) for ph, st in self.phase_states.items()},
+                        np.array(self.fluctuation[idx]))
+
+    def put_points(self, idx: np.ndarray, other: "RVEState") -> None:
+        """Write ``other`` (an RVEState of len(idx) points) into macro points ``idx`` in place."""
+        for ph, st in self.phase_states.items():
+            st.put(self._rows(st, idx), other.phase_states[ph])
+        self.fluctuation[idx] = other.fluctuation
+
     def to_arrays(self) -> dict[str, np.ndarray]:
         out = {"fluctuation": np.array(self.fluctuation)}
         for ph, st in self.phase_states.items():

@@ -24,6 +24,7 @@ from fe2.config_fe2 import Bar, ElasticLawSpec, J2LawSpec, NeoHookeanLawSpec, Ru
 from fe2.errors import ConfigError
 from fe2.geometry.macro_domains import MacroMesh, bar, plate_with_hole
 from fe2.io.results import write_json_atomic
+from fe2.macro.balance import BalancedMaterial
 from fe2.macro.driver import Monitor, run_load_steps
 from fe2.macro.small_strain import Dirichlet, SmallStrainMacroSolver, Traction
 from fe2.materials import IsotropicElastic, LinearElasticLaw
@@ -71,6 +72,8 @@ def run_fe2(cfg: RunConfig, comm: MPI.Comm, out_dir: str | Path, *, restart: boo
     t0 = time.perf_counter()
     domain = build_macro_domain(cfg, comm)
     material, rve = build_rve_material(cfg)
+    if comm.size > 1 and cfg.rve.balance and not material.is_linear:
+        material = BalancedMaterial(material, comm)
     if rve.dim != domain.mesh.geometry.dim:
         raise ConfigError(f"the RVE is {rve.dim}D but the macro domain is {domain.mesh.geometry.dim}D")
     dirichlet = [Dirichlet(domain.tag(b.boundary), b.value, b.component) for b in cfg.macro.dirichlet]
@@ -110,7 +113,9 @@ def run_fe2(cfg: RunConfig, comm: MPI.Comm, out_dir: str | Path, *, restart: boo
             "factorizations": comm.allreduce(getattr(material, "factorizations", 0)),
             "factorizations_reused": comm.allreduce(getattr(material, "factorizations_reused", 0)),
             "time_per_rank_s": micro_t,
-            "load_balance": {"min": min(micro_t), "mean": float(np.mean(micro_t)), "max": max(micro_t)},
+            "load_balance": {"min": min(micro_t), "mean": float(np.mean(micro_t)), "max": max(micro_t),
+                             "balanced": isinstance(material, BalancedMaterial),
+                             "points_lent": comm.allreduce(getattr(material, "points_lent", 0))},
         },
         "wall_time_s": time.perf_counter() - t0,
         "config": cfg.model_dump(),
