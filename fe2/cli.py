@@ -141,6 +141,20 @@ def _cmd_phasefield(args: argparse.Namespace, comm: MPI.Comm) -> int:
     return 0
 
 
+def _cmd_reactions(args: argparse.Namespace, comm: MPI.Comm) -> int:
+    from fe2.config_reactions import load_reactions
+    from fe2.physics.reactions.run import run_reactions
+
+    cfg, network = load_reactions(args.config)
+    say = _progress(comm)
+    say(f"reactions {args.config}: {cfg.mode}, {network.n_species} species, {network.n_reactions} reactions, "
+        f"{comm.size} rank(s)")
+    res = run_reactions(cfg, network, comm, args.out, progress=say)
+    if comm.rank == 0:
+        print(f"wrote {args.out}/" + ", ".join(res["files"]))
+    return 0
+
+
 def _cmd_darcy(args: argparse.Namespace, comm: MPI.Comm) -> int:
     from fe2.config_darcy import load_darcy_config
     from fe2.physics.darcy.run import run_darcy
@@ -197,6 +211,11 @@ def build_parser() -> argparse.ArgumentParser:
     pf.add_argument("--out", required=True, help="output folder (XDMF series, free_energy.csv/.png, result.json, checkpoint/)")
     pf.add_argument("--restart", action="store_true", help="continue from the last checkpoint in --out (same rank count)")
     pf.set_defaults(func=_cmd_phasefield)
+    rx = sub.add_parser("reactions", help="reaction network: well-mixed ODEs, stochastic (SSA / tau-leap / hybrid) "
+                        "or reaction–diffusion on a rectangle")
+    rx.add_argument("config", help="TOML file (see docs/reactions.md and docs/config.md)")
+    rx.add_argument("--out", required=True, help="output folder (CSV time series, PNG plots, result.json, XDMF)")
+    rx.set_defaults(func=_cmd_reactions)
     dc = sub.add_parser("darcy", help="tissue perfusion: Darcy flow with Starling exchange, K from tissue data or "
                         "micro Stokes cells, conservation audit, solute transport")
     dc.add_argument("config", help="TOML file (see docs/darcy.md)")

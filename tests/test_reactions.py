@@ -409,3 +409,24 @@ def test_reaction_diffusion_splitting_orders_and_moiety_conservation(comm):
         if comm.rank == 0:
             print(f"{scheme}: errors {errs}, observed orders {rates}")
         assert abs(rates[-1] - order) <= 0.1
+
+
+def test_tqssa_tzafriri_criterion_predicts_measured_errors():
+    """E0 = S0 with a slow catalytic step (K = k2/k1 = 0.1 << K_M = 1.1).
+
+    Segel–Slemrod eps_SS = 0.90: sQSSA lets all of S0 react although half of it is bound in the
+    complex within t ~ t_C, so its product error is O(1) (measured 0.30 of S0; asserted > 0.1).
+    Tzafriri's eps_Tz = 0.0107: tQSSA is a first-order singular perturbation in eps_Tz, measured
+    error 0.0069 (0.65 eps_Tz; asserted < 1% of S0 and <= eps_Tz). The criterion is bounded by
+    K/(4 K_M) (Tzafriri) and reduces to Borghans et al.'s eps_BdBS when E0 -> 0 (relative
+    difference 3 E0 S0 / b^2 + O((E0 S0 / b^2)^2) = 2.08e-3 here, b = E0 + K_M + S0)."""
+    p = EnzymeKinetics(k1=1.0, km1=1.0, k2=0.1, E0=10.0, S0=10.0)
+    r = compare_qssa(p)
+    print(r.summary())
+    c = r.criteria
+    assert c["eps_SS"] >= 0.5 and r.error_sqssa > 0.1
+    assert c["eps_Tz"] < 0.02 and r.error_tqssa < 0.01 and r.error_tqssa <= c["eps_Tz"]
+    assert c["eps_Tz"] <= p.K / (4.0 * p.KM)
+    assert r.to_dict()["criteria"]["eps_Tz"] == c["eps_Tz"]
+    small = EnzymeKinetics(k1=1.0, km1=1.0, k2=1.0, E0=0.01, S0=10.0).criteria()
+    assert small["eps_Tz"] == pytest.approx(small["eps_BdBS"], rel=3e-3)

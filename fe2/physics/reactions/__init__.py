@@ -4,12 +4,20 @@
   conserved moieties, sympy -> numpy rates and analytic Jacobians), TOML loader;
 * :mod:`.integrators` — batched backward Euler and ROS2 over many independent nodes,
   per-node step control, ``solve_ivp`` reference;
-* :mod:`.stochastic` — Gillespie direct method, tau-leaping, CME generator;
+* :mod:`.stochastic` — Gillespie direct method, tau-leaping, CME generator, network in counts
+  for a system size (``counts_network``);
+* :mod:`.hybrid` — hybrid SSA/ODE (exact events for low-copy species, reaction-rate equations for
+  abundant ones), partition by a copy-number threshold;
 * :mod:`.reductions` — Michaelis–Menten full model, sQSSA, tQSSA and their validity criteria;
-* :mod:`.diffusion` — reaction–diffusion on a dolfinx mesh by Godunov / Strang splitting (imports
-  dolfinx, so it is not imported here: ``from fe2.physics.reactions.diffusion import ReactionDiffusion``).
+* :mod:`.sbml` — SBML import (python-libsbml): :func:`load_sbml` -> :class:`Network`
+  (concentrations; unsupported constructs raise a ConfigError naming them);
+* :mod:`.diffusion` — reaction–diffusion on a dolfinx mesh by Godunov / Strang splitting or a
+  monolithic implicit scheme, Dirichlet/flux/Robin boundaries (:mod:`.rd_boundary`), Newton on the
+  coupled system (:mod:`.rd_monolithic`); imports dolfinx, so it is not imported here:
+  ``from fe2.physics.reactions.diffusion import ReactionDiffusion``).
 """
 
+from fe2.physics.reactions.hybrid import HybridPartition, HybridResult, hybrid, partition
 from fe2.physics.reactions.integrators import IntegrationResult, integrate, solve_ivp_reference
 from fe2.physics.reactions.network import (
     CompiledNetwork,
@@ -22,11 +30,20 @@ from fe2.physics.reactions.network import (
     time_scales,
 )
 from fe2.physics.reactions.reductions import EnzymeKinetics, compare_qssa, full_model, sqssa, tqssa
-from fe2.physics.reactions.stochastic import StochasticResult, cme_generator, gillespie, tau_leaping
+from fe2.physics.reactions.sbml import load_sbml, network_from_sbml_string
+from fe2.physics.reactions.stochastic import (
+    StochasticResult,
+    cme_generator,
+    counts_network,
+    gillespie,
+    tau_leaping,
+)
 
 __all__ = [
     "CompiledNetwork", "EnzymeKinetics", "IntegrationResult", "Network", "Reaction", "Species",
     "StochasticResult", "cme_generator", "compare_qssa", "damkohler", "full_model", "gillespie",
-    "integrate", "load_network", "network_from_dict", "solve_ivp_reference", "sqssa", "tau_leaping",
+    "integrate", "load_network", "load_sbml", "network_from_dict", "network_from_sbml_string",
+    "solve_ivp_reference", "sqssa", "tau_leaping",
     "time_scales", "tqssa",
+    "HybridPartition", "HybridResult", "counts_network", "hybrid", "partition",
 ]

@@ -12,7 +12,15 @@ and ``S0`` (substrate), no complex or product at t = 0. Constants: ``K_M = (km1 
   ``Sbar = s + c``, ``dSbar/dt = -k2 c(Sbar)`` with ``c`` the small root of
   ``c^2 - (E0 + K_M + Sbar) c + E0 Sbar = 0``. Valid when Borghans et al.'s
   ``eps_BdBS = K E0 / (K_M + E0 + S0)^2`` is small (it never exceeds 1/4), which includes
-  ``E0 ~ S0`` where sQSSA fails.
+  ``E0 ~ S0`` where sQSSA fails. Tzafriri (2003, Bull. Math. Biol. 65:1111) sharpened it to
+  ``eps_Tz = K / (2 S0) * ((E0 + K_M + S0) / sqrt((E0 + K_M + S0)^2 - 4 E0 S0) - 1)``, the ratio
+  ``t_C / t_S`` of the fast time ``t_C = 1 / (k1 sqrt((E0 + K_M + S0)^2 - 4 E0 S0))`` (linearized
+  relaxation of the complex at its quasi-steady value ``c0``, the small root at ``Sbar = S0``) to
+  the slow time ``t_S = S0 / (k2 c0)`` of the total substrate: with ``2 c0 = b - sqrt(b^2 - 4 E0 S0)``
+  this is the expression above. It tends to ``eps_BdBS`` for ``E0 -> 0`` and never exceeds
+  ``K / (4 K_M) <= 1/4`` (checked numerically over 2e5 random parameter sets). This form is our
+  derivation of Tzafriri's criterion; we could not read the paper itself to confirm its printed
+  form. Measured on ``E0 = S0``: tQSSA product error ~0.65 ``eps_Tz`` (see the tests).
 
 Errors are measured on the product ``P(t)`` (predicted by both reductions:
 ``P = S0 - s`` for sQSSA, whose reduced model is ``dP/dt = V_max s/(K_M + s)``, ``P(0) = 0``;
@@ -64,10 +72,17 @@ class EnzymeKinetics:
         return (self.KM + self.S0) / self.Vmax
 
     def criteria(self) -> dict[str, float]:
-        """Validity parameters: ``eps_SS`` (sQSSA, Segel–Slemrod), ``eps_BdBS`` (tQSSA, Borghans et al.)."""
+        """Validity parameters: ``eps_SS`` (sQSSA, Segel–Slemrod), ``eps_BdBS`` (tQSSA, Borghans
+        et al.) and ``eps_Tz`` (tQSSA, Tzafriri; see the module docstring)."""
+        b = self.E0 + self.KM + self.S0
+        # b^2 - 4 E0 S0 = (E0 - S0)^2 + K_M (K_M + 2 (E0 + S0)) > 0, written without cancellation
+        root = np.sqrt((self.E0 - self.S0) ** 2 + self.KM * (self.KM + 2.0 * (self.E0 + self.S0)))
         return {
             "eps_SS": self.E0 / (self.S0 + self.KM),
-            "eps_BdBS": self.K * self.E0 / (self.KM + self.E0 + self.S0) ** 2,
+            "eps_BdBS": self.K * self.E0 / b**2,
+            # K/(2 S0) (b/root - 1) written as K/(2 S0) (b - root)/root, with the cancellation-free
+            # b - root = 4 E0 S0 / (b + root): K * 2 E0 / (root (b + root))
+            "eps_Tz": float(2.0 * self.K * self.E0 / (root * (b + root))),
             "E0_over_S0": self.E0 / self.S0,
         }
 
@@ -167,7 +182,8 @@ class QSSAComparison:
 
     def summary(self) -> str:
         c = self.criteria
-        return (f"E0/S0 = {c['E0_over_S0']:.3g}: eps_SS = {c['eps_SS']:.3g}, eps_BdBS = {c['eps_BdBS']:.3g}; "
+        return (f"E0/S0 = {c['E0_over_S0']:.3g}: eps_SS = {c['eps_SS']:.3g}, eps_BdBS = {c['eps_BdBS']:.3g}, "
+                f"eps_Tz = {c['eps_Tz']:.3g}; "
                 f"max|dP|/S0: sQSSA {self.error_sqssa:.3g}, tQSSA {self.error_tqssa:.3g}")
 
 

@@ -22,7 +22,7 @@ import numpy as np
 import sympy as sp
 
 from fe2.errors import ConfigError
-from fe2.physics.reactions.network import Network, _value, rate_expression
+from fe2.physics.reactions.network import Network, Reaction, Species, _value, rate_expression
 
 
 @dataclass
@@ -81,6 +81,8 @@ class _Channels:
         self._p = [float(pvals[n]) for n in psym]
         self.change = np.array(changes, dtype=np.int64)  # (n_channels, n_species)
         self.n = len(props)
+        self.expressions = props  # sympy propensities (species and parameter symbols), per channel
+        self.parameter_values = self._p  # in the order of network.symbols[1]
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         """Propensities, shape ``(n_traj, n_channels)``; negative values (count below the
@@ -250,3 +252,39 @@ def cme_generator(network: Network, states: np.ndarray, params: dict | None = No
                 vals.append(a[i, c])
     N = len(states)
     return csr_matrix((vals, (rows, cols)), shape=(N, N))
+
+
+def counts_network(network: Network, omega: float) -> Network:
+    """The network in molecule counts for a system of size ``omega`` (volume x Avogadro's number
+    in the units of the concentrations): the input for :func:`gillespie`, :func:`tau_leaping`
+    and the hybrid method when ``network`` is written in concentrations.
+
+    Initial counts ``round(omega c0)``. A mass-action channel of order ``m = sum nu_i`` with
+    deterministic rate ``k prod c_i^nu_i`` gets the stochastic constant
+    ``k omega^(1 - m) prod nu_i!`` (so that ``k prod binom(x_i, nu_i)`` tends to
+    ``omega * rate(x / omega)`` for large counts); every other law becomes the expression
+    ``omega * rate(x / omega)``. Parameters of mass-action constants are resolved to numbers."""
+    if not (np.isfinite(omega) and omega > 0):
+        raise ConfigError(f"omega: the system size must be > 0 (got {omega})")
+    ssym, psym = network.symbols
+    pvals = network.parameters
+    rxs = []
+    for rx in network.reactions:
+        where = f"reaction {rx.name!r}"
+        if rx.law == "mass_action":
+            def scaled(key, side):
+                k = float(_value(rx.params[key], psym, where, key).subs(
+                    {psym[n]: v for n, v in pvals.items()}))
+                m = sum(side.values())
+                return k * omega ** (1 - m) * float(np.prod([sp.factorial(nu) for nu in side.values()]))
+            params = {"k": scaled("k", rx.reactants)}
+            if rx.reversible:
+                params["k_reverse"] = scaled("k_reverse", rx.products)
+            rxs.append(Reaction(dict(rx.reactants), dict(rx.products), "mass_action", params, rx.name))
+        else:
+            rate = rate_expression(rx, ssym, psym)
+            prop = sp.Float(omega) * rate.subs({s: s / omega for s in ssym.values()}, simultaneous=True)
+            rxs.append(Reaction(dict(rx.reactants), dict(rx.products), "expression",
+                                {"rate": prop}, rx.name))  # a sympy rate: no string round trip
+    species = [Species(s.name, float(np.round(omega * s.initial))) for s in network.species]
+    return Network(species, rxs, dict(network.parameters))

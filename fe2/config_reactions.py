@@ -1,0 +1,272 @@
+"""``fe2 reactions`` configuration: TOML -> validated model + :class:`Network` (docs/config.md).
+
+One of three modes, each with its own table::
+
+    mode = "well_mixed"              # or "stochastic", "spatial"
+    network = "enzyme.toml"          # a network TOML file, or an inline [network] table,
+                                     # or sbml = "model.xml"; paths relative to this file
+
+    [units]                          # labels only, written next to the CSV columns
+    time = "s"
+    amount = "mM"
+
+    [well_mixed]
+    method = "ros2"                  # "be", "ros2" (batched fe2 integrators), "bdf", "radau" (scipy per node)
+    t_end = 10.0
+    n_out = 101
+    rtol = 1e-6
+    atol = 1e-10
+    sweep = { parameter = "k1", values = [1.0, 2.0, 5.0] }   # optional: one node per value
+
+    [stochastic]
+    method = "ssa"                   # "tau_leap" (needs tau), "hybrid" (threshold / discrete)
+    t_end = 20.0
+    n_trajectories = 2000
+    seed = 1
+    histogram = ["A"]                # histogram PNG at t_end
+    cme = true                       # exact reference by the chemical master equation
+
+    [spatial]
+    mesh = { length = [1.0, 1.0], cells = [32, 32] }
+    diffusivity = { A = 0.01, B = 0.001 }
+    initial = { A = "1 + 0.5*cos(pi*x)" }     # number or formula in x, y (else the network's value)
+    t_end = 1.0
+    dt = 0.01
+    scheme = "strang"
+
+Every problem (unknown key, unknown species, negative rate constant, missing file) is a one-line
+:class:`~fe2.errors.ConfigError` naming the file and the key.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import Field, NonNegativeFloat, PositiveFloat, PositiveInt, model_validator
+
+from fe2.config import _Strict, load_toml, parse_config
+from fe2.errors import ConfigError
+from fe2.physics.reactions.network import Network, _value, load_network, network_from_dict
+
+MODES = ("well_mixed", "stochastic", "spatial")
+_RATE_KEYS = ("k", "k_reverse", "vmax", "km")  # constants of the built-in laws that must be >= 0
+
+
+class UnitsSpec(_Strict):
+    time: str = "1"
+    amount: str = "1"
+
+
+class SweepSpec(_Strict):
+    parameter: str
+    values: list[float] = Field(min_length=1)
+
+
+class WellMixedSpec(_Strict):
+    method: Literal["ros2", "be", "bdf", "radau"] = "ros2"
+    t_end: PositiveFloat
+    n_out: int = Field(101, ge=2)
+    rtol: PositiveFloat = 1e-6
+    atol: PositiveFloat = 1e-10
+    dt: PositiveFloat | None = None
+    nodes: PositiveInt = 1
+    sweep: SweepSpec | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self):
+        if self.dt is not None and self.method not in ("ros2", "be"):
+            raise ValueError("dt (fixed steps) is for method = 'ros2' or 'be'")
+        if self.sweep is not None and self.nodes != 1:
+            raise ValueError("give either nodes (identical copies) or sweep (one node per value)")
+        return self
+
+
+class StochasticSpec(_Strict):
+    method: Literal["ssa", "tau_leap", "hybrid"] = "ssa"
+    t_end: PositiveFloat
+    n_out: int = Field(51, ge=2)
+    n_trajectories: PositiveInt = 1000
+    seed: int = Field(0, ge=0)
+    omega: PositiveFloat | None = None
+    tau: PositiveFloat | None = None
+    threshold: PositiveFloat = 100.0
+    discrete: list[str] | None = None
+    rtol: PositiveFloat = 1e-4
+    atol: PositiveFloat = 1e-6
+    histogram: list[str] = []
+    cme: bool = False
+    cme_max_count: PositiveInt = 100
+    block_size: PositiveInt = 500
+    plot_trajectories: int = Field(5, ge=0)
+
+    @model_validator(mode="after")
+    def _consistent(self):
+        if self.method == "tau_leap" and self.tau is None:
+            raise ValueError("method = 'tau_leap' needs tau (the leap)")
+        if self.method != "tau_leap" and self.tau is not None:
+            raise ValueError("tau is for method = 'tau_leap'")
+        if self.method != "hybrid" and self.discrete is not None:
+            raise ValueError("discrete is for method = 'hybrid'")
+        if self.cme and not self.histogram:
+            raise ValueError("cme = true compares histograms: name the species in histogram")
+        return self
+
+
+class MeshSpec(_Strict):
+    length: list[PositiveFloat] = Field([1.0, 1.0], min_length=2, max_length=2)
+    cells: list[PositiveInt] = Field(min_length=2, max_length=2)
+
+
+class SpatialSpec(_Strict):
+    mesh: MeshSpec
+    diffusivity: dict[str, NonNegativeFloat]
+    initial: dict[str, float | str] = {}
+    t_end: PositiveFloat
+    dt: PositiveFloat
+    scheme: str = "strang"
+    theta: Literal[0.5, 1.0] = 0.5
+    reaction_substeps: PositiveInt = 4
+    output_every: PositiveInt = 1
+    format: Literal["xdmf", "vtx"] = "xdmf"
+
+    @model_validator(mode="after")
+    def _steps(self):
+        n = round(self.t_end / self.dt)
+        if n < 1 or abs(n * self.dt - self.t_end) > 1e-9 * self.t_end:
+            raise ValueError(f"dt = {self.dt:g} does not divide t_end = {self.t_end:g}")
+        return self
+
+
+class ReactionsConfig(_Strict):
+    mode: Literal["well_mixed", "stochastic", "spatial"]
+    network: dict[str, Any] | str | None = None
+    sbml: str | None = None
+    units: UnitsSpec = UnitsSpec()
+    well_mixed: WellMixedSpec | None = None
+    stochastic: StochasticSpec | None = None
+    spatial: SpatialSpec | None = None
+
+    @model_validator(mode="after")
+    def _one_source_one_mode(self):
+        if (self.network is None) == (self.sbml is None):
+            raise ValueError("give exactly one of network (file or inline table) and sbml")
+        if getattr(self, self.mode) is None:
+            raise ValueError(f"mode = '{self.mode}' needs a [{self.mode}] table")
+        other = [m for m in MODES if m != self.mode and getattr(self, m) is not None]
+        if other:
+            raise ValueError(f"[{other[0]}] given but mode = '{self.mode}'")
+        return self
+
+    @property
+    def section(self):
+        """The table of the chosen mode."""
+        return getattr(self, self.mode)
+
+
+def _resolve(base: Path, name: str) -> Path:
+    p = Path(name)
+    return p if p.is_absolute() else (base / p).resolve()
+
+
+def build_network(cfg: ReactionsConfig, source: str) -> Network:
+    """The network of ``cfg`` (file paths already absolute, see :func:`load_reactions`)."""
+    if isinstance(cfg.network, dict):
+        return network_from_dict(cfg.network, f"{source}: network")
+    if cfg.network is not None:
+        p = Path(cfg.network)
+        if not p.is_file():
+            raise ConfigError(f"{source}: network: file not found: {p}")
+        return load_network(p)
+    p = Path(cfg.sbml)
+    if not p.is_file():
+        raise ConfigError(f"{source}: sbml: file not found: {p}")
+    try:
+        from fe2.physics.reactions.sbml import load_sbml
+    except ImportError as err:
+        raise ConfigError(f"{source}: sbml: SBML import is not available ({err})") from None
+    return load_sbml(p)
+
+
+def check_rate_constants(network: Network, source: str) -> None:
+    """Rate constants of the built-in laws (``k``, ``k_reverse``, ``vmax``, ``km``) and initial
+    values must be >= 0; a negative one is a one-line ConfigError naming the reaction."""
+    ssym, psym = network.symbols
+    vals = {psym[n]: v for n, v in network.parameters.items()}
+    for rx in network.reactions:
+        if rx.law == "expression":
+            continue
+        for key in _RATE_KEYS:
+            if key not in rx.params:
+                continue
+            v = float(_value(rx.params[key], psym, f"reaction {rx.name!r}", key).subs(vals))
+            if not v >= 0:
+                raise ConfigError(f"{source}: network: reaction {rx.name!r}: {key} = {v:g} is negative "
+                                  "(rate constants must be >= 0)")
+    for s in network.species:
+        if not s.initial >= 0:
+            raise ConfigError(f"{source}: species {s.name!r}: initial value {s.initial:g} is negative")
+
+
+def _check_names(cfg: ReactionsConfig, network: Network, source: str) -> None:
+    names = set(network.species_names)
+
+    def need(where: str, given) -> None:
+        unknown = sorted(set(given) - names)
+        if unknown:
+            raise ConfigError(f"{source}: {where}: unknown species {unknown[0]!r}")
+
+    sec = cfg.section
+    if cfg.mode == "well_mixed" and sec.sweep is not None and sec.sweep.parameter not in network.parameters:
+        raise ConfigError(f"{source}: well_mixed.sweep.parameter: unknown parameter {sec.sweep.parameter!r}")
+    if cfg.mode == "stochastic":
+        need("stochastic.histogram", sec.histogram)
+        need("stochastic.discrete", sec.discrete or [])
+        if sec.omega is None:
+            x0 = network.initial
+            if not np.allclose(x0, np.round(x0)):
+                raise ConfigError(f"{source}: stochastic: initial values must be integer counts "
+                                  "(or set omega, the system size, to convert concentrations)")
+    if cfg.mode == "spatial":
+        from fe2.physics.reactions.diffusion import SCHEMES  # dolfinx: only for this mode
+
+        if sec.scheme not in SCHEMES:
+            raise ConfigError(f"{source}: spatial.scheme: unknown scheme {sec.scheme!r} "
+                              f"(one of {', '.join(SCHEMES)})")
+        need("spatial.diffusivity", sec.diffusivity)
+        need("spatial.initial", sec.initial)
+        for name, val in sec.initial.items():
+            if isinstance(val, str):
+                initial_function(val, f"{source}: spatial.initial.{name}")
+
+
+def initial_function(text: str, where: str):
+    """A formula in ``x``, ``y`` (and ``pi``) -> ``f(x)`` for dolfinx ``interpolate`` (x: (3, n))."""
+    import sympy as sp
+
+    x, y = sp.symbols("x y", real=True)
+    try:
+        expr = sp.sympify(text, locals={"x": x, "y": y, "pi": sp.pi})
+    except (sp.SympifyError, SyntaxError, TypeError) as err:
+        raise ConfigError(f"{where}: cannot parse {text!r}: {err}") from None
+    unknown = {str(s) for s in expr.free_symbols} - {"x", "y"}
+    if unknown:
+        raise ConfigError(f"{where}: unknown name(s) {', '.join(sorted(unknown))} in {text!r} (use x, y, pi)")
+    f = sp.lambdify([x, y], expr, modules="numpy")
+    return lambda X: np.broadcast_to(np.asarray(f(X[0], X[1]), dtype=float), X.shape[1:]).copy()
+
+
+def load_reactions(path: str | Path) -> tuple[ReactionsConfig, Network]:
+    """Load and validate an ``fe2 reactions`` TOML file and build its network (one-line errors)."""
+    p = Path(path)
+    source = str(p)
+    cfg = parse_config(load_toml(p), ReactionsConfig, source)
+    if isinstance(cfg.network, str):
+        cfg = cfg.model_copy(update={"network": str(_resolve(p.parent, cfg.network))})
+    if cfg.sbml is not None:
+        cfg = cfg.model_copy(update={"sbml": str(_resolve(p.parent, cfg.sbml))})
+    network = build_network(cfg, source)
+    check_rate_constants(network, source)
+    _check_names(cfg, network, source)
+    return cfg, network
