@@ -44,6 +44,11 @@ Example::
     dt = 60.0                        # s
     n_steps = 30
 
+    [transient]                      # optional: time steps instead of the steady state
+    dt = 10.0                        # s (backward Euler); tissue regions then need storage = S [1/Pa]
+    n_steps = 30
+    initial_pressure = 0.0           # Pa
+
     [output]
     profile_points = 101             # radial profile samples (tumour_in_host only)
 """
@@ -95,6 +100,7 @@ class TissueSpec(_Strict):
     sigma: float | None = Field(default=None, ge=0.0, le=1.0)
     L_pL_SV: NonNegativeFloat | None = None
     p_L: float | None = None
+    storage: NonNegativeFloat | None = None   # 1/Pa, for [transient] runs
 
     @model_validator(mode="after")
     def _complete(self):
@@ -159,6 +165,14 @@ class SoluteSpec(_Strict):
     theta: float = Field(default=1.0, ge=0.5, le=1.0)
 
 
+class TransientSpec(_Strict):
+    """Backward-Euler steps of S ∂p/∂t + ∇·u = s(p) from a uniform initial pressure (instead of the steady solve)."""
+
+    dt: PositiveFloat            # s
+    n_steps: PositiveInt
+    initial_pressure: float = 0.0  # Pa
+
+
 class OutputSpec(_Strict):
     profile_points: PositiveInt = 101
 
@@ -171,12 +185,15 @@ class DarcyConfig(_Strict):
     boundary: list[BoundarySpec] = Field(default_factory=list)
     permeability: PermeabilitySpec | None = None
     solute: SoluteSpec | None = None
+    transient: TransientSpec | None = None
     output: OutputSpec = Field(default_factory=OutputSpec)
 
     @model_validator(mode="after")
     def _consistent(self):
         if not self.tissue:
             raise ValueError("[tissue] needs at least one region")
+        if self.transient is not None and not any((t.storage or 0.0) > 0 for t in self.tissue.values()):
+            raise ValueError("[transient] needs a positive tissue storage (1/Pa) in at least one region")
         if self.permeability is not None:
             extra = sorted(set(self.permeability.fibre_fraction) - set(self.tissue))
             if extra:

@@ -52,6 +52,7 @@ class RegionCoefficients:
     p_L: fem.Function        # [Pa]
     K: fem.Function          # (gdim, gdim) DG0 tensor           [m²/(Pa s)]
     K_inv: fem.Function      # (gdim, gdim) DG0 tensor           [Pa s/m²]
+    S: fem.Function          # specific storage                  [1/Pa]
 
     def source(self, p):
         """UFL s(p) = A − C p [1/s]: net fluid gain per tissue volume."""
@@ -144,4 +145,5 @@ def build_region_coefficients(
         p_L=scalar("p_L", [p.p_L for p in props]),
         K=tensor("K", Ks),
         K_inv=tensor("K_inv", [np.linalg.inv(K) for K in Ks]),
+        S=scalar("storage", [p.storage for p in props]),
     )

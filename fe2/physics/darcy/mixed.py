@@ -68,9 +68,12 @@ class MixedDarcy(DarcySolverBase):
         n = ufl.FacetNormal(msh)
         u, p = ufl.TrialFunctions(self.Wm)
         v, q = ufl.TestFunctions(self.Wm)
+        # transient storage S (p − p_prev)/Δt, backward Euler; inv_dt = 0: the steady problem
+        self.inv_dt = fem.Constant(msh, 0.0)
+        self.p_prev = fem.Function(self.Vp, name="pressure_previous")
         a = (ufl.inner(K_inv * u, v) * dxK - p * ufl.div(v) * dx - ufl.div(u) * q * dx
-             - coeffs.C * p * q * dx)
-        L = -coeffs.A * q * dx
+             - coeffs.C * p * q * dx - self.inv_dt * coeffs.S * p * q * dx)
+        L = -coeffs.A * q * dx - self.inv_dt * coeffs.S * self.p_prev * q * dx
         pressure_tags = []
         for bc in bcs:
             if isinstance(bc, PressureBC):
@@ -94,7 +97,9 @@ class MixedDarcy(DarcySolverBase):
         V0 = fem.functionspace(msh, ("DG", 0))
         self._V0 = V0
         q0 = ufl.TestFunction(V0)
-        self.f_cell = fem.form((ufl.div(uh) - coeffs.source(ph)) * q0 * dx)
+        storage = self.inv_dt * coeffs.S * (ph - self.p_prev)
+        self.f_storage = fem.form(storage * dx)
+        self.f_cell = fem.form((ufl.div(uh) + storage - coeffs.source(ph)) * q0 * dx)
         self.f_cell_scale = fem.form(
             (abs(coeffs.vascular_inflow(ph)) + abs(coeffs.lymphatic_drainage(ph))) * q0 * dx)
         self.prefix = prefix
@@ -129,4 +134,5 @@ class MixedDarcy(DarcySolverBase):
         r.destroy()
         s.destroy()
         cell = rmax / max(smax, np.finfo(float).tiny)
-        return ConservationAudit.build("mixed", inflow, drain, outflow, cell_residual_max=cell)
+        return ConservationAudit.build("mixed", inflow, drain, outflow, cell_residual_max=cell,
+                                       storage_rate=total(self.f_storage))

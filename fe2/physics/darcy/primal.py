@@ -69,8 +69,12 @@ class PrimalDarcy(DarcySolverBase):
         zero = fem.Constant(msh, PETSc.ScalarType(0.0))
         neumann = sum(flux_terms[1:], flux_terms[0]) if flux_terms else zero * q * dx
 
-        self.a = fem.form(ufl.inner(K * ufl.grad(p), ufl.grad(q)) * dxK + coeffs.C * p * q * dx)
-        self.L = fem.form(coeffs.A * q * dx - neumann)
+        # transient storage S (p − p_prev)/Δt, backward Euler; inv_dt = 0: the steady problem
+        self.inv_dt = fem.Constant(msh, PETSc.ScalarType(0.0))
+        self.p_prev = fem.Function(self.V, name="pressure_previous")
+        self.a = fem.form(ufl.inner(K * ufl.grad(p), ufl.grad(q)) * dxK + coeffs.C * p * q * dx
+                          + self.inv_dt * coeffs.S * p * q * dx)
+        self.L = fem.form(coeffs.A * q * dx - neumann + self.inv_dt * coeffs.S * self.p_prev * q * dx)
         # velocity recovery u = −K∇p_h (L2 projection onto DG_{k−1}; exact for DG0 K and k = 1)
         w, z = ufl.TrialFunction(self.W), ufl.TestFunction(self.W)
         self.a_proj = fem.form(ufl.inner(w, z) * dx)
@@ -80,8 +84,10 @@ class PrimalDarcy(DarcySolverBase):
         self.f_inflow = fem.form(coeffs.vascular_inflow(ph) * dx)
         self.f_drain = fem.form(coeffs.lymphatic_drainage(ph) * dx)
         self.f_outflow = fem.form(ufl.dot(self.u, n) * ds)
+        self.f_storage = fem.form(self.inv_dt * coeffs.S * (ph - self.p_prev) * dx)
         self.f_residual = fem.form(
-            coeffs.source(ph) * q * dx - ufl.inner(K * ufl.grad(ph), ufl.grad(q)) * dxK)
+            (coeffs.source(ph) - self.inv_dt * coeffs.S * (ph - self.p_prev)) * q * dx
+            - ufl.inner(K * ufl.grad(ph), ufl.grad(q)) * dxK)
         self.f_neumann = fem.form(neumann)
         self.prefix = prefix
         self.ksp = linalg.make_ksp(self.comm, prefix, petsc_options)
@@ -123,4 +129,5 @@ class PrimalDarcy(DarcySolverBase):
         consistent = comm.allreduce(local, op=MPI.SUM)
         R.destroy()
         N.destroy()
-        return ConservationAudit.build("primal", inflow, drain, outflow, outflow_consistent=consistent)
+        return ConservationAudit.build("primal", inflow, drain, outflow, outflow_consistent=consistent,
+                                       storage_rate=total(self.f_storage))

@@ -17,10 +17,11 @@ Units are SI throughout (Pa, m, s; see :mod:`fe2.physics.darcy.units`).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
+import numpy as np
 from dolfinx import fem
 from dolfinx import mesh as dmesh
 
@@ -66,7 +67,9 @@ class DarcyResult:
 
 
 class DarcyProblem:
-    """Steady interstitial flow −∇·(K∇p) = L_p S/V (p_e − p) − L_pL S_L/V (p − p_L), region-wise data.
+    """Interstitial flow S ∂p/∂t − ∇·(K∇p) = L_p S/V (p_e − p) − L_pL S_L/V (p − p_L), region-wise data:
+    :meth:`solve` for the steady state, :meth:`set_pressure` + :meth:`step` for transients (S = the
+    regions' ``storage``).
 
     Args:
         mesh: the tissue mesh (its communicator is the solver's).
@@ -110,7 +113,29 @@ class DarcyProblem:
         self.solver.assemble_operator()
 
     def solve(self) -> DarcyResult:
-        """Assemble (once), solve, recover the velocity and audit the fluid balance (collective)."""
+        """The steady problem: assemble (once), solve, recover the velocity and audit (collective)."""
+        self.solver.set_time_step(None)
+        return self._solve()
+
+    def set_pressure(self, p0: float | Callable[[np.ndarray], np.ndarray]) -> None:
+        """Initial pressure [Pa] of a transient run: a constant or a callable x (3, n) -> (n,)."""
+        p = self.solver.p
+        if callable(p0):
+            p.interpolate(p0)
+        else:
+            p.x.array[:] = float(p0)
+        p.x.scatter_forward()
+
+    def step(self, dt: float) -> DarcyResult:
+        """One backward-Euler step Δt [s] of S ∂p/∂t + ∇·u = s(p) from the current pressure (collective);
+        the audit then includes the storage rate ∫ S (p − p_prev)/Δt dx."""
+        if not dt > 0:
+            raise ConfigError(f"time step must be positive, got {dt}")
+        self.solver.p_prev.x.array[:] = self.solver.p.x.array
+        self.solver.set_time_step(dt)
+        return self._solve()
+
+    def _solve(self) -> DarcyResult:
         p, u, audit, timings = self.solver.solve()
         if self.verbose and self.comm.rank == 0:
             print(f"darcy: {audit.summary()}", flush=True)

@@ -35,6 +35,8 @@ class TissueProperties:
         sigma: osmotic reflection coefficient of the vessel wall, in [0, 1].
         L_pL_SV: lymphatic filtration coefficient L_pL S_L/V [1/(Pa·s)] (≥ 0; 0 = alymphatic).
         p_L: lymphatic pressure [Pa].
+        storage: specific storage S [1/Pa] of the transient balance S ∂p/∂t + ∇·u = s(p)
+            (tissue compliance per unit volume; 0: the steady problem, or an incompressible tissue).
     """
 
     K: float | tuple = 1.0
@@ -46,6 +48,7 @@ class TissueProperties:
     sigma: float = 0.0
     L_pL_SV: float = 0.0
     p_L: float = 0.0
+    storage: float = 0.0
 
     def __post_init__(self) -> None:
         K = np.asarray(self.K, dtype=float)
@@ -59,7 +62,7 @@ class TissueProperties:
             if np.linalg.norm(K - K.T) > 1e-10 * np.linalg.norm(K) or np.linalg.eigvalsh(K).min() <= 0:
                 raise MaterialError(f"conductivity tensor K must be SPD: {K.tolist()}")
             object.__setattr__(self, "K", tuple(map(tuple, (0.5 * (K + K.T)).tolist())))
-        for name in ("L_p", "S_V", "L_pL_SV"):
+        for name in ("L_p", "S_V", "L_pL_SV", "storage"):
             v = getattr(self, name)
             if not (np.isfinite(v) and v >= 0):
                 raise MaterialError(f"{name} must be non-negative and finite, got {v}")

@@ -10,7 +10,8 @@ Files written to ``out`` (SI throughout; p also in mmHg where printed):
   the fluid audit, timings, the Baxter–Jain comparison where it applies, the solute audit;
 * ``profile.csv`` / ``profile.png``: radial pressure profile (tumour_in_host domains), with the
   Baxter–Jain analytic profile for an isolated uniform tumour;
-* ``solute_audit.csv`` when ``[solute]`` is given.
+* ``solute_audit.csv`` when ``[solute]`` is given; ``darcy_transient.csv`` (fluid balance per
+  step, with the storage rate) for ``[transient]`` runs.
 
 ``result.json`` is written last, atomically: a directory without it is an unfinished run.
 """
@@ -135,7 +136,8 @@ def baxter_jain_comparison(cfg: DarcyConfig, tissue: dict[int, TissueProperties]
     """Analytic comparison for an isolated uniform tumour (one region, isotropic tissue K, p = 0 on the
     surface, no lymphatics); None otherwise."""
     d = cfg.domain
-    if d.kind != "tumour_in_host" or d.host_radius is not None or len(tissue) != 1 or cfg.permeability:
+    if (d.kind != "tumour_in_host" or d.host_radius is not None or len(tissue) != 1 or cfg.permeability
+            or cfg.transient is not None):
         return None
     props = next(iter(tissue.values()))
     bcs = cfg.boundary
@@ -205,8 +207,25 @@ def run_darcy(cfg: DarcyConfig, comm: MPI.Comm, out: str | Path,
 
     problem = DarcyProblem(tm.mesh, tm.cell_tags, tm.facet_tags, tissue, bcs=bcs, formulation=cfg.formulation,
                            degree=cfg.degree, K_field=K_field)
-    res = problem.solve()
-    say(f"darcy: {res.audit.summary()}")
+    if cfg.transient is None:
+        res = problem.solve()
+        say(f"darcy: {res.audit.summary()}")
+    else:
+        tr_cfg = cfg.transient
+        problem.set_pressure(tr_cfg.initial_pressure)
+        rows = []
+        for k in range(tr_cfg.n_steps):
+            res = problem.step(tr_cfg.dt)
+            a = res.audit
+            rows.append([(k + 1) * tr_cfg.dt, a.starling_inflow, a.lymphatic_drainage, a.boundary_outflow,
+                         a.storage_rate, a.relative_residual])
+            if k == tr_cfg.n_steps - 1 or (k + 1) % max(1, tr_cfg.n_steps // 5) == 0:
+                say(f"darcy: t = {(k + 1) * tr_cfg.dt:.4g} s, {a.summary()}")
+        write_csv_atomic(out / "darcy_transient.csv", ["time_s", "starling_inflow", "lymphatic_drainage",
+                                                       "boundary_outflow", "storage_rate", "relative_residual"],
+                         rows, comm)
+        record["transient"] = {"dt_s": tr_cfg.dt, "steps": tr_cfg.n_steps, "file": "darcy_transient.csv",
+                               "max_relative_residual": max(r[-1] for r in rows)}
     record["darcy"] = res.to_dict()
 
     fields = {"p": res.p, "u": res.u}
@@ -258,6 +277,7 @@ def run_darcy(cfg: DarcyConfig, comm: MPI.Comm, out: str | Path,
     output.write_fields(out / "fields.bp", fields, degree=max(1, cfg.degree))
     record["time_s"] = time.perf_counter() - t0
     record["files"] = sorted(["fields.bp"] + (["profile.csv", "profile.png"] if "radial_profile" in record else [])
-                             + (["solute_audit.csv"] if cfg.solute else []) + ["result.json"])
+                             + (["solute_audit.csv"] if cfg.solute else [])
+                             + (["darcy_transient.csv"] if cfg.transient else []) + ["result.json"])
     write_json_atomic(out / "result.json", record, comm)
     return record

@@ -12,7 +12,8 @@ from fe2.physics.darcy.audit import ConservationAudit
 
 
 class DarcySolverBase:
-    """Subclasses set ``self._A = None`` in ``__init__`` and implement :meth:`assemble_operator`,
+    """Subclasses set ``self._A = None``, ``self.inv_dt`` (Constant, 1/Δt) and ``self.p_prev`` (the
+    pressure of the previous time level) in ``__init__`` and implement :meth:`assemble_operator`,
     :meth:`_assemble_rhs`, :meth:`_solve_and_recover` (returns KSP iterations) and :meth:`audit`;
     they expose ``self.p`` (pressure [Pa]) and ``self.u`` (velocity [m/s])."""
 
@@ -30,6 +31,17 @@ class DarcySolverBase:
 
     def audit(self) -> ConservationAudit:  # pragma: no cover - interface
         raise NotImplementedError
+
+    inv_dt: fem.Constant
+    p_prev: fem.Function
+
+    def set_time_step(self, dt: float | None) -> None:
+        """Backward-Euler step Δt [s] of S ∂p/∂t + ∇·u = s(p) (None: the steady problem); the
+        operator is re-assembled at the next solve when Δt changes."""
+        inv = 0.0 if dt is None else 1.0 / float(dt)
+        if float(self.inv_dt.value) != inv:
+            self.inv_dt.value = inv
+            self._A = None
 
     def solve(self) -> tuple[fem.Function, fem.Function, ConservationAudit, dict]:
         """(p, u, audit, timings [s] per phase 'assemble', 'solve', 'audit', plus 'ksp_iterations')."""
