@@ -79,14 +79,22 @@ def identity_node_map(comm: MPI.Comm, n_owned: int) -> NodeMap:
 
 
 def periodic_node_map(
-    comm: MPI.Comm, x: np.ndarray, box_min: np.ndarray, box_max: np.ndarray, rel_tol: float = 1e-8
+    comm: MPI.Comm, x: np.ndarray, box_min: np.ndarray, box_max: np.ndarray, rel_tol: float = 1e-8,
+    *, removed: np.ndarray | None = None, gauge: bool = True,
 ) -> NodeMap:
     """Pair every node on a max face with its image on the min faces; fix one gauge node.
 
+    ``removed`` (bool per owned node, e.g. no-slip wall nodes of a Stokes cell) get no column
+    (the field is zero there) and a slave takes its master's, so a removed node crossing a box
+    face is removed on both sides. ``gauge=False`` fixes no extra node (when ``removed`` already
+    takes out the translations).
+
     Raises:
-        MeshError: when a node has no periodic partner (the mesh is not periodic),
-            naming the node and the distance to the nearest candidate.
+        MeshError: when a node has no periodic partner (the mesh is not periodic), naming the
+            node and the distance to the nearest candidate, or when a removed node is paired
+            with a kept one (a non-periodic obstacle).
     """
+    removed = np.zeros(x.shape[0], dtype=bool) if removed is None else np.asarray(removed, dtype=bool)
     d = x.shape[1]
     lengths = box_max - box_min
     on_min, on_max = face_masks(x, box_min, box_max, rel_tol)
@@ -103,7 +111,7 @@ def periodic_node_map(
 
     slave = on_max.any(axis=1)
     image = np.where(on_max, box_min, x)  # fold max faces onto min faces, corners in one step
-    col, n_own, total = _number_kept(comm, ~slave)
+    col, n_own, total = _number_kept(comm, ~slave & ~removed)
 
     # Masters that a slave can point to lie on some min face.
     cand = (~slave) & on_min.any(axis=1)
@@ -111,6 +119,7 @@ def periodic_node_map(
     gathered_c = comm.allgather(col[cand])
     master_x = np.concatenate(gathered_x) if gathered_x else np.zeros((0, d))
     master_c = np.concatenate(gathered_c) if gathered_c else np.zeros(0, dtype=np.int64)
+    master_r = np.concatenate(comm.allgather(removed[cand])).astype(bool)
 
     n_slaves = int(np.count_nonzero(slave))
     problem = ""
@@ -121,6 +130,7 @@ def periodic_node_map(
             tree = cKDTree(master_x / lengths)
             dist, idx = tree.query(image[slave] / lengths)
             bad = dist > rel_tol * 10.0
+            mismatch = master_r[idx] != removed[slave] if master_r.size else np.zeros(0, dtype=bool)
             if np.any(bad):
                 k = int(np.flatnonzero(bad)[0])
                 p = x[slave][k]
@@ -129,6 +139,12 @@ def periodic_node_map(
                     f" opposite face (nearest candidate {dist[k] * float(np.max(lengths)):.3e} away);"
                     " generate the mesh with periodic faces (gmsh setPeriodic)"
                 )
+            elif np.any(mismatch):
+                k = int(np.flatnonzero(mismatch)[0])
+                problem = (
+                    f"obstacles are not periodic: node at {np.array2string(x[slave][k], precision=6)} is"
+                    " on a wall on one box face and in the fluid on the opposite face"
+                )
             else:
                 col[slave] = master_c[idx]
     # Raise on every rank together (a rank-local raise would leave the others in the next collective).
@@ -136,6 +152,8 @@ def periodic_node_map(
     if problems:
         raise MeshError(problems[0])
 
+    if not gauge:
+        return NodeMap(col, n_own, total)
     # Gauge: the reduced node 0 (and every image of it) is fixed, w = 0 there.
     gauge_rank = comm.allreduce(comm.rank if n_own > 0 else comm.size, op=MPI.MIN)
     col = np.where(col == 0, -1, col - 1)

@@ -58,7 +58,6 @@ from dolfinx import fem, mesh as dmesh
 from dolfinx.fem import petsc as fem_petsc
 from mpi4py import MPI
 from petsc4py import PETSc
-from scipy.spatial import cKDTree
 
 from fe2._compat import create_petsc_vector
 from fe2.errors import ConfigError, GeometryError, MeshError, SolverError
@@ -214,76 +213,6 @@ def square_fibre_cell(
 
 
 # ----------------------------------------------------------------------------- constraints
-def _velocity_node_map(
-    comm: MPI.Comm, x: np.ndarray, wall: np.ndarray, box_min: np.ndarray, box_max: np.ndarray,
-    rel_tol: float = 1e-8,
-) -> constraints.NodeMap:
-    """Periodic pairing of velocity nodes with no-slip wall nodes removed (no gauge).
-
-    Like :func:`fe2.micro.constraints.periodic_node_map`, but nodes flagged ``wall``
-    get no column (v = 0) and nothing else is fixed: no slip already removes the
-    translations. A slave takes its master's column, so a wall crossing a box
-    face is fixed on both sides.
-
-    Raises:
-        MeshError: opposite faces do not match node for node, or a wall node is
-            paired with a fluid node (a non-periodic obstacle).
-    """
-    d = x.shape[1]
-    lengths = box_max - box_min
-    on_min, on_max = constraints.face_masks(x, box_min, box_max, rel_tol)
-    for a in range(d):
-        n_lo = comm.allreduce(int(np.count_nonzero(on_min[:, a])))
-        n_hi = comm.allreduce(int(np.count_nonzero(on_max[:, a])))
-        if n_lo != n_hi:
-            raise MeshError(
-                f"mesh is not periodic: face x{a + 1}=min has {n_lo} velocity nodes but x{a + 1}=max has"
-                f" {n_hi}; Stokes cells need opposite faces that match node for node"
-            )
-    slave = on_max.any(axis=1)
-    keep = ~slave & ~wall
-    n_keep = int(np.count_nonzero(keep))
-    offset = comm.exscan(n_keep)
-    offset = 0 if (offset is None or comm.rank == 0) else int(offset)
-    total = comm.allreduce(n_keep)
-    col = np.full(x.shape[0], -1, dtype=np.int64)
-    col[keep] = offset + np.arange(n_keep, dtype=np.int64)
-
-    cand = (~slave) & on_min.any(axis=1)
-    master_x = np.concatenate(comm.allgather(x[cand])).reshape(-1, d)
-    master_c = np.concatenate(comm.allgather(col[cand])).astype(np.int64)
-    master_w = np.concatenate(comm.allgather(wall[cand])).astype(bool)
-    problem = ""
-    if np.any(slave):
-        if master_x.shape[0] == 0:
-            problem = "mesh is not periodic: velocity nodes on the max faces but none on the min faces"
-        else:
-            image = np.where(on_max, box_min, x)[slave]
-            dist, idx = cKDTree(master_x / lengths).query(image / lengths)
-            bad = dist > 10.0 * rel_tol
-            mismatch = master_w[idx] != wall[slave]
-            if np.any(bad):
-                k = int(np.flatnonzero(bad)[0])
-                problem = (
-                    f"mesh is not periodic: node at {np.array2string(x[slave][k], precision=6)} has no"
-                    " partner"
-                    f" on the opposite face (nearest {dist[k] * float(np.max(lengths)):.3e} away);"
-                    " generate the mesh with periodic faces (gmsh setPeriodic)"
-                )
-            elif np.any(mismatch):
-                k = int(np.flatnonzero(mismatch)[0])
-                problem = (
-                    f"obstacles are not periodic: node at {np.array2string(x[slave][k], precision=6)} is"
-                    " on a wall on one box face and in the fluid on the opposite face"
-                )
-            else:
-                col[slave] = master_c[idx]
-    problems = [p for p in comm.allgather(problem) if p]
-    if problems:
-        raise MeshError(problems[0])
-    return constraints.NodeMap(col, n_keep, total)
-
-
 def _owner_starts(comm: MPI.Comm, n_owned: int) -> np.ndarray:
     """Start of each rank's contiguous range, shape (size + 1,)."""
     counts = np.asarray(comm.allgather(int(n_owned)), dtype=np.int64)
@@ -449,7 +378,7 @@ class StokesCell:
                 "the Stokes cell has no obstacle walls: with no no-slip surface the flow is unbounded"
                 " (infinite permeability)"
             )
-        vmap = _velocity_node_map(self.comm, xv, wall, self.box_min, self.box_max)
+        vmap = constraints.periodic_node_map(self.comm, xv, self.box_min, self.box_max, removed=wall, gauge=False)
         qmap = constraints.periodic_node_map(self.comm, xq, self.box_min, self.box_max)
         self.n_reduced = (vmap.n_reduced_global * self.bs, qmap.n_reduced_global)
         return _block_prolongation(self.comm, vmap, self.n_v, self.bs, qmap, self.n_q)
