@@ -29,6 +29,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+import basix
 import numpy as np
 import ufl
 from dolfinx import fem
@@ -123,12 +124,17 @@ class SmallStrainMacroSolver:
         q = quadrature_degree if quadrature_degree is not None else max(1, 2 * (degree - 1))
         self.V = fem.functionspace(msh, ("Lagrange", degree, (d,)))
         self.u = fem.Function(self.V, name="displacement")
-        self.quad = QuadratureFields(msh, q, self.m)
-        self.state = material.initial_state(self.quad.n_points)
+        self._q_degree = q
+        self._quad: QuadratureFields | None = None  # built on first use (the uniform linear path may never need it)
+        self._strain_expr: fem.Expression | None = None
+        cell_type = getattr(basix.CellType, msh.topology.cell_name())
+        n_points = msh.topology.index_map(msh.topology.dim).size_local * basix.make_quadrature(cell_type, q)[0].shape[0]
+        self.n_points = n_points  #: owned quadrature points
+        self.state = material.initial_state(n_points)
         self._trial_state = None
 
         v, du = ufl.TestFunction(self.V), ufl.TrialFunction(self.V)
-        dx = self.quad.dx
+        dx = ufl.Measure("dx", domain=msh, metadata={"quadrature_degree": q, "quadrature_scheme": "default"})
         ds = ufl.Measure("ds", domain=msh, subdomain_data=facet_tags)
         self.load_factor = fem.Constant(msh, 0.0)
         traction_terms = [
@@ -150,7 +156,6 @@ class SmallStrainMacroSolver:
         self._internal = internal
         self._internal_force_form = None  # compiled on the first reaction() call
         self.jacobian_form = fem.form(ufl.inner(ufl.dot(tangent_q, kin.variation(du)), kin.variation(v)) * dx)
-        self.strain_expr = self.quad.expression(kin.driver(self.u))
 
         msh.topology.create_connectivity(d - 1, d)
         self._bc_targets: list[tuple[np.ndarray, np.ndarray]] = []  # (local dof indices, value per dof at factor 1)
@@ -181,6 +186,24 @@ class SmallStrainMacroSolver:
         self.du = fem.Function(self.V)
         self.ksp = make_ksp(self.J, (linear_solver or LinearSolverOptions("direct")).resolved(d, self.J.getSize()[0]), unique_prefix("fe2_macro_"))
         self.history: list[StepReport] = []
+
+    # ------------------------------------------------------- quadrature points
+    @property
+    def quad(self) -> QuadratureFields:
+        """Flux and tangent at the owned quadrature points (built on first access, collectively; on
+        the uniform linear path they are then kept current at every converged step, for output)."""
+        if self._quad is None:
+            self._quad = QuadratureFields(self.mesh, self._q_degree, self.m)
+            if self.uniform_linear:
+                self._update_material()
+        return self._quad
+
+    @property
+    def strain_expr(self) -> fem.Expression:
+        """The compiled macro driver (Mandel ε or F) at the quadrature points."""
+        if self._strain_expr is None:
+            self._strain_expr = self.quad.expression(self.kinematics.driver(self.u))
+        return self._strain_expr
 
     # ----------------------------------------------------------------- pieces
     def _update_material(self) -> None:
@@ -269,8 +292,10 @@ class SmallStrainMacroSolver:
                 f" {report.residuals[0]:.2e} -> {report.residuals[-1]:.2e} in {self.newton.max_it} iterations"
             )
         if self.uniform_linear:
-            self._update_material()  # σ at the points, for output
-        self.state = self._trial_state
+            if self._quad is not None:
+                self._update_material()  # σ at the points, for whoever reads them (output)
+        else:
+            self.state = self._trial_state
         if hasattr(self.material, "commit"):
             self.material.commit()
         self.history.append(report)

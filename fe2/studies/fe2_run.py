@@ -80,7 +80,7 @@ def run_fe2(cfg: RunConfig, comm: MPI.Comm, out_dir: str | Path, *, restart: boo
     tractions = [Traction(domain.tag(t.boundary), t.value) for t in cfg.macro.traction]
     solver = SmallStrainMacroSolver(domain.mesh, domain.facet_tags, material, degree=cfg.macro.degree,
                                     dirichlet=dirichlet, tractions=tractions)
-    n_points = comm.allreduce(solver.quad.n_points)
+    n_points = comm.allreduce(solver.n_points)
     kind = "linear (C_hom computed once)" if material.is_linear else "nonlinear (one RVE solve per point)"
     say(f"macro: {domain.mesh.topology.index_map(domain.mesh.topology.dim).size_global} cells, {n_points}"
         f" quadrature points on {comm.size} rank(s); RVE {kind}")
