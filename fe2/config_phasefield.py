@@ -4,7 +4,8 @@ Example::
 
     model = "cahn_hilliard"          # or "allen_cahn"
     kappa = 2.0
-    mobility = 5.0
+    mobility = 5.0                   # or {kind = "constant", value = 5.0},
+                                     # or {kind = "quadratic", m0 = 5.0, floor = 1e-3}
     boundary = "noflux"
 
     [domain]
@@ -23,6 +24,8 @@ Example::
     t_end = 1000.0
     dt = 0.5
     dt_max = 50.0
+    scheme = "secant_cn"             # (default) or "split_euler"
+    error_tol = 2e-3                 # local-error control (optional)
 
     [output]
     every = 10                       # XDMF frame every N accepted steps
@@ -37,6 +40,7 @@ from typing import Annotated, Literal, Union
 from pydantic import Field, PositiveFloat, PositiveInt, model_validator
 
 from fe2.config import _Strict, load_toml, parse_config
+from fe2.config_phasefield_rve import PhaseFieldHomogenizeSpec
 from fe2.errors import ConfigError
 
 
@@ -80,6 +84,30 @@ class InitialSpec(_Strict):
     seed: int = 0
 
 
+class ConstantMobilitySpec(_Strict):
+    kind: Literal["constant"]
+    value: PositiveFloat
+
+
+class QuadraticMobilitySpec(_Strict):
+    """M(c) = m0 · max(4 (c − c_min)(c_max − c)/(c_max − c_min)², floor)."""
+
+    kind: Literal["quadratic"]
+    m0: PositiveFloat
+    c_min: float = 0.0
+    c_max: float = 1.0
+    floor: float = Field(1e-3, gt=0, le=1)
+
+    @model_validator(mode="after")
+    def _range(self):
+        if not self.c_max > self.c_min:
+            raise ValueError(f"need c_max > c_min, got {self.c_min}, {self.c_max}")
+        return self
+
+
+MobilitySpec = Annotated[Union[ConstantMobilitySpec, QuadraticMobilitySpec], Field(discriminator="kind")]
+
+
 class TimeSpec(_Strict):
     t_end: PositiveFloat
     dt: PositiveFloat = 1.0
@@ -87,17 +115,28 @@ class TimeSpec(_Strict):
     dt_max: PositiveFloat = math.inf
     adaptive: bool = True
     energy_rtol: PositiveFloat | None = None
+    #: "secant_cn" (second order, secant Crank–Nicolson; default) or "split_euler" (first order, convex split)
+    scheme: Literal["split_euler", "secant_cn"] = "secant_cn"
+    #: local-error tolerance (max nodal |c − c_pred|); None: Newton-iteration heuristics
+    error_tol: PositiveFloat | None = None
+    safety: float = Field(0.9, gt=0, le=1)
+    ratio_min: float = Field(0.2, gt=0, lt=1)
+    ratio_max: float = Field(2.0, gt=1)
+    #: reject a step that raises F by more than this × |F| (None: off)
+    energy_increase_rtol: float | None = Field(1e-10, ge=0)
 
 
 class OutputSpec(_Strict):
     every: PositiveInt = 10
     checkpoint_every: PositiveInt = 10
+    #: extra XDMF frames exactly at these times (the stepper lands on them)
+    times: list[PositiveFloat] = []
 
 
 class PhaseFieldConfig(_Strict):
     model: Literal["cahn_hilliard", "allen_cahn"] = "cahn_hilliard"
     kappa: PositiveFloat
-    mobility: PositiveFloat = 1.0
+    mobility: PositiveFloat | MobilitySpec = 1.0
     boundary: Literal["noflux", "periodic"] = "noflux"
     degree: Literal[1, 2] = 1
     domain: DomainSpec
@@ -105,6 +144,7 @@ class PhaseFieldConfig(_Strict):
     initial: InitialSpec = InitialSpec()
     time: TimeSpec
     output: OutputSpec = OutputSpec()
+    homogenize: PhaseFieldHomogenizeSpec | None = None  # effective properties of c(t): fe2.studies.phasefield_rve
 
 
 def load_phasefield_config(path: str | Path) -> PhaseFieldConfig:

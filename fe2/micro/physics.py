@@ -83,6 +83,11 @@ class Elasticity:
         """Effective stiffness Mandel -> Voigt (engineering shear strain)."""
         return stiffness_mandel_to_voigt(c_mandel)
 
+    @property
+    def coefficient_names(self) -> tuple[str, ...]:
+        """Names of the (DG0) coefficient fields the flux reads: Lamé λ, μ."""
+        return ("lambda", "mu")
+
     def coefficient_values(self, material) -> dict[str, float]:
         if not isinstance(material, IsotropicElastic):
             raise ConfigError(f"elasticity needs IsotropicElastic phases, got {type(material).__name__}")
@@ -126,6 +131,11 @@ class Conductivity:
 
     def to_voigt(self, c_mandel: np.ndarray) -> np.ndarray:
         return np.array(c_mandel, dtype=float)
+
+    @property
+    def coefficient_names(self) -> tuple[str, ...]:
+        """Names of the (DG0) coefficient fields the flux reads: conductivity k."""
+        return ("k",)
 
     def coefficient_values(self, material) -> dict[str, float]:
         if not isinstance(material, IsotropicConductor):

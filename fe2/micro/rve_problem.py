@@ -33,7 +33,7 @@ from mpi4py import MPI
 from petsc4py import PETSc
 
 from fe2._compat import create_petsc_vector
-from fe2.errors import ConfigError, GeometryError
+from fe2.errors import ConfigError, GeometryError, MaterialError
 from fe2.geometry.base import RVEMesh
 from fe2.micro import constraints
 from fe2.micro.forms import RVEForms
@@ -46,16 +46,22 @@ BOUNDARY_CONDITIONS = ("kubc", "periodic", "tubc")
 
 
 class RVEProblem:
-    """A linear RVE with phase-wise isotropic materials.
+    """A linear RVE with phase-wise isotropic materials, or a cell-wise coefficient field.
 
     Args:
         rve: the meshed RVE (any communicator; the solve is distributed over it).
         physics: :class:`~fe2.micro.physics.Elasticity` or ``Conductivity``.
-        materials: phase name -> material, for every non-void phase of the mesh.
+        materials: phase name -> material, for every non-void phase of the mesh;
+            empty when ``coefficients`` is given.
         degree: Lagrange degree of the field (1 or 2).
         solver: linear-solver settings (default 'auto': see LinearSolverOptions).
         forms: compiled forms shared by many RVEs of one kind (see
             :mod:`fe2.micro.forms`); compiled for this mesh when omitted.
+        coefficients: instead of phase materials, the coefficient fields themselves
+            (``physics.coefficient_names`` -> DG0 function on ``rve.mesh``, ghosts
+            updated): a spatially varying isotropic material, one value per cell
+            (e.g. interpolated from a phase field). The Reuss bound is then the
+            cell-wise <C⁻¹>⁻¹.
 
     Forms are compiled and the stiffness K, the vectors G_k, H_k and the affine
     fields are assembled once here; :meth:`solve` builds each BC's reduced
@@ -71,6 +77,7 @@ class RVEProblem:
         degree: int = 1,
         solver: LinearSolverOptions | None = None,
         forms: RVEForms | None = None,
+        coefficients: Mapping[str, fem.Function] | None = None,
     ) -> None:
         t0 = time.perf_counter()
         self.rve = rve
@@ -82,7 +89,12 @@ class RVEProblem:
         if degree not in (1, 2):
             raise ConfigError(f"element degree must be 1 or 2, got {degree}")
         self.degree = degree
-        self._check_materials(materials)
+        self.field_coefficients = coefficients is not None
+        if self.field_coefficients:
+            if materials:
+                raise ConfigError("give either phase materials or coefficient fields, not both")
+        else:
+            self._check_materials(materials)
         self.materials = dict(materials)
 
         msh = rve.mesh
@@ -98,7 +110,9 @@ class RVEProblem:
         self.global_node = np.arange(self.n_owned_nodes, dtype=np.int64) + self.V.dofmap.index_map.local_range[0]
 
         self.solver = self.solver.resolved(d, self.V.dofmap.index_map.size_global * self.bs)
-        self.coefficients = self._phase_coefficients()
+        self.coefficients = (
+            self._field_coefficients(coefficients) if self.field_coefficients else self._phase_coefficients()
+        )
         self._build_forms(forms)
         t1 = time.perf_counter()
         self._assemble()
@@ -138,6 +152,31 @@ class RVEProblem:
             raise GeometryError(f"{n_unassigned} cells of the RVE mesh carry no phase tag")
         self.indicator = fem.Function(Q, name="phase_indicator")
         return coeffs
+
+    def _field_coefficients(self, coefficients: Mapping[str, fem.Function]) -> dict[str, fem.Function]:
+        """Check user coefficient fields (names, DG0 on this mesh, admissible values); use them as given."""
+        msh = self.rve.mesh
+        names = self.physics.coefficient_names
+        if set(coefficients) != set(names):
+            raise ConfigError(f"{self.physics.name} needs coefficient fields {list(names)}, got {sorted(coefficients)}")
+        for n, f in coefficients.items():
+            el = f.function_space.ufl_element()
+            if f.function_space.mesh is not msh or el.basix_element.degree != 0 or f.function_space.value_size != 1:
+                raise ConfigError(f"coefficient field {n!r} must be a scalar DG0 function on the RVE mesh")
+        a = {n: coefficients[n].x.array for n in names}
+        if self.physics.name == "elasticity":
+            d = self.rve.dim
+            bulk = a["lambda"] + (1.0 if d == 2 else 2.0 / 3.0) * a["mu"]
+            bad = ~(np.isfinite(bulk) & (a["mu"] > 0) & (bulk > 0))
+            what = "mu > 0 and a positive bulk modulus"
+        else:
+            bad = ~(np.isfinite(a["k"]) & (a["k"] > 0))
+            what = "k > 0"
+        n_bad = self.comm.allreduce(int(np.count_nonzero(bad)))
+        if n_bad:
+            raise MaterialError(f"coefficient fields violate {what} in {n_bad} cell(s)")
+        self.indicator = fem.Function(fem.functionspace(msh, ("DG", 0)), name="phase_indicator")
+        return {n: coefficients[n] for n in names}
 
     def _build_forms(self, forms: RVEForms | None) -> None:
         msh = self.rve.mesh
@@ -374,6 +413,8 @@ class RVEProblem:
     def _reuss_bound(self) -> np.ndarray:
         """Reuss bound <C^-1>^-1 in Voigt notation; zero when a void phase has a positive fraction."""
         n = self.physics.n_driver
+        if self.field_coefficients:
+            return self._reuss_bound_field()
         comp = np.zeros((n, n))
         for phase, f in self.volume_fractions.items():
             if phase in self.rve.void_phases:
@@ -381,6 +422,28 @@ class RVEProblem:
                     return self.physics.to_voigt(np.zeros((n, n)))
                 continue
             comp += f * np.linalg.inv(self._phase_tensor(phase))
+        return self.physics.to_voigt(np.linalg.inv(comp))
+
+    def _reuss_bound_field(self) -> np.ndarray:
+        """<C⁻¹>⁻¹ over the cells of a coefficient field (owned cells, exact cell volumes); voids count as zero."""
+        Q = self.indicator.function_space
+        vol_form = fem.form(ufl.TestFunction(Q) * ufl.dx)
+        vol = fem.assemble_vector(vol_form)
+        n_owned = Q.dofmap.index_map.size_local
+        w = vol.array[:n_owned]
+        n = self.physics.n_driver
+        d = self.rve.dim
+        if self.physics.name == "elasticity":
+            lam = self.coefficients["lambda"].x.array[:n_owned]
+            mu = self.coefficients["mu"].x.array[:n_owned]
+            # isotropic compliance in Mandel form, per cell: 1/(2μ) I - λ/(2μ(dλ + 2μ)) 1⊗1 on the normal block
+            comp_local = (w / (2.0 * mu)).sum() * np.eye(n)
+            comp_local[:d, :d] -= (w * lam / (2.0 * mu * (d * lam + 2.0 * mu))).sum()
+        else:
+            comp_local = (w / self.coefficients["k"].x.array[:n_owned]).sum() * np.eye(n)
+        comp = self.comm.allreduce(comp_local) / self.volume
+        if any(f > 0 for p, f in self.volume_fractions.items() if p in self.rve.void_phases):
+            return self.physics.to_voigt(np.zeros((n, n)))
         return self.physics.to_voigt(np.linalg.inv(comp))
 
     def _phase_tensor(self, phase: str) -> np.ndarray:

@@ -16,38 +16,63 @@ Periodic boundaries (box meshes whose opposite faces match node for node, e.g.
 :mod:`fe2.micro.constraints` (u = P û, corner and edge chains closed) and an own Newton
 loop on PᵀF(Pû) = 0 with PᵀJP (``Mat.PtAP``) factorized by MUMPS; no gauge is fixed.
 
-Time integration: convex–concave splitting (Eyre). Every bulk energy is written
-f = f_c + f_e with f_c convex (treated implicitly) and f_e concave (treated
-explicitly); the gradient energy is implicit and the mobility is lagged,
-M(cⁿ) ≥ 0. Then, for any Δt,
+Time integration — two schemes (``scheme=``), both energy-stable for any Δt:
 
-    F[cⁿ⁺¹] − F[cⁿ] ≤ −Δt ∫ M(cⁿ) |∇μⁿ⁺¹|²   (CH),   ≤ −(1/(LΔt)) ‖cⁿ⁺¹ − cⁿ‖²  (AC, s = 0)
+* ``"secant_cn"`` (default, second order): secant Crank–Nicolson (Du–Nicolaides type),
+  μⁿ⁺¹ᐟ² = S(cⁿ⁺¹, cⁿ) − κΔ(cⁿ⁺¹ + cⁿ)/2 with the difference quotient
+  S(b, a) = (f(b) − f(a))/(b − a) (:meth:`BulkEnergy.secant`), mobility at the extrapolated
+  midpoint M(cⁿ + Δt/(2Δt_prev)(cⁿ − cⁿ⁻¹)), sources at tⁿ⁺¹ᐟ². Since S(b, a)(b − a) = f(b) − f(a)
+  and κ∇(b+a)/2·∇(b−a) = κ/2(|∇b|² − |∇a|²) *exactly*, testing with (μ, cⁿ⁺¹ − cⁿ) gives the
+  identity F[cⁿ⁺¹] − F[cⁿ] = −Δt ∫ M |∇μⁿ⁺¹ᐟ²|² (CH), = −∫(cⁿ⁺¹ − cⁿ)²/(LΔt) (AC, s = 0). CN damps
+  stiff modes (M κ k⁴ Δt ≫ 1) only weakly, so the first step (no history yet) is a split-Euler
+  step, which damps them (local error O(Δt²): the order stays 2). The nonlinear system is not
+  monotone for large Δt (the concave part is implicit); a failed Newton solve is a rejected step.
+* ``"split_euler"`` (first order): convex–concave splitting (Eyre) with backward Euler,
+  f = f_c + f_e, f_c convex implicit, f_e concave explicit, gradient energy implicit, mobility
+  lagged, M(cⁿ) ≥ 0; uniquely solvable for every Δt. Then
+  F[cⁿ⁺¹] − F[cⁿ] ≤ −Δt ∫ M(cⁿ) |∇μⁿ⁺¹|² (CH), ≤ −(1/(LΔt)) ‖cⁿ⁺¹ − cⁿ‖² (AC, s = 0), because
+  f_c(b) − f_c(a) ≤ f_c'(b)(b − a), f_e(b) − f_e(a) ≤ f_e'(a)(b − a) and
+  κ/2(|∇b|² − |∇a|²) ≤ κ∇b·∇(b − a) pointwise.
 
-because f_c(b) − f_c(a) ≤ f_c'(b)(b − a) and f_e(b) − f_e(a) ≤ f_e'(a)(b − a)
-pointwise, and κ/2(|∇b|² − |∇a|²) ≤ κ∇b·∇(b − a). The argument holds at every
-quadrature point, so the fully discrete energy (assembled with the *same*
-quadrature rule as the residual, which is what this module does) is
-non-increasing up to the Newton tolerance. The scheme is first order in time.
+Both arguments hold at every quadrature point, so the fully discrete energy (assembled with the
+*same* quadrature rule as the residual, which is what this module does) is non-increasing up to
+the Newton tolerance. The observed temporal orders are 2 and 1 (tests/test_phasefield.py).
 
-Mass (CH): testing the c-equation with q = 1 gives ∫cⁿ⁺¹ = ∫cⁿ; every Newton
-iterate satisfies this to round-off, since the Jacobian rows summed against 1
-see only the mass matrix. So the drift is set by the LU solve, not by the
-Newton tolerance.
+Mass (CH): testing the c-equation with q = 1 gives ∫cⁿ⁺¹ = ∫cⁿ; every Newton iterate satisfies
+this to round-off, since the Jacobian rows summed against 1 see only the mass matrix (whatever
+M(c) is). So the drift is set by the LU solve, not by the Newton tolerance.
 
-Adaptive Δt: grow by ``grow`` when Newton converges in ≤ ``fast_its``
-iterations, shrink by ``shrink`` above ``slow_its`` or, if ``energy_rtol`` is set, when a
-step changed F by more than that fraction, and on divergence (or a
-NaN, e.g. a Flory–Huggins iterate leaving (0, 1)) restore cⁿ and cut Δt by
-``cut``; below ``dt_min`` a :class:`~fe2.errors.ConvergenceError` is raised.
+Step control (:class:`TimeStepping`, :meth:`_GradientFlow.run`):
 
-Forms (residual, Jacobian, energy, mass) are compiled once when a solver is
-built; the time loop only changes ``fem.Constant`` values (Δt, t) and arrays.
-Every SNES / KSP gets its own options prefix (``fe2_ch_N_`` / ``fe2_ac_N_``).
+* local error (``error_tol``): err = max over nodes |cⁿ⁺¹ − c_pred|, c_pred = cⁿ + (Δt/Δt_prev)
+  (cⁿ − cⁿ⁻¹) the linear extrapolation (also the Newton initial guess of secant CN). The
+  difference of a second-order solution and a first-order prediction is
+  ≈ ½Δt(Δt + Δt_prev)|c̈|, i.e. it estimates the error of a first-order step; err > tol rejects
+  the step, and Δt_new = Δt·clip(safety·(tol/err)^{1/2}, ratio_min, ratio_max). For the
+  second-order scheme this is conservative: Δt ∝ tol^{1/2}, so the global error ∝ Δt² ∝ tol
+  (tolerance proportionality, measured in the tests). The first step, without cⁿ⁻¹, compares
+  with cⁿ (an order-1 estimate, exponent 1);
+* energy (``energy_increase_rtol``, default 1e-10): a step that raises F by more than that
+  fraction is rejected (Δt·cut) — for dissipative problems only (no MMS source/flux);
+* Newton failure or NaN (e.g. a Flory–Huggins iterate leaving (0, 1)): restore cⁿ, Δt·cut;
+  below ``dt_min`` a :class:`~fe2.errors.ConvergenceError` is raised;
+* without ``error_tol``, the older heuristics: grow by ``grow`` when Newton converges in ≤
+  ``fast_its`` iterations, shrink by ``shrink`` above ``slow_its`` or, if ``energy_rtol`` is
+  set, when a step changed F by more than that fraction.
 
-Accuracy caveat: energy-stable is not accurate. The explicit concave part slows the dynamics
-by a factor ≈ 1 + Δt L |f_e''| (AC; for CH the analogue per mode is Δt M k² |f_e''|), and the
-step control only looks at Newton iterations: bound ``dt_max`` by the physics when time
-accuracy matters (see demos/allen_cahn.py).
+``run(t_end, t_stops=[...])`` lands exactly on output times.
+
+Mobility: a number (a ``fem.Constant``), :class:`ConstantMobility`, :class:`QuadraticMobility`
+(degenerate m0·4(c−a)(b−c)/(b−a)², floored at m0·floor > 0) or any callable c ↦ M(c) (UFL).
+
+Forms (residual, Jacobian, energy, mass) are compiled once when a solver is built; the time
+loop only changes ``fem.Constant`` values (Δt, t, the extrapolation factor) and arrays. Every
+SNES / KSP gets its own options prefix (``fe2_ch_N_`` / ``fe2_ac_N_``).
+
+Accuracy caveat: energy-stable is not accurate. The split-Euler scheme's explicit concave part
+slows the dynamics by a factor ≈ 1 + Δt L |f_e''| (AC; for CH the analogue per mode is
+Δt M k² |f_e''|), and the Newton-iteration heuristics know nothing of accuracy: use
+``error_tol`` (or bound ``dt_max`` by the physics) when time accuracy matters.
 """
 
 from __future__ import annotations
@@ -96,6 +121,22 @@ class BulkEnergy:
     def d2f(self, c0: float) -> float:  # pragma: no cover - interface
         raise NotImplementedError
 
+    def secant(self, b, a):
+        """Difference quotient S(b, a) = (f(b) − f(a)) / (b − a) (UFL), with S(a, a) = f'(a).
+
+        Used by the secant (Crank–Nicolson-type) scheme: S(b, a)(b − a) = f(b) − f(a) holds
+        exactly, which turns the discrete energy law into an identity. Generic version: the
+        quotient for |b − a| > 1e-3, the midpoint Taylor series f'(m) + f⁽³⁾(m) d²/24 below
+        (truncation ≲ d⁴ |f⁽⁵⁾|/1920 ≤ 1e-15 |f⁽⁵⁾|; cancellation in the quotient ≲ 1e-13 |f|).
+        """
+        d = b - a
+        m = ufl.variable(0.5 * (a + b))
+        d1 = ufl.diff(self.f(m), m)
+        d3 = ufl.diff(ufl.diff(d1, m), m)
+        big = ufl.gt(abs(d), 1e-3)
+        safe_d = ufl.conditional(big, d, 1.0)
+        return ufl.conditional(big, (self.f(b) - self.f(a)) / safe_d, d1 + d3 * d * d / 24.0)
+
     def to_dict(self) -> dict:
         return {"kind": type(self).__name__, **{k: v for k, v in vars(self).items()}}
 
@@ -135,6 +176,11 @@ class DoubleWell(BulkEnergy):
     def d2f(self, c0: float) -> float:
         x = c0 - 0.5 * (self.c_alpha + self.c_beta)
         return self.rho * (12.0 * x * x - 4.0 * self._h2)
+
+    def secant(self, b, a):
+        """(f(b) − f(a))/(b − a) = ρ (x_b + x_a)(x_b² + x_a² − 2h²): exact, division-free."""
+        xb, xa = self._x(b), self._x(a)
+        return self.rho * (xb + xa) * (xb * xb + xa * xa - 2.0 * self._h2)
 
 
 def pfhub_bm1_energy() -> DoubleWell:
@@ -210,12 +256,29 @@ class TimeStepping:
     #: optional accuracy proxy: grow only while a step changes F by less than this fraction,
     #: shrink (× shrink) when it changes F by more (None: Newton iterations alone decide)
     energy_rtol: float | None = None
+    #: local-error control (None: off). The estimate is max_nodes |cⁿ⁺¹ − c_pred|, c_pred the
+    #: linear extrapolation from cⁿ⁻¹, cⁿ (units of c); accepted when ≤ error_tol, and the next
+    #: step is dt · clip(safety (error_tol/err)^(1/2), ratio_min, ratio_max).
+    error_tol: float | None = None
+    safety: float = 0.9
+    ratio_min: float = 0.2
+    ratio_max: float = 2.0
+    #: reject a step (and cut dt) whose free energy rose by more than this × |Fⁿ| (None: off;
+    #: only for dissipative problems, i.e. no MMS source/flux). 1e-10: above the Newton
+    #: tolerance (residual rtol 1e-10), far above round-off; a true instability is O(1).
+    energy_increase_rtol: float | None = 1e-10
 
     def __post_init__(self):
         if not (0 < self.dt_min <= self.dt <= self.dt_max):
             raise ConfigError(f"need 0 < dt_min <= dt <= dt_max, got {self.dt_min}, {self.dt}, {self.dt_max}")
         if not (self.grow >= 1 and 0 < self.shrink <= 1 and 0 < self.cut < 1):
             raise ConfigError("need grow >= 1, 0 < shrink <= 1, 0 < cut < 1")
+        if self.error_tol is not None and not self.error_tol > 0:
+            raise ConfigError(f"error_tol must be > 0, got {self.error_tol}")
+        if not (0 < self.safety <= 1 and 0 < self.ratio_min < 1 < self.ratio_max):
+            raise ConfigError("need 0 < safety <= 1 and 0 < ratio_min < 1 < ratio_max")
+        if self.energy_increase_rtol is not None and not self.energy_increase_rtol >= 0:
+            raise ConfigError(f"energy_increase_rtol must be >= 0, got {self.energy_increase_rtol}")
 
 
 def _snes_options(rtol: float, atol: float, max_it: int) -> dict:
@@ -234,7 +297,72 @@ def _snes_options(rtol: float, atol: float, max_it: int) -> dict:
     }
 
 
-Mobility = float | Callable[[ufl.core.expr.Expr], ufl.core.expr.Expr]
+@dataclass(frozen=True)
+class ConstantMobility:
+    """M(c) = value (> 0)."""
+
+    value: float
+
+    def __post_init__(self):
+        if not (math.isfinite(self.value) and self.value > 0):
+            raise ConfigError(f"constant mobility must be finite and > 0, got {self.value}")
+
+    def __call__(self, c):
+        return self.value + 0.0 * c  # solvers use a fem.Constant instead (see _mobility_expr)
+
+    def at(self, c: float) -> float:
+        return self.value
+
+
+@dataclass(frozen=True)
+class QuadraticMobility:
+    """Degenerate quadratic mobility, regularized:
+    M(c) = m0 · max(4 (c − c_min)(c_max − c) / (c_max − c_min)², floor).
+
+    M = m0 at the midpoint (c_min + c_max)/2 and → m0·floor at and beyond c_min, c_max, so
+    M ≥ m0·floor > 0 for every c (an iterate that leaves [c_min, c_max] cannot stall the flow,
+    and the energy law, which needs M ≥ 0 pointwise, holds for any c).
+    """
+
+    m0: float
+    c_min: float = 0.0
+    c_max: float = 1.0
+    floor: float = 1e-3
+
+    def __post_init__(self):
+        if not (math.isfinite(self.m0) and self.m0 > 0):
+            raise ConfigError(f"quadratic mobility: m0 must be finite and > 0, got {self.m0}")
+        if not self.c_max > self.c_min:
+            raise ConfigError(f"quadratic mobility: need c_max > c_min, got {self.c_min}, {self.c_max}")
+        if not 0 < self.floor <= 1:
+            raise ConfigError(f"quadratic mobility: need 0 < floor <= 1, got {self.floor}")
+
+    def _shape(self, c):
+        return 4.0 * (c - self.c_min) * (self.c_max - c) / (self.c_max - self.c_min) ** 2
+
+    def __call__(self, c):
+        return self.m0 * ufl.max_value(self._shape(c), self.floor)
+
+    def at(self, c: float) -> float:
+        return self.m0 * max(self._shape(c), self.floor)
+
+
+Mobility = float | ConstantMobility | QuadraticMobility | Callable[[ufl.core.expr.Expr], ufl.core.expr.Expr]
+
+#: time schemes: first-order convex split (default) and second-order secant / Crank–Nicolson
+Scheme = Literal["split_euler", "secant_cn"]
+
+
+def _mobility_expr(mesh, mobility: Mobility, c_lag):
+    """UFL mobility: a fem.Constant for a number (the historical path, bit-identical), else
+    mobility(c_lag)."""
+    if isinstance(mobility, ConstantMobility):
+        mobility = mobility.value
+    if callable(mobility):
+        return mobility(c_lag)
+    if not (math.isfinite(float(mobility)) and float(mobility) > 0):
+        raise ConfigError(f"mobility must be finite and > 0, got {mobility}")
+    return fem.Constant(mesh, PETSc.ScalarType(float(mobility)))
 
 
 # --------------------------------------------------------------------------------------
@@ -247,9 +375,14 @@ class _GradientFlow:
 
     prefix_base = "fe2_pf_"
 
-    def _setup_common(self, mesh, energy: BulkEnergy, kappa: float, quadrature_degree: int | None):
+    def _setup_common(self, mesh, energy: BulkEnergy, kappa: float, quadrature_degree: int | None,
+                      scheme: Scheme = "secant_cn"):
         if not kappa > 0:
             raise ConfigError(f"kappa must be > 0, got {kappa}")
+        if scheme not in ("split_euler", "secant_cn"):
+            raise ConfigError(f"{type(self).__name__}: scheme must be 'split_euler' or 'secant_cn', "
+                              f"got {scheme!r}")
+        self.scheme: Scheme = scheme
         if not isinstance(energy, BulkEnergy):
             raise ConfigError(f"energy must be a BulkEnergy, got {type(energy).__name__}")
         self.mesh = mesh
@@ -262,9 +395,23 @@ class _GradientFlow:
         self.dx = ufl.Measure("dx", domain=mesh, metadata={"quadrature_degree": qd})
         self.dt_c = fem.Constant(mesh, PETSc.ScalarType(1.0))
         self.t_c = fem.Constant(mesh, PETSc.ScalarType(0.0))  # time of the new level tⁿ⁺¹
+        # time at which sources/fluxes are evaluated: tⁿ⁺¹ (split Euler) or tⁿ⁺¹ᐟ² (secant CN)
+        self.t_src = fem.Constant(mesh, PETSc.ScalarType(0.0))
+        # mobility lag: M(cⁿ + e (cⁿ − cⁿ⁻¹)), e = Δt/(2Δt_prev) for secant CN (midpoint
+        # extrapolation, second order), 0 for split Euler and for the first step
+        self.extrap_c = fem.Constant(mesh, PETSc.ScalarType(0.0))
+        self.dt_prev: float | None = None  # last accepted step (None: no history yet)
+        self._dissipative = True  # False when an MMS source/flux feeds energy in
+        # secant CN only: 1 → this step is a split-Euler step (start-up), 0 → secant CN
+        self.startup = fem.Constant(mesh, PETSc.ScalarType(0.0))
         self.t = 0.0
         self.step_count = 0
         self.prefix = f"{self.prefix_base}{next(_counter)}_"
+
+    def _blend(self, mu_cn, grad_cn, mu_be, grad_be):
+        """(1 − s)·CN + s·split-Euler terms, s = self.startup ∈ {0, 1} (one compiled form)."""
+        s = self.startup
+        return (1 - s) * mu_cn + s * mu_be, (1 - s) * grad_cn + s * grad_be
 
     def _build_monitors(self, c):
         k = self.kappa
@@ -363,12 +510,38 @@ class _GradientFlow:
         return StepRecord(self.step_count, self.t, dt, self.free_energy(), self.mass(), its, rejected)
 
     # ---- stepping -------------------------------------------------------------------
-    def _try_step(self, dt: float) -> tuple[bool, int]:
-        """One attempt from the stored old state; True when SNES converged to finite values."""
+    def _c_part(self, arr: np.ndarray) -> np.ndarray:
+        """The c entries of a state array (all of it for Allen–Cahn)."""
+        idx = getattr(self, "_c_dofs", None)
+        return arr if idx is None else arr[idx]
+
+    def predictor(self, dt: float) -> np.ndarray:
+        """Linear extrapolation cⁿ + (Δt/Δt_prev)(cⁿ − cⁿ⁻¹) of the whole state (local array,
+        ghosts included); cⁿ itself before the first accepted step."""
+        u0 = self.u0.x.array
+        if self.dt_prev is None:
+            return u0.copy()
+        return u0 + (dt / self.dt_prev) * (u0 - self.u_prev.x.array)
+
+    def local_error(self, pred: np.ndarray) -> float:
+        """max over nodes of |c − c_pred| for the current trial state (collective)."""
+        d = self._c_part(self.u.x.array) - self._c_part(pred)
+        return self.comm.allreduce(float(np.abs(d).max()) if d.size else 0.0, op=MPI.MAX)
+
+    def _try_step(self, dt: float, guess: np.ndarray | None = None) -> tuple[bool, int]:
+        """One attempt from the stored old state; True when Newton converged to finite values."""
+        cn = self.scheme == "secant_cn"
         self.dt_c.value = dt
         self.t_c.value = self.t + dt
+        # CN needs a history: its first step is a split-Euler step (L-stable start-up, which
+        # damps the stiff modes CN would carry undamped; local error O(Δt²), so order 2 stays)
+        first = self.dt_prev is None
+        self.startup.value = 1.0 if (cn and first) else 0.0
+        self.t_src.value = self.t + (0.5 * dt if (cn and not first) else dt)
+        self.extrap_c.value = 0.5 * dt / self.dt_prev if (cn and not first) else 0.0
         self._before_solve()
-        self.u.x.array[:] = self.u0.x.array  # initial Newton guess: old state
+        # initial Newton guess: the old state, or a given predictor
+        self.u.x.array[:] = self.u0.x.array if guess is None else guess
         if self.boundary == "periodic":
             conv, its = self._newton_periodic()
         else:
@@ -382,13 +555,19 @@ class _GradientFlow:
     def _before_solve(self):
         """Hook: update time-dependent data (none by default)."""
 
+    def _commit(self, dt: float) -> None:
+        self.u_prev.x.array[:] = self.u0.x.array
+        self.u0.x.array[:] = self.u.x.array
+        self.t += dt
+        self.dt_prev = dt
+        self.step_count += 1
+
     def step(self, dt: float) -> tuple[bool, int]:
-        """Attempt one step of size dt; on success the new state becomes current."""
-        ok, its = self._try_step(dt)
+        """Attempt one step of size dt (no step control); on success the new state becomes current."""
+        guess = self.predictor(dt) if self.scheme == "secant_cn" else None
+        ok, its = self._try_step(dt, guess)
         if ok:
-            self.u0.x.array[:] = self.u.x.array
-            self.t += dt
-            self.step_count += 1
+            self._commit(dt)
         else:
             self.u.x.array[:] = self.u0.x.array
         return ok, its
@@ -400,37 +579,84 @@ class _GradientFlow:
         *,
         max_steps: int = 100_000,
         callback: Callable[["_GradientFlow", StepRecord], None] | None = None,
+        t_stops: list[float] | tuple[float, ...] = (),
     ) -> list[StepRecord]:
-        """Integrate to ``t_end``; return the monitor records, initial state first."""
+        """Integrate to ``t_end``, landing exactly on every time in ``t_stops`` (output times);
+        return the monitor records, initial state first.
+
+        Step control (``stepping.adaptive``): a failed Newton solve (or NaN) is retried with
+        Δt·cut; with ``energy_increase_rtol`` a step that raised F beyond it is rejected the same
+        way (dissipative problems only); with ``error_tol`` a step whose local-error estimate
+        exceeds it is rejected and retried with the controller's smaller Δt, and accepted steps
+        set the next Δt by the controller. Without ``error_tol`` the Newton-iteration (and
+        ``energy_rtol``) heuristics of the module docstring decide.
+        """
         ts = stepping or TimeStepping()
         dt = ts.dt
         history = [self.record()] if self.step_count == 0 else []
         if self.step_count == 0 and callback is not None:
             callback(self, history[0])
+        E_old = history[0].energy if history else self.free_energy()
         tol = 1e-12 * max(1.0, abs(t_end))
-        while self.t < t_end - tol and len(history) < max_steps + 1:
-            dt_try = min(dt, t_end - self.t)
+        stops = sorted({float(s) for s in t_stops if s < t_end - tol} | {float(t_end)})
+        cn = self.scheme == "secant_cn"
+        n_new = 0
+        while self.t < t_end - tol and n_new < max_steps:
+            t_next = next(s for s in stops if s > self.t + tol)
+            dt = min(dt, ts.dt_max)
+            dt_try = min(dt, t_next - self.t)
+            clipped = dt_try < dt * (1 - 1e-12)
             rejected = 0
             while True:
-                ok, its = self.step(dt_try)
-                if ok:
+                p = 2 if self.dt_prev is not None else 1  # order of the estimate (see TimeStepping)
+                pred = self.predictor(dt_try)
+                ok, its = self._try_step(dt_try, pred if cn else None)
+                why, err, E_new = None, None, None
+                if not ok:
+                    why = "Newton failed"
+                else:
+                    E_new = self.free_energy()
+                    if ts.error_tol is not None:
+                        err = self.local_error(pred)
+                    rise = ts.energy_increase_rtol
+                    rose = rise is not None and self._dissipative and E_new - E_old > rise * abs(E_old)
+                    if ts.adaptive and rose:
+                        why = f"free energy rose by {E_new - E_old:.3g}"
+                    elif ts.adaptive and err is not None and err > ts.error_tol:
+                        why = "error"
+                if why is None:
                     break
+                self.u.x.array[:] = self.u0.x.array
                 rejected += 1
                 if not ts.adaptive:
-                    raise ConvergenceError(f"{type(self).__name__}: Newton failed at t = {self.t:g} with fixed dt = {dt_try:g}")
-                dt_try *= ts.cut
+                    raise ConvergenceError(f"{type(self).__name__}: {why} at t = {self.t:g} "
+                                           f"with fixed dt = {dt_try:g}")
+                if why == "error":
+                    dt_try *= max(ts.ratio_min, ts.safety * (ts.error_tol / err) ** (1.0 / p))
+                else:
+                    dt_try *= ts.cut
                 if dt_try < ts.dt_min:
-                    raise ConvergenceError(f"{type(self).__name__}: dt fell below dt_min = {ts.dt_min:g} at t = {self.t:g}")
-                dt = dt_try
-            rec = self.record(dt_try, its, rejected)
+                    raise ConvergenceError(f"{type(self).__name__}: dt fell below dt_min = {ts.dt_min:g} "
+                                           f"at t = {self.t:g} ({why})")
+                dt, clipped = dt_try, False
+            self._commit(dt_try)
+            n_new += 1
+            rec = StepRecord(self.step_count, self.t, dt_try, E_new, self.mass(), its, rejected)
             history.append(rec)
             if callback is not None:
                 callback(self, rec)
-            prev = history[-2].energy if len(history) > 1 else rec.energy
-            dE = abs(rec.energy - prev) / max(abs(prev), 1e-300)
-            if ts.adaptive and ts.energy_rtol is not None and dE > ts.energy_rtol:
+            dE = abs(E_new - E_old) / max(abs(E_old), 1e-300)
+            E_old = E_new
+            if not ts.adaptive:
+                continue
+            if ts.error_tol is not None:
+                fac = ts.safety * (ts.error_tol / err) ** (1.0 / p) if err > 0 else ts.ratio_max
+                dt_new = dt_try * min(max(fac, ts.ratio_min), ts.ratio_max)
+                dt = max(dt_new, dt) if clipped else dt_new
+                dt = min(max(dt, ts.dt_min), ts.dt_max)
+            elif ts.energy_rtol is not None and dE > ts.energy_rtol:
                 dt = max(dt_try * ts.shrink, ts.dt_min)
-            elif ts.adaptive and dt_try >= dt * (1 - 1e-12):  # not a clipped final step
+            elif not clipped:
                 if its <= ts.fast_its:
                     dt = min(dt_try * ts.grow, ts.dt_max)
                 elif its > ts.slow_its:
@@ -442,12 +668,35 @@ class _GradientFlow:
 
     # ---- state --------------------------------------------------------------------------
     def set_initial_condition(self, c0: Callable[[np.ndarray], np.ndarray] | float) -> None:
-        """Interpolate c(x) (callable on a (gdim, n) array, or a constant) as the current state."""
+        """Interpolate c(x) (callable on a (gdim, n) array, or a constant) as the current state.
+
+        Periodic boundaries: an initial field that is not periodic (e.g. the PFHub BM1 cosines
+        on [0, 200]²) is made periodic first — every group of nodes identified by the periodic
+        map gets the mean of its interpolated values (û = (PᵀP)⁻¹Pᵀu, u = Pû) — so the first
+        step starts from a state of the periodic space, as a constrained FE code would.
+        """
         func = c0 if callable(c0) else (lambda x, v=float(c0): np.full(x.shape[1], v))
         self._interpolate_c(func)
+        if self.boundary == "periodic":
+            self._make_periodic(self.u)
         self.u0.x.array[:] = self.u.x.array
+        self.u_prev.x.array[:] = self.u.x.array
+        self.dt_prev = None
         self.t = 0.0
         self.step_count = 0
+
+    def _make_periodic(self, u: fem.Function) -> None:
+        """u ← P (PᵀP)⁻¹ Pᵀ u: the mean over each group of periodically identified nodes."""
+        ones = self._dx_full.duplicate()
+        ones.set(1.0)
+        counts, uh = self._xr.duplicate(), self._xr.duplicate()
+        self.P.multTranspose(ones, counts)
+        self.P.multTranspose(u.x.petsc_vec, uh)
+        uh.pointwiseDivide(uh, counts)
+        self.P.mult(uh, u.x.petsc_vec)
+        u.x.scatter_forward()
+        for v in (ones, counts, uh):
+            v.destroy()
 
     def close(self):
         """Release the SNES / KSP and their matrices (collective)."""
@@ -461,16 +710,20 @@ class _GradientFlow:
 
 
 class CahnHilliard(_GradientFlow):
-    """Cahn–Hilliard, mixed c–μ (P_k × P_k), convex-split Euler, no-flux boundaries.
+    """Cahn–Hilliard, mixed c–μ (P_k × P_k), secant CN or convex-split Euler, no-flux or periodic.
 
     Args:
         mesh: a dolfinx mesh (its communicator is the solver's).
         energy: bulk energy f.
         kappa: gradient-energy coefficient κ > 0.
-        mobility: M > 0, or a callable c ↦ M(c) (UFL) evaluated at the old level.
+        mobility: M > 0, a ConstantMobility / QuadraticMobility, or a callable c ↦ M(c) (UFL),
+            evaluated at cⁿ (split Euler) or the extrapolated midpoint (secant CN); it must be
+            ≥ 0 there for the energy law (QuadraticMobility is floored > 0 for any c).
         boundary: 'noflux' or 'periodic' (the mesh must be a box whose opposite faces match
             node for node; solved as PᵀF(Pû) = 0 with the prolongation of fe2.micro.constraints).
         degree: Lagrange degree of c and μ.
+        scheme: 'secant_cn' (second order, default) or 'split_euler' (first order); see the
+            module docstring. Under secant CN the μ component is μⁿ⁺¹ᐟ².
     """
 
     prefix_base = "fe2_ch_"
@@ -488,28 +741,35 @@ class CahnHilliard(_GradientFlow):
         rtol: float = 1e-10,
         atol: float = 1e-12,
         max_it: int = 12,
+        scheme: Scheme = "secant_cn",
     ):
-        self._setup_common(mesh, energy, kappa, quadrature_degree)
+        self._setup_common(mesh, energy, kappa, quadrature_degree, scheme)
         # (c, μ) as a blocked 2-vector P_k field: one node carries both, so the periodic
         # prolongation acts node by node with block size 2.
         el = basix.ufl.element("Lagrange", mesh.basix_cell(), degree, shape=(2,))
         self.W = fem.functionspace(mesh, el)
         self.u = fem.Function(self.W, name="state")
         self.u0 = fem.Function(self.W, name="state_old")
+        self.u_prev = fem.Function(self.W, name="state_prev")
         c, mu = self.u[0], self.u[1]
-        c0 = self.u0[0]
+        c0, cp = self.u0[0], self.u_prev[0]
         w = ufl.TestFunction(self.W)
         q, v = w[0], w[1]
-        M = mobility(c0) if callable(mobility) else fem.Constant(mesh, PETSc.ScalarType(float(mobility)))
-        if not callable(mobility) and not float(mobility) > 0:
-            raise ConfigError(f"mobility must be > 0, got {mobility}")
         dx, dt, k = self.dx, self.dt_c, self.kappa
+        if scheme == "split_euler":
+            M = _mobility_expr(mesh, mobility, c0)
+            mu_c = energy.df_convex(c) + energy.df_concave(c0)
+            c_grad = c
+        else:  # secant CN (μ is μⁿ⁺¹ᐟ²); its start-up step is split Euler (self.startup = 1)
+            M = _mobility_expr(mesh, mobility, c0 + self.extrap_c * (c0 - cp))
+            mu_c, c_grad = self._blend(energy.secant(c, c0), 0.5 * (c + c0),
+                                       energy.df_convex(c) + energy.df_concave(c0), c)
         F = (
             (c - c0) * q * dx
             + dt * M * ufl.inner(ufl.grad(mu), ufl.grad(q)) * dx
             + mu * v * dx
-            - (energy.df_convex(c) + energy.df_concave(c0)) * v * dx
-            - k * ufl.inner(ufl.grad(c), ufl.grad(v)) * dx
+            - mu_c * v * dx
+            - k * ufl.inner(ufl.grad(c_grad), ufl.grad(v)) * dx
         )
         self._build_solver(F, self.u, boundary, rtol, atol, max_it)
         self.V_c, self._c_dofs = self.W.sub(0).collapse()
@@ -531,11 +791,13 @@ class CahnHilliard(_GradientFlow):
 
 
 class AllenCahn(_GradientFlow):
-    """Allen–Cahn with convex-split Euler: (cⁿ⁺¹−cⁿ)/Δt = −L(f_c'(cⁿ⁺¹) + f_e'(cⁿ) − κΔcⁿ⁺¹) + s.
+    """Allen–Cahn, secant CN (default): (cⁿ⁺¹−cⁿ)/Δt = −L(S(cⁿ⁺¹, cⁿ) − κΔ(cⁿ⁺¹+cⁿ)/2) + s(tⁿ⁺¹ᐟ²),
+    or convex-split Euler: (cⁿ⁺¹−cⁿ)/Δt = −L(f_c'(cⁿ⁺¹) + f_e'(cⁿ) − κΔcⁿ⁺¹) + s(tⁿ⁺¹).
 
     Args:
-        mobility: L > 0 (constant) or callable c ↦ L(c) at the old level.
-        source: optional callable (x, t) ↦ UFL source s evaluated at tⁿ⁺¹
+        mobility: L > 0 (constant), a mobility object or a callable c ↦ L(c) (lagged as for CH).
+        scheme: 'secant_cn' (default) or 'split_euler'.
+        source: optional callable (x, t) ↦ UFL source s evaluated at tⁿ⁺¹ᐟ² / tⁿ⁺¹
             (x = ufl.SpatialCoordinate, t = a fem.Constant), for manufactured solutions.
         flux: optional callable (x, t) ↦ UFL vector g with ∇c·n = g·n on the boundary
             (default: zero flux).
@@ -558,26 +820,30 @@ class AllenCahn(_GradientFlow):
         rtol: float = 1e-10,
         atol: float = 1e-12,
         max_it: int = 12,
+        scheme: Scheme = "secant_cn",
     ):
-        self._setup_common(mesh, energy, kappa, quadrature_degree)
+        self._setup_common(mesh, energy, kappa, quadrature_degree, scheme)
         self.V = fem.functionspace(mesh, ("Lagrange", degree))
         self.u = fem.Function(self.V, name="c")
         self.u0 = fem.Function(self.V, name="c_old")
+        self.u_prev = fem.Function(self.V, name="c_prev")
         c, c0, v = self.u, self.u0, ufl.TestFunction(self.V)
-        L = mobility(c0) if callable(mobility) else fem.Constant(mesh, PETSc.ScalarType(float(mobility)))
-        if not callable(mobility) and not float(mobility) > 0:
-            raise ConfigError(f"mobility must be > 0, got {mobility}")
+        if scheme == "split_euler":
+            L = _mobility_expr(mesh, mobility, c0)
+            df, c_grad = energy.df_convex(c) + energy.df_concave(c0), c
+        else:  # secant CN; sources and fluxes at tⁿ⁺¹ᐟ² (self.t_src); split-Euler start-up step
+            L = _mobility_expr(mesh, mobility, c0 + self.extrap_c * (c0 - self.u_prev))
+            df, c_grad = self._blend(energy.secant(c, c0), 0.5 * (c + c0),
+                                     energy.df_convex(c) + energy.df_concave(c0), c)
         dx, dt, k = self.dx, self.dt_c, self.kappa
         x = ufl.SpatialCoordinate(mesh)
-        F = (c - c0) * v * dx + dt * L * (
-            (energy.df_convex(c) + energy.df_concave(c0)) * v * dx
-            + k * ufl.inner(ufl.grad(c), ufl.grad(v)) * dx
-        )
+        F = (c - c0) * v * dx + dt * L * (df * v * dx + k * ufl.inner(ufl.grad(c_grad), ufl.grad(v)) * dx)
         if source is not None:
-            F -= dt * source(x, self.t_c) * v * dx
+            F -= dt * source(x, self.t_src) * v * dx
         if flux is not None:
             n = ufl.FacetNormal(mesh)
-            F -= dt * L * k * ufl.inner(flux(x, self.t_c), n) * v * ufl.ds(domain=mesh)
+            F -= dt * L * k * ufl.inner(flux(x, self.t_src), n) * v * ufl.ds(domain=mesh)
+        self._dissipative = source is None and flux is None
         self._build_solver(F, self.u, boundary, rtol, atol, max_it)
         self._build_monitors(self.u)
 

@@ -25,8 +25,10 @@ from fe2.io.results import write_csv_atomic, write_json_atomic
 from fe2.physics.phasefield import (
     AllenCahn,
     CahnHilliard,
+    ConstantMobility,
     DoubleWell,
     FloryHuggins,
+    QuadraticMobility,
     StepRecord,
     TimeStepping,
     pfhub_bm1_energy,
@@ -53,6 +55,16 @@ def _initial(cfg: PhaseFieldConfig):
     return i.c0
 
 
+def _mobility(cfg: PhaseFieldConfig):
+    """A number stays a number (the solver's fem.Constant path); a table becomes a mobility object."""
+    m = cfg.mobility
+    if isinstance(m, float):
+        return m
+    if m.kind == "constant":
+        return ConstantMobility(m.value)
+    return QuadraticMobility(m.m0, m.c_min, m.c_max, m.floor)
+
+
 def build_solver(cfg: PhaseFieldConfig, comm: MPI.Comm):
     d = cfg.domain
     if len(d.length) == 2:
@@ -60,7 +72,8 @@ def build_solver(cfg: PhaseFieldConfig, comm: MPI.Comm):
     else:
         m = mesh.create_box(comm, [[0.0, 0.0, 0.0], list(d.length)], list(d.cells))
     cls = CahnHilliard if cfg.model == "cahn_hilliard" else AllenCahn
-    return cls(m, _energy(cfg), cfg.kappa, cfg.mobility, boundary=cfg.boundary, degree=cfg.degree)
+    return cls(m, _energy(cfg), cfg.kappa, _mobility(cfg), boundary=cfg.boundary, degree=cfg.degree,
+               scheme=cfg.time.scheme)
 
 
 def _save_checkpoint(solver, dt_next: float, history: list[StepRecord], ckpt: Path, comm: MPI.Comm) -> None:
@@ -68,11 +81,11 @@ def _save_checkpoint(solver, dt_next: float, history: list[StepRecord], ckpt: Pa
         ckpt.mkdir(parents=True, exist_ok=True)
     comm.Barrier()
     tmp = ckpt / f"state_rank{comm.rank}.tmp.npz"
-    np.savez(tmp, u=solver.u0.x.array)
+    np.savez(tmp, u=solver.u0.x.array, u_prev=solver.u_prev.x.array)
     os.replace(tmp, ckpt / f"state_rank{comm.rank}.npz")
     comm.Barrier()
     write_json_atomic(ckpt / "meta.json", {
-        "ranks": comm.size, "t": solver.t, "step": solver.step_count, "dt_next": dt_next,
+        "ranks": comm.size, "t": solver.t, "step": solver.step_count, "dt_next": dt_next, "dt_prev": solver.dt_prev,
         "history": [r.to_dict() for r in history],
     }, comm=comm)
     comm.Barrier()
@@ -85,11 +98,15 @@ def _load_checkpoint(solver, ckpt: Path, comm: MPI.Comm):
     meta = json.loads(meta_path.read_text())
     if meta["ranks"] != comm.size:
         raise ConfigError(f"--restart: checkpoint written on {meta['ranks']} rank(s), this run has {comm.size}")
-    arr = np.load(ckpt / f"state_rank{comm.rank}.npz")["u"]
+    data = np.load(ckpt / f"state_rank{comm.rank}.npz")
+    arr = data["u"]
     if arr.shape != solver.u0.x.array.shape:
         raise ConfigError("--restart: checkpoint does not match this mesh/partition (config changed?)")
     solver.u0.x.array[:] = arr
     solver.u.x.array[:] = arr
+    # the second-order scheme and the error estimate need the level before (older checkpoints lack it)
+    solver.u_prev.x.array[:] = data["u_prev"] if "u_prev" in data else arr
+    solver.dt_prev = meta.get("dt_prev")
     solver.t = float(meta["t"])
     solver.step_count = int(meta["step"])
     return float(meta["dt_next"]), [StepRecord(**r) for r in meta["history"]]
@@ -117,9 +134,14 @@ def run_phasefield(cfg: PhaseFieldConfig, comm: MPI.Comm, out: str | Path, *, re
     xdmf = io.XDMFFile(comm, str(out / name), "w")
     xdmf.write_mesh(solver.mesh)
 
+    snap_tol = 1e-9 * max(1.0, ts.t_end)
+
+    last_frame = [None]  # time of the last XDMF frame: a time is written once (HDF5 refuses twice)
+
     def callback(s, rec: StepRecord):
-        if rec.step % cfg.output.every == 0:
+        if rec.step % cfg.output.every == 0 or any(abs(rec.t - t) <= snap_tol for t in cfg.output.times):
             xdmf.write_function(s.concentration(), rec.t)
+            last_frame[0] = rec.t
         if rec.step > 0 and rec.step % cfg.output.checkpoint_every == 0:
             _save_checkpoint(s, s.dt_c.value.item(), history + new, ckpt, comm)
         if rec.step % cfg.output.every == 0:
@@ -133,9 +155,19 @@ def run_phasefield(cfg: PhaseFieldConfig, comm: MPI.Comm, out: str | Path, *, re
         callback(s, rec)
 
     stepping = TimeStepping(dt=min(max(dt0, ts.dt_min), ts.dt_max), dt_min=ts.dt_min, dt_max=ts.dt_max,
-                            adaptive=ts.adaptive, energy_rtol=ts.energy_rtol)
-    solver.run(ts.t_end, stepping, callback=collect)
-    xdmf.write_function(solver.concentration(), solver.t)
+                            adaptive=ts.adaptive, energy_rtol=ts.energy_rtol, error_tol=ts.error_tol,
+                            safety=ts.safety, ratio_min=ts.ratio_min, ratio_max=ts.ratio_max,
+                            energy_increase_rtol=ts.energy_increase_rtol)
+    homogenization = None
+    if cfg.homogenize is None:
+        solver.run(ts.t_end, stepping, callback=collect, t_stops=cfg.output.times)
+    else:  # split the run at the homogenization times (fe2.studies.phasefield_rve)
+        from fe2.studies.phasefield_rve import run_and_homogenize
+
+        homogenization = run_and_homogenize(solver, cfg.homogenize, ts.t_end, stepping, collect, out, say,
+                                            t_stops=cfg.output.times)
+    if last_frame[0] != solver.t:
+        xdmf.write_function(solver.concentration(), solver.t)
     xdmf.close()
     history = history + new
     _save_checkpoint(solver, solver.dt_next, history, ckpt, comm)
@@ -157,6 +189,8 @@ def run_phasefield(cfg: PhaseFieldConfig, comm: MPI.Comm, out: str | Path, *, re
         "mass_relative_drift": float(np.max(np.abs(mass - mass[0])) / max(abs(mass[0]), 1e-300)),
         "history": [r.to_dict() for r in history],
     }
+    if homogenization is not None:
+        result["homogenization"] = homogenization
     write_json_atomic(out / "result.json", result, comm=comm)
     if comm.rank == 0:
         import matplotlib
