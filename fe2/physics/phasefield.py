@@ -456,17 +456,28 @@ class _GradientFlow:
         self._b = create_petsc_vector(V)
         self._dx_full = create_petsc_vector(V)
         self._br, self._xr = self._Jr.createVecLeft(), self._Jr.createVecRight()
+        # Newton–Krylov with a lagged factorization: GMRES on the current Jacobian, preconditioned by
+        # the MUMPS LU of an older one (self._Jp), refreshed only when GMRES needs more than
+        # LAG_MAX_KSP_ITS iterations. Consecutive Newton iterates and time steps change the Jacobian
+        # little, so most iterations cost a few back-substitutions instead of a factorization; the
+        # linear solves stay accurate (rtol 1e-12), so Newton keeps its quadratic convergence.
+        self._Jp = self._Jr.duplicate(copy=True)
         ksp = PETSc.KSP().create(self.comm)
         ksp.setOptionsPrefix(self.prefix)
         opts = PETSc.Options()
         opts.prefixPush(self.prefix)
-        for k, v in {"ksp_type": "preonly", "pc_type": "lu", "pc_factor_mat_solver_type": "mumps"}.items():
+        settings = {"ksp_type": "gmres", "ksp_rtol": 1e-12, "ksp_atol": 1e-300, "ksp_max_it": 60,
+                    "ksp_gmres_restart": 60, "pc_type": "lu", "pc_factor_mat_solver_type": "mumps"}
+        for k, v in settings.items():
             opts[k] = v
         ksp.setFromOptions()
-        for k in ("ksp_type", "pc_type", "pc_factor_mat_solver_type"):
+        for k in settings:
             del opts[k]
         opts.prefixPop()
+        ksp.setOperators(self._Jr, self._Jp)
         self._ksp = ksp
+        self._refactor = True  # factorize at the first solve
+        self.factorizations = 0
         self.problem = None
         self.snes = None
 
@@ -488,9 +499,7 @@ class _GradientFlow:
             fem_petsc.assemble_matrix(self._J, self._J_form)
             self._J.assemble()
             self._J.PtAP(self.P, result=self._Jr)
-            self._ksp.setOperators(self._Jr)
-            self._ksp.solve(self._br, self._xr)
-            if self._ksp.getConvergedReason() < 0:
+            if not self._solve_lagged():
                 return False, its
             self.P.mult(self._xr, self._dx_full)
             u.x.petsc_vec.axpy(-1.0, self._dx_full)
@@ -498,6 +507,31 @@ class _GradientFlow:
             its += 1
             r = self._reduced_residual()
         return bool(np.isfinite(r) and r <= max(atol, rtol * r0)), its
+
+    #: refresh the lagged factorization when GMRES needs more iterations than this
+    LAG_MAX_KSP_ITS = 6
+
+    def _solve_lagged(self) -> bool:
+        """Solve Jr x = br with the lagged LU as preconditioner; a failed or slow solve schedules a
+        refactorization (a failed one is retried at once with the fresh factorization)."""
+        pc = self._ksp.getPC()
+        fresh = self._refactor
+        if fresh:
+            self._Jr.copy(self._Jp, structure=PETSc.Mat.Structure.SAME_NONZERO_PATTERN)
+            self._ksp.setOperators(self._Jr, self._Jp)
+            pc.setReusePreconditioner(False)
+            self.factorizations += 1
+            self._refactor = False
+        else:
+            pc.setReusePreconditioner(True)
+        self._ksp.solve(self._br, self._xr)
+        ok = self._ksp.getConvergedReason() > 0
+        if not ok and not fresh:
+            self._refactor = True
+            return self._solve_lagged()
+        if ok and self._ksp.getIterationNumber() > self.LAG_MAX_KSP_ITS:
+            self._refactor = True  # good answer, weak preconditioner: refresh it for the next solve
+        return ok
 
     # ---- monitors -------------------------------------------------------------------
     def free_energy(self) -> float:
