@@ -56,7 +56,7 @@ Example::
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal, Union
+from typing import Annotated, Literal, Union
 
 from pydantic import Field, NonNegativeFloat, PositiveFloat, PositiveInt, model_validator
 
@@ -124,7 +124,7 @@ class BoundarySpec(_Strict):
 class RadialFraction(_Strict):
     """Fibre fraction linear in r = |x| between radii[0] (values[0]) and radii[1] (values[1]), constant beyond."""
 
-    values: list[float] = Field(min_length=2, max_length=2)
+    values: list[Annotated[float, Field(gt=0.0, lt=1.0)]] = Field(min_length=2, max_length=2)
     radii: list[NonNegativeFloat] = Field(min_length=2, max_length=2)
 
     @model_validator(mode="after")
@@ -142,10 +142,12 @@ class PermeabilitySpec(_Strict):
     mode: Literal["exact", "interpolate"] = "exact"
     c_range: list[PositiveFloat] | None = None
     n_nodes: PositiveInt = 7
-    fibre_fraction: dict[str, Union[float, RadialFraction]]
+    fibre_fraction: dict[str, Union[Annotated[float, Field(gt=0.0, lt=1.0)], RadialFraction]]
 
     @model_validator(mode="after")
     def _range(self):
+        if self.mode == "exact" and self.c_range is not None:
+            raise ValueError("c_range is for mode = 'interpolate' (mode 'exact' solves every distinct fraction)")
         if self.mode == "interpolate":
             if self.c_range is None or len(self.c_range) != 2 or not self.c_range[0] < self.c_range[1]:
                 raise ValueError("mode 'interpolate' needs c_range = [c_min, c_max] with c_min < c_max")

@@ -146,6 +146,13 @@ class PhaseFieldConfig(_Strict):
     output: OutputSpec = OutputSpec()
     homogenize: PhaseFieldHomogenizeSpec | None = None  # effective properties of c(t): fe2.studies.phasefield_rve
 
+    @model_validator(mode="after")
+    def _output_times_in_run(self):
+        late = [t for t in self.output.times if t > self.time.t_end]
+        if late:
+            raise ValueError(f"output.times {late} lie after time.t_end = {self.time.t_end}")
+        return self
+
 
 def load_phasefield_config(path: str | Path) -> PhaseFieldConfig:
     """Load and validate an ``fe2 phasefield`` TOML file (one-line ConfigError on failure)."""

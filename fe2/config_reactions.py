@@ -40,6 +40,8 @@ Every problem (unknown key, unknown species, negative rate constant, missing fil
 
 from __future__ import annotations
 
+import dataclasses
+
 from pathlib import Path
 from typing import Any, Literal
 
@@ -218,8 +220,12 @@ def _check_names(cfg: ReactionsConfig, network: Network, source: str) -> None:
             raise ConfigError(f"{source}: {where}: unknown species {unknown[0]!r}")
 
     sec = cfg.section
-    if cfg.mode == "well_mixed" and sec.sweep is not None and sec.sweep.parameter not in network.parameters:
-        raise ConfigError(f"{source}: well_mixed.sweep.parameter: unknown parameter {sec.sweep.parameter!r}")
+    if cfg.mode == "well_mixed" and sec.sweep is not None:
+        if sec.sweep.parameter not in network.parameters:
+            raise ConfigError(f"{source}: well_mixed.sweep.parameter: unknown parameter {sec.sweep.parameter!r}")
+        for v in sec.sweep.values:  # every swept value must give admissible rate constants, not only the base
+            swept = dataclasses.replace(network, parameters={**network.parameters, sec.sweep.parameter: v})
+            check_rate_constants(swept, f"{source}: well_mixed.sweep ({sec.sweep.parameter} = {v:g})")
     if cfg.mode == "stochastic":
         need("stochastic.histogram", sec.histogram)
         need("stochastic.discrete", sec.discrete or [])
@@ -239,6 +245,8 @@ def _check_names(cfg: ReactionsConfig, network: Network, source: str) -> None:
         for name, val in sec.initial.items():
             if isinstance(val, str):
                 initial_function(val, f"{source}: spatial.initial.{name}")
+            elif not val >= 0:
+                raise ConfigError(f"{source}: spatial.initial.{name}: initial value {val:g} is negative")
 
 
 def initial_function(text: str, where: str):

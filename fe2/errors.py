@@ -37,3 +37,9 @@ class SolverError(Fe2Error):
 
 class ConvergenceError(SolverError):
     """A nonlinear iteration did not converge."""
+
+
+class OutputError(Fe2Error):
+    """A result file or picture cannot be written (raised on every rank together)."""
+
+    exit_code = 3

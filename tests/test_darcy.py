@@ -100,7 +100,8 @@ def test_disk_bessel_convergence_rates(comm):
     assert np.all(_rates(mixed[:, 1]) >= 1.8), mixed
     assert abs(mixed[-1, 1]) < 2e-3  # measured 1.35e-3
     # the recovered P1 flux converges (measured errors −0.22, −0.13, −0.07), but only at first order
-    assert np.all(np.diff(np.abs(primal[:, 1])) < 0) and abs(primal[-1, 1]) < 0.1
+    assert np.all(np.diff(np.abs(primal[:, 1])) < 0) and abs(primal[-1, 1]) < 0.08
+    assert np.all(_rates(np.abs(primal[:, 1])) >= 0.7), primal  # first order (0.75, 0.9 measured)
 
 
 def test_sphere_accuracy_3d(comm):

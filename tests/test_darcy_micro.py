@@ -134,6 +134,8 @@ def test_cli_darcy_isolated_tumour_matches_baxter_jain(tmp_path):
     (('name = "outer"', 'name = "skin"'), "unknown boundary 'skin'"),
     (("[tissue.tumour]", "[tissue.tumor]"), "no data for region"),
     (("pressure = 0.0", "pressure = 0.0\nflux = 1e-6"), "exactly one of pressure"),
+    (("[[boundary]]", "[permeability]\nfibre_radius = 5e-9\nfibre_fraction = { tumour = 1.2 }\n\n[[boundary]]"),
+     "fibre_fraction"),
 ])
 def test_cli_darcy_bad_config_one_line_error(tmp_path, edit, message):
     cfg = (ROOT / "demos/configs/darcy/isolated_tumour.toml").read_text().replace(*edit, 1)

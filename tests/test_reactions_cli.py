@@ -257,6 +257,9 @@ BAD = [
     (SPATIAL.replace('scheme = "strang"', 'scheme = "leapfrog"'), "unknown scheme 'leapfrog'"),
     (SPATIAL.replace("dt = 0.02", "dt = 0.03"), "does not divide"),
     (SPATIAL.replace('A = "1 + 0.5*cos(pi*x)"', 'A = "1 + q*x"'), "unknown name(s) q"),
+    (SPATIAL.replace('A = "1 + 0.5*cos(pi*x)"', 'A = -1.0'), "spatial.initial.A: initial value -1 is negative"),
+    ('mode = "well_mixed"\n' + CHAIN + '\n[well_mixed]\nt_end = 1.0\nsweep = { parameter = "k2", values = [1.0, -2.0] }\n',
+     "well_mixed.sweep (k2 = -2)"),
 ]
 
 

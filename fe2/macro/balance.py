@@ -29,7 +29,7 @@ import time
 import numpy as np
 from mpi4py import MPI
 
-from fe2.errors import ConvergenceError, MaterialError
+from fe2.errors import ConvergenceError, Fe2Error
 
 
 def _take(state, idx: np.ndarray):
@@ -157,7 +157,7 @@ class BalancedMaterial:
             f, C, tr, c = self._evaluate_timed(driver[keep], _take(state, keep), _take(guess, keep))
             flux[keep], tangent[keep], new_cost[keep] = f, C, c
             _put(trial, keep, tr)
-        except (ConvergenceError, MaterialError) as err:
+        except Fe2Error as err:  # any typed failure: reported on every rank after the exchange
             failures.append(str(err))
         replies = [None] * comm.size
         for src, parcel in enumerate(incoming):
@@ -166,7 +166,7 @@ class BalancedMaterial:
             idx, d, st, gs = parcel
             try:
                 replies[src] = (idx, *self._evaluate_timed(d, st, gs))
-            except (ConvergenceError, MaterialError) as err:
+            except Fe2Error as err:
                 replies[src] = str(err)
         for reply in comm.alltoall(replies):
             if reply is None:
@@ -178,6 +178,7 @@ class BalancedMaterial:
             flux[idx], tangent[idx], new_cost[idx] = f, C, c
             _put(trial, idx, tr)
             self.points_lent += idx.size
+        failures = [f for fs in comm.allgather(failures) for f in fs]  # every rank raises, or none
         if failures:
             raise ConvergenceError(failures[0])
         self._cost = new_cost

@@ -38,7 +38,7 @@ from dolfinx.fem import petsc as fem_petsc
 from petsc4py import PETSc
 
 from fe2._compat import create_petsc_vector
-from fe2.errors import ConfigError, ConvergenceError
+from fe2.errors import ConfigError, ConvergenceError, Fe2Error
 from fe2.kinematics import kinematics_of
 from fe2.quadrature import QuadratureFields
 from fe2.materials.contract import InadmissibleDriverError
@@ -220,7 +220,7 @@ class SmallStrainMacroSolver:
                 problem = "material returned NaN/inf flux or tangent"
         except InadmissibleDriverError as err:
             problem = f"inadmissible macro driver: {err}"
-        except ConvergenceError as err:  # e.g. a micro Newton: every rank must learn it, or they deadlock
+        except Fe2Error as err:  # a micro Newton or solver failure: every rank must learn it, or they deadlock
             problem = str(err)
         problems = [p for p in self.comm.allgather(problem) if p]
         if problems:

@@ -33,7 +33,7 @@ from dolfinx.fem import petsc as fem_petsc
 from petsc4py import PETSc
 
 from fe2._compat import create_petsc_vector
-from fe2.errors import ConfigError, ConvergenceError
+from fe2.errors import ConfigError, ConvergenceError, MaterialError, SolverError
 from fe2.geometry.base import RVEMesh
 from fe2.micro import constraints
 from fe2.micro.linear_solver import LinearSolverOptions, make_ksp, solve_checked, unique_prefix
@@ -334,6 +334,14 @@ class NonlinearRVEMaterial:
         self._evaluate_laws(local_states)
         return self._reduced_residual()
 
+    def _safe_start_residual(self, local_states: dict, w: np.ndarray) -> float:
+        """Residual at a candidate start; inf where the laws cannot be evaluated there (e.g. det F <= 0)."""
+        try:
+            r = self._start_residual(local_states, w)
+        except MaterialError:
+            return np.inf
+        return r if np.isfinite(r) else np.inf
+
     def solve_point(self, macro_strain: np.ndarray, local_states: dict, *starts: np.ndarray):
         """Micro Newton for one macro strain. Returns (σ̄ (m,), C̄ (m, m), trial phase states, w).
 
@@ -344,12 +352,12 @@ class NonlinearRVEMaterial:
         """
         self.E.value[:] = macro_strain
         if len(starts) > 1:
-            order = np.argsort([self._start_residual(local_states, w) for w in starts], kind="stable")
+            order = np.argsort([self._safe_start_residual(local_states, w) for w in starts], kind="stable")
             starts = tuple(starts[k] for k in order)
         for k, w0 in enumerate(starts):
             try:
                 return self._newton(macro_strain, local_states, w0)
-            except ConvergenceError:
+            except (ConvergenceError, SolverError, MaterialError):
                 if k == len(starts) - 1:
                     raise
         raise AssertionError("unreachable")

@@ -36,7 +36,7 @@ from typing import Literal
 import numpy as np
 from mpi4py import MPI
 
-from fe2.errors import ConfigError
+from fe2.errors import ConfigError, Fe2Error
 from fe2.micro.stokes import FibreCell, permeability
 
 
@@ -96,13 +96,28 @@ class MicroPermeability:
     def _cell(self, c: float) -> FibreCell:
         return FibreCell(float(c), self.arrangement, self.dim, 1.0, self.mesh_size)
 
-    def _check_fraction(self, c: np.ndarray) -> None:
-        limit = np.pi / 4 if self.dim == 2 else np.pi / 6  # touching obstacles (square / simple cubic)
+    def packing_limit(self) -> float:
+        """Solid fraction at which the obstacles touch (square / simple cubic / hexagonal)."""
         if self.arrangement == "hexagonal":
-            limit = np.pi / (2 * np.sqrt(3.0))
+            return np.pi / (2 * np.sqrt(3.0))
+        return np.pi / 4 if self.dim == 2 else np.pi / 6
+
+    def _raise_on_all_ranks(self, problem: str) -> None:
+        """Collective: raise ConfigError on every rank when any rank found a problem."""
+        problems = [p for p in self.comm.allgather(problem) if p]
+        if problems:
+            raise ConfigError(problems[0])
+
+    def _check_fraction(self, c: np.ndarray, lo: float | None = None, hi: float | None = None) -> None:
+        """Collective range check (fractions come from each rank's own points)."""
+        limit = self.packing_limit()
         bad = c[~((c > 0) & (c < limit))]
-        if bad.size:
-            raise ConfigError(f"fibre fraction {bad[0]:.4g} outside (0, {limit:.4f}) for a {self.arrangement} array")
+        problem = f"fibre fraction {bad[0]:.4g} outside (0, {limit:.4f}) for a {self.arrangement} array" if bad.size else ""
+        if not problem and lo is not None:
+            outside = c[(c < lo) | (c > hi)]
+            if outside.size:
+                problem = f"fibre fraction {outside[0]:.4g} outside the interpolation range [{lo}, {hi}]"
+        self._raise_on_all_ranks(problem)
 
     def kappa_exact(self, fractions: np.ndarray) -> np.ndarray:
         """κ = K/a² (n, d, d) for fractions (n,), solving each distinct new fraction once (collective)."""
@@ -112,13 +127,19 @@ class MicroPermeability:
         new = np.unique(np.concatenate(self.comm.allgather(local_new))) if self.comm.size > 1 else local_new
         mine: dict[float, np.ndarray] = {}
         t0 = time.perf_counter()
+        problem = ""
         for k, value in enumerate(new):
-            if k % self.comm.size == self.comm.rank:
-                cell = self._cell(value)
-                res = permeability(cell, MPI.COMM_SELF, mu=1.0)
+            if k % self.comm.size == self.comm.rank and not problem:
+                try:
+                    cell = self._cell(value)
+                    res = permeability(cell, MPI.COMM_SELF, mu=1.0)
+                except Fe2Error as err:  # reported on every rank below, never left in a collective
+                    problem = f"Stokes cell at fibre fraction {value:.4g}: {err}"
+                    continue
                 K = np.asarray(res.K) / cell.radius**2
                 mine[float(value)] = 0.5 * (K + K.T)  # symmetric to solver round-off (reported by the cell)
         self.stats.cell_time_s += time.perf_counter() - t0
+        self._raise_on_all_ranks(problem)
         for part in (self.comm.allgather(mine) if self.comm.size > 1 else [mine]):
             self._cache.update(part)
         self.stats.cell_solves += len(new)
@@ -160,9 +181,7 @@ class MicroPermeability:
         if self._nodes is None:
             self._build_interpolant()
         lo, hi = map(float, self.c_range)
-        outside = c[(c < lo) | (c > hi)]
-        if outside.size:
-            raise ConfigError(f"fibre fraction {outside[0]:.4g} outside the interpolation range [{lo}, {hi}]")
+        self._check_fraction(c, lo, hi)
         diag = np.exp(self._barycentric(c, self._log_kappa_nodes))
         off = self._barycentric(c, self._offdiag_nodes)
         return off + np.einsum("ni,ij->nij", diag, np.eye(self.dim))

@@ -12,6 +12,7 @@ import numpy as np
 from dolfinx import fem, geometry, io
 from mpi4py import MPI
 
+from fe2.errors import OutputError
 from fe2.io.results import write_csv_atomic
 
 
@@ -83,23 +84,34 @@ def write_radial_profile(path_stem: str | Path, r: np.ndarray, p_num: np.ndarray
     header = ["r_m", "p_Pa"] + (["p_exact_Pa"] if p_exact is not None else [])
     write_csv_atomic(stem.with_suffix(".csv"), header, rows, comm)
     png = stem.with_suffix(".png")
+    problem = ""
     if comm.rank == 0:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
-        fig, ax = plt.subplots(figsize=(5.5, 4.0), dpi=120)
-        if p_exact is not None:
-            ax.plot(r / r_unit, p_exact / p_unit, "k-", lw=1.5, label="Baxter & Jain (analytic)")
-        ax.plot(r / r_unit, p_num / p_unit, "o", ms=3, mfc="none", label="finite elements")
-        ax.set_xlabel(labels[0])
-        ax.set_ylabel(labels[1])
-        ax.set_title(title, fontsize=10)
-        ax.legend()
-        fig.tight_layout()
-        png.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(png)
-        plt.close(fig)
-    comm.Barrier()
+        try:
+            _plot_profile(png, r, p_num, p_exact, r_unit, p_unit, labels, title)
+        except Exception as exc:  # noqa: BLE001 - reported on every rank below
+            problem = f"cannot draw {png}: {exc}"
+    problem = comm.bcast(problem, root=0)
+    if problem:
+        raise OutputError(problem)
     return png
+
+
+def _plot_profile(png: Path, r, p_num, p_exact, r_unit, p_unit, labels, title) -> None:
+    """Rank-0 part of :func:`write_radial_profile` (matplotlib)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5.5, 4.0), dpi=120)
+    if p_exact is not None:
+        ax.plot(r / r_unit, p_exact / p_unit, "k-", lw=1.5, label="Baxter & Jain (analytic)")
+    ax.plot(r / r_unit, p_num / p_unit, "o", ms=3, mfc="none", label="finite elements")
+    ax.set_xlabel(labels[0])
+    ax.set_ylabel(labels[1])
+    ax.set_title(title, fontsize=10)
+    ax.legend()
+    fig.tight_layout()
+    png.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(png)
+    plt.close(fig)

@@ -28,7 +28,7 @@ from mpi4py import MPI
 
 from fe2.analytic.perfusion import baxter_jain_pressure, baxter_jain_surface_velocity
 from fe2.config_darcy import DarcyConfig, RadialFraction, TissueSpec
-from fe2.errors import ConfigError
+from fe2.errors import ConfigError, SolverError
 from fe2.geometry.tissue import TissueMesh, tissue_from_msh, tumour_in_host
 from fe2.io.results import write_csv_atomic, write_json_atomic
 from fe2.physics.darcy import output, units
@@ -217,6 +217,8 @@ def run_darcy(cfg: DarcyConfig, comm: MPI.Comm, out: str | Path,
         for k in range(tr_cfg.n_steps):
             res = problem.step(tr_cfg.dt)
             a = res.audit
+            if not np.isfinite(a.relative_residual):
+                raise SolverError(f"transient Darcy step {k + 1}: the balance residual is not finite (NaN/inf)")
             rows.append([(k + 1) * tr_cfg.dt, a.starling_inflow, a.lymphatic_drainage, a.boundary_outflow,
                          a.storage_rate, a.relative_residual])
             if k == tr_cfg.n_steps - 1 or (k + 1) % max(1, tr_cfg.n_steps // 5) == 0:
@@ -266,7 +268,9 @@ def run_darcy(cfg: DarcyConfig, comm: MPI.Comm, out: str | Path,
             a = tr.step()
             row = a.to_dict() if hasattr(a, "to_dict") else dict(vars(a))
             rows.append(row)
-            worst = max(worst, abs(row.get("relative_residual", 0.0)))
+            if not np.isfinite(row["relative_residual"]):
+                raise SolverError(f"solute transport step {k + 1}: the balance residual is not finite (NaN/inf)")
+            worst = max(worst, abs(row["relative_residual"]))
             if k == s.n_steps - 1 or (k + 1) % max(1, s.n_steps // 5) == 0:
                 say(f"solute: step {k + 1}/{s.n_steps}, t = {tr.t:.4g} s, relative balance residual {worst:.1e}")
         write_csv_atomic(out / "solute_audit.csv", list(rows[0]), [list(r.values()) for r in rows], comm)

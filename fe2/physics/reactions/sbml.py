@@ -246,8 +246,9 @@ class _Importer:
             return _LOGICAL[t](*sub)
         if t == libsbml.AST_FUNCTION_PIECEWISE:
             pairs = [(sub[i], sub[i + 1]) for i in range(0, len(sub) - 1, 2)]
-            otherwise = sub[-1] if len(sub) % 2 else sp.nan
-            return sp.Piecewise(*pairs, (otherwise, True))
+            if len(sub) % 2 == 0:  # undefined where no piece applies: would integrate NaN silently
+                raise ConfigError(f"{where}: a piecewise without an <otherwise> branch is not supported")
+            return sp.Piecewise(*pairs, (sub[-1], True))
         if t == libsbml.AST_FUNCTION:
             return self._call(ast, kids, where, local)
         if t in _FORBIDDEN:
