@@ -164,7 +164,8 @@ def run_load_steps(
                 for name, values in _point_fields(solver).items():
                     scalars.setdefault(name, fem.Function(Qs, name=name))
                     f = scalars[name]
-                    f.x.array[: solver.quad.owned_cells.size] = values.reshape(-1, solver.quad.n_qp).mean(axis=1)
+                    f.x.array[Qs.dofmap.list[solver.quad.owned_cells, 0]] = (
+                        values.reshape(-1, solver.quad.n_qp).mean(axis=1))
                     f.x.scatter_forward()
                     xs.write_function(f, factor)
                 if probes:

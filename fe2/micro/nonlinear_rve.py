@@ -283,7 +283,7 @@ class NonlinearRVEMaterial:
                     f = fem.Function(Q0, name=name)
                     extra.append(f)
                 cells = pts[::n_qp] // n_qp
-                f.x.array[cells] = vals.reshape(-1, n_qp).mean(axis=1)
+                f.x.array[Q0.dofmap.list[cells, 0]] = vals.reshape(-1, n_qp).mean(axis=1)
         with io.XDMFFile(msh.comm, path, "a" if append else "w") as xdmf:
             if not append:
                 xdmf.write_mesh(msh)
@@ -329,18 +329,16 @@ class NonlinearRVEMaterial:
         self.K.PtAP(self.P, result=self.A)
         self.ksp.setOperators(self.A)
 
-    def _start_residual(self, local_states: dict, w: np.ndarray) -> float:
+    def _evaluate_start(self, local_states: dict, w: np.ndarray):
+        """Load ``w`` and evaluate laws and residual there: (strain, flux, tangent, trials, ‖Pᵀr‖), or
+        None where the laws cannot be evaluated (e.g. det F <= 0) or the residual is not finite."""
         self.w.x.array[:] = w
-        self._evaluate_laws(local_states)
-        return self._reduced_residual()
-
-    def _safe_start_residual(self, local_states: dict, w: np.ndarray) -> float:
-        """Residual at a candidate start; inf where the laws cannot be evaluated there (e.g. det F <= 0)."""
         try:
-            r = self._start_residual(local_states, w)
+            evaluated = self._evaluate_laws(local_states)
         except MaterialError:
-            return np.inf
-        return r if np.isfinite(r) else np.inf
+            return None
+        rnorm = self._reduced_residual()
+        return (*evaluated, rnorm) if np.isfinite(rnorm) else None
 
     def solve_point(self, macro_strain: np.ndarray, local_states: dict, *starts: np.ndarray):
         """Micro Newton for one macro strain. Returns (σ̄ (m,), C̄ (m, m), trial phase states, w).
@@ -351,24 +349,36 @@ class NonlinearRVEMaterial:
         guess from a quite different macro driver can put Newton outside its convergence basin.
         """
         self.E.value[:] = macro_strain
+        first = None  # the evaluation of starts[0] when it is the one currently loaded
         if len(starts) > 1:
-            order = np.argsort([self._safe_start_residual(local_states, w) for w in starts], kind="stable")
+            # evaluate in reverse so that starts[0] (the guess, usually the best) is evaluated last and
+            # its laws, quadrature fields and residual stay loaded for Newton's first iteration
+            evaluated = [self._evaluate_start(local_states, w) for w in starts[::-1]][::-1]
+            res = [np.inf if e is None else e[-1] for e in evaluated]
+            order = np.argsort(res, kind="stable")
+            if order[0] == 0:
+                first = evaluated[0]
             starts = tuple(starts[k] for k in order)
         for k, w0 in enumerate(starts):
             try:
-                return self._newton(macro_strain, local_states, w0)
+                return self._newton(macro_strain, local_states, w0, first if k == 0 else None)
             except (ConvergenceError, SolverError, MaterialError):
                 if k == len(starts) - 1:
                     raise
         raise AssertionError("unreachable")
 
-    def _newton(self, macro_strain: np.ndarray, local_states: dict, w0: np.ndarray):
+    def _newton(self, macro_strain: np.ndarray, local_states: dict, w0: np.ndarray, first=None):
+        """``first``: (strain, flux, tangent, trials, ‖Pᵀr‖) already evaluated at the loaded w0."""
         t0 = time.perf_counter()
-        self.w.x.array[:] = w0
+        if first is None:
+            self.w.x.array[:] = w0
         r0 = None
         for it in range(self.newton.max_it + 1):
-            strain, flux, tangent, trials = self._evaluate_laws(local_states)
-            rnorm = self._reduced_residual()
+            if it == 0 and first is not None:
+                strain, flux, tangent, trials, rnorm = first
+            else:
+                strain, flux, tangent, trials = self._evaluate_laws(local_states)
+                rnorm = self._reduced_residual()
             force_scale = np.max(np.abs(flux), initial=0.0) * self.volume ** ((self.dim - 1) / self.dim)
             if r0 is None:
                 r0 = rnorm

@@ -21,7 +21,6 @@ import numpy as np
 import ufl
 from dolfinx import fem
 from dolfinx import mesh as dmesh
-from dolfinx.fem import petsc as fem_petsc
 from mpi4py import MPI
 
 from fe2.errors import ConfigError
@@ -104,14 +103,12 @@ class MixedDarcy(DarcySolverBase):
             (abs(coeffs.vascular_inflow(ph)) + abs(coeffs.lymphatic_drainage(ph))) * q0 * dx)
         self.prefix = prefix
         self.ksp = linalg.make_ksp(self.comm, prefix, petsc_options)
-        self._A = None
+        self._A, self._operator_current = None, False
         self.n_dofs = self.Wm.dofmap.index_map.size_global * self.Wm.dofmap.index_map_bs
 
     def assemble_operator(self) -> None:
         """(Re)assemble and factorize the operator; call after K or the tissue fields change."""
-        self._A = fem_petsc.assemble_matrix(self.a, bcs=self.bcs)
-        self._A.assemble()
-        self.ksp.setOperators(self._A)
+        self._assemble_operator_matrix(self.bcs)
 
     def _assemble_rhs(self):
         return linalg.assemble_rhs(self.L, self.a, self.bcs, self.Wm)

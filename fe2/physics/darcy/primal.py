@@ -92,18 +92,16 @@ class PrimalDarcy(DarcySolverBase):
         self.prefix = prefix
         self.ksp = linalg.make_ksp(self.comm, prefix, petsc_options)
         self.ksp_proj = linalg.make_ksp(self.comm, prefix + "proj_", PROJECTION_OPTIONS)
-        self._A = None
+        self._A, self._operator_current = None, False
+        # the DG mass matrix of the velocity recovery depends on nothing that changes: once
+        self._M = fem_petsc.assemble_matrix(self.a_proj)
+        self._M.assemble()
+        self.ksp_proj.setOperators(self._M)
         self.n_dofs = self.V.dofmap.index_map.size_global
 
     def assemble_operator(self) -> None:
         """(Re)assemble and factorize the operator; call after K or the tissue fields change."""
-        self._A = fem_petsc.assemble_matrix(self.a, bcs=self.bcs)
-        self._A.assemble()
-        self.ksp.setOperators(self._A)
-        M = fem_petsc.assemble_matrix(self.a_proj)
-        M.assemble()
-        self.ksp_proj.setOperators(M)
-        self._M = M
+        self._assemble_operator_matrix(self.bcs)
 
     def _assemble_rhs(self):
         return linalg.assemble_rhs(self.L, self.a, self.bcs, self.V)

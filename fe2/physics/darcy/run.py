@@ -83,7 +83,8 @@ def _fraction_at(spec: float | RadialFraction, x: np.ndarray) -> np.ndarray:
 def micro_conductivity(cfg: DarcyConfig, tm: TissueMesh, tissue: dict[int, TissueProperties],
                        comm: MPI.Comm, quadrature_degree: int = 2):
     """K = k(c)/μ at every owned quadrature point from micro Stokes cells (regions without a fibre
-    fraction keep their tissue K). Returns (QuadratureFields holding K, fractions per point, model)."""
+    fraction keep their tissue K). Returns (QuadratureFields holding K, fractions (n,) and K (n, d, d)
+    per owned point — NaN fraction where the tissue K is used — and the permeability model)."""
     spec = cfg.permeability
     msh = tm.mesh
     gdim = msh.geometry.dim
@@ -92,10 +93,7 @@ def micro_conductivity(cfg: DarcyConfig, tm: TissueMesh, tissue: dict[int, Tissu
                               c_range=tuple(spec.c_range) if spec.c_range else (0.05, 0.5), n_nodes=spec.n_nodes)
     q = QuadratureFields(msh, quadrature_degree, gdim)
     x = q.evaluate(q.expression(ufl.SpatialCoordinate(msh)))
-    n_owned = q.owned_cells.size
-    tag_of_cell = np.zeros(n_owned, dtype=np.int64)
-    tag_of_cell[tm.cell_tags.indices[tm.cell_tags.indices < n_owned]] = tm.cell_tags.values[tm.cell_tags.indices < n_owned]
-    tag_of_point = np.repeat(tag_of_cell, q.n_qp)
+    tag_of_point = _region_tag_of_points(q, tm)
     fractions = np.full(x.shape[0], np.nan)
     K = np.zeros((x.shape[0], gdim, gdim))
     for name, tag in tm.regions.items():
@@ -112,16 +110,21 @@ def micro_conductivity(cfg: DarcyConfig, tm: TissueMesh, tissue: dict[int, Tissu
                               f"solves (limit {MAX_EXACT_CELLS} in mode 'exact'); use mode = 'interpolate'")
     K[micro] = model.hydraulic_conductivity(fractions[micro])
     q.set(np.zeros((x.shape[0], gdim)), K)
-    return q, fractions, model
+    return q, fractions, K, model
 
 
-def _region_mean(values: np.ndarray, q: QuadratureFields, tm: TissueMesh, comm: MPI.Comm) -> dict[str, list]:
-    """Volume-weighted mean over each region of per-point values (n, ...) (collective)."""
+def _region_tag_of_points(q: QuadratureFields, tm: TissueMesh) -> np.ndarray:
+    """Region tag of every owned quadrature point, shape (n_points,)."""
     n_owned = q.owned_cells.size
     tag_of_cell = np.zeros(n_owned, dtype=np.int64)
     sel = tm.cell_tags.indices < n_owned
     tag_of_cell[tm.cell_tags.indices[sel]] = tm.cell_tags.values[sel]
-    tag_of_point = np.repeat(tag_of_cell, q.n_qp)
+    return np.repeat(tag_of_cell, q.n_qp)
+
+
+def _region_mean(values: np.ndarray, q: QuadratureFields, tm: TissueMesh, comm: MPI.Comm) -> dict[str, list]:
+    """Mean over each region's quadrature points of per-point values (n, ...) (collective)."""
+    tag_of_point = _region_tag_of_points(q, tm)
     out = {}
     for name, tag in tm.regions.items():
         pts = tag_of_point == tag
@@ -189,18 +192,17 @@ def run_darcy(cfg: DarcyConfig, comm: MPI.Comm, out: str | Path,
     record: dict = {"units": UNITS, "formulation": cfg.formulation, "degree": cfg.degree,
                     "mesh": {"dim": gdim, "cells": n_cells, **tm.description},
                     "tissue": {name: tissue[tm.region(name)].to_dict() for name in cfg.tissue}}
-    K_field, q, fractions, model = None, None, None, None
+    K_field, q, fractions, K_points, model = None, None, None, None, None
     if cfg.permeability is not None:
         t1 = time.perf_counter()
-        q, fractions, model = micro_conductivity(cfg, tm, tissue, comm)
+        q, fractions, K_points, model = micro_conductivity(cfg, tm, tissue, comm)
         K_field = QuadratureConductivity.from_fields(q)
         interp_error = model.interpolation_error() if model.mode == "interpolate" else None
         perm = model.summary()
         if interp_error is not None:
             perm["interpolation_max_rel_error"] = interp_error
         perm["time_s"] = time.perf_counter() - t1
-        perm["K_mean_per_region"] = _region_mean(q.tangent.x.array.reshape(-1, gdim, gdim)[: fractions.size],
-                                                 q, tm, comm)
+        perm["K_mean_per_region"] = _region_mean(K_points, q, tm, comm)
         record["permeability"] = perm
         say(f"permeability from {model.stats.cell_solves} micro Stokes cell(s) ({model.mode}), "
             f"{model.stats.cache_hits} cache hits, {perm['time_s']:.1f} s")
@@ -238,10 +240,9 @@ def run_darcy(cfg: DarcyConfig, comm: MPI.Comm, out: str | Path,
         cf = fem.Function(Q0, name="fibre_fraction")
         kxx = fem.Function(Q0, name="K_xx")
         n_owned = q.owned_cells.size
-        frac = np.nan_to_num(fractions, nan=0.0).reshape(n_owned, q.n_qp).mean(axis=1)
-        Kp = q.tangent.x.array.reshape(-1, gdim, gdim)[: n_owned * q.n_qp, 0, 0].reshape(n_owned, q.n_qp)
-        cf.x.array[:n_owned] = frac
-        kxx.x.array[:n_owned] = Kp.mean(axis=1)
+        dofs = Q0.dofmap.list[q.owned_cells, 0]  # cell means of the point values
+        cf.x.array[dofs] = np.nan_to_num(fractions, nan=0.0).reshape(n_owned, q.n_qp).mean(axis=1)
+        kxx.x.array[dofs] = K_points[:, 0, 0].reshape(n_owned, q.n_qp).mean(axis=1)
         cf.x.scatter_forward()
         kxx.x.scatter_forward()
         fields.update(fibre_fraction=cf, K_xx=kxx)

@@ -6,13 +6,15 @@ from __future__ import annotations
 import time
 
 from dolfinx import fem
+from dolfinx.fem import petsc as fem_petsc
 from petsc4py import PETSc
 
 from fe2.physics.darcy.audit import ConservationAudit
 
 
 class DarcySolverBase:
-    """Subclasses set ``self._A = None``, ``self.inv_dt`` (Constant, 1/Δt) and ``self.p_prev`` (the
+    """Subclasses set ``self._A = None`` (the operator matrix, created at the first assembly and
+    reused after), ``self._operator_current = False``, ``self.inv_dt`` (Constant, 1/Δt) and ``self.p_prev`` (the
     pressure of the previous time level) in ``__init__`` and implement :meth:`assemble_operator`,
     :meth:`_assemble_rhs`, :meth:`_solve_and_recover` (returns KSP iterations) and :meth:`audit`;
     they expose ``self.p`` (pressure [Pa]) and ``self.u`` (velocity [m/s])."""
@@ -41,13 +43,24 @@ class DarcySolverBase:
         inv = 0.0 if dt is None else 1.0 / float(dt)
         if float(self.inv_dt.value) != inv:
             self.inv_dt.value = inv
-            self._A = None
+            self._operator_current = False
+
+    def _assemble_operator_matrix(self, bcs) -> None:
+        """Assemble ``self.a`` into ``self._A`` (allocated once: the sparsity never changes) and hand it
+        to the KSP, which refactorizes at its next solve."""
+        if self._A is None:
+            self._A = fem_petsc.create_matrix(self.a)
+        self._A.zeroEntries()
+        fem_petsc.assemble_matrix(self._A, self.a, bcs=bcs)
+        self._A.assemble()
+        self.ksp.setOperators(self._A)
+        self._operator_current = True
 
     def solve(self) -> tuple[fem.Function, fem.Function, ConservationAudit, dict]:
         """(p, u, audit, timings [s] per phase 'assemble', 'solve', 'audit', plus 'ksp_iterations')."""
         timings: dict = {}
         t0 = time.perf_counter()
-        if self._A is None:
+        if not self._operator_current:
             self.assemble_operator()
         b = self._assemble_rhs()
         timings["assemble"] = time.perf_counter() - t0
