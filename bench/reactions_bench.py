@@ -40,16 +40,8 @@ import numpy as np  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from fe2.physics.reactions import Network, Reaction, Species, integrate, solve_ivp_reference  # noqa: E402
-
-
-def robertson() -> Network:
-    return Network(
-        [Species("A", 1.0), Species("B"), Species("C")],
-        [Reaction.parse("A -> B", k="k1"), Reaction.parse("2 B -> B + C", k="k2"),
-         Reaction.parse("B + C -> A + C", k="k3")],
-        {"k1": 0.04, "k2": 3e7, "k3": 1e4},
-    )
+from fe2.physics.reactions.examples import robertson  # noqa: E402
+from fe2.physics.reactions import integrate, solve_ivp_reference  # noqa: E402
 
 
 def fixed_step(n_nodes: int, steps: int = 10, dt: float = 1e-3, repeats: int = 2) -> dict:

@@ -29,6 +29,7 @@ from scipy.sparse.linalg import expm_multiply
 from scipy.stats import poisson
 
 from fe2.errors import ConfigError
+from fe2.physics.reactions.examples import robertson
 from fe2.physics.reactions import (
     EnzymeKinetics,
     Network,
@@ -46,15 +47,6 @@ from fe2.physics.reactions import (
 )
 from fe2.physics.reactions.integrators import lu_factor_batched, lu_solve_batched
 from fe2.physics.scales import decide_coupling
-
-
-def robertson() -> Network:
-    return Network(
-        [Species("A", 1.0), Species("B"), Species("C")],
-        [Reaction.parse("A -> B", k="k1"), Reaction.parse("2 B -> B + C", k="k2"),
-         Reaction.parse("B + C -> A + C", k="k3")],
-        {"k1": 0.04, "k2": 3e7, "k3": 1e4},
-    )
 
 
 def michaelis_menten() -> Network:

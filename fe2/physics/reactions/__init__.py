@@ -8,6 +8,7 @@
   for a system size (``counts_network``);
 * :mod:`.hybrid` — hybrid SSA/ODE (exact events for low-copy species, reaction-rate equations for
   abundant ones), partition by a copy-number threshold;
+* :mod:`.examples` — standard test networks (Robertson);
 * :mod:`.reductions` — Michaelis–Menten full model, sQSSA, tQSSA and their validity criteria;
 * :mod:`.sbml` — SBML import (python-libsbml): :func:`load_sbml` -> :class:`Network`
   (concentrations; unsupported constructs raise a ConfigError naming them);
