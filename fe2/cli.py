@@ -13,11 +13,19 @@ import math
 import sys
 import time
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
 
 from fe2 import _compat  # noqa: F401  (dolfinx_solver first)
 from mpi4py import MPI
 
 from fe2.errors import Fe2Error
+from fe2.solvers.options import PREFIXES, split_petsc_args, user_options
+
+
+def _petsc(cfg, args: argparse.Namespace) -> AbstractContextManager[None]:
+    """The config's ``[petsc]`` table and the command line's PETSc options (which win), for the run."""
+    return user_options({**cfg.petsc, **args.petsc_cli}, f"{args.config}: petsc.")
 
 
 def _progress(comm: MPI.Comm) -> Callable[[str], None]:
@@ -37,7 +45,8 @@ def _cmd_homogenize(args: argparse.Namespace, comm: MPI.Comm) -> int:
     cfg = load_homogenize_config(args.config)
     say = _progress(comm)
     say(f"homogenize {args.config}: {cfg.physics}, BCs {', '.join(cfg.boundary_conditions)}, {comm.size} rank(s)")
-    data = run_homogenization(cfg, comm, args.out, progress=say)
+    with _petsc(cfg, args):
+        data = run_homogenization(cfg, comm, args.out, progress=say)
     if comm.rank == 0:
         _print_table(data)
         print(f"wrote {args.out}/result.json" + (" and fields/ (open the .xdmf files in ParaView)" if data.get("fields") else ""))
@@ -52,7 +61,8 @@ def _cmd_bounds(args: argparse.Namespace, comm: MPI.Comm) -> int:
     say = _progress(comm)
     say(f"bounds {args.config}: {cfg.physics} {cfg.dim}D, BCs {', '.join(cfg.boundary_conditions)}, "
         f"{comm.size} rank(s); finished realizations in {args.out} are reused")
-    summary = run_bounds_study(cfg, comm, args.out, progress=say, fresh=args.fresh)
+    with _petsc(cfg, args):
+        summary = run_bounds_study(cfg, comm, args.out, progress=say, fresh=args.fresh)
     if comm.rank == 0:
         _print_bounds_table(summary)
         print(f"wrote {args.out}/summary.json, statistics.csv, gaps.csv, fits.csv, realizations.csv and "
@@ -120,7 +130,8 @@ def _cmd_run(args: argparse.Namespace, comm: MPI.Comm) -> int:
     cfg = load_run_config(args.config)
     say = _progress(comm)
     say(f"run {args.config} on {comm.size} rank(s)" + (" (restart)" if args.restart else ""))
-    run_fe2(cfg, comm, args.out, restart=args.restart, progress=say)
+    with _petsc(cfg, args):
+        run_fe2(cfg, comm, args.out, restart=args.restart, progress=say)
     if comm.rank == 0:
         print(f"wrote {args.out}/result.json; open {args.out}/displacement.xdmf and stress.xdmf in ParaView")
     return 0
@@ -133,7 +144,8 @@ def _cmd_phasefield(args: argparse.Namespace, comm: MPI.Comm) -> int:
     cfg = load_phasefield_config(args.config)
     say = _progress(comm)
     say(f"phasefield {args.config}: {cfg.model}, {comm.size} rank(s)" + (" (restart)" if args.restart else ""))
-    res = run_phasefield(cfg, comm, args.out, restart=args.restart, progress=say)
+    with _petsc(cfg, args):
+        res = run_phasefield(cfg, comm, args.out, restart=args.restart, progress=say)
     if comm.rank == 0:
         print(f"free energy {res['energy_initial']:.6g} -> {res['energy_final']:.6g} in {res['steps']} steps; "
               f"mass drift {res['mass_relative_drift']:.1e}")
@@ -149,7 +161,8 @@ def _cmd_reactions(args: argparse.Namespace, comm: MPI.Comm) -> int:
     say = _progress(comm)
     say(f"reactions {args.config}: {cfg.mode}, {network.n_species} species, {network.n_reactions} reactions, "
         f"{comm.size} rank(s)")
-    res = run_reactions(cfg, network, comm, args.out, progress=say)
+    with _petsc(cfg, args):
+        res = run_reactions(cfg, network, comm, args.out, progress=say)
     if comm.rank == 0:
         print(f"wrote {args.out}/" + ", ".join(res["files"]))
     return 0
@@ -163,7 +176,8 @@ def _cmd_darcy(args: argparse.Namespace, comm: MPI.Comm) -> int:
     say = _progress(comm)
     say(f"darcy {args.config}: {cfg.domain.kind}, {cfg.formulation} formulation, "
         f"K from {'micro Stokes cells' if cfg.permeability else 'tissue data'}, {comm.size} rank(s)")
-    res = run_darcy(cfg, comm, args.out, progress=say)
+    with _petsc(cfg, args):
+        res = run_darcy(cfg, comm, args.out, progress=say)
     if comm.rank == 0:
         a = res["darcy"]["audit"]
         print(f"fluid balance [m^3/s per unit depth in 2D]: Starling inflow {a['starling_inflow']:.4e}, "
@@ -186,42 +200,21 @@ def _cmd_scales(args: argparse.Namespace, comm: MPI.Comm) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="fe2", description="FE² multiscale homogenization on DOLFINx")
-    sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("homogenize", help="effective tensor of one RVE under KUBC / periodic / TUBC")
-    p.add_argument("config", help="TOML file (see docs/config.md)")
-    p.add_argument("--out", required=True, help="output folder (result.json, fields/, PNG)")
-    p.set_defaults(func=_cmd_homogenize)
-    b = sub.add_parser(
-        "bounds", help="bound-convergence study: KUBC / periodic / TUBC vs RVE size over random realizations"
-    )
-    b.add_argument("config", help="TOML file (see docs/config.md, section fe2 bounds)")
-    b.add_argument("--out", required=True,
-                   help="output folder; finished realizations found there are reused (the study resumes)")
-    b.add_argument("--fresh", action="store_true", help="discard the realizations of earlier runs in --out")
-    b.set_defaults(func=_cmd_bounds)
-    r = sub.add_parser("run", help="FE² macro problem with an RVE at every quadrature point")
-    r.add_argument("config", help="TOML file (see docs/config.md, section fe2 run)")
-    r.add_argument("--out", required=True, help="output folder (XDMF series, CSV/PNG, checkpoint/, result.json)")
-    r.add_argument("--restart", action="store_true", help="continue from the last checkpoint in --out")
-    r.set_defaults(func=_cmd_run)
-    pf = sub.add_parser("phasefield", help="Cahn–Hilliard / Allen–Cahn phase field (energy-stable, adaptive dt)")
-    pf.add_argument("config", help="TOML file (see docs/phasefield.md)")
-    pf.add_argument("--out", required=True, help="output folder (XDMF series, free_energy.csv/.png, result.json, checkpoint/)")
-    pf.add_argument("--restart", action="store_true", help="continue from the last checkpoint in --out (same rank count)")
-    pf.set_defaults(func=_cmd_phasefield)
-    rx = sub.add_parser("reactions", help="reaction network: well-mixed ODEs, stochastic (SSA / tau-leap / hybrid) "
-                        "or reaction–diffusion on a rectangle")
-    rx.add_argument("config", help="TOML file (see docs/reactions.md and docs/config.md)")
-    rx.add_argument("--out", required=True, help="output folder (CSV time series, PNG plots, result.json, XDMF)")
-    rx.set_defaults(func=_cmd_reactions)
-    dc = sub.add_parser("darcy", help="tissue perfusion: Darcy flow with Starling exchange, K from tissue data or "
-                        "micro Stokes cells, conservation audit, solute transport")
-    dc.add_argument("config", help="TOML file (see docs/darcy.md)")
-    dc.add_argument("--out", required=True, help="output folder (fields.bp, result.json, profile.csv/.png)")
-    dc.set_defaults(func=_cmd_darcy)
-    sc = sub.add_parser("scales", help="sequential vs concurrent coupling from the length and time scale ratios")
+@dataclass(frozen=True)
+class Command:
+    """One row of the command table: a subcommand, its help, its runner and its extra flags."""
+
+    name: str
+    help: str
+    run: Callable[[argparse.Namespace, MPI.Comm], int]
+    config_doc: str | None = None  #: docs page of its TOML config; None: no config file
+    out_help: str = "output folder"
+    restart: str | None = None  #: help of --restart, None: not restartable
+    fresh: str | None = None  #: help of --fresh, None: no such flag
+    add_arguments: Callable[[argparse.ArgumentParser], None] | None = None
+
+
+def _scales_arguments(sc: argparse.ArgumentParser) -> None:
     sc.add_argument("--ell", type=float, required=True, help="micro length (RVE, particle, fibre size)")
     sc.add_argument("--L", type=float, required=True, help="macro length (over which macro fields vary)")
     sc.add_argument("--tau", type=float, help="micro relaxation time (e.g. particle diffusion time r^2/D)")
@@ -229,15 +222,68 @@ def build_parser() -> argparse.ArgumentParser:
     sc.add_argument("--nonlinear", action="store_true", help="micro response is nonlinear / history dependent")
     sc.add_argument("--space-max", type=float, default=0.05, help="largest ell/L counted as separated (0.05)")
     sc.add_argument("--time-max", type=float, default=0.1, help="largest tau/T counted as separated (0.1)")
-    sc.add_argument("--out", help="optional folder for scales.json")
-    sc.set_defaults(func=_cmd_scales)
+
+
+#: The command table: ``fe2 <name> ...`` for every row, in this order in ``fe2 --help``.
+COMMANDS: tuple[Command, ...] = (
+    Command("homogenize", "effective tensor of one RVE under KUBC / periodic / TUBC", _cmd_homogenize,
+            "docs/config.md", "output folder (result.json, fields/, PNG)"),
+    Command("bounds", "bound-convergence study: KUBC / periodic / TUBC vs RVE size over random realizations",
+            _cmd_bounds, "docs/config.md, section fe2 bounds",
+            "output folder; finished realizations found there are reused (the study resumes)",
+            fresh="discard the realizations of earlier runs in --out"),
+    Command("run", "FE² macro problem with an RVE at every quadrature point", _cmd_run,
+            "docs/config.md, section fe2 run", "output folder (XDMF series, CSV/PNG, checkpoint/, result.json)",
+            restart="continue from the last checkpoint in --out"),
+    Command("phasefield", "Cahn–Hilliard / Allen–Cahn phase field (energy-stable, adaptive dt)", _cmd_phasefield,
+            "docs/phasefield.md", "output folder (XDMF series, free_energy.csv/.png, result.json, checkpoint/)",
+            restart="continue from the last checkpoint in --out (same rank count)"),
+    Command("reactions", "reaction network: well-mixed ODEs, stochastic (SSA / tau-leap / hybrid) "
+            "or reaction–diffusion on a rectangle", _cmd_reactions, "docs/reactions.md and docs/config.md",
+            "output folder (CSV time series, PNG plots, result.json, XDMF)"),
+    Command("darcy", "tissue perfusion: Darcy flow with Starling exchange, K from tissue data or "
+            "micro Stokes cells, conservation audit, solute transport", _cmd_darcy, "docs/darcy.md",
+            "output folder (fields.bp, result.json, profile.csv/.png)"),
+    Command("scales", "sequential vs concurrent coupling from the length and time scale ratios", _cmd_scales,
+            None, "optional folder for scales.json", add_arguments=_scales_arguments),
+)
+
+PETSC_EPILOG = (
+    "PETSc options for fe2's solvers go after the other arguments, with a stable prefix "
+    "(" + ", ".join(sorted(PREFIXES)) + "), e.g. -fe2_rve_ksp_type cg -fe2_rve_ksp_view; "
+    "a [petsc] table in the config sets them too (the command line wins). See docs/solvers.md."
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``fe2`` argument parser, one subparser per row of :data:`COMMANDS`."""
+    parser = argparse.ArgumentParser(prog="fe2", description="FE² multiscale homogenization on DOLFINx",
+                                     epilog=PETSC_EPILOG)
+    parser.set_defaults(petsc_cli={})
+    sub = parser.add_subparsers(dest="command", required=True)
+    for cmd in COMMANDS:
+        p = sub.add_parser(cmd.name, help=cmd.help, description=cmd.help, epilog=PETSC_EPILOG)
+        if cmd.config_doc is not None:
+            p.add_argument("config", help=f"TOML file (see {cmd.config_doc})")
+        if cmd.add_arguments is not None:
+            cmd.add_arguments(p)
+        p.add_argument("--out", required=cmd.config_doc is not None, help=cmd.out_help)
+        if cmd.restart:
+            p.add_argument("--restart", action="store_true", help=cmd.restart)
+        if cmd.fresh:
+            p.add_argument("--fresh", action="store_true", help=cmd.fresh)
+        p.set_defaults(func=cmd.run)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    """Entry point of ``fe2``; returns the exit code (0, or 2/3 for input/solver errors)."""
     comm = MPI.COMM_WORLD
+    argv = list(sys.argv[1:] if argv is None else argv)
     try:
+        argv, petsc_cli = split_petsc_args(argv)
+        args = build_parser().parse_args(argv)
+        args.petsc_cli = petsc_cli
         return args.func(args, comm)
     except Fe2Error as err:
         if comm.rank == 0 or comm.size == 1:

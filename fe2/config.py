@@ -30,6 +30,31 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+PetscValue = Union[bool, int, float, str]
+
+
+class CommandConfig(_Strict):
+    """Base of every command's top-level config: the keys all commands share.
+
+    ``[petsc]``: PETSc options for fe2's solvers, keys with one of the stable
+    prefixes of :data:`fe2.solvers.options.PREFIXES` (``fe2_rve_ksp_type = "cg"``);
+    options given on the command line (``-fe2_rve_ksp_type cg``) win over these.
+    """
+
+    petsc: dict[str, PetscValue] = {}
+
+    @model_validator(mode="after")
+    def _petsc_prefixes(self):
+        from fe2.solvers.options import PREFIXES
+
+        for key in self.petsc:
+            name = key.lstrip("-")
+            if not any(name.startswith(p) and len(name) > len(p) for p in PREFIXES):
+                raise ValueError(f"petsc.{key}: PETSc options must start with one of fe2's prefixes "
+                                 f"({', '.join(sorted(PREFIXES))}), e.g. fe2_rve_ksp_type")
+        return self
+
+
 class InclusionSpec(_Strict):
     center: list[float]
     radius: PositiveFloat
@@ -166,7 +191,7 @@ class OutputConfig(_Strict):
 BCName = Literal["kubc", "periodic", "tubc"]
 
 
-class HomogenizeConfig(_Strict):
+class HomogenizeConfig(CommandConfig):
     """``fe2 homogenize`` input."""
 
     physics: Literal["elasticity", "conductivity"]
@@ -220,7 +245,7 @@ class BoundsParallel(_Strict):
     whole_comm_min_size: PositiveFloat | None = None
 
 
-class BoundsConfig(_Strict):
+class BoundsConfig(CommandConfig):
     """``fe2 bounds`` input: apparent tensors of random RVEs versus RVE size.
 
     Lengths: ``radius`` r in the user's unit; the inclusion size is ℓ = 2 r and

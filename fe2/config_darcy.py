@@ -60,7 +60,7 @@ from typing import Annotated, Literal, Union
 
 from pydantic import Field, NonNegativeFloat, PositiveFloat, PositiveInt, model_validator
 
-from fe2.config import _Strict, load_toml, parse_config
+from fe2.config import CommandConfig, _Strict, load_toml, parse_config
 from fe2.errors import ConfigError
 
 PRESETS = ("baxter_jain_tumour", "baxter_jain_normal")
@@ -179,7 +179,7 @@ class OutputSpec(_Strict):
     profile_points: PositiveInt = 101
 
 
-class DarcyConfig(_Strict):
+class DarcyConfig(CommandConfig):
     formulation: Literal["mixed", "primal"] = "mixed"
     degree: Literal[1, 2] = 1
     domain: Union[TumourDomainSpec, MshDomainSpec] = Field(discriminator="kind")

@@ -12,7 +12,7 @@ from typing import Annotated, Literal, Union
 
 from pydantic import Field, PositiveFloat, model_validator
 
-from fe2.config import Geometry, MshGeometry, _Strict, load_toml, parse_config
+from fe2.config import CommandConfig, Geometry, MshGeometry, _Strict, load_toml, parse_config
 from fe2.errors import ConfigError
 
 
@@ -122,7 +122,7 @@ class RunOutputConfig(_Strict):
     micro_points: list[list[float]] = []
 
 
-class RunConfig(_Strict):
+class RunConfig(CommandConfig):
     """``fe2 run`` input."""
 
     macro: MacroConfig

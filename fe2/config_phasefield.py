@@ -39,7 +39,7 @@ from typing import Annotated, Literal, Union
 
 from pydantic import Field, PositiveFloat, PositiveInt, model_validator
 
-from fe2.config import _Strict, load_toml, parse_config
+from fe2.config import CommandConfig, _Strict, load_toml, parse_config
 from fe2.config_phasefield_rve import PhaseFieldHomogenizeSpec
 from fe2.errors import ConfigError
 
@@ -133,7 +133,7 @@ class OutputSpec(_Strict):
     times: list[PositiveFloat] = []
 
 
-class PhaseFieldConfig(_Strict):
+class PhaseFieldConfig(CommandConfig):
     model: Literal["cahn_hilliard", "allen_cahn"] = "cahn_hilliard"
     kappa: PositiveFloat
     mobility: PositiveFloat | MobilitySpec = 1.0

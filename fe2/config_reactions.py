@@ -48,7 +48,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import Field, NonNegativeFloat, PositiveFloat, PositiveInt, model_validator
 
-from fe2.config import _Strict, load_toml, parse_config
+from fe2.config import CommandConfig, _Strict, load_toml, parse_config
 from fe2.errors import ConfigError
 from fe2.physics.reactions.network import Network, _value, load_network, network_from_dict
 
@@ -141,7 +141,7 @@ class SpatialSpec(_Strict):
         return self
 
 
-class ReactionsConfig(_Strict):
+class ReactionsConfig(CommandConfig):
     mode: Literal["well_mixed", "stochastic", "spatial"]
     network: dict[str, Any] | str | None = None
     sbml: str | None = None

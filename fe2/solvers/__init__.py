@@ -22,6 +22,7 @@ from fe2.solvers.options import (
     set_user_options,
     solve_checked,
     split_petsc_args,
+    user_options,
 )
 
 __all__ = [
@@ -36,4 +37,5 @@ __all__ = [
     "set_user_options",
     "solve_checked",
     "split_petsc_args",
+    "user_options",
 ]

@@ -152,6 +152,18 @@ def set_user_options(options: Mapping[str, object], where: str = "petsc.") -> No
         opts[name] = _value_text(value, f"{where}{key}")
 
 
+@contextmanager
+def user_options(options: Mapping[str, object], where: str = "petsc.") -> Iterator[None]:
+    """:func:`set_user_options` for the duration of a block; the keys set are removed afterwards."""
+    set_user_options(options, where)
+    opts = PETSc.Options()
+    try:
+        yield
+    finally:
+        for key in options:
+            opts.delValue(str(key).lstrip("-"))
+
+
 def split_petsc_args(argv: Sequence[str]) -> tuple[list[str], dict[str, str]]:
     """Separate ``-fe2_<prefix>_<option> [value]`` pairs from the other command-line arguments.
 
