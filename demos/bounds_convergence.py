@@ -41,8 +41,8 @@ from pathlib import Path
 from mpi4py import MPI
 
 import fe2  # noqa: F401  (imports dolfinx_solver before dolfinx where installed)
+from fe2.apps.bounds import run_bounds_study
 from fe2.config import BoundsConfig
-from fe2.studies.bounds import run_bounds_study
 
 parser = argparse.ArgumentParser(description=__doc__)
 parser.add_argument("--out", default="out/bounds_convergence")

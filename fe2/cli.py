@@ -55,7 +55,7 @@ def _cmd_homogenize(args: argparse.Namespace, comm: MPI.Comm) -> int:
 
 def _cmd_bounds(args: argparse.Namespace, comm: MPI.Comm) -> int:
     from fe2.config import load_bounds_config
-    from fe2.studies.bounds import run_bounds_study
+    from fe2.apps.bounds import run_bounds_study
 
     cfg = load_bounds_config(args.config)
     say = _progress(comm)

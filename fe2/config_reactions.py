@@ -50,7 +50,8 @@ from pydantic import Field, NonNegativeFloat, PositiveFloat, PositiveInt, model_
 
 from fe2.config import CommandConfig, _Strict, load_toml, parse_config
 from fe2.errors import ConfigError
-from fe2.physics.reactions.network import Network, _value, load_network, network_from_dict
+from fe2.physics.reactions.network import Network, _value
+from fe2.physics.reactions.network_file import load_network, network_from_dict
 
 MODES = ("well_mixed", "stochastic", "spatial")
 _RATE_KEYS = ("k", "k_reverse", "vmax", "km")  # constants of the built-in laws that must be >= 0

@@ -38,10 +38,7 @@ import numpy as np
 import pytest
 from mpi4py import MPI
 
-from fe2.config import BoundsConfig, load_bounds_config, parse_config
-from fe2.errors import ConfigError, GeometryError
-from fe2.studies import statistics as st
-from fe2.studies.bounds import (
+from fe2.apps.bounds import (
     StudyInterrupted,
     build_tasks,
     effective_radius,
@@ -49,6 +46,9 @@ from fe2.studies.bounds import (
     realization_seed,
     run_bounds_study,
 )
+from fe2.apps.bounds import statistics as st
+from fe2.config import BoundsConfig, load_bounds_config, parse_config
+from fe2.errors import ConfigError, GeometryError
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -263,9 +263,9 @@ def test_every_realization_is_ordered(elastic_study):
     records = read_records(out)
     assert len(records) == 4 * 2 + 3 * 2 * 3  # main + (ratio 1, ratio 100, pores)
     for rec in records.values():
-        for pair, ev in rec["ordering"].items():
-            assert ev >= -ORDERING_TOL, (pair, ev, rec["size"], rec["realization"])
-        assert max(rec["hill_mandel"].values()) < 1e-10
+        for pair, ev in rec.ordering.items():
+            assert ev >= -ORDERING_TOL, (pair, ev, rec.size, rec.realization)
+        assert max(rec.hill_mandel.values()) < 1e-10
     for case in summary["cases"].values():
         assert case["ordering"]["violations"] == 0
     # pores under TUBC: kept off the faces, so TUBC is defined

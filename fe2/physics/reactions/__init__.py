@@ -1,7 +1,9 @@
 """Reaction networks: definition, stiff batched integrators, stochastic simulation, QSSA reductions.
 
 * :mod:`.network` — :class:`Species`, :class:`Reaction`, :class:`Network` (stoichiometry,
-  conserved moieties, sympy -> numpy rates and analytic Jacobians), TOML loader;
+  conserved moieties, sympy -> numpy rates and analytic Jacobians);
+* :mod:`.network_file` — the TOML/dict network schema and loader (:func:`load_network`,
+  :func:`network_from_dict`); :mod:`.timescales` — :func:`time_scales`, :func:`damkohler`;
 * :mod:`.integrators` — batched backward Euler and ROS2 over many independent nodes,
   per-node step control, ``solve_ivp`` reference;
 * :mod:`.stochastic` — Gillespie direct method, tau-leaping, CME generator, network in counts
@@ -20,16 +22,8 @@
 
 from fe2.physics.reactions.hybrid import HybridPartition, HybridResult, hybrid, partition
 from fe2.physics.reactions.integrators import IntegrationResult, integrate, solve_ivp_reference
-from fe2.physics.reactions.network import (
-    CompiledNetwork,
-    Network,
-    Reaction,
-    Species,
-    load_network,
-    damkohler,
-    network_from_dict,
-    time_scales,
-)
+from fe2.physics.reactions.network import CompiledNetwork, Network, Reaction, Species
+from fe2.physics.reactions.network_file import load_network, network_from_dict
 from fe2.physics.reactions.reductions import EnzymeKinetics, compare_qssa, full_model, sqssa, tqssa
 from fe2.physics.reactions.sbml import load_sbml, network_from_sbml_string
 from fe2.physics.reactions.stochastic import (
@@ -39,6 +33,7 @@ from fe2.physics.reactions.stochastic import (
     gillespie,
     tau_leaping,
 )
+from fe2.physics.reactions.timescales import damkohler, time_scales
 
 __all__ = [
     "CompiledNetwork", "EnzymeKinetics", "IntegrationResult", "Network", "Reaction", "Species",

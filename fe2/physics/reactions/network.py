@@ -17,7 +17,8 @@ Conventions
   importer builds). A law parameter is a number or a parameter name.
 
 A network is built in Python (:class:`Network`, :meth:`Reaction.parse`) or from a TOML/dict
-(:func:`network_from_dict`, :func:`load_network`); every input problem is a one-line
+(:func:`~fe2.physics.reactions.network_file.network_from_dict`,
+:func:`~fe2.physics.reactions.network_file.load_network`); every input problem is a one-line
 :class:`~fe2.errors.ConfigError`.
 """
 
@@ -28,14 +29,10 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from functools import cached_property
 from math import lcm
-from pathlib import Path
-from typing import Literal, Union
 
 import numpy as np
 import sympy as sp
-from pydantic import Field, model_validator
 
-from fe2.config import _Strict, load_toml, parse_config
 from fe2.errors import ConfigError
 
 LAWS = ("mass_action", "michaelis_menten", "hill", "expression")
@@ -423,121 +420,3 @@ class CompiledNetwork:
         """Conserved totals ``W c``, shape ``(n_nodes, n_laws)``."""
         return np.asarray(c) @ self.W.T
 
-
-# ------------------------------------------------------------------------------------------
-# TOML / dict loader
-# ------------------------------------------------------------------------------------------
-Num = Union[float, str]
-
-
-class _RxBase(_Strict):
-    name: str = ""
-    equation: str
-
-
-class _MassAction(_RxBase):
-    law: Literal["mass_action"] = "mass_action"
-    k: Num
-    k_reverse: Num | None = None
-
-
-class _MM(_RxBase):
-    law: Literal["michaelis_menten"]
-    vmax: Num
-    km: Num
-    substrate: str | None = None
-
-
-class _Hill(_RxBase):
-    law: Literal["hill"]
-    vmax: Num
-    k: Num
-    n: Num
-    substrate: str | None = None
-
-
-class _Expr(_RxBase):
-    law: Literal["expression"]
-    rate: str
-
-
-class NetworkConfig(_Strict):
-    """``[species]`` name = initial value; ``[parameters]`` name = value; ``[[reactions]]``."""
-
-    species: dict[str, float] = Field(min_length=1)
-    parameters: dict[str, float] = {}
-    reactions: list[Union[_MassAction, _MM, _Hill, _Expr]] = Field(min_length=1)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _default_law(cls, data):
-        if isinstance(data, dict) and isinstance(data.get("reactions"), list):
-            data = dict(data)
-            data["reactions"] = [
-                ({"law": "mass_action", **r} if isinstance(r, dict) and "law" not in r else r)
-                for r in data["reactions"]
-            ]
-        return data
-
-
-def network_from_dict(data: dict, source: str = "network") -> Network:
-    """Build a :class:`Network` from a dict (the TOML layout); errors are one-line ConfigErrors."""
-    if isinstance(data, dict) and isinstance(data.get("reactions"), list):
-        for i, r in enumerate(data["reactions"]):
-            if isinstance(r, dict) and r.get("law", "mass_action") not in LAWS:
-                raise ConfigError(f"{source}: reactions.{i}.law: unknown rate law {r['law']!r} "
-                                  f"(one of {', '.join(LAWS)})")
-    cfg = parse_config(data, NetworkConfig, source)
-    species = [Species(n, v) for n, v in cfg.species.items()]
-    rxs = []
-    for i, r in enumerate(cfg.reactions):
-        params = {k: v for k, v in r.model_dump().items()
-                  if k not in ("name", "equation", "law") and v is not None}
-        try:
-            rxs.append(Reaction.parse(r.equation, r.law, r.name or f"reactions.{i}", **params))
-        except ConfigError as err:
-            raise ConfigError(f"{source}: reactions.{i}: {err}") from None
-    try:
-        return Network(species, rxs, dict(cfg.parameters))
-    except ConfigError as err:
-        raise ConfigError(f"{source}: {err}") from None
-
-
-def load_network(path: str | Path) -> Network:
-    """Load a network from a TOML file (``[species]``, ``[parameters]``, ``[[reactions]]``)."""
-    p = Path(path)
-    data = load_toml(p)
-    return network_from_dict(data.get("network", data), str(p))
-
-
-# ------------------------------------------------------------------------------------------
-# time-scale analysis
-# ------------------------------------------------------------------------------------------
-def time_scales(network: Network | CompiledNetwork, c, params: dict | None = None,
-                tol: float = 1e-12) -> dict:
-    """Time scales of the linearized dynamics at state ``c`` (one node, ``(n_species,)``).
-
-    Eigenvalues of the Jacobian; the zero ones (one per conserved moiety, within ``tol`` times
-    the largest) are left out. Returns the sorted time scales ``1/|Re lambda|``, the stiffness
-    ratio ``max|Re lambda| / min|Re lambda|`` and the eigenvalues."""
-    cn = network if isinstance(network, CompiledNetwork) else network.compile()
-    J = cn.jacobian(np.asarray(c, dtype=float), params)
-    lam = np.linalg.eigvals(J)
-    re = np.abs(lam.real)
-    big = re.max() if re.size else 0.0
-    active = re > tol * max(big, 1e-300)
-    scales = np.sort(1.0 / re[active])
-    return {
-        "eigenvalues": lam,
-        "time_scales": scales,
-        "stiffness_ratio": float(scales[-1] / scales[0]) if scales.size else 1.0,
-        "n_zero_modes": int((~active).sum()),
-    }
-
-
-def damkohler(reaction_time: float, transport_time: float) -> float:
-    """Damköhler number ``Da = t_transport / t_reaction`` (e.g. ``L^2/D`` over ``1/k``):
-    ``Da >> 1`` reaction-limited local equilibrium, ``Da << 1`` transport-dominated."""
-    if not (reaction_time > 0 and transport_time > 0):
-        raise ConfigError("damkohler: both time scales must be > 0")
-    return transport_time / reaction_time

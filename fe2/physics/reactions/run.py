@@ -34,7 +34,8 @@ from fe2.config_reactions import ReactionsConfig, initial_function
 from fe2.errors import ConfigError
 from fe2.io.results import write_csv_atomic, write_json_atomic
 from fe2.physics.reactions.integrators import integrate, solve_ivp_reference
-from fe2.physics.reactions.network import Network, time_scales
+from fe2.physics.reactions.network import Network
+from fe2.physics.reactions.timescales import time_scales
 
 
 def run_reactions(cfg: ReactionsConfig, network: Network, comm: MPI.Comm, out: str | Path,

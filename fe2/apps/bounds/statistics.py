@@ -1,6 +1,6 @@
 """Statistics of a bound-convergence study: sample moments, confidence intervals, power-law fits.
 
-Pure numpy/scipy, no MPI. Used by :mod:`fe2.studies.bounds` on rank 0.
+Pure numpy/scipy, no MPI. Used by :mod:`fe2.apps.bounds.summary` on rank 0.
 
 * :func:`sample_stats` — mean, standard deviation (``ddof = 1``), standard error
   and the Student-t confidence interval of the mean of ``n`` realizations; also

@@ -1,6 +1,6 @@
 """PNG plots of a bound-convergence study (matplotlib, Agg; call on one rank).
 
-Input is the summary dict of :func:`fe2.studies.bounds.summarize`. Three kinds of figure:
+Input is the summary dict of :func:`fe2.apps.bounds.summary.summarize`. Three kinds of figure:
 
 * ``bounds_<measure>.png`` — left: mean ± confidence interval of the measure
   versus RVE size L/ℓ for each boundary condition, with the Hashin–Shtrikman

@@ -1,0 +1,1 @@
+"""Applications: one package per ``fe2`` command, with its runner, report and plots."""
