@@ -31,7 +31,7 @@ from petsc4py import PETSc
 
 from fe2.geometry import square_array
 from fe2.geometry.macro_domains import plate_with_hole
-from fe2.macro.small_strain import Dirichlet, SmallStrainMacroSolver
+from fe2.macro.small_strain import Dirichlet, QuasiStaticMacroProblem
 from fe2.materials import IsotropicElastic, LinearElasticLaw
 from fe2.materials.j2 import J2Plasticity
 from fe2.micro.nonlinear_rve import NonlinearRVEMaterial
@@ -143,7 +143,7 @@ def linear_rve_vs_single_scale(mesh_size: float) -> dict:
 
     def fe2_solve():
         t0 = time.perf_counter()
-        solver = SmallStrainMacroSolver(plate.mesh, plate.facet_tags, material, dirichlet=bcs)
+        solver = QuasiStaticMacroProblem(plate.mesh, plate.facet_tags, material, dirichlet=bcs)
         solver.solve_step(1.0)
         return time.perf_counter() - t0, solver
 

@@ -62,5 +62,5 @@ class Kinematics:
 
 
 def kinematics_of(material, dim: int) -> Kinematics:
-    """The kinematics a material expects (its ``kind`` attribute; small strain by default)."""
-    return Kinematics(getattr(material, "kind", "small_strain"), dim)
+    """The kinematics a micro model expects (its declared ``kind``: small or finite strain)."""
+    return Kinematics(material.kind, dim)

@@ -20,8 +20,8 @@ from fe2.geometry import square_array
 from fe2.geometry.macro_domains import plate_with_hole
 from fe2.macro.balance import BalancedMaterial, plan_moves
 from fe2.macro.driver import Monitor, run_load_steps
-from fe2.macro.small_strain import Dirichlet, SmallStrainMacroSolver
-from fe2.materials import LinearElasticLaw
+from fe2.macro.small_strain import Dirichlet, QuasiStaticMacroProblem
+from fe2.materials import EmptyState, LinearElasticLaw, MicroModel
 from fe2.materials.j2 import J2Plasticity
 from fe2.micro.nonlinear_rve import NonlinearRVEMaterial
 
@@ -35,7 +35,7 @@ def _plate_solver(material, comm, mesh_size=0.35):
         Dirichlet(plate.tag("bottom"), 0.0, 1),
         Dirichlet(plate.tag("right"), 0.03, 0),  # u_x = 0.03 * load factor: well into plasticity
     ]
-    return SmallStrainMacroSolver(plate.mesh, plate.facet_tags, material, dirichlet=dirichlet), plate
+    return QuasiStaticMacroProblem(plate.mesh, plate.facet_tags, material, dirichlet=dirichlet), plate
 
 
 def _max_rel_diff(a, b, comm):
@@ -146,7 +146,7 @@ def test_fe2_distributed_equals_serial(shared_tmp_path):
         solver, plate = _plate_solver(mat, comm, mesh_size=0.4)
         rec = run_load_steps(solver, [0.5, 1.0], folder, monitor=Monitor(plate.tag("right"), 0))
         norm = comm.allreduce(fem.assemble_scalar(fem.form(ufl.inner(solver.u, solver.u) * ufl.dx)))
-        return np.array([r["reaction"] for r in rec]), norm, comm.allreduce(getattr(mat, "points_lent", 0))
+        return np.array([r["reaction"] for r in rec]), norm, mat.statistics().reduce(comm).points_lent
 
     rw, nw, _ = run(MPI.COMM_WORLD, shared_tmp_path / "world")
     rs, ns, _ = run(MPI.COMM_SELF, shared_tmp_path / f"self{MPI.COMM_WORLD.rank}")
@@ -210,7 +210,7 @@ def test_3d_bar_one_phase_j2_rve_equals_single_scale(shared_tmp_path):
         b = bar(comm, lengths=(2.0, 1.0, 1.0), mesh_size=0.6)
         bcs = [Dirichlet(b.tag("xmin"), 0.0, 0), Dirichlet(b.tag("ymin"), 0.0, 1), Dirichlet(b.tag("zmin"), 0.0, 2),
                Dirichlet(b.tag("xmax"), 0.04, 0)]
-        return SmallStrainMacroSolver(b.mesh, b.facet_tags, material, dirichlet=bcs)
+        return QuasiStaticMacroProblem(b.mesh, b.facet_tags, material, dirichlet=bcs)
 
     fe2_solver = solver(NonlinearRVEMaterial(rve, {"matrix": law, "fibre": law}))
     single = solver(J2Plasticity(**J2, dim=3))
@@ -242,14 +242,14 @@ def test_a_micro_failure_on_one_rank_is_raised_on_every_rank():
 
     comm = MPI.COMM_WORLD
 
-    class FailsOnLastRank:
-        driver_size = 3
+    class FailsOnLastRank(MicroModel):
+        dim = 2  # small strain: driver size 3
 
-        def evaluate(self, driver, state, **kw):
+        def evaluate(self, driver, state, guess=None):
             if comm.rank == comm.size - 1:
                 raise SolverError("micro linear solve diverged")
             return driver.copy(), np.broadcast_to(np.eye(3), (driver.shape[0], 3, 3)).copy(), state
 
     mat = BalancedMaterial(FailsOnLastRank(), comm)
     with pytest.raises(SolverError, match="diverged"):
-        mat.evaluate(np.zeros((4, 3)), None)
+        mat.evaluate(np.zeros((4, 3)), EmptyState())

@@ -21,7 +21,7 @@ from mpi4py import MPI
 from fe2.geometry import square_array
 from fe2.geometry.macro_domains import plate_with_hole
 from fe2.macro.driver import run_load_steps
-from fe2.macro.small_strain import Dirichlet, SmallStrainMacroSolver
+from fe2.macro.small_strain import Dirichlet, QuasiStaticMacroProblem
 from fe2.materials.neo_hookean import NeoHookean
 from fe2.micro.nonlinear_rve import NonlinearRVEMaterial
 from fe2.tensors import lame_from_young_poisson
@@ -34,7 +34,7 @@ def _plate(material, comm, mesh_size=0.3):
     plate = plate_with_hole(comm, mesh_size=mesh_size)
     bcs = [Dirichlet(plate.tag("left"), 0.0, 0), Dirichlet(plate.tag("bottom"), 0.0, 1),
            Dirichlet(plate.tag("right"), STRETCH, 0)]
-    return SmallStrainMacroSolver(plate.mesh, plate.facet_tags, material, dirichlet=bcs), plate
+    return QuasiStaticMacroProblem(plate.mesh, plate.facet_tags, material, dirichlet=bcs), plate
 
 
 def _rel(a, b, comm):

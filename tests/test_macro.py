@@ -7,6 +7,8 @@ to solver round-off; 1e-8 relative is the issue's bound, measured ~1e-14.
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import ufl
@@ -17,8 +19,8 @@ from mpi4py import MPI
 from fe2.errors import ConvergenceError, GeometryError
 from fe2.geometry import square_array
 from fe2.geometry.macro_domains import bar, plate_with_hole
-from fe2.macro.small_strain import Dirichlet, SmallStrainMacroSolver, Traction
-from fe2.materials import IsotropicElastic
+from fe2.macro.small_strain import Dirichlet, QuasiStaticMacroProblem, Traction
+from fe2.materials import BatchedState, IsotropicElastic, MicroModel
 from fe2.micro.physics import Elasticity
 from fe2.micro.rve_material import LinearRVEMaterial
 from fe2.micro.rve_problem import RVEProblem
@@ -52,17 +54,15 @@ def _single_scale(V, c_mandel, facet_tags, dirichlet, tractions):
     return problem.solve()
 
 
-class _ConstantLaw:
-    """A minimal linear law (material contract) for the solver test."""
+class _ConstantLaw(MicroModel):
+    """A minimal linear law (micro–macro contract: only kind, dim and evaluate; not declared linear, so it
+    takes the general quadrature-point path) for the solver test."""
 
     def __init__(self, c):
         self.c = np.asarray(c)
-        self.driver_size = self.c.shape[0]
+        self.dim = 2 if self.c.shape[0] == 3 else 3
 
-    def initial_state(self, n):
-        return None
-
-    def evaluate(self, driver, state):
+    def evaluate(self, driver, state, guess=None):
         return driver @ self.c.T, np.broadcast_to(self.c, (driver.shape[0],) + self.c.shape), state
 
 
@@ -82,7 +82,7 @@ def test_plate_with_hole_fe2_linear_rve_equals_single_scale():
     plate = plate_with_hole(comm, mesh_size=0.15)
     dirichlet = [Dirichlet(plate.tag("left"), 0.0, 0), Dirichlet(plate.tag("bottom"), 0.0, 1)]
     tractions = [Traction(plate.tag("right"), [0.05, 0.0])]
-    solver = SmallStrainMacroSolver(plate.mesh, plate.facet_tags, material, dirichlet=dirichlet, tractions=tractions)
+    solver = QuasiStaticMacroProblem(plate.mesh, plate.facet_tags, material, dirichlet=dirichlet, tractions=tractions)
     report = solver.solve_step(1.0)
     assert report.converged and report.iterations == 1  # linear: one Newton step
     ref = _single_scale(solver.V, material.c_mandel, plate.facet_tags, dirichlet, tractions)
@@ -96,7 +96,7 @@ def test_bar_3d_quadrature_solver_equals_ufl_elasticity():
     c = isotropic_stiffness_mandel(0.6, 0.4, 3)
     dirichlet = [Dirichlet(b.tag("xmin"), 0.0, i) for i in range(3)]
     tractions = [Traction(b.tag("xmax"), [0.0, -0.01, 0.02])]
-    solver = SmallStrainMacroSolver(b.mesh, b.facet_tags, _ConstantLaw(c), dirichlet=dirichlet, tractions=tractions)
+    solver = QuasiStaticMacroProblem(b.mesh, b.facet_tags, _ConstantLaw(c), dirichlet=dirichlet, tractions=tractions)
     solver.solve_step(1.0)
     ref = _single_scale(solver.V, c, b.facet_tags, dirichlet, tractions)
     assert _max_rel_diff(solver.u.x.array, ref.x.array, comm) < 1e-8
@@ -105,20 +105,29 @@ def test_bar_3d_quadrature_solver_equals_ufl_elasticity():
 def test_diverging_material_is_a_clear_error():
     """A material that returns NaN stops the step with ConvergenceError, state not committed."""
 
+    @dataclasses.dataclass
+    class _Marker(BatchedState):
+        touched: np.ndarray
+
     class _Broken(_ConstantLaw):
-        def evaluate(self, driver, state):
+        def initial_state(self, n, point_data=None):
+            return _Marker(np.zeros(n))
+
+        def evaluate(self, driver, state, guess=None):
             flux, tangent, _ = super().evaluate(driver, state)
-            return flux * np.nan, tangent, "trial"
+            return flux * np.nan, tangent, _Marker(np.ones(driver.shape[0]))
 
     plate = plate_with_hole(MPI.COMM_WORLD, mesh_size=0.3)
-    solver = SmallStrainMacroSolver(
+    solver = QuasiStaticMacroProblem(
         plate.mesh, plate.facet_tags, _Broken(isotropic_stiffness_mandel(1.0, 1.0, 2)),
         dirichlet=[Dirichlet(plate.tag("left"), 0.0, 0), Dirichlet(plate.tag("bottom"), 0.0, 1)],
         tractions=[Traction(plate.tag("right"), [0.1, 0.0])],
     )
     with pytest.raises(ConvergenceError, match="NaN"):
         solver.solve_step(1.0)
-    assert solver.state is None
+    assert not np.any(solver.state.touched)  # the committed state never saw the failed trial
+    solver.rollback()
+    assert not np.any(solver.store.trial.touched)
 
 
 def test_macro_domain_errors():
@@ -129,22 +138,29 @@ def test_macro_domain_errors():
         plate.tag("front")
 
 
+@dataclasses.dataclass
+class _StrainState(BatchedState):
+    strain: np.ndarray
+
+
 class _IncrementLimitedLaw(_ConstantLaw):
     """Linear law whose evaluation fails (NaN) when the strain jumps more than ``limit`` from the committed
-    state: forces the driver to cut load increments. State = last committed strain (dict of arrays)."""
+    state: forces the driver to cut load increments. State = last committed strain."""
+
+    has_history = True
 
     def __init__(self, c, limit):
         super().__init__(c)
         self.limit = limit
 
-    def initial_state(self, n):
-        return {"strain": np.zeros((n, self.driver_size))}
+    def initial_state(self, n, point_data=None):
+        return _StrainState(np.zeros((n, self.driver_size)))
 
-    def evaluate(self, driver, state):
+    def evaluate(self, driver, state, guess=None):
         flux, tangent, _ = super().evaluate(driver, state)
-        if np.max(np.abs(driver - state["strain"]), initial=0.0) > self.limit:
+        if np.max(np.abs(driver - state.strain), initial=0.0) > self.limit:
             flux = flux * np.nan
-        return flux, tangent, {"strain": driver.copy()}
+        return flux, tangent, _StrainState(driver.copy())
 
 
 def _pulled_plate(material, comm):
@@ -154,7 +170,7 @@ def _pulled_plate(material, comm):
         Dirichlet(plate.tag("bottom"), 0.0, 1),
         Dirichlet(plate.tag("right"), 0.01, 0),  # displacement control: u_x = 0.01 * load factor
     ]
-    return SmallStrainMacroSolver(plate.mesh, plate.facet_tags, material, dirichlet=dirichlet), plate
+    return QuasiStaticMacroProblem(plate.mesh, plate.facet_tags, material, dirichlet=dirichlet), plate
 
 
 def test_load_steps_restart_reproduces_uninterrupted_run(shared_tmp_path):

@@ -18,33 +18,28 @@ committed state of its quadrature points) but lends points for one evaluation:
 The answer at a point does not depend on which rank solves it (the same RVE, the
 same algorithm, the same inputs), so results agree with the unbalanced run to
 solver round-off — the tests check ``-n 1`` against ``-n 2`` with balancing on.
-State selection works for any state with ``take_points``/``put_points`` (an RVE's)
-or ``take``/``put`` (a law's point-major :class:`~fe2.materials.contract.BatchedState`).
+States travel through :meth:`~fe2.materials.state.BatchedState.take` /
+:meth:`~fe2.materials.state.BatchedState.put` (an RVE's state is a BatchedState
+too). :class:`BalancedMaterial` is itself a micro model: it declares what the
+wrapped model declares and delegates each capability explicitly.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
 import numpy as np
 from mpi4py import MPI
 
 from fe2.errors import ConvergenceError, Fe2Error
+from fe2.materials.contract import Block, MicroModel, MicroStatistics
+from fe2.materials.state import BatchedState
 
 
-def _take(state, idx: np.ndarray):
-    if state is None:
-        return None
-    return state.take_points(idx) if hasattr(state, "take_points") else state.take(idx)
-
-
-def _put(state, idx: np.ndarray, sub) -> None:
-    if state is None:
-        return
-    if hasattr(state, "put_points"):
-        state.put_points(idx, sub)
-    else:
-        state.put(idx, sub)
+def _take(guess: BatchedState | None, idx: np.ndarray) -> BatchedState | None:
+    """The guess of points ``idx`` (a guess is optional: None stays None)."""
+    return None if guess is None else guess.take(idx)
 
 
 def plan_moves(costs: list[np.ndarray], tolerance: float = 1.05) -> list[tuple[int, int, int]]:
@@ -71,11 +66,12 @@ def plan_moves(costs: list[np.ndarray], tolerance: float = 1.05) -> list[tuple[i
     return moves
 
 
-class BalancedMaterial:
-    """A per-point material (e.g. :class:`~fe2.micro.nonlinear_rve.NonlinearRVEMaterial`) whose points
+class BalancedMaterial(MicroModel):
+    """A per-point micro model (e.g. :class:`~fe2.micro.nonlinear_rve.NonlinearRVEMaterial`) whose points
     are evaluated wherever the measured cost balances best (collective ``evaluate``).
 
-    Every other attribute (statistics, ``point_fields``, ``commit``…) is the wrapped material's.
+    It declares the wrapped model's capabilities and delegates each of them (``point_fields``,
+    ``commit``, ``statistics`` …); its statistics add the points lent.
 
     Args:
         material: evaluated point by point on every rank (its own ``COMM_SELF`` objects).
@@ -87,40 +83,73 @@ class BalancedMaterial:
         last_imbalance: (max/mean planned load before, after) of the last evaluation.
     """
 
-    def __init__(self, material, comm: MPI.Comm, tolerance: float = 1.05) -> None:
+    def __init__(self, material: MicroModel, comm: MPI.Comm, tolerance: float = 1.05) -> None:
         self.material = material
         self.comm = comm
         self.tolerance = tolerance
         self._cost: np.ndarray | None = None
         self.points_lent = 0
         self.last_imbalance = (1.0, 1.0)
+        # the declarations of the wrapped model
+        self.kind, self.dim = material.kind, material.dim
+        self.is_linear, self.has_history = material.is_linear, material.has_history
+        self.uses_guess, self.writes_point_fields = material.uses_guess, material.writes_point_fields
+        self.point_data = material.point_data
 
-    def __getattr__(self, name):  # only called for attributes not found on the wrapper
-        return getattr(self.material, name)
+    # ------------------------------------------------------- delegated capabilities
+    @property
+    def driver_blocks(self) -> tuple[Block, ...]:
+        return self.material.driver_blocks
+
+    @property
+    def flux_blocks(self) -> tuple[Block, ...]:
+        return self.material.flux_blocks
+
+    def initial_state(self, n_points: int, point_data=None) -> BatchedState:
+        if self.point_data:
+            return self.material.initial_state(n_points, point_data)
+        return self.material.initial_state(n_points)
+
+    def constant_tangent(self) -> np.ndarray | None:
+        return self.material.constant_tangent()
+
+    def commit(self) -> None:
+        self.material.commit()
+
+    def rollback(self) -> None:
+        self.material.rollback()
+
+    def point_fields(self, state: BatchedState) -> dict[str, np.ndarray]:
+        return self.material.point_fields(state)
+
+    def write_point_fields(self, path, driver, state, point, time_value, append) -> None:
+        self.material.write_point_fields(path, driver, state, point, time_value, append)
+
+    def statistics(self) -> MicroStatistics:
+        """The wrapped model's counters, with the points this rank lent."""
+        return dataclasses.replace(self.material.statistics(), points_lent=self.points_lent)
 
     def _evaluate_timed(self, driver, state, guess):
         """Point-by-point evaluation with the cost of each point (seconds)."""
         n = driver.shape[0]
         m = self.material
-        kw = {"guess": guess} if guess is not None else {}
         if n == 0:
-            flux, tangent, trial = m.evaluate(driver, state, **kw)
+            flux, tangent, trial = m.evaluate(driver, state, guess=guess)
             return flux, tangent, trial, np.zeros(0)
         flux = np.empty((n, m.driver_size))
         tangent = np.empty((n, m.driver_size, m.driver_size))
-        trial = state.copy() if hasattr(state, "copy") else None
+        trial = state.copy()
         cost = np.empty(n)
         for i in range(n):
             one = np.array([i])
             t0 = time.perf_counter()
-            sub_kw = {"guess": _take(guess, one)} if guess is not None else {}
-            f, C, tr = m.evaluate(driver[one], _take(state, one), **sub_kw)
+            f, C, tr = m.evaluate(driver[one], state.take(one), guess=_take(guess, one))
             cost[i] = time.perf_counter() - t0
             flux[i], tangent[i] = f[0], C[0]
-            _put(trial, one, tr)
+            trial.put(one, tr)
         return flux, tangent, trial, cost
 
-    def evaluate(self, driver: np.ndarray, state, guess=None):
+    def evaluate(self, driver: np.ndarray, state: BatchedState, guess: BatchedState | None = None):
         """Same contract as the wrapped material; collective over ``comm``."""
         comm = self.comm
         n = driver.shape[0]
@@ -145,18 +174,18 @@ class BalancedMaterial:
         outgoing = [None] * comm.size
         for dst, ks in lend.items():
             idx = np.array(ks, dtype=np.int64)
-            outgoing[dst] = (idx, driver[idx], _take(state, idx), _take(guess, idx))
+            outgoing[dst] = (idx, driver[idx], state.take(idx), _take(guess, idx))
         incoming = comm.alltoall(outgoing)
 
         flux = np.empty((n, self.material.driver_size))
         tangent = np.empty((n, self.material.driver_size, self.material.driver_size))
         new_cost = np.zeros(n)
         failures: list[str] = []  # a failed point must not stop this rank before the exchange below
-        trial = state.copy() if hasattr(state, "copy") else None
+        trial = state.copy()
         try:
-            f, C, tr, c = self._evaluate_timed(driver[keep], _take(state, keep), _take(guess, keep))
+            f, C, tr, c = self._evaluate_timed(driver[keep], state.take(keep), _take(guess, keep))
             flux[keep], tangent[keep], new_cost[keep] = f, C, c
-            _put(trial, keep, tr)
+            trial.put(keep, tr)
         except Fe2Error as err:  # any typed failure: reported on every rank after the exchange
             failures.append(str(err))
         replies = [None] * comm.size
@@ -176,7 +205,7 @@ class BalancedMaterial:
                 continue
             idx, f, C, tr, c = reply
             flux[idx], tangent[idx], new_cost[idx] = f, C, c
-            _put(trial, idx, tr)
+            trial.put(idx, tr)
             self.points_lent += idx.size
         failures = [f for fs in comm.allgather(failures) for f in fs]  # every rank raises, or none
         if failures:

@@ -15,8 +15,9 @@ Files in ``out_dir``:
   ``eq_plastic_strain`` (for an RVE: its volume average);
 * ``load_displacement.csv`` / ``.png`` — load factor, prescribed displacement
   scale, reaction force on the monitored boundary (force per unit thickness in 2D);
-* ``checkpoint/`` — per-rank ``.npz`` files of the last converged step
-  (displacement dofs and material state), used by ``restart=True``.
+* ``checkpoint/`` — the last converged step (displacement dofs and committed
+  micro states per rank, step and load factor in the manifest), written by
+  :class:`fe2.solvers.RankCheckpoint` and read by ``restart=True``.
 """
 
 from __future__ import annotations
@@ -32,7 +33,8 @@ from dolfinx import fem, io
 
 from fe2.errors import ConfigError, ConvergenceError
 from fe2.io.results import write_csv_atomic
-from fe2.macro.small_strain import SmallStrainMacroSolver
+from fe2.macro.small_strain import QuasiStaticMacroProblem
+from fe2.solvers import RankCheckpoint
 
 
 @dataclass(frozen=True)
@@ -43,59 +45,36 @@ class Monitor:
     component: int
 
 
-def _state_arrays(state) -> dict[str, np.ndarray]:
-    if state is None:
-        return {}
-    if hasattr(state, "to_arrays"):
-        return state.to_arrays()
-    if isinstance(state, dict):
-        return {k: np.asarray(v) for k, v in state.items()}
-    raise ConfigError(f"cannot checkpoint a material state of type {type(state).__name__}")
-
-
-def _state_from_arrays(template, arrays: dict[str, np.ndarray]):
-    if template is None:
-        return None
-    if hasattr(template, "from_arrays"):
-        return template.from_arrays(arrays)
-    return {k: arrays[k] for k in template}
-
-
 class Checkpoint:
-    """Per-rank checkpoint of a solver's displacement and material state (same rank count to restart)."""
+    """The displacement dofs and committed micro states of a macro problem (same rank count to restart).
+
+    Arrays per rank: ``u`` (local dofs with ghosts) and ``state__<field>`` (the
+    :class:`~fe2.materials.state.StateStore`'s committed state); the manifest's
+    metadata holds ``step`` and ``factor``.
+    """
 
     def __init__(self, folder: Path, comm) -> None:
         self.folder = folder
         self.comm = comm
-        self.path = folder / f"rank{comm.rank}_of_{comm.size}.npz"
+        self.files = RankCheckpoint(folder, comm)
 
-    def save(self, solver: SmallStrainMacroSolver, step: int, factor: float) -> None:
-        if self.comm.rank == 0:
-            self.folder.mkdir(parents=True, exist_ok=True)
-        self.comm.Barrier()
-        tmp = self.path.with_suffix(".tmp.npz")
-        np.savez(tmp, u=solver.u.x.array, step=step, factor=factor,
-                 **{f"state__{k}": v for k, v in _state_arrays(solver.state).items()})
-        os.replace(tmp, self.path)
-        self.comm.Barrier()
+    def save(self, solver: QuasiStaticMacroProblem, step: int, factor: float) -> None:
+        arrays = {"u": solver.u.x.array, **{f"state__{k}": v for k, v in solver.store.to_arrays().items()}}
+        self.files.save(arrays, {"step": int(step), "factor": float(factor)})
 
-    def load(self, solver: SmallStrainMacroSolver) -> tuple[int, float]:
-        if not self.path.is_file():
-            raise ConfigError(
-                f"no checkpoint for {self.comm.size} rank(s) in {self.folder} (restart needs the rank count of the run)"
-            )
-        data = np.load(self.path)
-        if data["u"].shape != solver.u.x.array.shape:
+    def load(self, solver: QuasiStaticMacroProblem) -> tuple[int, float]:
+        arrays, meta = self.files.load()
+        bad = arrays["u"].shape != solver.u.x.array.shape
+        if any(self.comm.allgather(bad)):
             raise ConfigError("checkpoint does not match this mesh/partition (was the input changed?)")
-        solver.u.x.array[:] = data["u"]
+        solver.u.x.array[:] = arrays["u"]
         solver.u.x.scatter_forward()
-        arrays = {k[len("state__"):]: data[k] for k in data.files if k.startswith("state__")}
-        solver.state = _state_from_arrays(solver.state, arrays)
-        return int(data["step"]), float(data["factor"])
+        solver.store.from_arrays({k[len("state__"):]: v for k, v in arrays.items() if k.startswith("state__")})
+        return int(meta["step"]), float(meta["factor"])
 
 
 def run_load_steps(
-    solver: SmallStrainMacroSolver,
+    solver: QuasiStaticMacroProblem,
     targets: Sequence[float],
     out_dir: str | Path,
     *,
@@ -131,7 +110,7 @@ def run_load_steps(
     stress_expr = fem.Expression(solver.quad.flux, Q0.element.interpolation_points)
     Qs = fem.functionspace(solver.mesh, ("DG", 0))
     scalars: dict[str, fem.Function] = {}
-    probes = _locate_points(solver, micro_points) if hasattr(solver.material, "write_point_fields") else []
+    probes = _locate_points(solver, micro_points) if solver.material.writes_point_fields else []
     with io.XDMFFile(comm, out / "displacement.xdmf", mode) as xu, io.XDMFFile(comm, out / "stress.xdmf", mode) as xs:
         if mode == "w":
             xu.write_mesh(solver.mesh)
@@ -189,7 +168,7 @@ def run_load_steps(
     return records
 
 
-def _locate_points(solver: SmallStrainMacroSolver, coords) -> list[tuple[int, int]]:
+def _locate_points(solver: QuasiStaticMacroProblem, coords) -> list[tuple[int, int]]:
     """(k, local quadrature point index) for each requested coordinate owned by this rank: the first
     quadrature point of the owned cell that contains it. A coordinate outside the domain is an error."""
     from dolfinx import geometry
@@ -218,10 +197,9 @@ def _locate_points(solver: SmallStrainMacroSolver, coords) -> list[tuple[int, in
     return [f for k, f in enumerate(found) if f is not None and first_owner[k] == solver.comm.rank]
 
 
-def _point_fields(solver: SmallStrainMacroSolver) -> dict[str, np.ndarray]:
+def _point_fields(solver: QuasiStaticMacroProblem) -> dict[str, np.ndarray]:
     """Scalar history per owned quadrature point from the material, if it offers any (e.g. ε̄p)."""
-    get = getattr(solver.material, "point_fields", None)
-    return get(solver.state) if get is not None and solver.state is not None else {}
+    return solver.material.point_fields(solver.state)
 
 
 def _plot_load_displacement(rows, path: Path) -> None:

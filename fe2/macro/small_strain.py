@@ -1,26 +1,31 @@
-"""Quasi-static macro problem driven by a material at its quadrature points (small or finite strain).
+"""Quasi-static macro mechanics driven by a micro model at its quadrature points (small or finite strain).
 
-The material is anything that answers the material contract
-(:mod:`fe2.materials.contract`): ``initial_state(n)`` and
-``evaluate(driver, state) -> (flux, tangent, trial_state)`` with drivers of
-shape (n, m): Mandel ε for ``kind = "small_strain"``, F = I + ∇u (row-major)
-for ``kind = "finite_strain"`` (flux P, tangent ∂P/∂F; see :mod:`fe2.kinematics`). An analytic law and an RVE answer the same call, so this
-solver cannot tell them apart — which is how FE² is tested against
+The material is any :class:`~fe2.materials.contract.MicroModel` of kind
+``"small_strain"`` or ``"finite_strain"``: drivers of shape (n, m) are Mandel ε
+(small strain) or F = I + ∇u row-major (finite strain; flux P, tangent ∂P/∂F;
+see :mod:`fe2.kinematics`). An analytic law and an RVE answer the same call, so
+this problem cannot tell them apart — which is how FE² is tested against
 single-scale solves.
 
-Newton on each load step: the Dirichlet values of the step are imposed on u
-first, then increments with homogeneous conditions solve
+Newton on each load step (:func:`fe2.solvers.newton_loop`): the Dirichlet
+values of the step are imposed on u first, then increments with homogeneous
+conditions solve
 ``J du = -R``,  R = ∫ σ_q · δd(v) dx − ∫_Γ t̄ · v ds,  J = ∫ (C_q δd(du)) · δd(v) dx,
 with δd = δε (small strain) or ∇ (finite strain; t̄ is then a nominal traction),
-with σ_q, C_q the material's flux and tangent at the quadrature points. The
-trial state becomes the committed state only when the step converges.
+with σ_q, C_q the model's flux and tangent at the quadrature points
+(:func:`fe2.quadrature.evaluate_into`). The per-point states live in a
+:class:`~fe2.materials.state.StateStore`: every iteration evaluates from the
+committed state, the trial state is committed only when the step converges and
+rolled back when it is cut.
 
-A linear material with one stiffness for every point (``is_linear`` and a
-``c_mandel`` attribute: a linear RVE's C_hom, an elastic law) takes the fast
+A linear model with one tangent for every point (``is_linear`` and a
+``constant_tangent()``: a linear RVE's C_hom, an elastic law) takes the fast
 path the design promises: σ = C ε enters the forms as a constant, the Jacobian
-is assembled and factorized once for all load steps, and the material is
+is assembled and factorized once for all load steps, and the model is
 evaluated only after convergence (for the stress output) — the same discrete
 equations as the general path, without per-point work.
+
+The Newton systems are solved by a KSP under the options prefix ``fe2_macro_``.
 """
 
 from __future__ import annotations
@@ -38,11 +43,13 @@ from dolfinx.fem import petsc as fem_petsc
 from petsc4py import PETSc
 
 from fe2._compat import create_petsc_vector
-from fe2.errors import ConfigError, ConvergenceError, Fe2Error
+from fe2.errors import ConfigError, ConvergenceError
 from fe2.kinematics import kinematics_of
-from fe2.quadrature import QuadratureFields
-from fe2.materials.contract import InadmissibleDriverError
-from fe2.micro.linear_solver import LinearSolverOptions, make_ksp, solve_checked, unique_prefix
+from fe2.materials.contract import MicroModel
+from fe2.materials.state import BatchedState, StateStore
+from fe2.micro.linear_solver import LinearSolverOptions
+from fe2.quadrature import QuadratureFields, evaluate_into
+from fe2.solvers import newton_loop, solve_checked
 
 
 @dataclass(frozen=True)
@@ -83,13 +90,13 @@ class StepReport:
     time_s: float = 0.0
 
 
-class SmallStrainMacroSolver:
-    """Quasi-static small-strain macro problem (2D plane strain or 3D).
+class QuasiStaticMacroProblem:
+    """Quasi-static macro mechanics, small or finite strain (the material's kind), 2D plane strain or 3D.
 
     Args:
         msh: the macro mesh (distributed over its communicator).
         facet_tags: boundary facet tags referred to by ``dirichlet`` and ``tractions``.
-        material: the constitutive response at the quadrature points (material contract).
+        material: the micro model at the quadrature points (an analytic law or an RVE).
         degree: Lagrange degree of the displacement.
         quadrature_degree: quadrature rule of the constitutive points (default 2·(degree−1), at least 1).
         linear_solver: solver of the Newton systems (own PETSc prefix).
@@ -112,9 +119,11 @@ class SmallStrainMacroSolver:
         self.comm = msh.comm
         d = msh.geometry.dim
         self.dim = d
+        if not isinstance(material, MicroModel):
+            raise ConfigError(f"the material must be a fe2.materials.MicroModel, got {type(material).__name__}")
         self.kinematics = kinematics_of(material, d)
         self.m = self.kinematics.size
-        if getattr(material, "driver_size", self.m) != self.m:
+        if material.driver_size != self.m:
             raise ConfigError(
                 f"material expects drivers of size {material.driver_size}, the {d}D"
                 f" {self.kinematics.kind} macro gives {self.m}"
@@ -130,8 +139,8 @@ class SmallStrainMacroSolver:
         cell_type = getattr(basix.CellType, msh.topology.cell_name())
         n_points = msh.topology.index_map(msh.topology.dim).size_local * basix.make_quadrature(cell_type, q)[0].shape[0]
         self.n_points = n_points  #: owned quadrature points
-        self.state = material.initial_state(n_points)
-        self._trial_state = None
+        self.store = StateStore(material, n_points)  #: committed / trial micro states of the owned points
+        self._guess_ready = False  # the store's trial state is this step's previous iterate (a warm start)
 
         v, du = ufl.TestFunction(self.V), ufl.TrialFunction(self.V)
         dx = ufl.Measure("dx", domain=msh, metadata={"quadrature_degree": q, "quadrature_scheme": "default"})
@@ -142,7 +151,7 @@ class SmallStrainMacroSolver:
             for t in tractions
         ]
         kin = self.kinematics
-        c_uniform = getattr(material, "c_mandel", None) if getattr(material, "is_linear", False) else None
+        c_uniform = material.constant_tangent() if material.is_linear else None
         self.uniform_linear = c_uniform is not None and self.kinematics.kind == "small_strain"
         self._jacobian_assembled = False
         if self.uniform_linear:
@@ -184,7 +193,8 @@ class SmallStrainMacroSolver:
         self.J = fem_petsc.create_matrix(self.jacobian_form)  # sparsity only: assembled in Newton
         self.R = create_petsc_vector(self.V)
         self.du = fem.Function(self.V)
-        self.ksp = make_ksp(self.J, (linear_solver or LinearSolverOptions("direct")).resolved(d, self.J.getSize()[0]), unique_prefix("fe2_macro_"))
+        ksp_options = (linear_solver or LinearSolverOptions("direct")).resolved(d, self.J.getSize()[0])
+        self.ksp = ksp_options.create_ksp(self.J, "fe2_macro_")
         self.history: list[StepReport] = []
 
     # ------------------------------------------------------- quadrature points
@@ -205,28 +215,19 @@ class SmallStrainMacroSolver:
             self._strain_expr = self.quad.expression(self.kinematics.driver(self.u))
         return self._strain_expr
 
+    @property
+    def state(self) -> BatchedState:
+        """The committed micro state of the owned points (``store.committed``)."""
+        return self.store.committed
+
     # ----------------------------------------------------------------- pieces
     def _update_material(self) -> None:
         """Evaluate the material at every owned point; a failure anywhere stops every rank together."""
         driver = self.quad.evaluate(self.strain_expr)
-        problem = ""
-        try:
-            if getattr(self.material, "uses_guess", False):
-                # warm start from the previous iteration of this step (None at its first iteration)
-                flux, tangent, trial = self.material.evaluate(driver, self.state, guess=self._trial_state)
-            else:
-                flux, tangent, trial = self.material.evaluate(driver, self.state)
-            if not (np.all(np.isfinite(flux)) and np.all(np.isfinite(tangent))):
-                problem = "material returned NaN/inf flux or tangent"
-        except InadmissibleDriverError as err:
-            problem = f"inadmissible macro driver: {err}"
-        except Fe2Error as err:  # a micro Newton or solver failure: every rank must learn it, or they deadlock
-            problem = str(err)
-        problems = [p for p in self.comm.allgather(problem) if p]
-        if problems:
-            raise ConvergenceError(problems[0])
-        self.quad.set(flux, tangent)
-        self._trial_state = trial
+        # warm start from the previous iteration of this step (none at its first iteration)
+        guess = self.store.trial if self.material.uses_guess and self._guess_ready else None
+        evaluate_into(self.quad, self.store, driver, guess=guess)
+        self._guess_ready = True
 
     def _assemble_residual(self) -> float:
         with self.R.localForm() as loc:
@@ -262,51 +263,44 @@ class SmallStrainMacroSolver:
         self._u_committed = self.u.x.array.copy()
         self.load_factor.value = factor
         self._impose_dirichlet(factor)
-        report = StepReport(factor, 0)
-        self._trial_state = None  # no warm start across steps or from a failed attempt
-        r0 = None
-        for it in range(self.newton.max_it + 1):
+        self._guess_ready = False  # no warm start across steps or from a failed attempt
+
+        def residual(it: int) -> float:
             if not self.uniform_linear:
                 self._update_material()
-            rnorm = self._assemble_residual()
-            report.residuals.append(rnorm)
-            if log:
-                log(f"  load {factor:.4g}  Newton {it:2d}  |R| = {rnorm:.3e}")
-            if r0 is None:
-                r0 = rnorm
-            if rnorm <= max(self.newton.rtol * r0, self.newton.atol):
-                report.converged = True
-                report.iterations = it
-                break
-            if it == self.newton.max_it:
-                break
+            return self._assemble_residual()
+
+        def increment(it: int) -> None:
             self._assemble_jacobian()
             self.R.scale(-1.0)
             solve_checked(self.ksp, self.R, self.du.x.petsc_vec, "macro Newton step")
             self.du.x.scatter_forward()
             self.u.x.array[:] += self.du.x.array
-        report.time_s = time.perf_counter() - t0
+
+        rtol, atol = self.newton.rtol, self.newton.atol
+        say = None if not log else (lambda it, r: log(f"  load {factor:.4g}  Newton {it:2d}  |R| = {r:.3e}"))
+        newton = newton_loop(residual, increment, lambda r, r0: r <= max(rtol * r0, atol), self.newton.max_it,
+                             comm=self.comm, log=say)
+        report = StepReport(factor, newton.iterations, newton.residuals, newton.converged,
+                            time.perf_counter() - t0)
         if not report.converged:
             raise ConvergenceError(
                 f"macro Newton did not converge at load factor {factor:.4g}: |R| went"
                 f" {report.residuals[0]:.2e} -> {report.residuals[-1]:.2e} in {self.newton.max_it} iterations"
             )
-        if self.uniform_linear:
-            if self._quad is not None:
-                self._update_material()  # σ at the points, for whoever reads them (output)
-        else:
-            self.state = self._trial_state
-        if hasattr(self.material, "commit"):
-            self.material.commit()
+        if self.uniform_linear and self._quad is not None:
+            self._update_material()  # σ at the points, for whoever reads them (output)
+        self.store.commit()
+        self.material.commit()
         self.history.append(report)
         return report
 
     def rollback(self) -> None:
-        """Restore the displacement of the last converged step (the committed state never changed)."""
+        """Restore the displacement and the micro states of the last converged step."""
         self.u.x.array[:] = self._u_committed
         self.u.x.scatter_forward()
-        if hasattr(self.material, "rollback"):
-            self.material.rollback()
+        self.store.rollback()
+        self.material.rollback()
 
     def dirichlet_dofs_for(self, tag: int) -> np.ndarray:
         """Unrolled local dof indices constrained on boundary ``tag`` (for reactions)."""

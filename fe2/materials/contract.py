@@ -1,15 +1,17 @@
-"""The material contract: one call shared by analytic constitutive laws and RVEs.
+"""The micro–macro contract: one declared call shared by analytic laws, RVEs and micro cells.
 
-A *micro model* (an analytic law here, an RVE in :mod:`fe2.micro`) answers one
-batched, pure call::
+A *micro model* subclasses :class:`MicroModel` and answers one batched, pure call::
 
-    flux, tangent, trial_state = model.evaluate(driver, committed_state)
+    flux, tangent, trial_state = model.evaluate(driver, committed_state, guess=None)
 
 * ``driver``  ``(n, m)`` — the macro driver at ``n`` quadrature points;
 * ``flux``    ``(n, m)`` — the work-conjugate response;
 * ``tangent`` ``(n, m, m)`` — ``d flux / d driver`` (the consistent, i.e.
   algorithmic, tangent for laws with history);
-* ``trial_state`` — the state the law *would* have if the step were accepted.
+* ``trial_state`` — the state the model *would* have if the step were accepted;
+* ``guess`` — optionally, the trial state of the previous macro iteration of the
+  same step (a warm start: models that declare ``uses_guess`` read it, the
+  others ignore it; the converged answer does not depend on it).
 
 ``evaluate`` never mutates its ``state`` argument. History is advanced only by
 :meth:`StateStore.commit` once the macro step has converged, and discarded by
@@ -18,6 +20,35 @@ every iteration evaluates from the *committed* state (the state at the start of
 the step, t_n), never from the previous iteration's trial state: this is what
 makes the return mapping a backward-Euler step of size t_{n+1} - t_n and the
 tangent consistent with it.
+
+What a model declares (class attributes / methods of :class:`MicroModel`, each
+with its default, so a consumer never probes with ``getattr``):
+
+=========================  ===============================  ==================================
+capability                  meaning                          default
+=========================  ===============================  ==================================
+``kind``, ``dim``           driver/flux pair, dimension      (required)
+``driver_blocks``           named ``(name, size)`` blocks    one block from ``kind`` and ``dim``
+``flux_blocks``             the conjugate blocks             one block from ``kind`` and ``dim``
+``driver_size``             ``m`` = sum of the block sizes   derived
+``is_linear``               flux = tangent · driver, no      ``False``
+                            history: evaluate once
+``constant_tangent()``      the one tangent of every point   ``None``
+                            (linear models only)
+``has_history``             the state carries history        ``False``
+``commit()``/``rollback()`` hooks after a converged / cut    no-ops
+                            macro step
+``uses_guess``              reads ``guess=`` (warm start)    ``False``
+``point_data``              names of per-point input arrays  ``()``
+                            given to ``initial_state``
+``point_fields(state)``     scalar fields per point (output) ``{}``
+``writes_point_fields``     ``write_point_fields`` writes    ``False`` (then it raises)
+                            one point's micro fields
+``statistics()``            :class:`MicroStatistics`         all zero
+=========================  ===============================  ==================================
+
+State: one type, :class:`~fe2.materials.state.BatchedState` (``EmptyState``
+without history); see :mod:`fe2.materials.state`.
 
 Kinds and notation (internal — external output uses Voigt, see
 :mod:`fe2.tensors`):
@@ -34,6 +65,15 @@ Kinds and notation (internal — external output uses Voigt, see
     both ``d x d`` tensors flattened **row-major** (``F.reshape(n, d*d)``,
     index ``iJ -> d*i + J``), so ``m = 4`` or ``9``; the tangent is
     ``A[iJ, kL] = dP_iJ / dF_kL`` (major-symmetric for hyperelastic laws).
+``"conductivity"``
+    driver = gradient ∇φ, flux J = K ∇φ (``m = d``), tangent the conductivity
+    K; J is *minus* the physical flux (:mod:`fe2.micro.physics`), so K is
+    positive definite.
+``"darcy"``
+    driver = pressure gradient ∇p [Pa/m], flux ``q = K ∇p = −u`` (minus the
+    Darcy velocity, the sign convention of ``"conductivity"``), tangent
+    ``∂q/∂∇p = K = k/μ`` [m²/(Pa·s)], the hydraulic conductivity that
+    :class:`~fe2.physics.darcy.problem.DarcyProblem` reads (``m = d``).
 
 Units are the user's (consistent): if moduli are in MPa, stresses and tangents
 are in MPa; strains and F are dimensionless.
@@ -43,20 +83,28 @@ A driver that the law cannot evaluate (``det F <= 0``, a local return mapping
 that does not converge) raises :class:`InadmissibleDriverError`, which carries
 the indices of the offending points. Only the rank that owns the point raises:
 a parallel macro solver catches it, reduces a "failed" flag over all ranks and
-cuts the step everywhere (never let one rank raise past a collective).
+cuts the step everywhere (never let one rank raise past a collective; see
+:func:`fe2.quadrature.evaluate_into`).
 """
 
 from __future__ import annotations
 
+import abc
 import dataclasses
-from collections.abc import Mapping
-from typing import Literal, Protocol, Self, runtime_checkable
+from typing import Literal, NamedTuple
 
 import numpy as np
 
 from fe2.errors import MaterialError
+from fe2.materials.state import BatchedState, EmptyState, StateStore
 
-Kind = Literal["small_strain", "finite_strain"]
+Kind = Literal["small_strain", "finite_strain", "conductivity", "darcy"]
+
+__all__ = [
+    "KINDS", "BatchedState", "Block", "EmptyState", "InadmissibleDriverError", "Kind", "LinearElasticLaw",
+    "LinearTransportLaw", "MaterialModel", "MicroModel", "MicroStatistics", "StateStore", "check_driver",
+    "dim_from_driver_size", "kind_blocks",
+]
 
 
 class InadmissibleDriverError(MaterialError):
@@ -74,103 +122,174 @@ class InadmissibleDriverError(MaterialError):
         self.points = np.asarray(points, dtype=np.int64)
 
 
-# --------------------------------------------------------------------------- state
+# --------------------------------------------------------------------------- kinds and blocks
+class Block(NamedTuple):
+    """One named block of a driver or flux vector: ``(name, size)``."""
+
+    name: str
+    size: int
+
+
+def _n_sym(d: int) -> int:
+    return d * (d + 1) // 2
+
+
+#: kind -> (driver block name, flux block name, block size as a function of the dimension)
+KINDS: dict[str, tuple[str, str, object]] = {
+    "small_strain": ("strain", "stress", _n_sym),
+    "finite_strain": ("deformation_gradient", "first_piola_kirchhoff_stress", lambda d: d * d),
+    "conductivity": ("gradient", "flux", lambda d: d),
+    "darcy": ("pressure_gradient", "negative_darcy_velocity", lambda d: d),
+}
+
+
+def kind_blocks(kind: str, dim: int) -> tuple[tuple[Block, ...], tuple[Block, ...]]:
+    """The one driver block and the one flux block of ``kind`` in ``dim`` dimensions."""
+    if kind not in KINDS:
+        raise MaterialError(f"unknown micro model kind {kind!r}; expected one of {sorted(KINDS)}")
+    if dim not in (2, 3):
+        raise MaterialError(f"micro models are 2D or 3D, got dim = {dim}")
+    driver, flux, size = KINDS[kind]
+    m = size(dim)
+    return (Block(driver, m),), (Block(flux, m),)
+
+
+def dim_from_driver_size(kind: Kind, m: int) -> int:
+    """Spatial dimension from the driver size: 3->2, 6->3 (small strain); 4->2, 9->3 (finite strain); d (transport)."""
+    table = {d: d for d in (2, 3)}
+    if kind in KINDS:
+        table = {KINDS[kind][2](d): d for d in (2, 3)}
+    if kind not in KINDS or m not in table:
+        raise MaterialError(f"a {kind} driver has {sorted(table)} components, got {m}")
+    return table[m]
+
+
+# --------------------------------------------------------------------------- statistics
 @dataclasses.dataclass
-class BatchedState:
-    """Base class of per-point state: a dataclass whose fields are numpy arrays.
-
-    Every field has the batch as its leading axis, shape ``(n, ...)``.
-    Subclasses only declare fields; copying, slicing and (de)serialization are
-    generic. A law without history uses :class:`EmptyState`.
-    """
-
-    @property
-    def n_points(self) -> int | None:
-        """Batch size, or ``None`` for a state with no fields."""
-        for f in dataclasses.fields(self):
-            return int(getattr(self, f.name).shape[0])
-        return None
-
-    def copy(self) -> Self:
-        """Deep copy (new arrays)."""
-        return type(self)(
-            **{f.name: np.array(getattr(self, f.name), copy=True) for f in dataclasses.fields(self)}
-        )
-
-    def take(self, points: np.ndarray) -> Self:
-        """The state of a subset of points (copied): ``points`` is an index or mask array."""
-        return type(self)(
-            **{f.name: np.array(getattr(self, f.name)[points]) for f in dataclasses.fields(self)}
-        )
-
-    def put(self, points: np.ndarray, other: BatchedState) -> None:
-        """Overwrite the state of ``points`` (index or mask array) with ``other`` in place."""
-        for f in dataclasses.fields(self):
-            getattr(self, f.name)[points] = getattr(other, f.name)
-
-    def to_arrays(self) -> dict[str, np.ndarray]:
-        """``{field name: array}`` (copies), for checkpoints (e.g. ``np.savez``)."""
-        return {f.name: np.array(getattr(self, f.name), copy=True) for f in dataclasses.fields(self)}
-
-    @classmethod
-    def from_arrays(cls, arrays: Mapping[str, np.ndarray]) -> Self:
-        """Inverse of :meth:`to_arrays`; missing or extra fields are an error."""
-        names = {f.name for f in dataclasses.fields(cls)}
-        if set(arrays) != names:
-            raise MaterialError(f"{cls.__name__} expects fields {sorted(names)}, got {sorted(arrays)}")
-        return cls(**{k: np.array(arrays[k], dtype=float, copy=True) for k in names})
-
-    def allclose(self, other: BatchedState, rtol: float = 0.0, atol: float = 0.0) -> bool:
-        """Field-wise ``np.allclose`` (exact equality with the default tolerances)."""
-        if type(self) is not type(other):
-            return False
-        return all(
-            np.allclose(getattr(self, f.name), getattr(other, f.name), rtol=rtol, atol=atol)
-            for f in dataclasses.fields(self)
-        )
-
-
-@dataclasses.dataclass
-class EmptyState(BatchedState):
-    """State of a law without history (elastic, hyperelastic): no fields."""
-
-
-# --------------------------------------------------------------------------- protocol
-@runtime_checkable
-class MaterialModel(Protocol):
-    """What the macro solver sees of a micro model (analytic law or RVE).
+class MicroStatistics:
+    """Counters of a micro model on one rank (all zero for a model that solves nothing per point).
 
     Attributes:
-        kind: ``"small_strain"`` (Mandel ε -> Mandel σ) or ``"finite_strain"``
-            (row-major F -> row-major P).
-        dim: spatial dimension of the macro problem, 2 or 3.
-        driver_size: ``m``, the number of driver (= flux) components:
-            3/6 for small strain in 2D/3D, 4/9 for finite strain.
-        is_linear: ``True`` when flux = tangent @ driver with a constant
-            tangent and no state; the macro solver then evaluates once.
+        solves: micro problems solved (per point, or once for a linear RVE).
+        iterations: micro Newton iterations over all solves.
+        time_s: seconds spent in micro solves.
+        hill_mandel_max: largest per-point Hill–Mandel residual of the solves.
+        factorizations, factorizations_reused: micro tangent factorizations done / reused.
+        points_lent: points solved on another rank for this one (load balancing).
     """
 
-    kind: Kind
+    solves: int = 0
+    iterations: int = 0
+    time_s: float = 0.0
+    hill_mandel_max: float = 0.0
+    factorizations: int = 0
+    factorizations_reused: int = 0
+    points_lent: int = 0
+
+    def reduce(self, comm) -> MicroStatistics:
+        """Collective over ``comm``: counters summed, ``hill_mandel_max`` and ``time_s`` the largest rank's."""
+        from mpi4py import MPI
+
+        return MicroStatistics(
+            solves=comm.allreduce(self.solves),
+            iterations=comm.allreduce(self.iterations),
+            time_s=comm.allreduce(float(self.time_s), op=MPI.MAX),
+            hill_mandel_max=comm.allreduce(float(self.hill_mandel_max), op=MPI.MAX),
+            factorizations=comm.allreduce(self.factorizations),
+            factorizations_reused=comm.allreduce(self.factorizations_reused),
+            points_lent=comm.allreduce(self.points_lent),
+        )
+
+
+# --------------------------------------------------------------------------- the base class
+class MicroModel(abc.ABC):
+    """Base class of every micro model: what a macro problem sees (see the module docstring).
+
+    Required: ``kind`` and ``dim`` (class or instance attributes) and
+    :meth:`evaluate`. Everything else is a declared capability with a default;
+    override what the model has.
+    """
+
+    kind: Kind = "small_strain"
     dim: int
-    driver_size: int
-    is_linear: bool
+    #: flux = tangent · driver with no history: a macro problem evaluates the model once
+    is_linear: bool = False
+    #: the state carries history (committed only after a converged macro step)
+    has_history: bool = False
+    #: :meth:`evaluate` reads ``guess=`` (the trial state of the previous macro iteration)
+    uses_guess: bool = False
+    #: :meth:`write_point_fields` writes the micro fields of one point
+    writes_point_fields: bool = False
+    #: names of the per-point input arrays :meth:`initial_state` takes (e.g. fibre fractions)
+    point_data: tuple[str, ...] = ()
 
-    def initial_state(self, n_points: int) -> BatchedState:
-        """The virgin state of ``n_points`` points."""
-        ...
+    # ------------------------------------------------------------------ blocks
+    @property
+    def driver_blocks(self) -> tuple[Block, ...]:
+        """Named driver blocks ``(name, size)`` (one block, from ``kind`` and ``dim``, by default)."""
+        return kind_blocks(self.kind, self.dim)[0]
 
-    def evaluate(
-        self, driver: np.ndarray, state: BatchedState
-    ) -> tuple[np.ndarray, np.ndarray, BatchedState]:
+    @property
+    def flux_blocks(self) -> tuple[Block, ...]:
+        """Named flux blocks, conjugate to :attr:`driver_blocks`."""
+        return kind_blocks(self.kind, self.dim)[1]
+
+    @property
+    def driver_size(self) -> int:
+        """``m``: the number of driver (= flux) components, the sum of the block sizes."""
+        return sum(b.size for b in self.driver_blocks)
+
+    # ------------------------------------------------------------------ the call
+    def initial_state(self, n_points: int, point_data=None) -> BatchedState:
+        """The virgin state of ``n_points`` points (default: no history, :class:`EmptyState`).
+
+        ``point_data``: name -> ``(n_points, ...)`` array for each name of
+        :attr:`point_data` (a model that declares point data overrides this).
+        """
+        if self.point_data or point_data:
+            raise MaterialError(f"{type(self).__name__} declares point data {list(self.point_data)} "
+                                "but does not build a state from it")
+        return EmptyState()
+
+    @abc.abstractmethod
+    def evaluate(self, driver: np.ndarray, state: BatchedState, guess: BatchedState | None = None
+                 ) -> tuple[np.ndarray, np.ndarray, BatchedState]:
         """``driver (n, m)``, committed ``state`` -> ``flux (n, m)``, ``tangent (n, m, m)``, trial state.
 
         Pure: ``state`` is not modified; the returned trial state shares no
         memory with it.
         """
-        ...
+
+    # ------------------------------------------------------------------ optional capabilities
+    def constant_tangent(self) -> np.ndarray | None:
+        """The tangent ``(m, m)`` of every point of a linear model with one tangent, else ``None``."""
+        return None
+
+    def commit(self) -> None:
+        """Called once the macro step converged (after its states were committed). Default: nothing."""
+
+    def rollback(self) -> None:
+        """Called when the macro step is cut. Default: nothing."""
+
+    def point_fields(self, state: BatchedState) -> dict[str, np.ndarray]:
+        """Scalar fields per point for output (e.g. the equivalent plastic strain), each ``(n,)``."""
+        return {}
+
+    def write_point_fields(self, path, driver: np.ndarray, state: BatchedState, point: int,
+                           time_value: float, append: bool) -> None:
+        """Write the micro fields of one point (models with ``writes_point_fields`` only)."""
+        raise MaterialError(f"{type(self).__name__} has no micro fields to write")
+
+    def statistics(self) -> MicroStatistics:
+        """Counters of this rank's micro work (:meth:`MicroStatistics.reduce` sums them over ranks)."""
+        return MicroStatistics()
 
 
-def check_driver(model: MaterialModel, driver: np.ndarray, state: BatchedState | None = None) -> np.ndarray:
+#: the former name of :class:`MicroModel` (same class)
+MaterialModel = MicroModel
+
+
+def check_driver(model: MicroModel, driver: np.ndarray, state: BatchedState | None = None) -> np.ndarray:
     """Validate ``driver`` and return it as a float ``(n, m)`` array (one point is ``(1, m)``)."""
     d = np.asarray(driver, dtype=float)
     if d.ndim != 2 or d.shape[1] != model.driver_size:
@@ -182,96 +301,8 @@ def check_driver(model: MaterialModel, driver: np.ndarray, state: BatchedState |
     return d
 
 
-def dim_from_driver_size(kind: Kind, m: int) -> int:
-    """Spatial dimension from the driver size: 3->2, 6->3 (small strain); 4->2, 9->3 (finite strain)."""
-    table = {"small_strain": {3: 2, 6: 3}, "finite_strain": {4: 2, 9: 3}}[kind]
-    if m not in table:
-        raise MaterialError(f"a {kind} driver has {sorted(table)} components, got {m}")
-    return table[m]
-
-
-# --------------------------------------------------------------------------- state store
-class StateStore:
-    """Committed and trial state of ``n_points`` points of one model.
-
-    Typical use in a macro load step::
-
-        store = StateStore(model, n_points)
-        for step in steps:
-            for it in newton:
-                flux, tangent = store.evaluate(eps)   # from committed, sets trial
-                ...
-            if converged:
-                store.commit()                         # trial -> committed
-            else:
-                store.rollback()                       # trial <- committed; cut step
-
-    ``to_arrays()``/``from_arrays()`` checkpoint the committed state only (the
-    trial state is meaningless between steps).
-    """
-
-    def __init__(self, model: MaterialModel, n_points: int) -> None:
-        if n_points < 0:
-            raise ValueError(f"n_points must be >= 0, got {n_points}")
-        self.model = model
-        self.n_points = int(n_points)
-        self._committed = model.initial_state(self.n_points)
-        self._trial = self._committed.copy()
-
-    @property
-    def committed(self) -> BatchedState:
-        """The committed state (do not modify in place; use :meth:`commit`/:meth:`from_arrays`)."""
-        return self._committed
-
-    @property
-    def trial(self) -> BatchedState:
-        """The latest trial state (== committed after commit/rollback)."""
-        return self._trial
-
-    def evaluate(self, driver: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """``model.evaluate(driver, committed)``; stores the trial state; returns ``(flux, tangent)``."""
-        flux, tangent, trial = self.model.evaluate(driver, self._committed)
-        self._trial = trial
-        return flux, tangent
-
-    def update_trial(self, trial: BatchedState, points: np.ndarray | None = None) -> None:
-        """Set the trial state of all points, or of ``points`` (indices/mask) only.
-
-        Used when a caller evaluates subsets (e.g. only points that changed, or
-        an RVE solved point by point). The argument is copied.
-        """
-        if type(trial) is not type(self._committed):
-            raise TypeError(f"expected {type(self._committed).__name__}, got {type(trial).__name__}")
-        if points is None:
-            if trial.n_points not in (None, self.n_points):
-                raise ValueError(f"trial state has {trial.n_points} points, store has {self.n_points}")
-            self._trial = trial.copy()
-        else:
-            self._trial.put(points, trial)
-
-    def commit(self) -> None:
-        """Accept the trial state (call once the macro step has converged)."""
-        self._committed = self._trial.copy()
-
-    def rollback(self) -> None:
-        """Discard the trial state (call when the macro step is cut)."""
-        self._trial = self._committed.copy()
-
-    def to_arrays(self) -> dict[str, np.ndarray]:
-        """Committed state as ``{field: array}`` for a checkpoint."""
-        return self._committed.to_arrays()
-
-    def from_arrays(self, arrays: Mapping[str, np.ndarray]) -> None:
-        """Restore the committed state from :meth:`to_arrays` output; trial := committed."""
-        state = type(self._committed).from_arrays(arrays)
-        if state.n_points not in (None, self.n_points):
-            raise ValueError(f"checkpoint has {state.n_points} points, store has {self.n_points}")
-        self._committed = state
-        self._trial = state.copy()
-
-
 # --------------------------------------------------------------------------- linear law
-class LinearElasticLaw:
+class LinearElasticLaw(MicroModel):
     """Linear elasticity σ = C ε with a constant Mandel stiffness (any anisotropy).
 
     The same class carries an isotropic phase (:meth:`isotropic`) and an RVE's
@@ -296,7 +327,6 @@ class LinearElasticLaw:
         if c.ndim != 2 or c.shape[0] != c.shape[1]:
             raise MaterialError(f"stiffness must be a square matrix, got shape {c.shape}")
         self.dim = dim_from_driver_size("small_strain", c.shape[0])
-        self.driver_size = c.shape[0]
         if not np.all(np.isfinite(c)):
             raise MaterialError("stiffness has non-finite entries")
         scale = float(np.max(np.abs(c)))
@@ -320,14 +350,52 @@ class LinearElasticLaw:
         lam, mu = IsotropicElastic(young, poisson).lame
         return cls(isotropic_stiffness_mandel(lam, mu, dim))
 
-    def initial_state(self, n_points: int) -> EmptyState:
-        """No history."""
-        return EmptyState()
+    def constant_tangent(self) -> np.ndarray:
+        """C (Mandel, symmetric), the tangent of every point."""
+        return self.c_mandel
 
-    def evaluate(self, driver: np.ndarray, state: BatchedState) -> tuple[np.ndarray, np.ndarray, EmptyState]:
+    def evaluate(self, driver: np.ndarray, state: BatchedState, guess: BatchedState | None = None
+                 ) -> tuple[np.ndarray, np.ndarray, EmptyState]:
         """ε ``(n, m)`` Mandel -> σ = C ε ``(n, m)`` Mandel, C broadcast to ``(n, m, m)``, empty state."""
         eps = check_driver(self, driver)
         n = eps.shape[0]
         sigma = eps @ self.c_mandel  # C symmetric: (C eps)_i = eps_j C_ji
         tangent = np.broadcast_to(self.c_mandel, (n, self.driver_size, self.driver_size)).copy()
         return sigma, tangent, EmptyState()
+
+
+class LinearTransportLaw(MicroModel):
+    """A constant transport tensor: flux = K · driver (``kind`` ``"darcy"`` or ``"conductivity"``).
+
+    A tissue region with a given hydraulic conductivity K = k/μ is this law in
+    a Darcy problem (driver ∇p, flux K ∇p = −u; see the module docstring).
+
+    Args:
+        tensor: ``(d, d)`` finite K (symmetry and definiteness are the caller's:
+            :class:`~fe2.physics.darcy.properties.TissueProperties` checks them).
+        kind: ``"darcy"`` (default) or ``"conductivity"``.
+    """
+
+    is_linear = True
+
+    def __init__(self, tensor: np.ndarray, kind: Kind = "darcy") -> None:
+        k = np.array(tensor, dtype=float)
+        if kind not in ("darcy", "conductivity"):
+            raise MaterialError(f"a transport law is of kind 'darcy' or 'conductivity', got {kind!r}")
+        if k.ndim != 2 or k.shape[0] != k.shape[1] or k.shape[0] not in (2, 3) or not np.all(np.isfinite(k)):
+            raise MaterialError(f"transport tensor must be a finite (2, 2) or (3, 3) matrix, got shape {k.shape}")
+        self.kind = kind
+        self.dim = k.shape[0]
+        self.tensor = k
+        self.tensor.setflags(write=False)
+
+    def constant_tangent(self) -> np.ndarray:
+        """K, the tangent of every point."""
+        return self.tensor
+
+    def evaluate(self, driver: np.ndarray, state: BatchedState, guess: BatchedState | None = None
+                 ) -> tuple[np.ndarray, np.ndarray, EmptyState]:
+        """g ``(n, d)`` -> K g ``(n, d)``, K broadcast to ``(n, d, d)``, empty state."""
+        g = check_driver(self, driver)
+        tangent = np.broadcast_to(self.tensor, (g.shape[0], self.dim, self.dim)).copy()
+        return g @ self.tensor.T, tangent, EmptyState()

@@ -56,7 +56,7 @@ import dataclasses
 import numpy as np
 
 from fe2.errors import MaterialError
-from fe2.materials.contract import BatchedState, InadmissibleDriverError, Kind, check_driver
+from fe2.materials.contract import BatchedState, InadmissibleDriverError, Kind, MicroModel, check_driver
 
 SQRT23 = float(np.sqrt(2.0 / 3.0))
 
@@ -83,10 +83,10 @@ class J2State(BatchedState):
     back_stress: np.ndarray
 
 
-class J2Plasticity:
+class J2Plasticity(MicroModel):
     """J2 plasticity with isotropic (linear + Voce) and linear kinematic hardening.
 
-    Implements :class:`fe2.materials.contract.MaterialModel` with
+    A :class:`fe2.materials.contract.MicroModel` (with history) of
     ``kind = "small_strain"``: driver ε and flux σ as Mandel vectors
     ``(n, 3)`` in 2D (plane strain, ``11 22 12``) or ``(n, 6)`` in 3D
     (``11 22 33 23 13 12``), tangent ``(n, m, m)`` the consistent tangent.
@@ -103,7 +103,7 @@ class J2Plasticity:
     """
 
     kind: Kind = "small_strain"
-    is_linear: bool = False
+    has_history = True
 
     #: f_tr > YIELD_RTOL * (yield radius) is plastic: a point exactly on the
     #: yield surface re-evaluated at the same strain stays elastic instead of
@@ -148,7 +148,6 @@ class J2Plasticity:
         self.voce_q = float(voce_q)
         self.voce_b = float(voce_b)
         self.dim = dim
-        self.driver_size = 3 if dim == 2 else 6
         self.lam = self.young * self.poisson / ((1.0 + self.poisson) * (1.0 - 2.0 * self.poisson))
         self.mu = self.young / (2.0 * (1.0 + self.poisson))
         self.kappa = self.lam + 2.0 * self.mu / 3.0
@@ -206,12 +205,14 @@ class J2Plasticity:
         ee = self.strain_3d(driver) - state.plastic_strain
         return self.lam * ee[:, :3].sum(axis=1)[:, None] * _ONE + 2.0 * self.mu * ee
 
-    def evaluate(self, driver: np.ndarray, state: J2State) -> tuple[np.ndarray, np.ndarray, J2State]:
+    def evaluate(self, driver: np.ndarray, state: J2State, guess: BatchedState | None = None
+                 ) -> tuple[np.ndarray, np.ndarray, J2State]:
         """Radial return from the committed ``state`` to the total strain ``driver``.
 
         Args:
             driver: total strain ε_{n+1}, Mandel ``(n, m)``.
             state: committed state at t_n (not modified).
+            guess: ignored (the return mapping is direct).
 
         Returns:
             σ ``(n, m)`` Mandel, consistent tangent ``(n, m, m)`` Mandel, trial state.

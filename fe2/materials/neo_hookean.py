@@ -39,13 +39,13 @@ from __future__ import annotations
 import numpy as np
 
 from fe2.errors import MaterialError
-from fe2.materials.contract import EmptyState, InadmissibleDriverError, Kind, check_driver
+from fe2.materials.contract import BatchedState, EmptyState, InadmissibleDriverError, Kind, MicroModel, check_driver
 
 
-class NeoHookean:
+class NeoHookean(MicroModel):
     """Compressible neo-Hookean law W = μ/2 (I₁ − 3 − 2 ln J) + λ/2 (ln J)².
 
-    Implements :class:`fe2.materials.contract.MaterialModel` with
+    A :class:`fe2.materials.contract.MicroModel` (no history) of
     ``kind = "finite_strain"``: driver F and flux P row-major ``(n, d*d)``,
     tangent ∂P/∂F ``(n, d*d, d*d)``.
 
@@ -56,7 +56,6 @@ class NeoHookean:
     """
 
     kind: Kind = "finite_strain"
-    is_linear: bool = False
 
     def __init__(self, young: float, poisson: float, dim: int = 3) -> None:
         if not (young > 0.0):
@@ -68,13 +67,8 @@ class NeoHookean:
         self.young = float(young)
         self.poisson = float(poisson)
         self.dim = dim
-        self.driver_size = dim * dim
         self.lam = self.young * self.poisson / ((1.0 + self.poisson) * (1.0 - 2.0 * self.poisson))
         self.mu = self.young / (2.0 * (1.0 + self.poisson))
-
-    def initial_state(self, n_points: int) -> EmptyState:
-        """No history."""
-        return EmptyState()
 
     # ------------------------------------------------------------------ helpers
     def _tensors(self, driver: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -113,7 +107,8 @@ class NeoHookean:
         return p3.reshape(-1, 9)
 
     # ------------------------------------------------------------------ contract
-    def evaluate(self, driver: np.ndarray, state: EmptyState) -> tuple[np.ndarray, np.ndarray, EmptyState]:
+    def evaluate(self, driver: np.ndarray, state: EmptyState, guess: BatchedState | None = None
+                 ) -> tuple[np.ndarray, np.ndarray, EmptyState]:
         """F ``(n, d*d)`` -> P ``(n, d*d)``, A = ∂P/∂F ``(n, d*d, d*d)`` (row-major), empty state.
 
         Raises:

@@ -67,11 +67,9 @@ class RVEForms:
         domain = ufl.Mesh(coord)
         V = ufl.FunctionSpace(domain, basix.ufl.element("Lagrange", cell, key.degree, shape=physics.value_shape))
         Q = ufl.FunctionSpace(domain, basix.ufl.element("DG", cell, 0))
-        names = ("lambda", "mu") if physics.name == "elasticity" else ("k",)
-        self._coeffs = {n: ufl.Coefficient(Q) for n in names}
+        self._coeffs = {n: ufl.Coefficient(Q) for n in physics.coefficient_names}
         self._indicator = ufl.Coefficient(Q)
-        shape = (d, d) if physics.name == "elasticity" else (d,)
-        self._selector = ufl.Constant(domain, shape=shape)
+        self._selector = ufl.Constant(domain, shape=physics.selector_shape)
         self._one = ufl.Constant(domain)
         u, v = ufl.TrialFunction(V), ufl.TestFunction(V)
         ds = ufl.Measure("ds", domain=domain)(BOX_FACETS)

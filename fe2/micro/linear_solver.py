@@ -1,6 +1,11 @@
-"""Linear-solver settings for RVE problems, applied through a private PETSc prefix.
+"""Linear-solver settings of RVE (and macro mechanics) systems, turned into KSPs by the solver layer.
 
-Never touches global (unprefixed) PETSc options: many RVE solvers share a process.
+:meth:`LinearSolverOptions.create_ksp` builds the KSP with
+:func:`fe2.solvers.options.create_ksp` under a stable prefix — ``fe2_rve_``
+for every RVE system (linear load cases, the micro Newton of nonlinear RVEs),
+``fe2_macro_`` for the macro Newton — so the options here are defaults that a
+user's ``-fe2_rve_ksp_type cg`` (command line or TOML ``[petsc]``) overrides.
+Global (unprefixed) PETSc options are never written.
 """
 
 from __future__ import annotations
@@ -9,10 +14,10 @@ import itertools
 from dataclasses import dataclass
 from typing import Literal
 
-import numpy as np
 from petsc4py import PETSc
 
-from fe2.errors import ConfigError, SolverError
+from fe2.errors import ConfigError
+from fe2.solvers.options import create_ksp, solve_checked
 
 _instance_counter = itertools.count()
 
@@ -74,15 +79,29 @@ class LinearSolverOptions:
             "mg_levels_pc_type": "jacobi",
         }
 
+    def create_ksp(self, A: PETSc.Mat, prefix: str = "fe2_rve_") -> PETSc.KSP:
+        """A KSP on operator ``A`` (its communicator) under the stable options ``prefix``, configured
+        from :meth:`petsc_options` where the user set nothing (kind must be resolved)."""
+        ksp = create_ksp(A.getComm(), prefix, self.petsc_options())
+        ksp.setOperators(A)
+        if self.kind == "iterative":
+            ksp.setInitialGuessNonzero(False)
+        return ksp
+
+
+# ----------------------------------------------------------------------------- compatibility
+# Only fe2/physics/darcy/linalg.py and fe2/micro/stokes.py (other owners, switching to fe2.solvers)
+# still import these; remove them once they do. fe2's own RVE and macro solvers use create_ksp above.
+
 
 def unique_prefix(base: str = "fe2_rve_") -> str:
-    """A fresh options prefix per solver instance, e.g. 'fe2_rve_3_'."""
+    """A fresh options prefix per solver instance, e.g. 'fe2_rve_3_' (deprecated: use a stable prefix)."""
     return f"{base}{next(_instance_counter)}_"
 
 
 def ksp_from_options(comm, prefix: str, values: dict) -> PETSc.KSP:
     """A KSP configured from a PETSc options dict under its own ``prefix``; the options are
-    removed from the database afterwards (never the global, unprefixed options)."""
+    removed from the database afterwards (deprecated: use :func:`fe2.solvers.options.create_ksp`)."""
     ksp = PETSc.KSP().create(comm)
     ksp.setOptionsPrefix(prefix)
     opts = PETSc.Options()
@@ -96,22 +115,4 @@ def ksp_from_options(comm, prefix: str, values: dict) -> PETSc.KSP:
     return ksp
 
 
-def make_ksp(A: PETSc.Mat, options: LinearSolverOptions, prefix: str) -> PETSc.KSP:
-    """A KSP on operator A configured from ``options`` under ``prefix``."""
-    ksp = ksp_from_options(A.getComm(), prefix, options.petsc_options())
-    ksp.setOperators(A)
-    if options.kind == "iterative":
-        ksp.setInitialGuessNonzero(False)
-    return ksp
-
-
-def solve_checked(ksp: PETSc.KSP, b: PETSc.Vec, x: PETSc.Vec, what: str) -> int:
-    """Solve, raising SolverError on divergence or a non-finite result. Returns iterations."""
-    ksp.solve(b, x)
-    reason = ksp.getConvergedReason()
-    if reason < 0:
-        raise SolverError(f"{what}: linear solver diverged (PETSc reason {reason})")
-    norm = x.norm()
-    if not np.isfinite(norm):
-        raise SolverError(f"{what}: linear solve produced NaN/inf (singular matrix or bad data)")
-    return ksp.getIterationNumber()
+__all__ = ["AUTO_ITERATIVE_DOFS", "LinearSolverOptions", "ksp_from_options", "solve_checked", "unique_prefix"]

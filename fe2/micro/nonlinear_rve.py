@@ -16,11 +16,14 @@ of the converged micro tangent for the m extra solves. Every micro solve checks
 Hill–Mandel: |⟨σ·ε⟩ − σ̄·E| / |σ̄·E|.
 
 One object serves all macro points of a rank: forms are compiled, matrices,
-the prolongation P and the KSP created once; only the state arrays are per point.
+the prolongation P (a :class:`fe2.solvers.ConstrainedSystem`) and the KSP
+(options prefix ``fe2_rve_``) created once; only the state arrays are per
+point. The micro Newton is :func:`fe2.solvers.newton_loop`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -36,9 +39,12 @@ from fe2._compat import create_petsc_vector
 from fe2.errors import ConfigError, ConvergenceError, MaterialError, SolverError
 from fe2.geometry.base import RVEMesh
 from fe2.micro import constraints
-from fe2.micro.linear_solver import LinearSolverOptions, make_ksp, solve_checked, unique_prefix
 from fe2.kinematics import Kinematics
+from fe2.materials.contract import MicroModel, MicroStatistics
+from fe2.materials.state import BatchedState
+from fe2.micro.linear_solver import LinearSolverOptions
 from fe2.quadrature import QuadratureFields
+from fe2.solvers import ConstrainedSystem, newton_loop, solve_checked
 
 
 @dataclass(frozen=True)
@@ -56,30 +62,42 @@ class MicroNewtonOptions:
     max_it: int = 30
 
 
-class RVEState:
-    """History of every macro point's RVE: per phase a batched law state (macro-point-major), plus the
-    converged fluctuation dofs (warm start), shape (n_macro, n_w)."""
+@dataclasses.dataclass
+class RVEState(BatchedState):
+    """History of every macro point's RVE: per phase a batched law state (macro-point-major: each macro
+    point owns a contiguous block of micro points), plus the converged fluctuation dofs (warm start),
+    shape (n_macro, n_w). The batch of this state is the macro points."""
 
-    def __init__(self, phase_states: dict, fluctuation: np.ndarray) -> None:
-        self.phase_states = phase_states
-        self.fluctuation = fluctuation
+    phase_states: dict[str, BatchedState]
+    fluctuation: np.ndarray
 
-    def copy(self) -> "RVEState":
+    @property
+    def n_points(self) -> int:
+        return int(self.fluctuation.shape[0])
+
+    def copy(self) -> RVEState:
         return RVEState({ph: st.copy() for ph, st in self.phase_states.items()}, np.array(self.fluctuation))
 
-    def _rows(self, st, idx: np.ndarray) -> np.ndarray:
+    def _rows(self, st: BatchedState, idx: np.ndarray) -> np.ndarray:
         """Law-state rows of macro points ``idx``: each macro point owns a contiguous block."""
         n_macro = self.fluctuation.shape[0]
         k = (st.n_points or 0) // max(n_macro, 1)
         return (np.asarray(idx)[:, None] * k + np.arange(k)[None, :]).ravel()
 
-    def take_points(self, idx: np.ndarray) -> "RVEState":
-        """The history of macro points ``idx`` (k,), as an RVEState of k points."""
+    @staticmethod
+    def _indices(points: np.ndarray) -> np.ndarray:
+        p = np.asarray(points)
+        return np.flatnonzero(p) if p.dtype == bool else p
+
+    def take(self, points: np.ndarray) -> RVEState:
+        """The history of macro points ``points`` (indices or mask), as an RVEState of those points."""
+        idx = self._indices(points)
         return RVEState({ph: st.take(self._rows(st, idx)) for ph, st in self.phase_states.items()},
                         np.array(self.fluctuation[idx]))
 
-    def put_points(self, idx: np.ndarray, other: "RVEState") -> None:
-        """Write ``other`` (an RVEState of len(idx) points) into macro points ``idx`` in place."""
+    def put(self, points: np.ndarray, other: BatchedState) -> None:
+        """Write ``other`` (an RVEState of len(points) macro points) into macro points ``points`` in place."""
+        idx = self._indices(points)
         for ph, st in self.phase_states.items():
             st.put(self._rows(st, idx), other.phase_states[ph])
         self.fluctuation[idx] = other.fluctuation
@@ -91,16 +109,26 @@ class RVEState:
                 out[f"{ph}.{k}"] = v
         return out
 
-    def from_arrays(self, arrays: Mapping[str, np.ndarray]) -> "RVEState":
+    @classmethod
+    def from_arrays(cls, arrays: Mapping[str, np.ndarray]) -> RVEState:
+        raise MaterialError("an RVE state is restored from a template of its phases: use state.restored(arrays)")
+
+    def restored(self, arrays: Mapping[str, np.ndarray]) -> RVEState:
         phases = {}
         for ph, st in self.phase_states.items():
             sub = {k.split(".", 1)[1]: v for k, v in arrays.items() if k.startswith(ph + ".")}
-            phases[ph] = type(st).from_arrays(sub) if sub else st.copy()
+            phases[ph] = st.restored(sub) if sub else st.copy()
         return RVEState(phases, np.array(arrays["fluctuation"]))
 
+    def allclose(self, other: BatchedState, rtol: float = 0.0, atol: float = 0.0) -> bool:
+        if type(other) is not RVEState or set(other.phase_states) != set(self.phase_states):
+            return False
+        return np.allclose(self.fluctuation, other.fluctuation, rtol=rtol, atol=atol) and all(
+            st.allclose(other.phase_states[ph], rtol, atol) for ph, st in self.phase_states.items())
 
-class NonlinearRVEMaterial:
-    """RVE with nonlinear phases behind the material contract (small or finite strain, from the laws' kind).
+
+class NonlinearRVEMaterial(MicroModel):
+    """RVE with nonlinear phases behind the micro–macro contract (small or finite strain, from the laws' kind).
 
     Args:
         rve: the RVE mesh (typically on ``MPI.COMM_SELF``: each rank solves its own points).
@@ -109,11 +137,15 @@ class NonlinearRVEMaterial:
         bc: 'periodic' or 'kubc' fluctuation condition.
         degree: Lagrange degree of the fluctuation (1 or 2).
 
-    Attributes (statistics, reset by :meth:`reset_stats`):
-        micro_solves, micro_iterations, micro_time_s, hill_mandel_max.
+    Attributes (statistics, reset by :meth:`reset_stats`; :meth:`statistics` returns them):
+        micro_solves, micro_iterations, micro_time_s, hill_mandel_max, factorizations,
+        factorizations_reused.
     """
 
-    is_linear = False
+    has_history = True
+    #: :meth:`evaluate` takes ``guess=`` (the macro solver passes the trial state of its previous iteration)
+    uses_guess = True
+    writes_point_fields = True
 
     def __init__(
         self,
@@ -135,15 +167,17 @@ class NonlinearRVEMaterial:
         msh = rve.mesh
         self.comm = msh.comm
         d = rve.dim
-        kinds = {getattr(self.laws[name], "kind", "small_strain") for name in rve.phases}
+        not_models = sorted(name for name in rve.phases if not isinstance(self.laws[name], MicroModel))
+        if not_models:
+            raise ConfigError(f"the laws of RVE phase(s) {not_models} are not fe2.materials.MicroModel instances")
+        kinds = {self.laws[name].kind for name in rve.phases}
         if len(kinds) != 1:
             raise ConfigError(f"RVE phases mix kinematics {sorted(kinds)}: all small strain or all finite strain")
         self.kind = kinds.pop()
         self.kinematics = Kinematics(self.kind, d)
         self.dim, self.m = d, self.kinematics.size
-        self.driver_size = self.m
         for name in rve.phases:
-            if getattr(self.laws[name], "driver_size", self.m) != self.m:
+            if self.laws[name].driver_size != self.m:
                 raise ConfigError(f"law of phase {name!r} has driver size {self.laws[name].driver_size}, need {self.m}")
         self.volume = rve.volume
         self.V = fem.functionspace(msh, ("Lagrange", degree, (d,)))
@@ -184,12 +218,13 @@ class NonlinearRVEMaterial:
         self.P = constraints.prolongation(self.comm, node_map, n_nodes, d)
         self.K = fem_petsc.assemble_matrix(self.k_form)
         self.K.assemble()
-        self.A = self.K.PtAP(self.P)
+        self.system = ConstrainedSystem(self.K, self.P)
+        self.A = self.system.reduced
         opts = (solver or LinearSolverOptions("direct")).resolved(d, self.A.getSize()[0])
-        self.ksp = make_ksp(self.A, opts, unique_prefix("fe2_rve_nl_"))
+        self.ksp = opts.create_ksp(self.A, "fe2_rve_")
         self.r = create_petsc_vector(self.V)
         self.dw = create_petsc_vector(self.V)
-        self.rr, self.xr = self.A.createVecLeft(), self.A.createVecRight()
+        self.xr, self.rr = self.system.reduced_vectors()
         self._pg = [self.A.createVecLeft() for _ in range(self.m)]  # Pᵀ G_j of the condensation
         self._y = self.A.createVecRight()
         self.n_w = self.w.x.array.size
@@ -204,15 +239,18 @@ class NonlinearRVEMaterial:
         self.factorizations = 0
         self.factorizations_reused = 0
 
+    def statistics(self) -> MicroStatistics:
+        return MicroStatistics(solves=self.micro_solves, iterations=self.micro_iterations,
+                               time_s=self.micro_time_s, hill_mandel_max=self.hill_mandel_max,
+                               factorizations=self.factorizations, factorizations_reused=self.factorizations_reused)
+
     # ---------------------------------------------------------------- contract
-    def initial_state(self, n_points: int) -> RVEState:
+    def initial_state(self, n_points: int, point_data=None) -> RVEState:
         phases = {ph: self.laws[ph].initial_state(n_points * pts.size) for ph, pts in self.phase_points.items()}
         return RVEState(phases, np.zeros((n_points, self.n_w)))
 
-    #: :meth:`evaluate` takes ``guess=`` (the macro solver passes the trial state of its previous iteration)
-    uses_guess = True
-
-    def evaluate(self, driver: np.ndarray, state: RVEState, guess: RVEState | None = None):
+    def evaluate(self, driver: np.ndarray, state: RVEState, guess: RVEState | None = None
+                 ) -> tuple[np.ndarray, np.ndarray, RVEState]:
         """Stress (n, m), consistent tangent (n, m, m) and trial state for n macro drivers.
 
         ``state`` is the committed history every micro Newton starts its laws from. ``guess``
@@ -240,11 +278,8 @@ class NonlinearRVEMaterial:
         out: dict[str, np.ndarray] = {}
         n_macro = state.fluctuation.shape[0]
         for ph, pts in self.phase_points.items():
-            law = self.laws[ph]
-            if not hasattr(law, "point_fields"):
-                continue
             vol = self.point_volume[pts]
-            for name, vals in law.point_fields(state.phase_states[ph]).items():
+            for name, vals in self.laws[ph].point_fields(state.phase_states[ph]).items():
                 per_point = vals.reshape(n_macro, pts.size) @ vol / self.volume
                 out[name] = out.get(name, 0.0) + per_point
         return out
@@ -275,8 +310,6 @@ class NonlinearRVEMaterial:
         n_qp = self.quad.n_qp
         for ph, pts in self.phase_points.items():
             law = self.laws[ph]
-            if not hasattr(law, "point_fields"):
-                continue
             for name, vals in law.point_fields(state.phase_states[ph].take(self._slice(ph, i))).items():
                 f = next((g for g in extra if g.name == name), None)
                 if f is None:
@@ -312,7 +345,7 @@ class NonlinearRVEMaterial:
             loc.set(0.0)
         fem_petsc.assemble_vector(self.r, self.r_form)
         self.r.ghostUpdate(addv=PETSc.InsertMode.ADD, mode=PETSc.ScatterMode.REVERSE)
-        self.P.multTranspose(self.r, self.rr)
+        self.system.restrict(self.r, self.rr)
         return self.rr.norm()
 
     def _factorize_tangent(self, tangent: np.ndarray) -> None:
@@ -326,7 +359,7 @@ class NonlinearRVEMaterial:
         self.K.zeroEntries()
         fem_petsc.assemble_matrix(self.K, self.k_form)
         self.K.assemble()
-        self.K.PtAP(self.P, result=self.A)
+        self.system.update()
         self.ksp.setOperators(self.A)
 
     def _evaluate_start(self, local_states: dict, w: np.ndarray):
@@ -372,30 +405,36 @@ class NonlinearRVEMaterial:
         t0 = time.perf_counter()
         if first is None:
             self.w.x.array[:] = w0
-        r0 = None
-        for it in range(self.newton.max_it + 1):
+        cur: dict = {}
+
+        def residual(it: int) -> float:
             if it == 0 and first is not None:
                 strain, flux, tangent, trials, rnorm = first
             else:
                 strain, flux, tangent, trials = self._evaluate_laws(local_states)
                 rnorm = self._reduced_residual()
             force_scale = np.max(np.abs(flux), initial=0.0) * self.volume ** ((self.dim - 1) / self.dim)
-            if r0 is None:
-                r0 = rnorm
-            self._factorize_tangent(tangent)
-            if rnorm <= self.newton.tol * force_scale:
-                break
-            if it == self.newton.max_it:
-                raise ConvergenceError(
-                    f"micro Newton did not converge for macro strain {np.array2string(macro_strain, precision=4)}:"
-                    f" |r| {r0:.2e} -> {rnorm:.2e}"
-                )
+            cur.update(strain=strain, flux=flux, tangent=tangent, trials=trials, force_scale=force_scale)
+            self._factorize_tangent(tangent)  # also at the converged iterate: the condensation reuses it
+            return rnorm
+
+        def increment(it: int) -> None:
             self.rr.scale(-1.0)
             solve_checked(self.ksp, self.rr, self.xr, "micro Newton step")
-            self.P.mult(self.xr, self.dw)
-            self.dw.ghostUpdate(addv=PETSc.InsertMode.INSERT, mode=PETSc.ScatterMode.FORWARD)
+            self.system.expand(self.xr, self.dw)
             self.w.x.petsc_vec.axpy(1.0, self.dw)
             self.w.x.scatter_forward()
+
+        tol = self.newton.tol
+        report = newton_loop(residual, increment, lambda r, r0: r <= tol * cur["force_scale"], self.newton.max_it,
+                             comm=self.comm)
+        if not report.converged:
+            raise ConvergenceError(
+                f"micro Newton did not converge for macro strain {np.array2string(macro_strain, precision=4)}:"
+                f" |r| {report.residuals[0]:.2e} -> {report.residuals[-1]:.2e}"
+            )
+        it = report.iterations
+        strain, flux, tangent, trials = cur["strain"], cur["flux"], cur["tangent"], cur["trials"]
         vol = self.point_volume[:, None]
         sigma = (vol * flux).sum(axis=0) / self.volume
         c_avg = (vol[:, :, None] * tangent).sum(axis=0) / self.volume
@@ -406,7 +445,7 @@ class NonlinearRVEMaterial:
                 loc.set(0.0)
             fem_petsc.assemble_vector(self.r, self.g_form)
             self.r.ghostUpdate(addv=PETSc.InsertMode.ADD, mode=PETSc.ScatterMode.REVERSE)
-            self.P.multTranspose(self.r, vec)
+            self.system.restrict(self.r, vec)
         c_bar = c_avg.copy()
         for j in range(self.m):
             solve_checked(self.ksp, self._pg[j], self._y, "RVE tangent condensation")

@@ -1,6 +1,33 @@
-"""Micro physics of an RVE: what the field is, its "strain" and "stress".
+"""Micro physics of a linear RVE — what the field is, its "strain" and "stress" — and the open registry.
 
-Two linear problems share one shape, written here once:
+Every physics is a frozen dataclass ``(dim)`` subclassing :class:`Physics` and
+registered by name with :func:`register_physics`; :func:`make_physics` builds
+one by name, :func:`physics_names` lists them (config validation checks
+against it). A physics carries everything the RVE problem, its forms, results
+and studies need to know about it, so adding one is one new module::
+
+    @register_physics
+    @dataclass(frozen=True)
+    class MyPhysics(ScalarGradientPhysics):
+        name: ClassVar[str] = "my_physics"
+        phase_material: ClassVar[type] = MyPhaseMaterial
+        ...  # flux, coefficient_names, coefficient_values, tensor_from_coefficients
+
+What a physics declares:
+
+* the field (``value_shape``), its driver ``strain(u)`` and ``flux(strain, coeffs)``
+  (UFL), the boundary integrand of the driver average, the affine field of a
+  macro driver and the rigid modes (TUBC, near null space);
+* the driver basis (Mandel basis of symmetric tensors, or unit vectors) and
+  the conversion of effective tensors for output (``to_voigt``: Mandel → Voigt,
+  or the plain matrix), the labels of components, load cases and tensor
+  entries, the notation record written with results;
+* the contract ``kind`` of the effective tensor (:mod:`fe2.materials.contract`);
+* the phase material it takes (``phase_material``), the names of the DG0
+  coefficient fields the flux reads and how a phase material fills them; the
+  tensor of given coefficient values (Reuss bounds, admissibility checks).
+
+Two physics are built in:
 
 * elasticity (small strain; 2D = plane strain): field u (vector), driver
   ε = sym ∇u, flux σ = λ tr(ε) I + 2 μ ε;
@@ -16,8 +43,9 @@ the tensors S_k of an orthonormal basis, so that a Mandel component is
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
+from typing import ClassVar
 
 import numpy as np
 import ufl
@@ -25,15 +53,170 @@ from dolfinx import fem
 
 from fe2.errors import ConfigError
 from fe2.materials import IsotropicConductor, IsotropicElastic
-from fe2.tensors import mandel_basis, n_sym, stiffness_mandel_to_voigt
+from fe2.tensors import VOIGT_LABELS, isotropic_stiffness_mandel, mandel_basis, n_sym, stiffness_mandel_to_voigt
+
+_REGISTRY: dict[str, type[Physics]] = {}
+
+
+def register_physics(cls: type[Physics]) -> type[Physics]:
+    """Class decorator: make ``cls`` available by its ``name`` (a second class of the same name is an error)."""
+    name = cls.name
+    old = _REGISTRY.get(name)
+    if old is not None and (old.__module__, old.__qualname__) != (cls.__module__, cls.__qualname__):
+        raise ValueError(f"physics {name!r} is already registered by {old.__module__}.{old.__qualname__}")
+    _REGISTRY[name] = cls
+    return cls
+
+
+def physics_names() -> tuple[str, ...]:
+    """Names of the registered physics."""
+    return tuple(_REGISTRY)
+
+
+def physics_class(name: str) -> type[Physics]:
+    """The registered physics class of ``name``."""
+    if name not in _REGISTRY:
+        raise ConfigError(f"unknown physics {name!r}; expected one of {', '.join(repr(n) for n in _REGISTRY)}")
+    return _REGISTRY[name]
+
+
+def make_physics(name: str, dim: int) -> Physics:
+    """Physics by name (see :func:`physics_names`), e.g. ``make_physics('elasticity', 2)``."""
+    return physics_class(name)(dim)
+
+
+def physics_for_material(material) -> type[Physics]:
+    """The registered physics whose phase material ``material`` is (e.g. IsotropicElastic -> elasticity)."""
+    for cls in _REGISTRY.values():
+        if isinstance(material, cls.phase_material):
+            return cls
+    raise ConfigError(f"no registered physics takes {type(material).__name__} phases")
 
 
 @dataclass(frozen=True)
-class Elasticity:
-    """Small-strain linear elasticity (plane strain in 2D)."""
+class Physics:
+    """Base class of a linear RVE physics (see the module docstring); ``dim`` is 2 or 3."""
 
     dim: int
-    name: str = "elasticity"
+
+    name: ClassVar[str]
+    #: contract kind of the effective tensor (:data:`fe2.materials.contract.KINDS`)
+    kind: ClassVar[str]
+    #: the phase-material class of this physics
+    phase_material: ClassVar[type]
+    #: names of the DG0 coefficient fields the flux reads
+    coefficient_names: ClassVar[tuple[str, ...]]
+    #: symbol of the effective tensor in labels and plots
+    tensor_symbol: ClassVar[str] = "K"
+    #: axis label of plotted effective entries
+    tensor_description: ClassVar[str] = "effective K"
+    #: how results of this physics are written (merged into result records)
+    notation: ClassVar[dict[str, str]] = {}
+
+    # ------------------------------------------------------------------ field and driver
+    @property
+    def value_shape(self) -> tuple[int, ...]:
+        raise NotImplementedError
+
+    @property
+    def n_driver(self) -> int:
+        raise NotImplementedError
+
+    @property
+    def selector_shape(self) -> tuple[int, ...]:
+        """Shape of the constant tensor S that selects one driver component in the forms."""
+        raise NotImplementedError
+
+    def driver_basis(self) -> np.ndarray:
+        raise NotImplementedError
+
+    def strain(self, u):
+        raise NotImplementedError
+
+    def flux(self, strain, coeffs: Mapping[str, fem.Function]):
+        raise NotImplementedError
+
+    def boundary_strain(self, u, n):
+        raise NotImplementedError
+
+    def affine(self, driver: np.ndarray, x: np.ndarray) -> np.ndarray:
+        """Affine field of a driver (d, d) or (d,) at points x (d, n)."""
+        return driver @ x
+
+    def rigid_modes(self, x: np.ndarray) -> list[np.ndarray]:
+        raise NotImplementedError
+
+    def to_voigt(self, c_mandel: np.ndarray) -> np.ndarray:
+        """Effective tensor as written to results (default: the matrix itself)."""
+        return np.array(c_mandel, dtype=float)
+
+    # ------------------------------------------------------------------ labels
+    def component_labels(self) -> tuple[str, ...]:
+        """Labels of the driver components in results ('11', '22', '12' … or '1', '2' …)."""
+        return tuple(str(i + 1) for i in range(self.dim))
+
+    def case_labels(self) -> tuple[str, ...]:
+        """File labels of the unit load cases."""
+        return tuple(f"G{i + 1}" for i in range(self.n_driver))
+
+    def tensor_labels(self) -> list[str]:
+        """Labels of the upper triangle of the effective tensor, e.g. C1111, C1122 … or K11, K12 …"""
+        labels = self.component_labels()
+        return [f"{self.tensor_symbol}{a}{b}" for i, a in enumerate(labels) for b in labels[i:]]
+
+    # ------------------------------------------------------------------ phase materials and coefficients
+    def coefficient_values(self, material) -> dict[str, float]:
+        """Coefficient values of a phase material (a ConfigError for a material of another physics)."""
+        if not isinstance(material, self.phase_material):
+            raise ConfigError(f"{self.name} needs {self.phase_material.__name__} phases, got {type(material).__name__}")
+        return self._coefficient_values(material)
+
+    def _coefficient_values(self, material) -> dict[str, float]:
+        raise NotImplementedError
+
+    def tensor_from_coefficients(self, values: Mapping[str, np.ndarray]) -> np.ndarray:
+        """Tensors (n, n_driver, n_driver) (Mandel) of coefficient values given as arrays (n,)."""
+        raise NotImplementedError
+
+    def phase_tensor(self, material) -> np.ndarray:
+        """The tensor (Mandel) of one phase material."""
+        vals = self.coefficient_values(material)
+        return self.tensor_from_coefficients({k: np.array([v]) for k, v in vals.items()})[0]
+
+    def invalid_coefficients(self, values: Mapping[str, np.ndarray]) -> tuple[np.ndarray, str]:
+        """(mask of inadmissible entries, what admissible means) of coefficient arrays (n,)."""
+        t = self.tensor_from_coefficients(values)
+        finite = np.all(np.isfinite(t.reshape(t.shape[0], -1)), axis=1)
+        ok = finite.copy()
+        if np.any(finite):
+            sym = 0.5 * (t[finite] + t[finite].transpose(0, 2, 1))
+            ok[finite] = np.linalg.eigvalsh(sym)[:, 0] > 0
+        return ~ok, "a positive definite tensor"
+
+    def compliance_sum(self, values: Mapping[str, np.ndarray], weights: np.ndarray) -> np.ndarray:
+        """Σ_c w_c T_c⁻¹ over cells with coefficient arrays (n,) and weights (n,) (the Reuss bound's sum)."""
+        t = self.tensor_from_coefficients(values)
+        return np.einsum("c,cij->ij", weights, np.linalg.inv(t)) if t.shape[0] else np.zeros((self.n_driver,) * 2)
+
+
+@register_physics
+@dataclass(frozen=True)
+class Elasticity(Physics):
+    """Small-strain linear elasticity (plane strain in 2D)."""
+
+    name: ClassVar[str] = "elasticity"
+    kind: ClassVar[str] = "small_strain"
+    phase_material: ClassVar[type] = IsotropicElastic
+    #: the (DG0) coefficient fields the flux reads: Lamé λ, μ
+    coefficient_names: ClassVar[tuple[str, ...]] = ("lambda", "mu")
+    tensor_symbol: ClassVar[str] = "C"
+    tensor_description: ClassVar[str] = "effective C (Voigt, 11 22 12)"
+    notation: ClassVar[dict[str, str]] = {
+        "notation": "voigt",
+        "shear": "engineering (gamma_12 = 2 eps_12)",
+        "order_2d": "11 22 12",
+        "order_3d": "11 22 33 23 13 12",
+    }
 
     @property
     def value_shape(self) -> tuple[int, ...]:
@@ -43,6 +226,10 @@ class Elasticity:
     def n_driver(self) -> int:
         """Number of independent driver components: 3 (2D) or 6 (3D)."""
         return n_sym(self.dim)
+
+    @property
+    def selector_shape(self) -> tuple[int, ...]:
+        return (self.dim, self.dim)
 
     def driver_basis(self) -> np.ndarray:
         """Orthonormal (Mandel) basis of symmetric tensors, shape (n_driver, d, d)."""
@@ -83,24 +270,48 @@ class Elasticity:
         """Effective stiffness Mandel -> Voigt (engineering shear strain)."""
         return stiffness_mandel_to_voigt(c_mandel)
 
-    @property
-    def coefficient_names(self) -> tuple[str, ...]:
-        """Names of the (DG0) coefficient fields the flux reads: Lamé λ, μ."""
-        return ("lambda", "mu")
+    def component_labels(self) -> tuple[str, ...]:
+        return VOIGT_LABELS[self.dim]
 
-    def coefficient_values(self, material) -> dict[str, float]:
-        if not isinstance(material, IsotropicElastic):
-            raise ConfigError(f"elasticity needs IsotropicElastic phases, got {type(material).__name__}")
+    def case_labels(self) -> tuple[str, ...]:
+        return tuple("E" + s for s in VOIGT_LABELS[self.dim])
+
+    def _coefficient_values(self, material) -> dict[str, float]:
         lam, mu = material.lame
         return {"lambda": lam, "mu": mu}
 
+    def tensor_from_coefficients(self, values: Mapping[str, np.ndarray]) -> np.ndarray:
+        return np.stack([isotropic_stiffness_mandel(lam, mu, self.dim)
+                         for lam, mu in zip(values["lambda"], values["mu"])])
+
+    def phase_tensor(self, material) -> np.ndarray:
+        vals = self.coefficient_values(material)
+        return isotropic_stiffness_mandel(vals["lambda"], vals["mu"], self.dim)
+
+    def invalid_coefficients(self, values: Mapping[str, np.ndarray]) -> tuple[np.ndarray, str]:
+        lam, mu = values["lambda"], values["mu"]
+        bulk = lam + (1.0 if self.dim == 2 else 2.0 / 3.0) * mu
+        return ~(np.isfinite(bulk) & (mu > 0) & (bulk > 0)), "mu > 0 and a positive bulk modulus"
+
+    def compliance_sum(self, values: Mapping[str, np.ndarray], weights: np.ndarray) -> np.ndarray:
+        # isotropic compliance in Mandel form, per cell: 1/(2μ) I - λ/(2μ(dλ + 2μ)) 1⊗1 on the normal block
+        lam, mu, w, d = values["lambda"], values["mu"], weights, self.dim
+        comp = (w / (2.0 * mu)).sum() * np.eye(self.n_driver)
+        comp[:d, :d] -= (w * lam / (2.0 * mu * (d * lam + 2.0 * mu))).sum()
+        return comp
+
 
 @dataclass(frozen=True)
-class Conductivity:
-    """Steady scalar conductivity / diffusion."""
+class ScalarGradientPhysics(Physics):
+    """Base of scalar-field physics with driver ∇φ and a flux linear in it (conductivity, diffusion …)."""
 
-    dim: int
-    name: str = "conductivity"
+    kind: ClassVar[str] = "conductivity"
+    notation: ClassVar[dict[str, str]] = {
+        "notation": "vector",
+        "convention": "J = K grad(phi); J is minus the physical flux",
+        "order_2d": "1 2",
+        "order_3d": "1 2 3",
+    }
 
     @property
     def value_shape(self) -> tuple[int, ...]:
@@ -110,6 +321,10 @@ class Conductivity:
     def n_driver(self) -> int:
         return self.dim
 
+    @property
+    def selector_shape(self) -> tuple[int, ...]:
+        return (self.dim,)
+
     def driver_basis(self) -> np.ndarray:
         """Unit vectors, shape (d, d)."""
         return np.eye(self.dim)
@@ -117,39 +332,38 @@ class Conductivity:
     def strain(self, u):
         return ufl.grad(u)
 
-    def flux(self, strain, coeffs: Mapping[str, fem.Function]):
-        return coeffs["k"] * strain
-
     def boundary_strain(self, u, n):
         return u * n
-
-    def affine(self, driver: np.ndarray, x: np.ndarray) -> np.ndarray:
-        return driver @ x
 
     def rigid_modes(self, x: np.ndarray) -> list[np.ndarray]:
         return [np.ones((x.shape[0], 1))]
 
-    def to_voigt(self, c_mandel: np.ndarray) -> np.ndarray:
-        return np.array(c_mandel, dtype=float)
 
-    @property
-    def coefficient_names(self) -> tuple[str, ...]:
-        """Names of the (DG0) coefficient fields the flux reads: conductivity k."""
-        return ("k",)
+@register_physics
+@dataclass(frozen=True)
+class Conductivity(ScalarGradientPhysics):
+    """Steady scalar conductivity / diffusion with isotropic phases."""
 
-    def coefficient_values(self, material) -> dict[str, float]:
-        if not isinstance(material, IsotropicConductor):
-            raise ConfigError(f"conductivity needs IsotropicConductor phases, got {type(material).__name__}")
+    name: ClassVar[str] = "conductivity"
+    phase_material: ClassVar[type] = IsotropicConductor
+    #: the (DG0) coefficient field the flux reads: conductivity k
+    coefficient_names: ClassVar[tuple[str, ...]] = ("k",)
+
+    def flux(self, strain, coeffs: Mapping[str, fem.Function]):
+        return coeffs["k"] * strain
+
+    def _coefficient_values(self, material) -> dict[str, float]:
         return {"k": material.conductivity}
 
+    def tensor_from_coefficients(self, values: Mapping[str, np.ndarray]) -> np.ndarray:
+        return np.asarray(values["k"], dtype=float)[:, None, None] * np.eye(self.dim)[None]
 
-Physics = Elasticity | Conductivity
+    def phase_tensor(self, material) -> np.ndarray:
+        return self.coefficient_values(material)["k"] * np.eye(self.dim)
 
+    def invalid_coefficients(self, values: Mapping[str, np.ndarray]) -> tuple[np.ndarray, str]:
+        k = values["k"]
+        return ~(np.isfinite(k) & (k > 0)), "k > 0"
 
-def make_physics(name: str, dim: int) -> Physics:
-    """Physics by name: 'elasticity' or 'conductivity'."""
-    if name == "elasticity":
-        return Elasticity(dim)
-    if name == "conductivity":
-        return Conductivity(dim)
-    raise ConfigError(f"unknown physics {name!r}; expected 'elasticity' or 'conductivity'")
+    def compliance_sum(self, values: Mapping[str, np.ndarray], weights: np.ndarray) -> np.ndarray:
+        return (weights / values["k"]).sum() * np.eye(self.n_driver)

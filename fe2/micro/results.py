@@ -7,26 +7,29 @@ effective tensor is the plain d x d matrix K_eff with <J> = K_eff <grad phi>.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from fe2.tensors import VOIGT_LABELS
+from fe2.micro.physics import make_physics, physics_class, physics_names
 
-NOTATION = {
-    "elasticity": {
-        "notation": "voigt",
-        "shear": "engineering (gamma_12 = 2 eps_12)",
-        "order_2d": "11 22 12",
-        "order_3d": "11 22 33 23 13 12",
-    },
-    "conductivity": {
-        "notation": "vector",
-        "convention": "J = K grad(phi); J is minus the physical flux",
-        "order_2d": "1 2",
-        "order_3d": "1 2 3",
-    },
-}
+
+class _NotationTable(Mapping):
+    """physics name -> notation record of its results (read from the physics registry)."""
+
+    def __getitem__(self, name: str) -> dict[str, str]:
+        return dict(physics_class(name).notation)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(physics_names())
+
+    def __len__(self) -> int:
+        return len(physics_names())
+
+
+#: physics name -> how its results are written (``notation``, ``order_2d`` …), for every registered physics
+NOTATION: Mapping[str, dict[str, str]] = _NotationTable()
 
 
 @dataclass
@@ -81,7 +84,7 @@ class HomogenizationResult:
     """Everything one RVE homogenization produced.
 
     Attributes:
-        physics: 'elasticity' or 'conductivity'.
+        physics: the name of a registered physics ('elasticity', 'conductivity', …).
         dim: 2 or 3.
         bcs: BC name -> BCResult, in the order solved.
         volume_fractions: phase name -> fraction of the box volume |Y| (voids included).
@@ -105,9 +108,7 @@ class HomogenizationResult:
         return self.bcs[bc].effective_voigt
 
     def to_dict(self) -> dict:
-        labels = VOIGT_LABELS[self.dim] if self.physics == "elasticity" else tuple(
-            str(i + 1) for i in range(self.dim)
-        )
+        labels = make_physics(self.physics, self.dim).component_labels()
         return {
             "physics": self.physics,
             "dim": self.dim,

@@ -37,10 +37,10 @@ from fe2.errors import ConfigError, GeometryError, MaterialError
 from fe2.geometry.base import RVEMesh
 from fe2.micro import constraints
 from fe2.micro.forms import RVEForms
-from fe2.micro.linear_solver import LinearSolverOptions, make_ksp, solve_checked, unique_prefix
+from fe2.micro.linear_solver import LinearSolverOptions
 from fe2.micro.physics import Physics
 from fe2.micro.results import BCResult, HomogenizationResult, LoadCase
-from fe2.tensors import isotropic_stiffness_mandel
+from fe2.solvers import ConstrainedSystem, solve_checked
 
 BOUNDARY_CONDITIONS = ("kubc", "periodic", "tubc")
 
@@ -50,7 +50,7 @@ class RVEProblem:
 
     Args:
         rve: the meshed RVE (any communicator; the solve is distributed over it).
-        physics: :class:`~fe2.micro.physics.Elasticity` or ``Conductivity``.
+        physics: a registered :class:`~fe2.micro.physics.Physics` (elasticity, conductivity, …).
         materials: phase name -> material, for every non-void phase of the mesh;
             empty when ``coefficients`` is given.
         degree: Lagrange degree of the field (1 or 2).
@@ -163,15 +163,7 @@ class RVEProblem:
             el = f.function_space.ufl_element()
             if f.function_space.mesh is not msh or el.basix_element.degree != 0 or f.function_space.value_size != 1:
                 raise ConfigError(f"coefficient field {n!r} must be a scalar DG0 function on the RVE mesh")
-        a = {n: coefficients[n].x.array for n in names}
-        if self.physics.name == "elasticity":
-            d = self.rve.dim
-            bulk = a["lambda"] + (1.0 if d == 2 else 2.0 / 3.0) * a["mu"]
-            bad = ~(np.isfinite(bulk) & (a["mu"] > 0) & (bulk > 0))
-            what = "mu > 0 and a positive bulk modulus"
-        else:
-            bad = ~(np.isfinite(a["k"]) & (a["k"] > 0))
-            what = "k > 0"
+        bad, what = self.physics.invalid_coefficients({n: coefficients[n].x.array for n in names})
         n_bad = self.comm.allreduce(int(np.count_nonzero(bad)))
         if n_bad:
             raise MaterialError(f"coefficient fields violate {what} in {n_bad} cell(s)")
@@ -194,8 +186,7 @@ class RVEProblem:
             return m
 
         facets = dmesh.locate_entities_boundary(msh, fdim, on_box)
-        shape = (d, d) if self.physics.name == "elasticity" else (d,)
-        self._selector = fem.Constant(msh, np.zeros(shape))
+        self._selector = fem.Constant(msh, np.zeros(self.physics.selector_shape))
         self.forms = forms if forms is not None else RVEForms.for_mesh(self.physics, msh, self.degree)
         f = self.forms.attach(self.V, self.coefficients, self.indicator, self._selector, facets)
         self.a_form, self.g_form, self.h_form = f["a"], f["g"], f["h"]
@@ -256,7 +247,7 @@ class RVEProblem:
         return constraints.identity_node_map(self.comm, self.n_owned_nodes)
 
     def _reduced_operator(self, bc: str):
-        """(P or None, reduced matrix, pinned reduced dofs) for one BC."""
+        """(ConstrainedSystem or None, reduced matrix, pinned reduced dofs) for one BC."""
         if bc == "tubc":
             if self.boundary_coverage < 1.0 - 1e-9:
                 raise GeometryError(
@@ -271,8 +262,8 @@ class RVEProblem:
             A.zeroRowsColumns(pins, diag=1.0)
             return None, A, pins
         P = constraints.prolongation(self.comm, self._node_map(bc), self.n_owned_nodes, self.bs)
-        A = self.K.PtAP(P)
-        return P, A, None
+        system = ConstrainedSystem(self.K, P)
+        return system, system.reduced, None
 
     def _near_null_space(self, P: PETSc.Mat | None, A: PETSc.Mat) -> PETSc.NullSpace:
         modes = self.physics.rigid_modes(self.node_x - self.center)
@@ -309,11 +300,11 @@ class RVEProblem:
         if bc not in BOUNDARY_CONDITIONS:
             raise ConfigError(f"unknown boundary condition {bc!r}; expected one of {BOUNDARY_CONDITIONS}")
         t0 = time.perf_counter()
-        P, A, pins = self._reduced_operator(bc)
+        system, A, pins = self._reduced_operator(bc)
         if self.solver.kind == "iterative":
-            A.setNearNullSpace(self._near_null_space(P, A))
+            A.setNearNullSpace(self._near_null_space(None if system is None else system.P, A))
         t1 = time.perf_counter()
-        ksp = make_ksp(A, self.solver, unique_prefix())
+        ksp = self.solver.create_ksp(A, "fe2_rve_")
         ksp.setUp()
         t2 = time.perf_counter()
 
@@ -328,14 +319,14 @@ class RVEProblem:
                 br.setValues(pins, np.zeros(len(pins)))
                 br.assemble()
             else:
-                P.multTranspose(self.G[j], br)
+                system.restrict(self.G[j], br)
                 br.scale(-1.0)
             its = solve_checked(ksp, br, xr, f"RVE {bc} load case {j + 1}")
-            if P is None:
+            if system is None:
                 xr.copy(w)
+                w.ghostUpdate(addv=PETSc.InsertMode.INSERT, mode=PETSc.ScatterMode.FORWARD)
             else:
-                P.mult(xr, w)
-            w.ghostUpdate(addv=PETSc.InsertMode.INSERT, mode=PETSc.ScatterMode.FORWARD)
+                system.expand(xr, w)
             self.K.mult(w, Kw)
             gw = np.array([self.G[k].dot(w) for k in range(n)])
             hw = np.array([self.H[k].dot(w) for k in range(n)])
@@ -374,8 +365,8 @@ class RVEProblem:
         checks["symmetry_error"] = float(np.max(np.abs(C - C.T)) / scale)
         ksp.destroy()
         A.destroy()
-        if P is not None:
-            P.destroy()
+        if system is not None:
+            system.P.destroy()
         timings = {"operator_s": t1 - t0, "factorization_s": t2 - t1, "solves_s": t3 - t2, "total_s": t3 - t0}
         result = BCResult(bc, C, self.physics.to_voigt(C), cases, timings, checks)
         return result, fields
@@ -392,23 +383,27 @@ class RVEProblem:
             res, f = self.solve(bc)
             results[bc] = res
             if progress is not None:
-                progress(f"{bc:8s} Hill-Mandel {res.hill_mandel_max:.2e}  ({res.timings['total_s']:.2f} s)")
+                progress(progress_line(res))
             if keep_fields:
                 fields[bc] = f
             else:
                 for vec in f:
                     vec.destroy()
-        out = HomogenizationResult(
+        out = self.collect(results)
+        return (out, fields) if keep_fields else out
+
+    def collect(self, results: Mapping[str, BCResult]) -> HomogenizationResult:
+        """The HomogenizationResult of solved BCs (in the order given): bounds, fractions, mesh, timings."""
+        return HomogenizationResult(
             physics=self.physics.name,
             dim=self.rve.dim,
-            bcs=results,
+            bcs=dict(results),
             volume_fractions=self.volume_fractions,
             mesh=self.mesh_info(),
             voigt_bound=self.physics.to_voigt(self.c_voigt_mandel),
             reuss_bound=self._reuss_bound(),
             timings=dict(self.timings),
         )
-        return (out, fields) if keep_fields else out
 
     def _reuss_bound(self) -> np.ndarray:
         """Reuss bound <C^-1>^-1 in Voigt notation; zero when a void phase has a positive fraction."""
@@ -432,25 +427,15 @@ class RVEProblem:
         n_owned = Q.dofmap.index_map.size_local
         w = vol.array[:n_owned]
         n = self.physics.n_driver
-        d = self.rve.dim
-        if self.physics.name == "elasticity":
-            lam = self.coefficients["lambda"].x.array[:n_owned]
-            mu = self.coefficients["mu"].x.array[:n_owned]
-            # isotropic compliance in Mandel form, per cell: 1/(2μ) I - λ/(2μ(dλ + 2μ)) 1⊗1 on the normal block
-            comp_local = (w / (2.0 * mu)).sum() * np.eye(n)
-            comp_local[:d, :d] -= (w * lam / (2.0 * mu * (d * lam + 2.0 * mu))).sum()
-        else:
-            comp_local = (w / self.coefficients["k"].x.array[:n_owned]).sum() * np.eye(n)
+        values = {name: f.x.array[:n_owned] for name, f in self.coefficients.items()}
+        comp_local = self.physics.compliance_sum(values, w)
         comp = self.comm.allreduce(comp_local) / self.volume
         if any(f > 0 for p, f in self.volume_fractions.items() if p in self.rve.void_phases):
             return self.physics.to_voigt(np.zeros((n, n)))
         return self.physics.to_voigt(np.linalg.inv(comp))
 
     def _phase_tensor(self, phase: str) -> np.ndarray:
-        vals = self.physics.coefficient_values(self.materials[phase])
-        if self.physics.name == "elasticity":
-            return isotropic_stiffness_mandel(vals["lambda"], vals["mu"], self.rve.dim)
-        return vals["k"] * np.eye(self.rve.dim)
+        return self.physics.phase_tensor(self.materials[phase])
 
     def mesh_info(self) -> dict:
         msh = self.rve.mesh
@@ -470,3 +455,8 @@ class RVEProblem:
             "box_min": self.box_min.tolist(),
             "box_max": self.box_max.tolist(),
         }
+
+
+def progress_line(res: BCResult) -> str:
+    """The one-line progress report of a solved BC."""
+    return f"{res.bc:8s} Hill-Mandel {res.hill_mandel_max:.2e}  ({res.timings['total_s']:.2f} s)"

@@ -26,7 +26,7 @@ from fe2.geometry.macro_domains import MacroMesh, bar, plate_with_hole
 from fe2.io.results import write_json_atomic
 from fe2.macro.balance import BalancedMaterial
 from fe2.macro.driver import Monitor, run_load_steps
-from fe2.macro.small_strain import Dirichlet, SmallStrainMacroSolver, Traction
+from fe2.macro.small_strain import Dirichlet, QuasiStaticMacroProblem, Traction
 from fe2.materials import IsotropicElastic, LinearElasticLaw
 from fe2.materials.j2 import J2Plasticity
 from fe2.materials.neo_hookean import NeoHookean
@@ -78,8 +78,8 @@ def run_fe2(cfg: RunConfig, comm: MPI.Comm, out_dir: str | Path, *, restart: boo
         raise ConfigError(f"the RVE is {rve.dim}D but the macro domain is {domain.mesh.geometry.dim}D")
     dirichlet = [Dirichlet(domain.tag(b.boundary), b.value, b.component) for b in cfg.macro.dirichlet]
     tractions = [Traction(domain.tag(t.boundary), t.value) for t in cfg.macro.traction]
-    solver = SmallStrainMacroSolver(domain.mesh, domain.facet_tags, material, degree=cfg.macro.degree,
-                                    dirichlet=dirichlet, tractions=tractions)
+    solver = QuasiStaticMacroProblem(domain.mesh, domain.facet_tags, material, degree=cfg.macro.degree,
+                                     dirichlet=dirichlet, tractions=tractions)
     n_points = comm.allreduce(solver.n_points)
     kind = "linear (C_hom computed once)" if material.is_linear else "nonlinear (one RVE solve per point)"
     say(f"macro: {domain.mesh.topology.index_map(domain.mesh.topology.dim).size_global} cells, {n_points}"
@@ -89,12 +89,14 @@ def run_fe2(cfg: RunConfig, comm: MPI.Comm, out_dir: str | Path, *, restart: boo
         monitor = Monitor(domain.tag(cfg.loading.monitor.boundary), cfg.loading.monitor.component)
 
     def log(msg: str) -> None:
-        solves = comm.allreduce(getattr(material, "micro_solves", 0))
+        solves = comm.allreduce(material.statistics().solves)
         say(f"{msg}   micro solves {solves}")
 
     records = run_load_steps(solver, cfg.loading.load_factors, out, monitor=monitor, restart=restart,
                              max_cuts=cfg.loading.max_cuts, log=log, micro_points=cfg.output.micro_points)
-    micro_t = comm.allgather(float(getattr(material, "micro_time_s", 0.0)))
+    mine = material.statistics()
+    stats = mine.reduce(comm)
+    micro_t = comm.allgather(float(mine.time_s))
     result = {
         "problem": f"fe2 {solver.kinematics.kind.replace('_', ' ')}",
         "notation": ("stress.xdmf holds Mandel sigma (11 22 12 / 11 22 33 23 13 12, shear x sqrt 2)"
@@ -107,15 +109,15 @@ def run_fe2(cfg: RunConfig, comm: MPI.Comm, out_dir: str | Path, *, restart: boo
                 "dofs": int(rve.mesh.topology.index_map(0).size_global * rve.dim)},
         "steps": records,
         "micro": {
-            "solves": comm.allreduce(getattr(material, "micro_solves", 0)),
-            "iterations": comm.allreduce(getattr(material, "micro_iterations", 0)),
-            "hill_mandel_max": comm.allreduce(float(getattr(material, "hill_mandel_max", 0.0)), op=MPI.MAX),
-            "factorizations": comm.allreduce(getattr(material, "factorizations", 0)),
-            "factorizations_reused": comm.allreduce(getattr(material, "factorizations_reused", 0)),
+            "solves": stats.solves,
+            "iterations": stats.iterations,
+            "hill_mandel_max": stats.hill_mandel_max,
+            "factorizations": stats.factorizations,
+            "factorizations_reused": stats.factorizations_reused,
             "time_per_rank_s": micro_t,
             "load_balance": {"min": min(micro_t), "mean": float(np.mean(micro_t)), "max": max(micro_t),
                              "balanced": isinstance(material, BalancedMaterial),
-                             "points_lent": comm.allreduce(getattr(material, "points_lent", 0))},
+                             "points_lent": stats.points_lent},
         },
         "wall_time_s": time.perf_counter() - t0,
         "config": cfg.model_dump(),

@@ -28,7 +28,6 @@ from fe2.materials import IsotropicConductor, IsotropicElastic
 from fe2.micro.linear_solver import LinearSolverOptions
 from fe2.micro.physics import make_physics
 from fe2.micro.rve_problem import RVEProblem
-from fe2.tensors import VOIGT_LABELS
 
 
 def build_rve(geometry: cfgmod.Geometry, comm: MPI.Comm) -> RVEMesh:
@@ -86,10 +85,8 @@ def materials_from_config(cfg: cfgmod.HomogenizeConfig) -> dict:
 
 
 def case_labels(physics: str, dim: int) -> tuple[str, ...]:
-    """File labels of the unit load cases: E11, E22, E12 ... or G1, G2 (gradients)."""
-    if physics == "elasticity":
-        return tuple("E" + s for s in VOIGT_LABELS[dim])
-    return tuple(f"G{i + 1}" for i in range(dim))
+    """File labels of the unit load cases: E11, E22, E12 ... or G1, G2 (gradients), from the physics."""
+    return make_physics(physics, dim).case_labels()
 
 
 def run_homogenization(

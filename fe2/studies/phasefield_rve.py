@@ -19,6 +19,12 @@ mesh from ``create_rectangle``/``create_box`` matches node for node across
 opposite faces, so KUBC, periodic and TUBC all apply. The forms are compiled once
 per :class:`PhaseFieldHomogenizer` and attached to each snapshot.
 
+The effective tensors go through the micro–macro contract: each snapshot builds
+one linear RVE micro model per boundary condition
+(:class:`~fe2.micro.rve_material.LinearRVEMaterial`), and the apparent tensor
+of that BC is the model's ``constant_tangent()`` — the same object an FE² macro
+problem would use at its points.
+
 Units and notation: lengths are those of the phase-field domain; effective tensors
 carry the units of the phase properties. Elasticity: Voigt notation with engineering
 shear strain, order 11 22 12 (2D) / 11 22 33 23 13 12 (3D). Conductivity: the d × d
@@ -27,6 +33,7 @@ matrix K_eff with <J> = K_eff <∇φ>.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
@@ -43,10 +50,11 @@ from fe2.io.results import write_csv_atomic, write_json_atomic
 from fe2.materials import IsotropicConductor, IsotropicElastic
 from fe2.micro.forms import RVEForms
 from fe2.micro.linear_solver import LinearSolverOptions
-from fe2.micro.physics import make_physics
+from fe2.micro.physics import make_physics, physics_for_material
 from fe2.micro.results import NOTATION, HomogenizationResult
-from fe2.micro.rve_problem import BOUNDARY_CONDITIONS, RVEProblem
-from fe2.tensors import VOIGT_LABELS, lame_from_young_poisson
+from fe2.micro.rve_material import LinearRVEMaterial
+from fe2.micro.rve_problem import BOUNDARY_CONDITIONS, RVEProblem, progress_line
+from fe2.tensors import lame_from_young_poisson
 
 PHASE_NAME = "phasefield"
 
@@ -79,7 +87,8 @@ class PhaseFieldMaterial:
 
     @property
     def physics_name(self) -> str:
-        return "conductivity" if isinstance(self.alpha, IsotropicConductor) else "elasticity"
+        """The registered physics of the phases ('conductivity' or 'elasticity')."""
+        return physics_for_material(self.alpha).name
 
     def fraction(self, c: np.ndarray) -> np.ndarray:
         """h(φ(c)): the local β fraction seen by the interpolation, in [0, 1]."""
@@ -188,12 +197,34 @@ class PhaseFieldHomogenizer:
             f.x.array[:] = vals[n]
         self._h.x.array[:] = self.material.fraction(self._c_cell.x.array)
 
-    def homogenize(self, progress: Callable[[str], None] | None = None) -> HomogenizationResult:
-        """Effective tensors of the current coefficient fields under every BC."""
-        problem = RVEProblem(
+    def rve_problem(self) -> RVEProblem:
+        """The RVE problem of the current coefficient fields (compiled forms attached, K assembled)."""
+        return RVEProblem(
             self.rve, self.physics, {}, degree=1, solver=self.solver, forms=self.forms, coefficients=self.coefficients
         )
-        return problem.homogenize(self.bcs, progress=progress)
+
+    def micro_models(self, progress: Callable[[str], None] | None = None,
+                     problem: RVEProblem | None = None) -> dict[str, LinearRVEMaterial]:
+        """One linear RVE micro model per BC of the current coefficient fields (one RVE solve each)."""
+        problem = problem or self.rve_problem()
+        models = {}
+        for bc in self.bcs:
+            models[bc] = LinearRVEMaterial(problem, bc)
+            if progress is not None:
+                progress(progress_line(models[bc].result))
+        return models
+
+    def homogenize(self, progress: Callable[[str], None] | None = None) -> HomogenizationResult:
+        """Effective tensors of the current coefficient fields under every BC: each BC's is the
+        constant tangent of its linear RVE micro model."""
+        problem = self.rve_problem()
+        models = self.micro_models(progress, problem)
+        results = {}
+        for bc, model in models.items():
+            tangent = model.constant_tangent()
+            results[bc] = dataclasses.replace(model.result, effective_mandel=tangent,
+                                              effective_voigt=self.physics.to_voigt(tangent))
+        return problem.collect(results)
 
     def _average(self, form) -> float:
         return self.comm.allreduce(fem.assemble_scalar(form), op=MPI.SUM) / self.rve.volume
@@ -264,10 +295,7 @@ def run_with_snapshots(
 
 
 def _labels(physics: str, dim: int) -> list[str]:
-    if physics == "elasticity":
-        labels = VOIGT_LABELS[dim]
-        return [f"C{a}{b}" for i, a in enumerate(labels) for b in labels[i:]]
-    return [f"K{i + 1}{j + 1}" for i in range(dim) for j in range(i, dim)]
+    return make_physics(physics, dim).tensor_labels()
 
 
 def _upper(a: np.ndarray) -> list[float]:
@@ -339,7 +367,8 @@ def _plot(snapshots: Sequence[Snapshot], physics: str, path: Path) -> None:
     t = [s.t for s in snapshots]
     colors = {"kubc": "tab:red", "periodic": "tab:green", "tubc": "tab:blue"}
     comps = [(0, 0, "11", "-"), (1, 1, "22", "--")]
-    name = "C" if physics == "elasticity" else "K"
+    ph = make_physics(physics, snapshots[0].result.dim)
+    name = ph.tensor_symbol
     for bc in snapshots[0].result.bcs:
         for i, j, lab, ls in comps:
             ax.plot(t, [s.result.effective(bc)[i, j] for s in snapshots], ls, marker="o", ms=3,
@@ -348,7 +377,7 @@ def _plot(snapshots: Sequence[Snapshot], physics: str, path: Path) -> None:
     if snapshots[0].result.reuss_bound is not None:
         ax.plot(t, [s.result.reuss_bound[0, 0] for s in snapshots], "-.", color="0.4", label=f"Reuss {name}11")
     ax.set_xlabel("time")
-    ax.set_ylabel(f"effective {name} (Voigt, 11 22 12)" if physics == "elasticity" else "effective K")
+    ax.set_ylabel(ph.tensor_description)
     ax.legend(fontsize=7, ncol=3)
     ax.grid(alpha=0.3)
     for k, s in enumerate(snapshots):
@@ -375,7 +404,9 @@ def material_from_spec(spec, energy) -> PhaseFieldMaterial:
     if spec.c_alpha is not None:
         ca, cb = spec.c_alpha, spec.c_beta
     else:
-        ca, cb = getattr(energy, "c_alpha", 0.0), getattr(energy, "c_beta", 1.0)
+        from fe2.physics.phasefield import DoubleWell
+
+        ca, cb = (energy.c_alpha, energy.c_beta) if isinstance(energy, DoubleWell) else (0.0, 1.0)
     if spec.property == "conductivity":
         a, b = IsotropicConductor(spec.alpha), IsotropicConductor(spec.alpha * spec.contrast)
     else:

@@ -25,6 +25,15 @@ Parallel: the distinct fractions requested on all ranks are gathered, the new
 cells solved round-robin on ``MPI.COMM_SELF`` (each rank its share) and the
 tensors all-gathered, so every rank holds the same cache and the answer does
 not depend on the number of ranks.
+
+Behind the micro–macro contract (:mod:`fe2.materials.contract`),
+:class:`MicroPermeability` is a linear micro model of kind ``"darcy"``: driver
+∇p (d), flux ``q = K ∇p = −u`` and tangent ``∂q/∂∇p = K = k(c)/μ``, the
+hydraulic conductivity of the Darcy problem. Its per-point input is the fibre
+fraction, declared as ``point_data = ("fibre_fraction",)`` and carried in its
+state (:class:`FibreFractionState`); ``fe2 darcy`` evaluates it once, at
+∇p = 0, and reads K from the tangent it wrote (:func:`fe2.quadrature.evaluate_into`).
+``evaluate`` is collective over ``comm`` (the cache is shared).
 """
 
 from __future__ import annotations
@@ -37,7 +46,16 @@ import numpy as np
 from mpi4py import MPI
 
 from fe2.errors import ConfigError, Fe2Error
+from fe2.materials.contract import MicroModel, MicroStatistics
+from fe2.materials.state import BatchedState
 from fe2.micro.stokes import FibreCell, permeability
+
+
+@dataclass
+class FibreFractionState(BatchedState):
+    """Point data of the micro permeability: the fibre (solid) fraction c of every point, (n,)."""
+
+    fibre_fraction: np.ndarray
 
 
 @dataclass
@@ -53,8 +71,11 @@ class PermeabilityStats:
 
 
 @dataclass
-class MicroPermeability:
+class MicroPermeability(MicroModel):
     """κ(c) = K/a² of a fibre cell, exact per distinct c or interpolated over a range (collective calls).
+
+    A linear micro model of kind ``"darcy"`` (see the module docstring) with the point data
+    ``fibre_fraction``.
 
     Attributes:
         fibre_radius: a [m].
@@ -78,6 +99,10 @@ class MicroPermeability:
     c_range: tuple[float, float] = (0.05, 0.5)
     n_nodes: int = 7
     stats: PermeabilityStats = field(default_factory=PermeabilityStats)
+
+    kind = "darcy"
+    is_linear = True
+    point_data = ("fibre_fraction",)
 
     def __post_init__(self) -> None:
         if not (self.fibre_radius > 0 and self.viscosity > 0):
@@ -206,6 +231,23 @@ class MicroPermeability:
     def hydraulic_conductivity(self, fractions: np.ndarray) -> np.ndarray:
         """k/μ = a² κ(c)/μ [m²/(Pa·s)], shape (n, d, d), the K of the Darcy solver (collective)."""
         return self.fibre_radius**2 * self.kappa(fractions) / self.viscosity
+
+    # ---------------------------------------------------------------- contract
+    def initial_state(self, n_points: int, point_data=None) -> FibreFractionState:
+        """The fibre fractions of ``n_points`` points: ``point_data = {"fibre_fraction": (n_points,)}``."""
+        c = np.array(np.asarray((point_data or {})["fibre_fraction"], dtype=float).ravel())
+        if c.size != n_points:
+            raise ConfigError(f"fibre_fraction has {c.size} values for {n_points} points")
+        return FibreFractionState(c)
+
+    def evaluate(self, driver: np.ndarray, state: FibreFractionState, guess: BatchedState | None = None):
+        """∇p (n, d) -> q = K ∇p (n, d), K = k(c)/μ (n, d, d) at the points' fibre fractions (collective)."""
+        K = self.hydraulic_conductivity(state.fibre_fraction)
+        return np.einsum("nij,nj->ni", K, driver), K, state.copy()
+
+    def statistics(self) -> MicroStatistics:
+        """Cell solves and their time (cache hits cost nothing)."""
+        return MicroStatistics(solves=self.stats.cell_solves, time_s=self.stats.cell_time_s)
 
     def summary(self) -> dict:
         """JSON-ready record: model, mode, the distinct κ solved (c → K/a², row-major), statistics."""

@@ -38,7 +38,9 @@ from fe2.physics.darcy.micro_permeability import MicroPermeability
 from fe2.physics.darcy.problem import DarcyProblem, DarcyResult
 from fe2.physics.darcy.properties import TissueProperties
 from fe2.physics.darcy.transport import SoluteProperties, SoluteTransport
-from fe2.quadrature import QuadratureFields
+from fe2.materials.contract import LinearTransportLaw
+from fe2.materials.state import StateStore
+from fe2.quadrature import QuadratureFields, evaluate_into
 
 #: most distinct fibre fractions solved one by one in 'exact' mode before asking for 'interpolate'
 MAX_EXACT_CELLS = 64
@@ -84,7 +86,13 @@ def micro_conductivity(cfg: DarcyConfig, tm: TissueMesh, tissue: dict[int, Tissu
                        comm: MPI.Comm, quadrature_degree: int = 2):
     """K = k(c)/μ at every owned quadrature point from micro Stokes cells (regions without a fibre
     fraction keep their tissue K). Returns (QuadratureFields holding K, fractions (n,) and K (n, d, d)
-    per owned point — NaN fraction where the tissue K is used — and the permeability model)."""
+    per owned point — NaN fraction where the tissue K is used — and the permeability model).
+
+    Both kinds of region go through the micro–macro contract: a tissue region is a
+    :class:`~fe2.materials.contract.LinearTransportLaw` of its K, the micro regions one
+    :class:`~fe2.physics.darcy.micro_permeability.MicroPermeability` whose point data are the
+    fibre fractions. Both are linear: evaluated once, at ∇p = 0 (flux 0), their tangents are K.
+    """
     spec = cfg.permeability
     msh = tm.mesh
     gdim = msh.geometry.dim
@@ -95,21 +103,25 @@ def micro_conductivity(cfg: DarcyConfig, tm: TissueMesh, tissue: dict[int, Tissu
     x = q.evaluate(q.expression(ufl.SpatialCoordinate(msh)))
     tag_of_point = _region_tag_of_points(q, tm)
     fractions = np.full(x.shape[0], np.nan)
-    K = np.zeros((x.shape[0], gdim, gdim))
+    grad_p = np.zeros((x.shape[0], gdim))  # linear models: evaluated once, at ∇p = 0
+    tissue_parts = []
     for name, tag in tm.regions.items():
         pts = np.flatnonzero(tag_of_point == tag)
         if name in spec.fibre_fraction:
             fractions[pts] = _fraction_at(spec.fibre_fraction[name], x[pts])
         else:
-            K[pts] = tissue[tag].K_tensor(gdim)
+            tissue_parts.append((LinearTransportLaw(tissue[tag].K_tensor(gdim), kind="darcy"), pts))
     micro = np.flatnonzero(~np.isnan(fractions))
     if spec.mode == "exact":
         distinct = np.unique(np.concatenate(comm.allgather(np.unique(fractions[micro]))))
         if distinct.size > MAX_EXACT_CELLS:
             raise ConfigError(f"permeability: {distinct.size} distinct fibre fractions would need as many cell "
                               f"solves (limit {MAX_EXACT_CELLS} in mode 'exact'); use mode = 'interpolate'")
-    K[micro] = model.hydraulic_conductivity(fractions[micro])
-    q.set(np.zeros((x.shape[0], gdim)), K)
+    for law, pts in tissue_parts:  # the same regions, in the same order, on every rank (collective)
+        evaluate_into(q, StateStore(law, pts.size), grad_p[pts], points=pts, raise_as=None)
+    store = StateStore(model, micro.size, point_data={"fibre_fraction": fractions[micro]})
+    evaluate_into(q, store, grad_p[micro], points=micro, raise_as=None)
+    _, K = q.values()
     return q, fractions, K, model
 
 
@@ -267,7 +279,7 @@ def run_darcy(cfg: DarcyConfig, comm: MPI.Comm, out: str | Path,
         rows, worst = [], 0.0
         for k in range(s.n_steps):
             a = tr.step()
-            row = a.to_dict() if hasattr(a, "to_dict") else dict(vars(a))
+            row = a.to_dict()
             rows.append(row)
             if not np.isfinite(row["relative_residual"]):
                 raise SolverError(f"solute transport step {k + 1}: the balance residual is not finite (NaN/inf)")
