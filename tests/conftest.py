@@ -49,7 +49,8 @@ from mpi4py import MPI
 
 
 def pytest_report_header(config):
-    return f"MPI: COMM_WORLD.size = {MPI.COMM_WORLD.size} ({MPI.Get_library_version().splitlines()[0].strip()})"
+    library = MPI.Get_library_version().splitlines()[0].strip()
+    return f"MPI: COMM_WORLD.size = {MPI.COMM_WORLD.size} ({library})"
 
 
 def pytest_addoption(parser):
