@@ -23,7 +23,9 @@ from pathlib import Path
 import numpy as np
 from mpi4py import MPI
 
-import fe2  # noqa: F401
+import fe2  # noqa: F401  (dolfinx_solver before dolfinx / petsc4py)
+
+# isort: split
 import ufl
 from dolfinx import fem
 from dolfinx.fem import petsc as fem_petsc
@@ -215,7 +217,8 @@ def strong_scaling(quick: bool) -> dict:
 
 def fedoo_comparison(quick: bool) -> dict:
     """fe2 run vs fedoo FE² (bench/peers/fedoo_fe2.py, consistent-state FE²) on identical exported meshes,
-    one core each: time per load step and reaction-force difference."""
+    one core each: time per load step and reaction-force difference.
+    """
     peer_py = ROOT / ".venv-bench" / "bin" / "python"
     if not peer_py.exists():
         return {"skipped": f"{peer_py} missing: run bench/peers/setup_peers.sh"}

@@ -50,6 +50,8 @@ sys.path.insert(0, str(ROOT))
 
 from fe2 import _compat  # noqa: E402,F401  (dolfinx_solver before dolfinx / petsc4py)
 
+# isort: split
+
 import numpy as np  # noqa: E402
 from dolfinx import mesh as dmesh  # noqa: E402
 from mpi4py import MPI  # noqa: E402

@@ -20,6 +20,13 @@ Measured in one run, on one core (numpy element-wise kernels are single-threaded
   are ``max |c - c_ref| / max_t |c_ref|`` over 9 log-spaced output times against roadrunner at
   rtol 1e-10 / atol 1e-14. Ratios are wall time roadrunner / fe2 (> 1: fe2 faster); load and
   compile times (sympy lambdify, LLVM JIT) are reported apart.
+* ``hybrid_vs_ssa`` — the hybrid SSA/ODE solver vs the pure SSA (Gillespie direct method) on the
+  telegraph gene of ``tests/test_hybrid.py`` (one slowly switching gene copy, abundant mRNA and
+  protein), same network, seed and number of trajectories, on [0, 5]. CPU time
+  (``process_time``, robust to other jobs on the machine), after one untimed warm-up call each,
+  repetitions interleaved, minimum of each; ratio SSA / hybrid (> 1: the hybrid is faster;
+  measured 4-5). The work counts behind it (SSA events vs ODE steps + slow events) are what the
+  test asserts.
 
 Run: ``python bench/reactions_bench.py [--quick] [--json bench/reactions.json]``.
 """
@@ -35,13 +42,13 @@ from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-import numpy as np  # noqa: E402
+import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from fe2.physics.reactions.examples import robertson  # noqa: E402
 from fe2.physics.reactions import integrate, solve_ivp_reference  # noqa: E402
+from fe2.physics.reactions.examples import robertson  # noqa: E402
 
 
 def fixed_step(n_nodes: int, steps: int = 10, dt: float = 1e-3, repeats: int = 2) -> dict:
@@ -181,12 +188,56 @@ def vs_roadrunner(n_nodes: int, n_rr: int, rtols=(1e-6, 1e-4), atol: float = 1e-
     return out
 
 
+def _telegraph():
+    """The telegraph gene of tests/test_hybrid.py (k_on = k_off = 0.5, k_m = 500, g = 1, k_p = 2, g_p = 1)."""
+    from fe2.physics.reactions import Network, Reaction, Species
+
+    return Network(
+        [Species("Goff", 1), Species("Gon", 0), Species("M", 0), Species("P", 0)],
+        [Reaction.parse("Goff -> Gon", k="kon"), Reaction.parse("Gon -> Goff", k="koff"),
+         Reaction.parse("Gon -> Gon + M", k="km"), Reaction.parse("M ->", k="g"),
+         Reaction.parse("M -> M + P", k="kp"), Reaction.parse("P ->", k="gp")],
+        {"kon": 0.5, "koff": 0.5, "km": 500.0, "g": 1.0, "kp": 2.0, "gp": 1.0},
+    )
+
+
+def hybrid_vs_ssa(n_traj: int, t_end: float = 5.0, repeats: int = 3) -> dict:
+    """CPU time of the hybrid SSA/ODE solver vs the pure SSA on the telegraph gene, measured side by side."""
+    import time
+
+    from fe2.physics.reactions import gillespie
+    from fe2.physics.reactions.hybrid import hybrid
+
+    net = _telegraph()
+    hybrid(net, [t_end], n_traj=2, seed=0, threshold=50.0, rtol=1e-3)  # warm-up: compile the network once
+    gillespie(net, [t_end], n_traj=2, seed=0)
+    t_h, t_s = [], []
+    for _ in range(repeats):  # interleaved: both see the same machine state
+        c0 = time.process_time()
+        h = hybrid(net, [t_end], n_traj=n_traj, seed=1, threshold=50.0, rtol=1e-3)
+        t_h.append(time.process_time() - c0)
+        c0 = time.process_time()
+        s = gillespie(net, [t_end], n_traj=n_traj, seed=1)
+        t_s.append(time.process_time() - c0)
+    return {
+        "network": "telegraph gene (tests/test_hybrid.py)", "n_traj": n_traj, "t_end": t_end,
+        "repeats": repeats,
+        "partition": {"discrete": h.partition.discrete, "continuous": h.partition.continuous},
+        "hybrid": {"cpu_s": min(t_h), "ode_steps_per_traj": h.ode_steps / n_traj,
+                   "slow_events_per_traj": h.events / n_traj},
+        "ssa": {"cpu_s": min(t_s), "events_per_traj": s.events / n_traj},
+        "work_ratio_ssa_over_hybrid": s.events / (h.ode_steps + h.events),
+        "time_ratio_ssa_over_hybrid": min(t_s) / min(t_h),
+    }
+
+
 def collect(quick: bool) -> dict:
     fs = fixed_step(100_000 if quick else 1_000_000)
     vs = vs_scipy(10_000 if quick else 100_000, 50 if quick else 200)
     rr = vs_roadrunner(2_000 if quick else 20_000, 50 if quick else 200)  # > 2 chunks of 8192
+    hy = hybrid_vs_ssa(50 if quick else 200)
     rec = {"machine": platform.machine(), "python": platform.python_version(), "numpy": np.__version__,
-           "quick": quick, "fixed_step": fs, "vs_scipy": vs, "vs_roadrunner": rr,
+           "quick": quick, "fixed_step": fs, "vs_scipy": vs, "vs_roadrunner": rr, "hybrid_vs_ssa": hy,
            "target_node_steps_per_s_per_core": 1e7,
            "target_met": fs["ros2"]["node_steps_per_s"] >= 1e7}
     print(f"\nreaction-network benchmark (Robertson, 3 species, 1 core)\n"
@@ -214,6 +265,11 @@ def collect(quick: bool) -> dict:
                   f"{bt['roadrunner_loop']['per_node_s'] * 1e6:.0f} µs/node (error "
                   f"{bt['roadrunner_loop']['max_rel_error_on_sample']:.1e}): time ratio "
                   f"roadrunner/fe2 {bt['time_ratio_roadrunner_over_fe2']:.2g}")
+    print(f"  hybrid SSA/ODE vs SSA, {hy['network']}, {hy['n_traj']} trajectories on [0, {hy['t_end']:g}]: "
+          f"SSA {hy['ssa']['cpu_s']:.2f} s CPU ({hy['ssa']['events_per_traj']:.0f} events/trajectory), "
+          f"hybrid {hy['hybrid']['cpu_s']:.2f} s ({hy['hybrid']['ode_steps_per_traj']:.0f} ODE steps, "
+          f"{hy['hybrid']['slow_events_per_traj']:.1f} slow events/trajectory): time ratio SSA/hybrid "
+          f"{hy['time_ratio_ssa_over_hybrid']:.1f} (work ratio {hy['work_ratio_ssa_over_hybrid']:.1f})")
     return rec
 
 

@@ -6,7 +6,8 @@
   ratio to one bare dolfinx/PETSc factorization + solve of the same matrix, 2D and
   3D, ~100k dofs; (b) time-to-accuracy against muSpectre and fedoo (1 core).
 * bench/reactions.json — batched stiff node-ODE throughput vs a per-node scipy loop and
-  vs libroadrunner (one SBML system, and looped per node).
+  vs libroadrunner (one SBML system, and looped per node); hybrid SSA/ODE vs pure SSA on the
+  telegraph gene (CPU-time ratio, measured side by side: ``hybrid_vs_ssa``).
 * bench/phasefield.json — Cahn–Hilliard PFHub 1a at matched resolution, fe2 vs FiPy (wall-time
   ratio, free-energy difference at the end time).
 * bench/bounds.json — a reference bound-convergence study (sizes x realizations x

@@ -24,8 +24,11 @@ from pathlib import Path
 import numpy as np
 from mpi4py import MPI
 
-import fe2  # noqa: F401
-from dolfinx import fem, mesh as dmesh
+import fe2  # noqa: F401  (dolfinx_solver before dolfinx / petsc4py)
+
+# isort: split
+from dolfinx import fem
+from dolfinx import mesh as dmesh
 from dolfinx.fem import petsc as fem_petsc
 from petsc4py import PETSc
 

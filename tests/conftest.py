@@ -8,7 +8,13 @@ The suite runs twice (``make test``):
 
 What this file provides:
 
-* tests marked ``@pytest.mark.serial`` are skipped when ``COMM_WORLD.size > 1``;
+* tests marked ``@pytest.mark.serial`` are skipped when ``COMM_WORLD.size > 1``: tests of
+  pure numpy/scipy code (analytic formulas, material laws, reaction integrators, SSA, SBML
+  import) that every rank would repeat identically, and tests that run subprocesses;
+* tests marked ``@pytest.mark.parallel`` are skipped when ``COMM_WORLD.size == 1``: tests that
+  compare a solve distributed over ``COMM_WORLD`` with the same solve on ``COMM_SELF`` (the
+  "-n 1 vs -n 2 equality" checks); in a serial run both sides are the same computation, so the
+  test would check nothing. They run in ``make test-mpi`` (``mpirun -n 2``);
 * tests marked ``@pytest.mark.slow`` are skipped unless ``--run-slow`` (or
   ``FE2_RUN_SLOW=1``) is given: ``make test`` stays short, ``make test-slow`` runs them;
 * every test is followed by ``gc.collect()`` and a ``COMM_WORLD`` barrier, so
@@ -43,7 +49,8 @@ from mpi4py import MPI
 
 
 def pytest_report_header(config):
-    return f"MPI: COMM_WORLD.size = {MPI.COMM_WORLD.size} ({MPI.Get_library_version().splitlines()[0].strip()})"
+    library = MPI.Get_library_version().splitlines()[0].strip()
+    return f"MPI: COMM_WORLD.size = {MPI.COMM_WORLD.size} ({library})"
 
 
 def pytest_addoption(parser):
@@ -54,18 +61,25 @@ def pytest_addoption(parser):
 
 
 def pytest_collection_modifyitems(config, items):
-    """Skip ``slow`` tests unless asked for (``--run-slow`` / ``FE2_RUN_SLOW=1``), and ``serial``
-    tests under ``mpirun -n >1`` (every rank skips the same ones)."""
+    """Skip ``slow`` tests unless asked for (``--run-slow`` / ``FE2_RUN_SLOW=1``), ``serial``
+    tests under ``mpirun -n >1`` and ``parallel`` tests on one rank (every rank skips the same ones)."""
     if not (config.getoption("--run-slow") or os.environ.get("FE2_RUN_SLOW") == "1"):
         skip_slow = pytest.mark.skip(reason="slow test: run with --run-slow or FE2_RUN_SLOW=1")
         for item in items:
-            if "slow" in item.keywords:
+            if item.get_closest_marker("slow"):
                 item.add_marker(skip_slow)
-    if MPI.COMM_WORLD.size == 1:
-        return
-    skip = pytest.mark.skip(reason=f"serial-only test, COMM_WORLD.size = {MPI.COMM_WORLD.size}")
+    both = [i.nodeid for i in items if i.get_closest_marker("serial") and i.get_closest_marker("parallel")]
+    if both:
+        raise pytest.UsageError(f"tests marked both 'serial' and 'parallel' never run: {both}")
+    size = MPI.COMM_WORLD.size
+    if size == 1:
+        marker, skip = "parallel", pytest.mark.skip(
+            reason="parallel-only test (COMM_WORLD vs COMM_SELF): run under mpirun -n 2"
+        )
+    else:
+        marker, skip = "serial", pytest.mark.skip(reason=f"serial-only test, COMM_WORLD.size = {size}")
     for item in items:
-        if "serial" in item.keywords:
+        if item.get_closest_marker(marker):
             item.add_marker(skip)
 
 

@@ -10,7 +10,8 @@ Independent routes used here (none calls the formula under test):
 * Rayleigh arrays: lattice sums by brute-force summation, Keller's theorem, the
   Maxwell-Garnett dilute limit and a finite-volume solve of the periodic cell.
 
-Pure numpy/scipy: runs identically on every MPI rank.
+Pure numpy/scipy: every MPI rank would compute the same thing, so the module is marked
+``serial`` (the ``mpirun -n 2`` run skips it).
 """
 
 from __future__ import annotations
@@ -30,6 +31,9 @@ from fe2.tensors import (
     stiffness_voigt_to_mandel,
     sym_to_mandel,
 )
+
+# Pure numpy/scipy: every MPI rank would repeat the same computation, so run it once (serial run only).
+pytestmark = pytest.mark.serial
 
 # Round-off tolerance for closed forms evaluated two algebraically different
 # ways: a few hundred ulps of O(1..100) quantities.

@@ -395,6 +395,7 @@ def test_edited_config_reuses_finished_records(tmp_path_factory):
     assert s["run"]["records_solved"] == 0
 
 
+@pytest.mark.parallel
 def test_tables_do_not_depend_on_the_number_of_ranks(tmp_path_factory):
     """COMM_WORLD (realizations shared out) vs COMM_SELF on rank 0: byte-identical tables."""
     cfg = _resume_cfg()

@@ -143,6 +143,7 @@ def test_two_region_audits(comm):
     assert primal.to_dict()["audit"]["formulation"] == "primal"
 
 
+@pytest.mark.parallel
 @pytest.mark.parametrize("formulation", ["primal", "mixed"])
 def test_parallel_equals_serial(comm, formulation):
     """COMM_WORLD solve = COMM_SELF solve of the same gmsh mesh (functionals to 1e-10)."""

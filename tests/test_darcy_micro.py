@@ -6,7 +6,8 @@
 * The interpolant over c (7 Chebyshev–Lobatto nodes in log κ) reproduces the nodes to round-off
   and is within 1 % at the midpoints (measured 0.49 % on [0.05, 0.4]).
 * K from micro cells with a uniform fraction per region = the tissue-K solve with those values
-  (1e-10: the same discrete problem through the quadrature path).
+  (1e-10: the same discrete problem through the quadrature path); mixed audit at 1e-10, primal
+  consistent-flux audit at 1e-10 and its O(h) recovered-flux imbalance bounded (0.1, 6.1e-2 measured).
 * The CLI on an isolated uniform tumour reproduces Baxter & Jain (L2 error of the piecewise-constant
   mixed pressure, O(h): 2.7e-2 measured at R/h = 20, 4e-2 asked) with the audit at 1e-10.
 """
@@ -104,7 +105,19 @@ def test_micro_k_with_uniform_fraction_equals_tissue_k_solve():
         scale = comm.allreduce(np.max(np.abs(a.p.x.array)), op=MPI.MAX)
         diff = comm.allreduce(np.max(np.abs(a.p.x.array - b.p.x.array)), op=MPI.MAX)
         assert diff <= 1e-10 * scale, (formulation, diff / scale)
-        assert b.audit.relative_residual <= 1e-10 or formulation == "primal"
+        if formulation == "mixed":
+            assert b.audit.relative_residual <= 1e-10, b.audit
+        else:
+            # Primal (P1): the variationally consistent boundary flux closes the balance to round-off
+            # (measured 1.9e-15 serial, 1.1e-15 on 2 ranks) -- same 1e-10 as the mixed audit.
+            assert b.audit.relative_residual_consistent <= 1e-10, b.audit
+            # The recovered flux -K grad p_h is only O(h)-conservative (docs/darcy.md): measured
+            # 6.14e-2 here (3.61e-2, 2.06e-2 at mesh_size / 2, / 4: order ~0.8 on the way to 1), on 1
+            # and 2 ranks; 0.1 bounds it, while a wrong K or a lost term in the recovery is O(1).
+            assert b.audit.relative_residual <= 0.1, b.audit
+            # ... and it is the same imbalance as the tissue-K solve's (same discrete problem; measured
+            # 5e-16 relative; 1e-8 = the 1e-10 pressure tolerance over the 6e-2 imbalance, rounded up).
+            assert b.audit.relative_residual == pytest.approx(a.audit.relative_residual, rel=1e-8)
 
 
 def _cli(args, cwd):

@@ -139,6 +139,7 @@ def test_iterative_matches_direct(fibre_rve_2d):
         assert all(lc.iterations > 0 for lc in it.bcs[bc].load_cases)
 
 
+@pytest.mark.parallel
 @pytest.mark.parametrize("physics", ["elasticity", "conductivity"])
 def test_distributed_equals_serial(physics):
     """The same RVE on COMM_WORLD (distributed under mpirun -n 2) and on COMM_SELF: tensors agree to 1e-10."""

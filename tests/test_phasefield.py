@@ -301,6 +301,7 @@ def test_periodic_ch_is_translation_invariant(comm):
     assert np.max(np.abs(W1 - W0) / W0) > 1e-6
 
 
+@pytest.mark.parallel
 def test_distributed_equals_serial(comm):
     """The energy history computed on COMM_WORLD equals the one on COMM_SELF (fixed Δt,
     partition-independent IC); differences are LU round-off, amplified a little by the

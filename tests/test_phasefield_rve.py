@@ -189,6 +189,7 @@ def test_ch_microstructure_bc_ordering(ch_snapshots):
     assert width[0] < width[1] < width[2]
 
 
+@pytest.mark.parallel
 def test_distributed_equals_serial(comm, ch_snapshots):
     """The COMM_WORLD run (CH + RVE) against the same run on COMM_SELF on every rank: 1e-8 relative
     (the CH trajectories agree to Newton tolerance, not round-off)."""

@@ -275,6 +275,7 @@ def test_stiff_coupled_case_all_schemes_converge_to_one_reference(comm):
 # --------------------------------------------------------------------------------------------
 # (d) partition independence: COMM_SELF vs COMM_WORLD
 # --------------------------------------------------------------------------------------------
+@pytest.mark.parallel
 def test_partition_independence_monolithic_and_robin(comm):
     """The same problems on COMM_SELF and on the distributed COMM_WORLD mesh agree to 1e-10
     (LU solves, Newton rtol 1e-10; measured ~1e-15 under mpirun -n 2): the monolithic BDF2

@@ -1,7 +1,9 @@
 """Reaction networks: structure, integrators, stochastic simulation, QSSA reductions, scale analysis.
 
-Everything here is pure numpy/scipy/sympy and seeded, so each MPI rank computes the same thing
-(the tests also run under ``mpirun -n 2``). What is verified and why each tolerance:
+Everything here is pure numpy/scipy/sympy and seeded, so each MPI rank would compute the same
+thing: those tests are marked ``serial``; only the ``fe2 scales`` CLI (output on rank 0) and the
+dolfinx reaction–diffusion splitting test also run under ``mpirun -n 2``. What is verified and why
+each tolerance:
 
 * stoichiometry / moieties: exact integers;
 * analytic Jacobian vs central finite differences: O(h^2) truncation + round-off, 1e-6 relative;
@@ -74,6 +76,7 @@ def tv_expected(p: np.ndarray, n: int) -> float:
 # --------------------------------------------------------------------------------------------
 # structure
 # --------------------------------------------------------------------------------------------
+@pytest.mark.serial
 def test_stoichiometry_and_conserved_moieties():
     net = michaelis_menten()
     S = net.stoichiometry
@@ -86,6 +89,7 @@ def test_stoichiometry_and_conserved_moieties():
     assert robertson().conservation_laws.tolist() == [[1.0, 1.0, 1.0]]
 
 
+@pytest.mark.serial
 def test_rate_laws_and_analytic_jacobian_vs_finite_differences():
     net = network_from_dict({
         "species": {"S": 1.0, "P": 0.0, "E": 0.3, "X": 0.5},
@@ -113,6 +117,7 @@ def test_rate_laws_and_analytic_jacobian_vs_finite_differences():
     assert np.max(np.abs(J - Jfd)) <= 1e-6 * np.max(np.abs(J))
 
 
+@pytest.mark.serial
 def test_per_node_parameters_broadcast():
     cn = chain().compile()
     c = np.tile([1.0, 0.5, 0.0], (3, 1))
@@ -123,6 +128,7 @@ def test_per_node_parameters_broadcast():
         cn.rhs(c, params={"kx": 1.0})
 
 
+@pytest.mark.serial
 @pytest.mark.parametrize(
     "data, match",
     [
@@ -145,6 +151,7 @@ def test_loader_errors_are_one_line_config_errors(data, match):
     assert msg.startswith("net.toml: ") and "\n" not in msg
 
 
+@pytest.mark.serial
 def test_load_network_from_toml(tmp_path):
     p = tmp_path / "mm.toml"
     p.write_text(
@@ -158,6 +165,7 @@ def test_load_network_from_toml(tmp_path):
     assert np.allclose(net.initial, [1, 10, 0, 0])
 
 
+@pytest.mark.serial
 def test_time_scales_and_stiffness_ratio():
     ts = time_scales(chain(50.0, 1.0), [0.3, 0.2, 0.5])
     # linear chain: eigenvalues -k1, -k2 and 0 (the moiety A + B + C)
@@ -169,6 +177,7 @@ def test_time_scales_and_stiffness_ratio():
 # --------------------------------------------------------------------------------------------
 # integrators
 # --------------------------------------------------------------------------------------------
+@pytest.mark.serial
 def test_batched_lu_matches_numpy():
     rng = np.random.default_rng(0)
     A = rng.standard_normal((3, 3, 500)) + 3.0 * np.eye(3)[:, :, None] * rng.choice([-1, 1], 500)
@@ -180,6 +189,7 @@ def test_batched_lu_matches_numpy():
     assert np.all(np.max(np.abs(x - ref), axis=0) <= 100 * cond * 2.2e-16 * np.max(np.abs(ref), axis=0))
 
 
+@pytest.mark.serial
 @pytest.mark.parametrize("method", ["be", "ros2"])
 @pytest.mark.parametrize("name", ["robertson", "michaelis_menten"])
 def test_conserved_moieties_drift_below_1e_10(method, name):
@@ -193,6 +203,7 @@ def test_conserved_moieties_drift_below_1e_10(method, name):
     assert np.all(res.c >= -1e-8)
 
 
+@pytest.mark.serial
 @pytest.mark.parametrize("method, order", [("be", 1.0), ("ros2", 2.0)])
 def test_observed_order_on_linear_stiff_chain(method, order):
     exact = chain_exact(1.0)
@@ -204,6 +215,7 @@ def test_observed_order_on_linear_stiff_chain(method, order):
     assert abs(rates[-1] - order) <= 0.1
 
 
+@pytest.mark.serial
 @pytest.mark.parametrize("method, rtol, bound", [("ros2", 1e-6, 2e-5), ("be", 1e-5, 1e-2)])
 def test_batched_adaptive_matches_per_node_solve_ivp(method, rtol, bound):
     """Per-node step control against per-node scipy BDF (rtol 1e-11, the reference).
@@ -227,6 +239,7 @@ def test_batched_adaptive_matches_per_node_solve_ivp(method, rtol, bound):
     assert res.moiety_drift <= 1e-10
 
 
+@pytest.mark.serial
 def test_fixed_step_result_independent_of_chunking_and_t_eval():
     net = robertson()
     c0 = np.tile(net.initial, (50, 1))
@@ -236,6 +249,7 @@ def test_fixed_step_result_independent_of_chunking_and_t_eval():
     assert a.c_eval.shape == (2, 50, 3) and np.array_equal(a.c_eval[-1], a.c)
 
 
+@pytest.mark.serial
 def test_integrator_input_errors():
     net = chain()
     with pytest.raises(ConfigError, match="unknown integrator"):
@@ -252,6 +266,7 @@ def birth_death(k=10.0, g=1.0) -> Network:
                    {"k": k, "g": g})
 
 
+@pytest.mark.serial
 def test_ssa_birth_death_matches_poisson():
     # from A = 0 the law at time t is exactly Poisson(k/g (1 - e^{-g t})); t = 20: the stationary one
     n = 20000
@@ -267,6 +282,7 @@ def test_ssa_birth_death_matches_poisson():
     assert abs(x.mean() - 10.0) <= 4 * np.sqrt(10.0 / n)
 
 
+@pytest.mark.serial
 def test_tau_leaping_birth_death_mean_and_inflated_variance():
     # explicit tau-leaping on a linear process: mean exact, stationary variance lambda / (1 - g tau/2)
     n, tau = 20000, 0.1
@@ -278,6 +294,7 @@ def test_tau_leaping_birth_death_mean_and_inflated_variance():
     assert abs(x.var() - var_theory) <= 4 * var_theory * np.sqrt(2.0 / n)
 
 
+@pytest.mark.serial
 def test_ssa_dimerization_matches_chemical_master_equation():
     N = 30  # A + 2B = N conserved: the CME lives on B = 0..N/2 exactly (no truncation error)
     net = Network([Species("A", N), Species("B", 0)], [Reaction.parse("2 A <-> B", k="k1", k_reverse="k2")],
@@ -301,6 +318,7 @@ def test_ssa_dimerization_matches_chemical_master_equation():
     assert np.all(res.x[..., 0] + 2 * res.x[..., 1] == N)
 
 
+@pytest.mark.serial
 def test_ssa_is_reproducible_with_a_seed():
     a = gillespie(birth_death(), [1.0, 2.0], n_traj=100, seed=7)
     b = gillespie(birth_death(), [1.0, 2.0], n_traj=100, seed=7)
@@ -310,6 +328,7 @@ def test_ssa_is_reproducible_with_a_seed():
 # --------------------------------------------------------------------------------------------
 # QSSA reductions
 # --------------------------------------------------------------------------------------------
+@pytest.mark.serial
 def test_qssa_validity_criteria_predict_errors():
     small = compare_qssa(EnzymeKinetics(k1=1.0, km1=1.0, k2=1.0, E0=0.01, S0=10.0))
     equal = compare_qssa(EnzymeKinetics(k1=1.0, km1=1.0, k2=1.0, E0=10.0, S0=10.0))
@@ -324,6 +343,7 @@ def test_qssa_validity_criteria_predict_errors():
     assert equal.error_tqssa < 0.25 * equal.error_sqssa
 
 
+@pytest.mark.serial
 def test_enzyme_kinetics_rejects_bad_parameters():
     with pytest.raises(ConfigError, match="E0"):
         EnzymeKinetics(k1=1.0, km1=1.0, k2=1.0, E0=-1.0, S0=1.0)
@@ -332,12 +352,14 @@ def test_enzyme_kinetics_rejects_bad_parameters():
 # --------------------------------------------------------------------------------------------
 # scale separation
 # --------------------------------------------------------------------------------------------
+@pytest.mark.serial
 def test_scales_fibre_composite_is_sequential():
     d = decide_coupling(ell=10e-6, L=10e-3)  # 10 µm fibres, 10 mm panel, static
     assert d.eps_x == pytest.approx(1e-3)
     assert d.coupling == "sequential"
 
 
+@pytest.mark.serial
 def test_scales_battery_electrode_is_concurrent_despite_small_ell_over_L():
     # 10 µm particles in a 1 mm electrode; particle diffusion time 720 s vs 1 h charge
     d = decide_coupling(ell=10e-6, L=1e-3, tau=720.0, T=3600.0)
@@ -403,6 +425,7 @@ def test_reaction_diffusion_splitting_orders_and_moiety_conservation(comm):
         assert abs(rates[-1] - order) <= 0.1
 
 
+@pytest.mark.serial
 def test_tqssa_tzafriri_criterion_predicts_measured_errors():
     """E0 = S0 with a slow catalytic step (K = k2/k1 = 0.1 << K_M = 1.1).
 

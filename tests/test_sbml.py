@@ -36,6 +36,9 @@ from fe2.errors import ConfigError
 from fe2.physics.reactions import integrate, solve_ivp_reference
 from fe2.physics.reactions.sbml import load_sbml, network_from_sbml_string
 
+# Pure numpy + libroadrunner per process: nothing for a second rank to check (serial run only).
+pytestmark = pytest.mark.serial
+
 DATA = Path(__file__).parent / "data" / "sbml"
 
 
@@ -184,7 +187,6 @@ def _compare(name, times, methods):
     return net, ref, errors
 
 
-@pytest.mark.serial  # pure per-process numpy + libroadrunner: nothing for a second rank to check
 @pytest.mark.parametrize("name,times,methods", CASES, ids=[c[0] for c in CASES])
 def test_trajectory_matches_roadrunner(name, times, methods):
     net, ref, _ = _compare(name, times, methods)
@@ -194,7 +196,6 @@ def test_trajectory_matches_roadrunner(name, times, methods):
 
 
 @pytest.mark.slow
-@pytest.mark.serial
 def test_brown2004_ros2_matches_roadrunner():
     """ROS2 on the 32-species BioModels network (~16000 single-node steps, 20-40 s)."""
     _compare("brown2004", np.linspace(0.0, 10.0, 11), [("ros2", 1e-5, 1e-3)])

@@ -127,6 +127,7 @@ def test_convergence_rate_straight_walls(comm):
     assert np.all((rates > 1.6) & (rates < 2.5)), f"observed rates {rates}"
 
 
+@pytest.mark.parallel
 def test_distributed_matches_serial(comm):
     """The same cell on COMM_WORLD and on COMM_SELF (each rank alone) gives the same K;
     LU and LDLᵀ factorizations agree."""

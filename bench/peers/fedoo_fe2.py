@@ -69,7 +69,7 @@ import tomllib
 import warnings
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import _rve_common as rc  # noqa: E402  (import-light: no numpy)
+import _rve_common as rc  # import-light: no numpy
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DEFAULT_CONFIG = os.path.join(REPO, "demos", "configs", "run", "fe2_plate_j2.toml")
@@ -563,8 +563,8 @@ def main():
 
     with contextlib.redirect_stdout(sys.stderr), warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        import numpy as np
         import fedoo as fd
+        import numpy as np
         from fedoo.core import base as fd_base
     from importlib.metadata import version as _v
 

@@ -37,7 +37,7 @@ import sys
 import warnings
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import _rve_common as rc  # noqa: E402
+import _rve_common as rc
 
 
 def parse():
@@ -55,8 +55,8 @@ def main():
 
     with contextlib.redirect_stdout(sys.stderr), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # "no fast direct sparse solver" when pypardiso is absent
-        import numpy as np
         import fedoo as fd
+        import numpy as np
         from fedoo.core import base as fd_base
     from importlib.metadata import version as _dist_version
 

@@ -45,7 +45,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import _rve_common as rc  # noqa: E402
+import _rve_common as rc
 
 PEER_NAMES = {"fft": "muspectre_fft", "fe": "muspectre_fe", "fe_q1": "muspectre_fe_q1"}
 DESCRIPTIONS = {
@@ -101,11 +101,11 @@ def main():
     args = parse()
     thread_env = rc.set_threads(args.threads)
 
-    import numpy as np
-    import muSpectre as msp
-    from muFFT import Stencils2D
-
     from importlib.metadata import version as _dist_version
+
+    import muSpectre as msp
+    import numpy as np
+    from muFFT import Stencils2D
 
     version = _dist_version("muSpectre")
 
