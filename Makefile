@@ -1,7 +1,7 @@
 # fe2 — build, test, demo, docs and Docker entry points.
 #
 #   make demo    create .venv if needed, run the RVE demo on 2 MPI ranks
-#   make test    create .venv if needed, lint (non-fatal unless LINT_STRICT=1), then run the test
+#   make test    create .venv if needed, lint (ruff; mypy reported, fatal with MYPY_STRICT=1), then run the test
 #                suite serially, then on 2 MPI ranks
 #
 # .venv is made by scripts/bootstrap_venv.sh from a Python >= 3.12 (python3.13 /
@@ -22,9 +22,9 @@ DEMO_OUT ?= out/demo
 TEST_TIMEOUT ?= 2400
 PYTEST_ARGS ?=
 # `make lint` = ruff check on LINT_PATHS + mypy on fe2 (configuration in pyproject.toml).
-# `make test` runs it first; its failures fail `make test` only with LINT_STRICT=1
-# (0 until the code-wide fixes have landed, then the default becomes 1).
-LINT_STRICT ?= 0
+# `make test` runs it first; ruff failures fail `make test`, mypy's only with MYPY_STRICT=1
+# (0 while mypy reports its backlog of errors; then the default becomes 1).
+MYPY_STRICT ?= 0
 LINT_PATHS  ?= fe2 tests bench demos scripts
 
 # mpirun of the mpich wheel lives in .venv/bin; with a system dolfinx (conda,
@@ -41,7 +41,7 @@ help:
 	@echo "make venv       create/update $(VENV) (scripts/bootstrap_venv.sh; fast when up to date)"
 	@echo "make demo       run demos/rve_homogenization.py on $(NP) MPI ranks, output in $(DEMO_OUT)"
 	@echo "make lint       ruff check $(LINT_PATHS); mypy fe2 (both always run)"
-	@echo "make test       lint (fatal only with LINT_STRICT=1, now $(LINT_STRICT)), then the whole test suite:"
+	@echo "make test       lint (ruff fatal; mypy fatal only with MYPY_STRICT=1, now $(MYPY_STRICT)), then the whole test suite:"
 	@echo "                serial, then under mpirun -n $(NP) (the CI command)"
 	@echo "make test-fast  serial suite only, stop at the first failure"
 	@echo "make test-slow  only the long verification tests (marked slow; skipped by make test), on $(NP) ranks"
@@ -60,23 +60,21 @@ demo: venv
 	@echo "Demo output in $(DEMO_OUT)/ -- open the .xdmf files in ParaView (File > Open, reader 'Xdmf3 Reader S'):"
 	@find $(DEMO_OUT) -maxdepth 2 \( -name '*.xdmf' -o -name '*.bp' -o -name '*.json' -o -name '*.png' \) -print 2>/dev/null | sort | sed 's/^/  /'
 
-# ruff and mypy are pinned in pyproject's `test` extra; both always run, the target fails if either failed.
+# ruff and mypy are pinned in pyproject's `test` extra. ruff must pass; mypy always runs and
+# fails `make lint` (and so `make test`) only with MYPY_STRICT=1, until its backlog is fixed.
 lint: venv
 	@rc=0; \
 	echo "== ruff check $(LINT_PATHS) =="; \
 	$(VENV)/bin/ruff check --output-format concise $(LINT_PATHS) || rc=1; \
-	echo "== mypy fe2 =="; \
-	$(VENV)/bin/mypy fe2 || rc=1; \
+	echo "== mypy fe2 (fatal only with MYPY_STRICT=1, now $(MYPY_STRICT)) =="; \
+	if ! $(VENV)/bin/mypy fe2 | tail -n 1; then :; fi; \
+	if [ "$(MYPY_STRICT)" = 1 ]; then $(VENV)/bin/mypy fe2 >/dev/null || rc=1; fi; \
 	exit $$rc
 
-# Lint first, then both test runs; all three always execute. The target fails if a test run
-# failed, or if lint failed and LINT_STRICT=1.
+# Lint first, then both test runs; all three always execute. The target fails if any failed.
 test: venv
 	@rc=0; \
-	if ! $(MAKE) --no-print-directory lint; then \
-		if [ "$(LINT_STRICT)" = 1 ]; then rc=1; \
-		else echo "make test: lint found problems (not fatal while LINT_STRICT=0)" >&2; fi; \
-	fi; \
+	$(MAKE) --no-print-directory lint || rc=1; \
 	$(MAKE) --no-print-directory test-serial || rc=1; \
 	$(MAKE) --no-print-directory test-mpi || rc=1; \
 	if [ $$rc -ne 0 ]; then echo "make test: FAILED (see the lint, serial and MPI runs above)" >&2; fi; \

@@ -29,9 +29,9 @@ from pathlib import Path
 
 from mpi4py import MPI
 
-from fe2.config_darcy import load_darcy_config
+from fe2.config.darcy import load_darcy_config
 from fe2.physics.darcy import units
-from fe2.physics.darcy.run import run_darcy
+from fe2.apps.darcy.runner import run_darcy
 
 ap = argparse.ArgumentParser()
 ap.add_argument("--quick", action="store_true", help="coarse meshes (smoke test)")

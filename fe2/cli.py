@@ -40,7 +40,7 @@ def _progress(comm: MPI.Comm) -> Callable[[str], None]:
 
 def _cmd_homogenize(args: argparse.Namespace, comm: MPI.Comm) -> int:
     from fe2.config import load_homogenize_config
-    from fe2.studies.homogenize import run_homogenization
+    from fe2.apps.homogenize.runner import run_homogenization
 
     cfg = load_homogenize_config(args.config)
     say = _progress(comm)
@@ -124,8 +124,8 @@ def _print_table(data: dict) -> None:
 
 
 def _cmd_run(args: argparse.Namespace, comm: MPI.Comm) -> int:
-    from fe2.config_fe2 import load_run_config
-    from fe2.studies.fe2_run import run_fe2
+    from fe2.config.run import load_run_config
+    from fe2.apps.run.runner import run_fe2
 
     cfg = load_run_config(args.config)
     say = _progress(comm)
@@ -138,8 +138,8 @@ def _cmd_run(args: argparse.Namespace, comm: MPI.Comm) -> int:
 
 
 def _cmd_phasefield(args: argparse.Namespace, comm: MPI.Comm) -> int:
-    from fe2.config_phasefield import load_phasefield_config
-    from fe2.physics.phasefield_run import run_phasefield
+    from fe2.config.phasefield import load_phasefield_config
+    from fe2.apps.phasefield.runner import run_phasefield
 
     cfg = load_phasefield_config(args.config)
     say = _progress(comm)
@@ -154,8 +154,8 @@ def _cmd_phasefield(args: argparse.Namespace, comm: MPI.Comm) -> int:
 
 
 def _cmd_reactions(args: argparse.Namespace, comm: MPI.Comm) -> int:
-    from fe2.config_reactions import load_reactions
-    from fe2.physics.reactions.run import run_reactions
+    from fe2.config.reactions import load_reactions
+    from fe2.apps.reactions.runner import run_reactions
 
     cfg, network = load_reactions(args.config)
     say = _progress(comm)
@@ -169,8 +169,8 @@ def _cmd_reactions(args: argparse.Namespace, comm: MPI.Comm) -> int:
 
 
 def _cmd_darcy(args: argparse.Namespace, comm: MPI.Comm) -> int:
-    from fe2.config_darcy import load_darcy_config
-    from fe2.physics.darcy.run import run_darcy
+    from fe2.config.darcy import load_darcy_config
+    from fe2.apps.darcy.runner import run_darcy
 
     cfg = load_darcy_config(args.config)
     say = _progress(comm)
@@ -189,7 +189,7 @@ def _cmd_darcy(args: argparse.Namespace, comm: MPI.Comm) -> int:
 
 def _cmd_scales(args: argparse.Namespace, comm: MPI.Comm) -> int:
     from fe2.io.results import write_json_atomic
-    from fe2.physics.scales import decide_coupling
+    from fe2.apps.scales.coupling import decide_coupling
 
     d = decide_coupling(args.ell, args.L, args.tau, args.T, nonlinear=args.nonlinear,
                         space_max=args.space_max, time_max=args.time_max)

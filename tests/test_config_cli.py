@@ -25,7 +25,7 @@ from mpi4py import MPI
 
 from fe2.config import HomogenizeConfig, load_homogenize_config, parse_config
 from fe2.errors import ConfigError, Fe2Error, GeometryError, MeshError
-from fe2.studies.homogenize import build_rve, run_homogenization
+from fe2.apps.homogenize.runner import build_rve, run_homogenization
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = sorted((ROOT / "demos" / "configs").glob("*.toml"))

@@ -175,9 +175,9 @@ def test_fe2_linear_rve_model_equals_single_scale_law():
 
 # =========================================================================== fe2 darcy
 def test_darcy_micro_K_at_the_points_is_the_micro_models_tangent():
-    from fe2.config_darcy import DarcyConfig
+    from fe2.config.darcy import DarcyConfig
     from fe2.physics.darcy.micro_permeability import FibreFractionState
-    from fe2.physics.darcy.run import build_domain, micro_conductivity, tissue_properties
+    from fe2.apps.darcy.runner import build_domain, micro_conductivity, tissue_properties
 
     comm = MPI.COMM_WORLD
     cfg = DarcyConfig.model_validate({
@@ -213,7 +213,7 @@ def test_darcy_micro_K_at_the_points_is_the_micro_models_tangent():
 def test_phasefield_link_tensor_is_the_linear_models_constant_tangent(alpha, beta):
     from dolfinx import mesh as dmesh
 
-    from fe2.studies.phasefield_rve import PhaseFieldHomogenizer, PhaseFieldMaterial
+    from fe2.apps.phasefield.rve_link import PhaseFieldHomogenizer, PhaseFieldMaterial
 
     msh = dmesh.create_rectangle(MPI.COMM_WORLD, [[0.0, 0.0], [1.0, 1.0]], [8, 8],
                                  cell_type=dmesh.CellType.quadrilateral)
@@ -223,8 +223,12 @@ def test_phasefield_link_tensor_is_the_linear_models_constant_tangent(alpha, bet
     res = hom.homogenize()
     for bc, model in models.items():
         assert model.is_linear and model.kind == hom.physics.kind
-        np.testing.assert_array_equal(res.bcs[bc].effective_mandel, model.constant_tangent())
-        np.testing.assert_array_equal(res.effective(bc), hom.physics.to_voigt(model.constant_tangent()))
+        # the same system solved twice: bitwise equal on one rank; on a distributed mesh two MUMPS
+        # factorizations may order their parallel reductions differently, so round-off (1e-12) there
+        tol = 0.0 if msh.comm.size == 1 else 1e-12
+        np.testing.assert_allclose(res.bcs[bc].effective_mandel, model.constant_tangent(), rtol=tol, atol=0.0)
+        np.testing.assert_allclose(res.effective(bc), hom.physics.to_voigt(model.constant_tangent()),
+                                   rtol=tol, atol=tol * np.max(np.abs(res.effective(bc))))
 
 
 # =========================================================================== registry

@@ -35,7 +35,8 @@ from fe2.physics.darcy import (
     DarcyProblem, FluxBC, PressureBC, QuadratureConductivity, SoluteProperties, SoluteTransport,
     TissueProperties,
 )
-from fe2.physics.darcy import output, units
+from fe2.apps.darcy import output
+from fe2.physics.darcy import units
 from fe2.quadrature import QuadratureFields
 
 R = 1e-3  # 1 mm tumour: alpha = 3.68 with the Baxter-Jain tumour data

@@ -112,7 +112,7 @@ def test_finite_strain_homogenized_tangent_matches_finite_differences():
 def test_run_configs_parse_and_kinematics_mix_is_an_error(tmp_path):
     from pathlib import Path
 
-    from fe2.config_fe2 import load_run_config
+    from fe2.config.run import load_run_config
     from fe2.errors import ConfigError
 
     root = Path(__file__).resolve().parents[1] / "demos" / "configs" / "run"

@@ -384,7 +384,7 @@ def test_cli_phasefield_restart_equals_straight_run(comm, shared_tmp_path, stepp
 
 
 def test_cli_phasefield_bad_config_is_one_line_error(shared_tmp_path, comm, capsys):
-    from fe2.config_phasefield import load_phasefield_config
+    from fe2.config.phasefield import load_phasefield_config
 
     p = shared_tmp_path / "bad.toml"
     if comm.rank == 0:
@@ -399,7 +399,7 @@ def test_example_phasefield_configs_parse():
     """Every shipped example of `fe2 phasefield` validates against the schema."""
     from pathlib import Path
 
-    from fe2.config_phasefield import load_phasefield_config
+    from fe2.config.phasefield import load_phasefield_config
 
     paths = sorted((Path(__file__).resolve().parents[1] / "demos" / "configs" / "phasefield").glob("*.toml"))
     assert paths
@@ -557,8 +557,8 @@ def test_constant_mobility_config_reproduces_old_results(comm, shared_tmp_path):
     config: 40×40 square, 16×16 mesh, PFHub IC, Δt = 0.5 fixed) to 1e-10 relative (LU round-off
     and Newton tolerance; the two codes take identical steps). Table-form configs that are
     invalid are one-line ConfigErrors."""
-    from fe2.config_phasefield import load_phasefield_config
-    from fe2.physics.phasefield_run import build_solver
+    from fe2.config.phasefield import load_phasefield_config
+    from fe2.apps.phasefield.runner import build_solver
 
     def history(name, text):
         p = shared_tmp_path / f"{name}.toml"
@@ -567,7 +567,7 @@ def test_constant_mobility_config_reproduces_old_results(comm, shared_tmp_path):
         comm.Barrier()
         cfg = load_phasefield_config(p)
         solver = build_solver(cfg, comm)
-        from fe2.physics.phasefield_run import _initial
+        from fe2.apps.phasefield.runner import _initial
 
         solver.set_initial_condition(_initial(cfg))
         h = solver.run(cfg.time.t_end, TimeStepping(dt=cfg.time.dt, adaptive=False))

@@ -1,4 +1,4 @@
-"""Phase field → RVE homogenization (fe2.studies.phasefield_rve, RVEProblem(coefficients=...)).
+"""Phase field → RVE homogenization (fe2.apps.phasefield.rve_link, RVEProblem(coefficients=...)).
 
 Tolerances:
 * uniform c and the discrete laminate are *exact* for the discrete problem (a constant
@@ -25,7 +25,7 @@ from fe2.materials import IsotropicConductor, IsotropicElastic
 from fe2.micro.physics import Conductivity
 from fe2.micro.rve_problem import RVEProblem
 from fe2.physics.phasefield import CahnHilliard, TimeStepping, pfhub_bm1_energy, pfhub_bm1_initial_condition
-from fe2.studies.phasefield_rve import (
+from fe2.apps.phasefield.rve_link import (
     PhaseFieldHomogenizer,
     PhaseFieldMaterial,
     box_rve,
@@ -294,7 +294,7 @@ def test_cli_phasefield_homogenize_table(comm, shared_tmp_path):
 
 
 def test_homogenize_table_validation(shared_tmp_path, comm):
-    from fe2.config_phasefield import load_phasefield_config
+    from fe2.config.phasefield import load_phasefield_config
 
     bad = {
         "c_alpha": _TOML + "c_alpha = 0.2\n",

@@ -48,7 +48,7 @@ from fe2.physics.reactions import (
     time_scales,
 )
 from fe2.physics.reactions.integrators import lu_factor_batched, lu_solve_batched
-from fe2.physics.scales import decide_coupling
+from fe2.apps.scales.coupling import decide_coupling
 
 
 def michaelis_menten() -> Network:

@@ -29,7 +29,7 @@ import pytest
 from mpi4py import MPI
 
 from fe2.cli import main
-from fe2.config_reactions import load_reactions
+from fe2.config.reactions import load_reactions
 from fe2.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -41,7 +41,7 @@ from pathlib import Path
 from mpi4py import MPI
 
 import fe2.geometry._gmsh as _g
-from fe2.config_fe2 import load_run_config
+from fe2.config.run import load_run_config
 
 _WRITE_OPTIONS = {"Mesh.MshFileVersion": 4.1, "Mesh.Binary": 0, "Mesh.SaveAll": 0}
 
@@ -138,8 +138,8 @@ def main() -> int:
     p.add_argument("--rve-mesh-size", type=float, help="override rve.geometry.mesh_size")
     args = p.parse_args()
 
-    from fe2.studies.fe2_run import build_macro_domain
-    from fe2.studies.homogenize import build_rve
+    from fe2.apps.run.runner import build_macro_domain
+    from fe2.apps.homogenize.runner import build_rve
 
     cfg = load_run_config(args.config)
     if args.macro_mesh_size is not None:

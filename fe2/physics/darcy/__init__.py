@@ -7,7 +7,7 @@
 * :mod:`~fe2.physics.darcy.audit` — :class:`ConservationAudit`;
 * :mod:`~fe2.physics.darcy.problem` — :class:`DarcyProblem` → :class:`DarcyResult`;
 * :mod:`~fe2.physics.darcy.transport` — :class:`SoluteTransport` (SUPG P1, θ-scheme);
-* :mod:`~fe2.physics.darcy.output` — XDMF/VTX fields, radial profiles and their PNG.
+* :mod:`~fe2.apps.darcy.output` — XDMF/VTX fields, radial profiles and their PNG.
 """
 
 from fe2.physics.darcy.audit import ConservationAudit

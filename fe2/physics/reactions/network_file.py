@@ -14,7 +14,7 @@ from typing import Literal, Union
 
 from pydantic import Field, model_validator
 
-from fe2.config import _Strict, load_toml, parse_config
+from fe2.config.base import _Strict, load_toml, parse_config
 from fe2.errors import ConfigError
 from fe2.physics.reactions.network import LAWS, Network, Reaction, Species
 

@@ -12,8 +12,8 @@ from typing import Annotated, Literal, Union
 
 from pydantic import Field, PositiveFloat, model_validator
 
-from fe2.config import CommandConfig, Geometry, MshGeometry, _Strict, load_toml, parse_config
-from fe2.errors import ConfigError
+from fe2.config.base import CommandConfig, _Strict, load_toml, parse_config, resolve_file
+from fe2.config.rve import Geometry, MshGeometry
 
 
 class PlateWithHole(_Strict):
@@ -137,9 +137,7 @@ def load_run_config(path: str | Path) -> RunConfig:
     cfg = parse_config(load_toml(p), RunConfig, str(p))
     g = cfg.rve.geometry
     if isinstance(g, MshGeometry):
-        mesh_path = Path(g.path) if Path(g.path).is_absolute() else (p.parent / g.path).resolve()
-        if not mesh_path.is_file():
-            raise ConfigError(f"{p}: rve.geometry.path: mesh file not found: {mesh_path}")
+        mesh_path = resolve_file(p, g.path, "rve.geometry.path", "mesh file")
         rve = cfg.rve.model_copy(update={"geometry": g.model_copy(update={"path": str(mesh_path)})})
         cfg = cfg.model_copy(update={"rve": rve})
     return cfg

@@ -19,7 +19,7 @@ import numpy as np
 from dolfinx import io, mesh
 from mpi4py import MPI
 
-from fe2.config_phasefield import PhaseFieldConfig
+from fe2.config.phasefield import PhaseFieldConfig
 from fe2.errors import ConfigError
 from fe2.io.results import write_csv_atomic, write_json_atomic
 from fe2.physics.phasefield import (
@@ -161,8 +161,8 @@ def run_phasefield(cfg: PhaseFieldConfig, comm: MPI.Comm, out: str | Path, *, re
     homogenization = None
     if cfg.homogenize is None:
         solver.run(ts.t_end, stepping, callback=collect, t_stops=cfg.output.times)
-    else:  # split the run at the homogenization times (fe2.studies.phasefield_rve)
-        from fe2.studies.phasefield_rve import run_and_homogenize
+    else:  # split the run at the homogenization times (fe2.apps.phasefield.rve_link)
+        from fe2.apps.phasefield.rve_link import run_and_homogenize
 
         homogenization = run_and_homogenize(solver, cfg.homogenize, ts.t_end, stepping, collect, out, say,
                                             t_stops=cfg.output.times)

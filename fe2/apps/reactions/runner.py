@@ -30,7 +30,7 @@ from typing import Callable
 import numpy as np
 from mpi4py import MPI
 
-from fe2.config_reactions import ReactionsConfig, initial_function
+from fe2.config.reactions import ReactionsConfig, initial_function
 from fe2.errors import ConfigError
 from fe2.io.results import write_csv_atomic, write_json_atomic
 from fe2.physics.reactions.integrators import integrate, solve_ivp_reference

@@ -39,8 +39,8 @@ from typing import Annotated, Literal, Union
 
 from pydantic import Field, PositiveFloat, PositiveInt, model_validator
 
-from fe2.config import CommandConfig, _Strict, load_toml, parse_config
-from fe2.config_phasefield_rve import PhaseFieldHomogenizeSpec
+from fe2.config.base import CommandConfig, _Strict, load_toml, parse_config
+from fe2.config.phasefield_rve import PhaseFieldHomogenizeSpec
 from fe2.errors import ConfigError
 
 
@@ -144,7 +144,7 @@ class PhaseFieldConfig(CommandConfig):
     initial: InitialSpec = InitialSpec()
     time: TimeSpec
     output: OutputSpec = OutputSpec()
-    homogenize: PhaseFieldHomogenizeSpec | None = None  # effective properties of c(t): fe2.studies.phasefield_rve
+    homogenize: PhaseFieldHomogenizeSpec | None = None  # effective properties of c(t): fe2.apps.phasefield.rve_link
 
     @model_validator(mode="after")
     def _output_times_in_run(self):

@@ -27,11 +27,12 @@ import ufl
 from mpi4py import MPI
 
 from fe2.analytic.perfusion import baxter_jain_pressure, baxter_jain_surface_velocity
-from fe2.config_darcy import DarcyConfig, RadialFraction, TissueSpec
+from fe2.config.darcy import DarcyConfig, RadialFraction, TissueSpec
 from fe2.errors import ConfigError, SolverError
 from fe2.geometry.tissue import TissueMesh, tissue_from_msh, tumour_in_host
 from fe2.io.results import write_csv_atomic, write_json_atomic
-from fe2.physics.darcy import output, units
+from fe2.apps.darcy import output
+from fe2.physics.darcy import units
 from fe2.physics.darcy.bcs import FluxBC, PressureBC
 from fe2.physics.darcy.coefficients import QuadratureConductivity
 from fe2.physics.darcy.micro_permeability import MicroPermeability

@@ -48,7 +48,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import Field, NonNegativeFloat, PositiveFloat, PositiveInt, model_validator
 
-from fe2.config import CommandConfig, _Strict, load_toml, parse_config
+from fe2.config.base import CommandConfig, _Strict, load_toml, parse_config, resolve_file
 from fe2.errors import ConfigError
 from fe2.physics.reactions.network import Network, _value
 from fe2.physics.reactions.network_file import load_network, network_from_dict
@@ -168,11 +168,6 @@ class ReactionsConfig(CommandConfig):
         return getattr(self, self.mode)
 
 
-def _resolve(base: Path, name: str) -> Path:
-    p = Path(name)
-    return p if p.is_absolute() else (base / p).resolve()
-
-
 def build_network(cfg: ReactionsConfig, source: str) -> Network:
     """The network of ``cfg`` (file paths already absolute, see :func:`load_reactions`)."""
     if isinstance(cfg.network, dict):
@@ -272,9 +267,9 @@ def load_reactions(path: str | Path) -> tuple[ReactionsConfig, Network]:
     source = str(p)
     cfg = parse_config(load_toml(p), ReactionsConfig, source)
     if isinstance(cfg.network, str):
-        cfg = cfg.model_copy(update={"network": str(_resolve(p.parent, cfg.network))})
+        cfg = cfg.model_copy(update={"network": str(resolve_file(p, cfg.network, "network"))})
     if cfg.sbml is not None:
-        cfg = cfg.model_copy(update={"sbml": str(_resolve(p.parent, cfg.sbml))})
+        cfg = cfg.model_copy(update={"sbml": str(resolve_file(p, cfg.sbml, "sbml"))})
     network = build_network(cfg, source)
     check_rate_constants(network, source)
     _check_names(cfg, network, source)

@@ -19,7 +19,7 @@ from typing import Literal
 
 from pydantic import Field, PositiveFloat, model_validator
 
-from fe2.config import _Strict
+from fe2.config.base import _Strict
 
 
 class PhaseFieldHomogenizeSpec(_Strict):

@@ -60,8 +60,7 @@ from typing import Annotated, Literal, Union
 
 from pydantic import Field, NonNegativeFloat, PositiveFloat, PositiveInt, model_validator
 
-from fe2.config import CommandConfig, _Strict, load_toml, parse_config
-from fe2.errors import ConfigError
+from fe2.config.base import CommandConfig, _Strict, load_toml, parse_config, resolve_file
 
 PRESETS = ("baxter_jain_tumour", "baxter_jain_normal")
 
@@ -212,10 +211,6 @@ def load_darcy_config(path: str | Path) -> DarcyConfig:
     data = load_toml(path)
     cfg = parse_config(data, DarcyConfig, str(path))
     if cfg.domain.kind == "msh":
-        p = Path(cfg.domain.file)
-        if not p.is_absolute():
-            p = Path(path).resolve().parent / p
-        if not p.is_file():
-            raise ConfigError(f"{path}: domain.file {cfg.domain.file!r} does not exist")
+        p = resolve_file(path, cfg.domain.file, "domain.file", "mesh file")
         cfg = cfg.model_copy(update={"domain": cfg.domain.model_copy(update={"file": str(p)})})
     return cfg

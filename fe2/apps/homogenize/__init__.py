@@ -1,0 +1,1 @@
+"""`fe2 homogenize`."""

@@ -1,0 +1,110 @@
+"""The strict base of every config, TOML loading, one-line errors and path resolution.
+
+Every problem (unknown key, wrong type, value out of range, missing file) is a
+:class:`~fe2.errors.ConfigError` whose message is one line naming the file and
+the offending key, e.g. ``rve.toml: geometry.mesh_size: Input should be greater than 0``.
+The full schema is documented in ``docs/config.md``.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Union
+
+from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
+
+from fe2.errors import ConfigError
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+PetscValue = Union[bool, int, float, str]
+
+
+class CommandConfig(_Strict):
+    """Base of every command's top-level config: the keys all commands share.
+
+    ``[petsc]``: PETSc options for fe2's solvers, keys with one of the stable
+    prefixes of :data:`fe2.solvers.options.PREFIXES` (``fe2_rve_ksp_type = "cg"``);
+    options given on the command line (``-fe2_rve_ksp_type cg``) win over these.
+    """
+
+    petsc: dict[str, PetscValue] = {}
+
+    @model_validator(mode="after")
+    def _petsc_prefixes(self):
+        from fe2.solvers.options import PREFIXES
+
+        for key in self.petsc:
+            name = key.lstrip("-")
+            if not any(name.startswith(p) and len(name) > len(p) for p in PREFIXES):
+                raise ValueError(f"petsc.{key}: PETSc options must start with one of fe2's prefixes "
+                                 f"({', '.join(sorted(PREFIXES))}), e.g. fe2_rve_ksp_type")
+        return self
+
+
+def _user_loc(loc: tuple, data, missing: bool) -> str:
+    """Dotted key path as the user wrote it: union-member labels (the ``kind`` value,
+    ``elastic``/``conductor``) that pydantic inserts into ``loc`` are dropped; the last
+    part of a ``missing`` error (a key absent from the input) is kept."""
+    parts: list[str] = []
+    cur = data
+    for i, p in enumerate(loc):
+        if isinstance(cur, dict) and p in cur:
+            cur = cur[p]
+        elif isinstance(cur, list) and isinstance(p, int) and 0 <= p < len(cur):
+            cur = cur[p]
+        elif not (missing and i == len(loc) - 1):
+            continue  # not a key of the input: a union label
+        parts.append(str(p))
+    return ".".join(parts)
+
+
+def _format_validation_error(err: ValidationError, source: str, data=None) -> str:
+    errors = err.errors()
+    # An unknown key (typo) usually also makes a required key "missing": report the typo.
+    first = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
+    loc = _user_loc(first["loc"], data, first["type"] == "missing")
+    msg = first["msg"]
+    if first["type"] == "extra_forbidden":
+        msg = "unknown key"
+    elif first["type"] == "value_error":
+        msg = msg.removeprefix("Value error, ")
+    more = f" (+{len(errors) - 1} more)" if len(errors) > 1 else ""
+    return f"{source}: {loc + ': ' if loc else ''}{msg}{more}"
+
+
+def parse_config(data: dict, model: type[BaseModel], source: str = "config") -> BaseModel:
+    """Validate a dict against ``model``; raise a one-line ConfigError on failure."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as err:
+        raise ConfigError(_format_validation_error(err, source, data)) from None
+
+
+def load_toml(path: str | Path) -> dict:
+    """Read a TOML file; missing file or bad syntax -> ConfigError."""
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"config file not found: {p}")
+    try:
+        with p.open("rb") as fh:
+            return tomllib.load(fh)
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"{p}: invalid TOML: {err}") from None
+
+
+
+def resolve_file(config_path: str | Path, value: str | Path, key: str, what: str = "file") -> Path:
+    """``value`` (a file named in a config) as an absolute path: relative paths resolve against the
+    config file's folder; a missing file is a one-line ConfigError naming ``key``
+    (``<config>: <key>: <what> not found: <path>``)."""
+    p = Path(value)
+    if not p.is_absolute():
+        p = (Path(config_path).resolve().parent / p).resolve()
+    if not p.is_file():
+        raise ConfigError(f"{config_path}: {key}: {what} not found: {p}")
+    return p

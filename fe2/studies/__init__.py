@@ -1,1 +1,0 @@
-"""Applications assembled from the geometry, micro and io layers."""
