@@ -381,6 +381,10 @@ def test_cli_phasefield_restart_equals_straight_run(comm, shared_tmp_path, stepp
     rows = (shared_tmp_path / "a" / "free_energy.csv").read_text().splitlines()
     assert rows[0] == "time,free_energy" and len(rows) == len(Ea) + 1
     assert (shared_tmp_path / "a" / "concentration.xdmf").is_file()
+    # the checkpoint is a RankCheckpoint: its manifest (committed last) holds the time and step
+    manifest = json.loads((shared_tmp_path / "b" / "checkpoint" / "manifest.json").read_text())
+    assert manifest["ranks"] == comm.size and manifest["meta"]["step"] == len(Eb) - 1
+    assert manifest["meta"]["t"] == pytest.approx(5.0, rel=1e-12)
 
 
 def test_cli_phasefield_bad_config_is_one_line_error(shared_tmp_path, comm, capsys):

@@ -35,8 +35,10 @@ fixed (p̃ = 0 there): the continuity row of that node is the sum of the other
 rows up to ∫ ∇·v dx = 0, which every periodic no-slip discrete velocity
 satisfies exactly, so dropping it loses no equation; the fluctuation is shifted
 to zero mean afterwards. The reduced system PᵀAP x̂ = Pᵀb is factored once with
-MUMPS (LDLᵀ for the symmetric indefinite matrix, or LU) under a private options
-prefix and solved for the d right-hand sides.
+MUMPS (LDLᵀ for the symmetric indefinite matrix, or LU) under the options prefix
+``fe2_stokes_`` (:func:`fe2.solvers.create_ksp`: an option the user set there wins,
+e.g. ``-fe2_stokes_pc_type lu``) and solved for the d right-hand sides; the
+constrained system is a :class:`fe2.solvers.ConstrainedSystem`.
 
 Sealed fluid pockets (pores enclosed by obstacles) carry no flow (v = 0 there) and
 a pressure defined only up to a constant: MUMPS null-pivot detection fixes that
@@ -65,7 +67,7 @@ from fe2.geometry.base import RVEMesh
 from fe2.geometry.inclusions import hexagonal_array, square_array
 from fe2.geometry.voids import remove_phases
 from fe2.micro import constraints
-from fe2.micro.linear_solver import solve_checked, unique_prefix
+from fe2.solvers import ConstrainedSystem, create_ksp, solve_checked
 
 __all__ = [
     "FibreCell",
@@ -277,7 +279,8 @@ class StokesCell:
         obstacle_phases: meshed phases that are solid obstacles (removed with
             :func:`fe2.geometry.remove_phases`).
         factorization: 'cholesky' (MUMPS LDLᵀ, symmetric indefinite; default) or 'lu'.
-        petsc_prefix: base of the options prefix; a unique suffix is appended.
+        petsc_prefix: the options prefix, one of :data:`fe2.solvers.PREFIXES`; the defaults
+            (MUMPS, null-pivot detection) yield to what the user set under it.
 
     The communicator is the mesh's. Spaces, forms, the block matrix, P, PᵀAP and
     its factorization are built once here; :meth:`solve` only does back-substitutions.
@@ -345,9 +348,10 @@ class StokesCell:
         self.A = fem_petsc.assemble_matrix(self._a, kind="mpi")
         self.A.assemble()
         self.P = self._prolongation()
-        self.A_red = self.A.PtAP(self.P)
+        self.system = ConstrainedSystem(self.A, self.P)
+        self.A_red = self.system.reduced
         t2 = time.perf_counter()
-        self.prefix = unique_prefix(petsc_prefix)
+        self.prefix = petsc_prefix
         self.ksp = self._factor(factorization)
         t3 = time.perf_counter()
         self.timings = {"setup_s": t1 - t0, "operator_s": t2 - t1, "factorization_s": t3 - t2}
@@ -384,10 +388,7 @@ class StokesCell:
         return _block_prolongation(self.comm, vmap, self.n_v, self.bs, qmap, self.n_q)
 
     def _factor(self, factorization: Factorization) -> PETSc.KSP:
-        ksp = PETSc.KSP().create(self.comm)
-        ksp.setOperators(self.A_red)
-        ksp.setOptionsPrefix(self.prefix)
-        values = {
+        defaults = {
             "ksp_type": "preonly",
             "pc_type": factorization,
             "pc_factor_mat_solver_type": "mumps",
@@ -395,17 +396,11 @@ class StokesCell:
             # constant (its velocity is zero); MUMPS fixes it and reports the count (INFOG(28)).
             "mat_mumps_icntl_24": 1,
         }
-        opts = PETSc.Options()
-        for key, value in values.items():
-            opts[self.prefix + key] = value
         try:
-            ksp.setFromOptions()
-            ksp.setUp()  # MUMPS reads its mat_mumps_* options at factorization time
-        except PETSc.Error as exc:
-            raise SolverError(f"Stokes cell: MUMPS factorization failed (PETSc error {exc.ierr})") from exc
-        finally:
-            for key in values:
-                del opts[self.prefix + key]
+            # setUp with the defaults in place: MUMPS reads its mat_mumps_* options at factorization
+            ksp = create_ksp(self.comm, self.prefix, defaults, (self.A_red,), setup=True)
+        except SolverError as exc:
+            raise SolverError(f"Stokes cell: {exc}") from exc
         F = ksp.getPC().getFactorMatrix()
         self.null_pivots = int(F.getMumpsInfog(28))
         return ksp
@@ -433,13 +428,13 @@ class StokesCell:
         d = self.dim
         n = self.n_v * self.bs
         loads = [self._load_vector(j) for j in range(d)]
-        xr, br = self.A_red.createVecs()
+        xr, br = self.system.reduced_vectors()
         sols = []
         for j in range(d):
-            self.P.multTranspose(loads[j], br)
+            self.system.restrict(loads[j], br)
             solve_checked(self.ksp, br, xr, f"Stokes cell, pressure gradient along x{j + 1}")
             x = self.A.createVecLeft()
-            self.P.mult(xr, x)
+            self.system.expand(xr, x, ghosts=False)  # x is the block layout of A, not a ghosted vector
             sols.append(x)
         t1 = time.perf_counter()
 
@@ -531,7 +526,9 @@ class StokesCell:
 
     def destroy(self) -> None:
         """Free the PETSc objects (collective)."""
-        for obj in (self.ksp, self.A_red, self.P, self.A):
+        self.ksp.destroy()
+        self.system.destroy()  # the reduced operator PᵀAP
+        for obj in (self.P, self.A):
             obj.destroy()
 
 

@@ -66,8 +66,10 @@ Mobility: a number (a ``fem.Constant``), :class:`ConstantMobility`, :class:`Quad
 (degenerate m0·4(c−a)(b−c)/(b−a)², floored at m0·floor > 0) or any callable c ↦ M(c) (UFL).
 
 Forms (residual, Jacobian, energy, mass) are compiled once when a solver is built; the time
-loop only changes ``fem.Constant`` values (Δt, t, the extrapolation factor) and arrays. Every
-SNES / KSP gets its own options prefix (``fe2_ch_N_`` / ``fe2_ac_N_``).
+loop only changes ``fem.Constant`` values (Δt, t, the extrapolation factor) and arrays. The
+SNES (no-flux) and the KSP of the periodic Newton read their options under the stable prefixes
+``fe2_ch_`` / ``fe2_ac_`` (:mod:`fe2.solvers.options`): fe2's settings are defaults, an option
+the user set there (``-fe2_ch_ksp_gmres_restart 30``, a TOML ``[petsc]`` table) wins.
 
 Accuracy caveat: energy-stable is not accurate. The split-Euler scheme's explicit concave part
 slows the dynamics by a factor ≈ 1 + Δt L |f_e''| (AC; for CH the analogue per mode is
@@ -77,7 +79,6 @@ slows the dynamics by a factor ≈ 1 + Δt L |f_e''| (AC; for CH the analogue pe
 
 from __future__ import annotations
 
-import itertools
 import math
 from dataclasses import asdict, dataclass, field
 from typing import Callable, Literal
@@ -94,8 +95,7 @@ from petsc4py import PETSc
 from fe2._compat import create_petsc_vector
 from fe2.errors import ConfigError, ConvergenceError
 from fe2.micro import constraints
-
-_counter = itertools.count()
+from fe2.solvers import ConstrainedSystem, configure_from_defaults, create_ksp, newton_loop
 
 # --------------------------------------------------------------------------------------
 # bulk energies
@@ -373,7 +373,8 @@ def _mobility_expr(mesh, mobility: Mobility, c_lag):
 class _GradientFlow:
     """Time loop, step control and monitors shared by both models."""
 
-    prefix_base = "fe2_pf_"
+    #: the options prefix of the model's solvers (one of fe2.solvers.PREFIXES), set by the subclass
+    prefix_base = ""
 
     def _setup_common(self, mesh, energy: BulkEnergy, kappa: float, quadrature_degree: int | None,
                       scheme: Scheme = "secant_cn"):
@@ -406,7 +407,7 @@ class _GradientFlow:
         self.startup = fem.Constant(mesh, PETSc.ScalarType(0.0))
         self.t = 0.0
         self.step_count = 0
-        self.prefix = f"{self.prefix_base}{next(_counter)}_"
+        self.prefix = self.prefix_base
 
     def _blend(self, mu_cn, grad_cn, mu_be, grad_be):
         """(1 − s)·CN + s·split-Euler terms, s = self.startup ∈ {0, 1} (one compiled form)."""
@@ -424,9 +425,13 @@ class _GradientFlow:
         self.boundary = boundary
         self._tol = (rtol, atol, max_it)
         if boundary == "noflux":
-            self.problem = NonlinearProblem(
-                F, u, petsc_options_prefix=self.prefix, petsc_options=_snes_options(rtol, atol, max_it)
-            )
+            # fe2's SNES settings are defaults around the setFromOptions that NonlinearProblem runs
+            # (for any petsc_options dict, empty included). Not through dolfinx's petsc_options:
+            # it writes them under a pushed prefix and its `del opts[k]` then misses them (petsc4py
+            # deletes without the pushed prefix), so they would stay in the database under the
+            # stable prefix and pass for user options in every later solver.
+            with configure_from_defaults(self.prefix, _snes_options(rtol, atol, max_it)):
+                self.problem = NonlinearProblem(F, u, petsc_options_prefix=self.prefix, petsc_options={})
             self.snes = self.problem.solver
             return
         # Periodic: u = P û on a mesh whose opposite faces match node for node (a box mesh
@@ -438,42 +443,27 @@ class _GradientFlow:
         x = V.tabulate_dof_coordinates()[:n_nodes, :gdim]
         lo = np.array([self.comm.allreduce(float(x[:, a].min()) if n_nodes else np.inf, op=MPI.MIN) for a in range(gdim)])
         hi = np.array([self.comm.allreduce(float(x[:, a].max()) if n_nodes else -np.inf, op=MPI.MAX) for a in range(gdim)])
-        nm = constraints.periodic_node_map(self.comm, x, lo, hi)
-        # periodic_node_map fixes one gauge node (an RVE fluctuation is defined up to a constant);
-        # a concentration is not: give the gauge its column back (exact inverse of its renumbering).
-        _, on_max = constraints.face_masks(x, lo, hi)
-        n_kept = int(np.count_nonzero(~on_max.any(axis=1)))
-        gauge_rank = self.comm.allreduce(self.comm.rank if n_kept > 0 else self.comm.size, op=MPI.MIN)
-        col = np.where(nm.column >= 0, nm.column + 1, 0)
-        n_own = nm.n_reduced_owned + (1 if self.comm.rank == gauge_rank else 0)
-        nm = constraints.NodeMap(col, n_own, nm.n_reduced_global + 1)
+        # no gauge: a concentration, unlike an RVE fluctuation, is not defined up to a constant
+        nm = constraints.periodic_node_map(self.comm, x, lo, hi, gauge=False)
         self.P = constraints.prolongation(self.comm, nm, n_nodes, bs)
         self._F_form = fem.form(F)
         self._J_form = fem.form(ufl.derivative(F, u))
         self._J = fem_petsc.assemble_matrix(self._J_form)
         self._J.assemble()
-        self._Jr = self._J.PtAP(self.P)
+        self._sys = ConstrainedSystem(self._J, self.P)  # PᵀJP, refilled in place by update()
+        self._Jr = self._sys.reduced
         self._b = create_petsc_vector(V)
         self._dx_full = create_petsc_vector(V)
-        self._br, self._xr = self._Jr.createVecLeft(), self._Jr.createVecRight()
+        self._xr, self._br = self._sys.reduced_vectors()
         # Newton–Krylov with a lagged factorization: GMRES on the current Jacobian, preconditioned by
         # the MUMPS LU of an older one (self._Jp), refreshed only when GMRES needs more than
         # LAG_MAX_KSP_ITS iterations. Consecutive Newton iterates and time steps change the Jacobian
         # little, so most iterations cost a few back-substitutions instead of a factorization; the
         # linear solves stay accurate (rtol 1e-12), so Newton keeps its quadratic convergence.
         self._Jp = self._Jr.duplicate(copy=True)
-        ksp = PETSc.KSP().create(self.comm)
-        ksp.setOptionsPrefix(self.prefix)
-        opts = PETSc.Options()
-        opts.prefixPush(self.prefix)
-        settings = {"ksp_type": "gmres", "ksp_rtol": 1e-12, "ksp_atol": 1e-300, "ksp_max_it": 60,
+        defaults = {"ksp_type": "gmres", "ksp_rtol": 1e-12, "ksp_atol": 1e-300, "ksp_max_it": 60,
                     "ksp_gmres_restart": 60, "pc_type": "lu", "pc_factor_mat_solver_type": "mumps"}
-        for k, v in settings.items():
-            opts[k] = v
-        ksp.setFromOptions()
-        for k in settings:
-            del opts[k]
-        opts.prefixPop()
+        ksp = create_ksp(self.comm, self.prefix, defaults)
         ksp.setOperators(self._Jr, self._Jp)
         self._ksp = ksp
         self._refactor = True  # factorize at the first solve
@@ -486,27 +476,28 @@ class _GradientFlow:
             loc.set(0.0)
         fem_petsc.assemble_vector(self._b, self._F_form)
         self._b.ghostUpdate(addv=PETSc.InsertMode.ADD, mode=PETSc.ScatterMode.REVERSE)
-        self.P.multTranspose(self._b, self._br)
+        self._sys.restrict(self._b, self._br)
         return self._br.norm()
 
+    def _newton_step(self) -> bool:
+        """Jacobian at the current iterate, PᵀJP, lagged-LU GMRES, u ← u − P x̂; False: the solve failed."""
+        self._J.zeroEntries()
+        fem_petsc.assemble_matrix(self._J, self._J_form)
+        self._J.assemble()
+        self._sys.update()
+        if not self._solve_lagged():
+            return False
+        self._sys.expand(self._xr, self._dx_full, ghosts=False)  # axpy acts on owned entries only
+        self.u.x.petsc_vec.axpy(-1.0, self._dx_full)
+        self.u.x.scatter_forward()
+        return True
+
     def _newton_periodic(self) -> tuple[bool, int]:
+        """Newton on PᵀF(Pû) = 0 (fe2.solvers.newton_loop): stops when |PᵀF| <= max(atol, rtol |PᵀF⁰|)."""
         rtol, atol, max_it = self._tol
-        u = self.u
-        r0 = r = self._reduced_residual()
-        its = 0
-        while np.isfinite(r) and r > max(atol, rtol * r0) and its < max_it:
-            self._J.zeroEntries()
-            fem_petsc.assemble_matrix(self._J, self._J_form)
-            self._J.assemble()
-            self._J.PtAP(self.P, result=self._Jr)
-            if not self._solve_lagged():
-                return False, its
-            self.P.mult(self._xr, self._dx_full)
-            u.x.petsc_vec.axpy(-1.0, self._dx_full)
-            u.x.scatter_forward()
-            its += 1
-            r = self._reduced_residual()
-        return bool(np.isfinite(r) and r <= max(atol, rtol * r0)), its
+        report = newton_loop(lambda it: self._reduced_residual(), lambda it: self._newton_step(),
+                             lambda r, r0: r <= max(atol, rtol * r0), max_it, comm=self.comm)
+        return report.converged, report.iterations
 
     #: refresh the lagged factorization when GMRES needs more iterations than this
     LAG_MAX_KSP_ITS = 6
@@ -724,10 +715,10 @@ class _GradientFlow:
         ones = self._dx_full.duplicate()
         ones.set(1.0)
         counts, uh = self._xr.duplicate(), self._xr.duplicate()
-        self.P.multTranspose(ones, counts)
-        self.P.multTranspose(u.x.petsc_vec, uh)
+        self._sys.restrict(ones, counts)
+        self._sys.restrict(u.x.petsc_vec, uh)
         uh.pointwiseDivide(uh, counts)
-        self.P.mult(uh, u.x.petsc_vec)
+        self._sys.expand(uh, u.x.petsc_vec, ghosts=False)
         u.x.scatter_forward()
         for v in (ones, counts, uh):
             v.destroy()
@@ -736,11 +727,12 @@ class _GradientFlow:
         """Release the SNES / KSP and their matrices (collective)."""
         self.problem = None
         self.snes = None
-        for name in ("_ksp", "_J", "_Jr", "P", "_b", "_dx_full", "_br", "_xr"):
+        for name in ("_ksp", "_J", "_Jr", "_Jp", "P", "_b", "_dx_full", "_br", "_xr"):
             obj = getattr(self, name, None)
             if obj is not None:
                 obj.destroy()
                 setattr(self, name, None)
+        self._sys = None  # its reduced operator was _Jr
 
 
 class CahnHilliard(_GradientFlow):
@@ -760,7 +752,7 @@ class CahnHilliard(_GradientFlow):
             module docstring. Under secant CN the μ component is μⁿ⁺¹ᐟ².
     """
 
-    prefix_base = "fe2_ch_"
+    prefix_base = "fe2_ch_"  # fe2.solvers.PREFIXES
 
     def __init__(
         self,
@@ -837,7 +829,7 @@ class AllenCahn(_GradientFlow):
             (default: zero flux).
     """
 
-    prefix_base = "fe2_ac_"
+    prefix_base = "fe2_ac_"  # fe2.solvers.PREFIXES
 
     def __init__(
         self,

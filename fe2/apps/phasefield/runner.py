@@ -3,15 +3,14 @@
 Writes into ``out``: ``concentration.xdmf`` (time series; a restarted run writes
 ``concentration_from_stepN.xdmf``), ``free_energy.csv`` (time,free_energy — the PFHub
 upload format), ``history.csv`` (every monitor), ``free_energy.png`` and ``result.json``;
-``checkpoint/`` holds the state for ``--restart``. A checkpoint is one ``.npz`` per rank
-(the local dof arrays), so a restart needs the same number of ranks; a mismatch is a
-:class:`~fe2.errors.ConfigError`.
+``checkpoint/`` holds the state for ``--restart``: a :class:`~fe2.solvers.RankCheckpoint` (one ``.npz``
+per rank with cⁿ and cⁿ⁻¹ as local dof arrays, and ``manifest.json`` with t, step, the proposed Δt,
+Δt_prev and the history, committed last), so a restart needs the same number of ranks; a
+mismatch is a :class:`~fe2.errors.ConfigError`.
 """
 
 from __future__ import annotations
 
-import json
-import os
 from pathlib import Path
 from typing import Callable
 
@@ -35,6 +34,7 @@ from fe2.physics.phasefield import (
     pfhub_bm1_initial_condition,
     smooth_noise,
 )
+from fe2.solvers import RankCheckpoint
 
 
 def _energy(cfg: PhaseFieldConfig):
@@ -77,36 +77,30 @@ def build_solver(cfg: PhaseFieldConfig, comm: MPI.Comm):
 
 
 def _save_checkpoint(solver, dt_next: float, history: list[StepRecord], ckpt: Path, comm: MPI.Comm) -> None:
-    if comm.rank == 0:
-        ckpt.mkdir(parents=True, exist_ok=True)
-    comm.Barrier()
-    tmp = ckpt / f"state_rank{comm.rank}.tmp.npz"
-    np.savez(tmp, u=solver.u0.x.array, u_prev=solver.u_prev.x.array)
-    os.replace(tmp, ckpt / f"state_rank{comm.rank}.npz")
-    comm.Barrier()
-    write_json_atomic(ckpt / "meta.json", {
-        "ranks": comm.size, "t": solver.t, "step": solver.step_count, "dt_next": dt_next, "dt_prev": solver.dt_prev,
-        "history": [r.to_dict() for r in history],
-    }, comm=comm)
-    comm.Barrier()
+    """Commit cⁿ, cⁿ⁻¹ (per rank) with t, step, the proposed Δt, Δt_prev and the history as one
+    checkpoint (:class:`~fe2.solvers.RankCheckpoint`: the manifest, written last, names the arrays, so a
+    run killed while saving resumes from the previous checkpoint, never a state with another time)."""
+    RankCheckpoint(ckpt, comm).save(
+        {"u": solver.u0.x.array, "u_prev": solver.u_prev.x.array},
+        {"t": solver.t, "step": solver.step_count, "dt_next": dt_next, "dt_prev": solver.dt_prev,
+         "history": [r.to_dict() for r in history]},
+    )
 
 
 def _load_checkpoint(solver, ckpt: Path, comm: MPI.Comm):
-    meta_path = ckpt / "meta.json"
-    if not meta_path.is_file():
-        raise ConfigError(f"--restart: no checkpoint in {ckpt}")
-    meta = json.loads(meta_path.read_text())
-    if meta["ranks"] != comm.size:
-        raise ConfigError(f"--restart: checkpoint written on {meta['ranks']} rank(s), this run has {comm.size}")
-    data = np.load(ckpt / f"state_rank{comm.rank}.npz")
-    arr = data["u"]
-    if arr.shape != solver.u0.x.array.shape:
+    """Restore the state of the committed checkpoint; ``(dt_next, history)``. ConfigError (on every rank)
+    when there is none, it was written on another rank count, a file is damaged or the arrays do not
+    fit this mesh/partition."""
+    arrays, meta = RankCheckpoint(ckpt, comm).load()
+    arr = arrays["u"]
+    fits = arr.shape == solver.u0.x.array.shape and arrays["u_prev"].shape == arr.shape
+    if comm.allreduce(int(not fits), op=MPI.MAX):
         raise ConfigError("--restart: checkpoint does not match this mesh/partition (config changed?)")
     solver.u0.x.array[:] = arr
     solver.u.x.array[:] = arr
-    # the second-order scheme and the error estimate need the level before (older checkpoints lack it)
-    solver.u_prev.x.array[:] = data["u_prev"] if "u_prev" in data else arr
-    solver.dt_prev = meta.get("dt_prev")
+    # the second-order scheme and the error estimate need the level before
+    solver.u_prev.x.array[:] = arrays["u_prev"]
+    solver.dt_prev = meta["dt_prev"]
     solver.t = float(meta["t"])
     solver.step_count = int(meta["step"])
     return float(meta["dt_next"]), [StepRecord(**r) for r in meta["history"]]

@@ -1,4 +1,10 @@
-"""Assembly and KSP plumbing shared by the Darcy and transport solvers (prefixed PETSc options only)."""
+"""Assembly and solve plumbing shared by the Darcy and transport solvers.
+
+Their KSPs are built by :func:`fe2.solvers.create_ksp` under the stable prefixes
+``fe2_darcy_`` (pressure / mixed system), ``fe2_darcy_proj_`` (primal velocity
+recovery) and ``fe2_solute_`` (transport), with :data:`DIRECT_OPTIONS` as the
+default; an option the user set under such a prefix wins.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +13,9 @@ from dolfinx.fem import petsc as fem_petsc
 from petsc4py import PETSc
 
 from fe2._compat import create_petsc_vector
-from fe2.micro.linear_solver import ksp_from_options, solve_checked, unique_prefix
+from fe2.solvers import create_ksp, solve_checked
 
-__all__ = ["DIRECT_OPTIONS", "assemble_rhs", "assemble_vector", "make_ksp", "solve_into", "unique_prefix"]
+__all__ = ["DIRECT_OPTIONS", "assemble_rhs", "assemble_vector", "make_ksp", "solve_into"]
 
 #: Default: sparse direct solve (MUMPS LU); symmetric indefinite (mixed) and SPD (primal) alike.
 DIRECT_OPTIONS: dict[str, str] = {
@@ -18,8 +24,9 @@ DIRECT_OPTIONS: dict[str, str] = {
 
 
 def make_ksp(comm, prefix: str, options: dict | None) -> PETSc.KSP:
-    """A KSP configured from ``options`` (default :data:`DIRECT_OPTIONS`) under ``prefix``."""
-    return ksp_from_options(comm, prefix, dict(DIRECT_OPTIONS if options is None else options))
+    """A KSP under the stable ``prefix`` (``fe2_darcy_``, ``fe2_darcy_proj_``, ``fe2_solute_``),
+    configured from ``options`` (default :data:`DIRECT_OPTIONS`) where the user set nothing."""
+    return create_ksp(comm, prefix, dict(DIRECT_OPTIONS if options is None else options))
 
 
 def assemble_vector(form: fem.Form, V: fem.FunctionSpace) -> PETSc.Vec:

@@ -9,7 +9,7 @@ Weak form (for all v ∈ RT_k with v·n = 0 on flux-BC/untagged facets, q ∈ DG
 Pressure conditions are natural; u·n = 0 is essential (on every boundary facet
 without a PressureBC). Because the cell indicator lies in DG_{k−1} and ∇·RT_k ⊂
 DG_{k−1}, ∫_K ∇·u_h = ∫_K s(p_h) on every cell K to solver round-off. Solved as one
-monolithic symmetric-indefinite system with MUMPS LU (options prefix ``fe2_darcy_N_``).
+monolithic symmetric-indefinite system with MUMPS LU (options prefix ``fe2_darcy_``).
 """
 
 from __future__ import annotations

@@ -26,7 +26,6 @@ from dolfinx import fem
 from dolfinx import mesh as dmesh
 
 from fe2.errors import ConfigError
-from fe2.physics.darcy import linalg
 from fe2.physics.darcy.audit import ConservationAudit
 from fe2.physics.darcy.bcs import BoundaryCondition, check_bcs
 from fe2.physics.darcy.coefficients import (
@@ -80,7 +79,7 @@ class DarcyProblem:
         formulation: 'mixed' (RT_k × DG_{k−1}, locally conservative) or 'primal' (P_k).
         degree: k.
         K_field: heterogeneous K at quadrature points (replaces the tissue K values).
-        petsc_options: KSP/PC options (default MUMPS LU), set under the prefix ``fe2_darcy_N_``.
+        petsc_options: KSP/PC options (default MUMPS LU), defaults under the stable prefix ``fe2_darcy_``.
         comm: optional; must be the mesh's communicator (checked).
         verbose: print the audit line on rank 0 after each solve.
     """
@@ -103,7 +102,7 @@ class DarcyProblem:
         self.verbose = verbose
         check_bcs(list(bcs), facet_tags, self.comm)
         self.coefficients = build_region_coefficients(mesh, cell_tags, tissue)
-        self.prefix = linalg.unique_prefix("fe2_darcy_")
+        self.prefix = "fe2_darcy_"
         cls = MixedDarcy if formulation == "mixed" else PrimalDarcy
         self.solver = cls(mesh, self.coefficients, facet_tags, list(bcs), self.degree, K_field, self.prefix,
                           petsc_options)

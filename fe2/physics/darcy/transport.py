@@ -25,7 +25,7 @@ Conservation: w = 1 kills the SUPG and diffusion terms, so with no Dirichlet fac
 holds to solver round-off (:class:`TransportAudit`). On Dirichlet facets the
 diffusive outflow is the consistent reaction −Σ_{i∈D} R_i of the residual vector.
 The operator is constant for fixed Δt: assembled and factorized once (MUMPS, prefix
-``fe2_solute_N_``).
+``fe2_solute_``).
 """
 
 from __future__ import annotations
@@ -203,7 +203,7 @@ class SoluteTransport:
         self.f_uptake = fem.form(k * ct * dx)
         self.f_lymph = fem.form(JL * ct * dx)
         self.f_adv = fem.form(ct * ufl.dot(u, n) * ds)
-        self.prefix = linalg.unique_prefix("fe2_solute_")
+        self.prefix = "fe2_solute_"
         self.ksp = linalg.make_ksp(self.comm, self.prefix, petsc_options)
         self._A = fem_petsc.assemble_matrix(self.a, bcs=self.bcs)
         self._A.assemble()

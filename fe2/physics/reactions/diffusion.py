@@ -22,10 +22,10 @@ Schemes (``step(dt, scheme)``):
   integrator (``reaction_substeps`` fixed steps); ``D(h)``: each mobile species alone by
   Crank–Nicolson (``theta = 1/2``) or backward Euler (``theta = 1``):
   ``(Mt + theta h A_a) c+ = (Mt - (1 - theta) h A_a) c + h b_a``; one matrix and KSP (prefix
-  ``fe2_rd_N_``, LU by default) per distinct (diffusivity, boundary conditions), refactored only
+  ``fe2_rd_``, LU by default) per distinct (diffusivity, boundary conditions), refactored only
   when ``dt`` changes.
 * ``"monolithic"`` — backward Euler on the fully coupled system, Newton (PETSc SNES, prefix
-  ``fe2_rd_N_mono_``) with the analytic reaction Jacobian (:mod:`.rd_monolithic`), first order;
+  ``fe2_rd_mono_``) with the analytic reaction Jacobian (:mod:`.rd_monolithic`), first order;
   ``"bdf2"`` — the same with BDF2 (second order; started by one backward-Euler step, and
   restarted whenever ``dt`` changes or another scheme was used in between).
 
@@ -36,7 +36,6 @@ moiety is constant up to round-off / solver tolerance (:meth:`ReactionDiffusion.
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
@@ -59,10 +58,10 @@ from fe2.physics.reactions.rd_boundary import (
     resolve_boundaries,
 )
 from fe2.physics.reactions.rd_monolithic import MonolithicStepper
+from fe2.solvers import create_ksp
 
 SCHEMES = ("godunov", "strang", "monolithic", "bdf2")
 MASS = ("consistent", "lumped")
-_ids = itertools.count()
 
 __all__ = ["Dirichlet", "Flux", "MASS", "RDResult", "ReactionDiffusion", "Robin", "SCHEMES"]
 
@@ -146,14 +145,16 @@ class ReactionDiffusion:
         diffusivity: ``{species: D}``; species left out do not diffuse (D = 0, immobile).
         theta: diffusion sub-step of the splitting schemes, 0.5 (Crank–Nicolson) or 1 (BE).
         reaction_substeps: fixed ROS2 steps per reaction sub-step (splitting schemes).
-        petsc_options: KSP/PC options of the splitting's diffusion solves (default: direct LU).
+        petsc_options: KSP/PC defaults of the splitting's diffusion solves (default: direct LU), prefix
+            ``fe2_rd_``; options the user set under that prefix win.
         boundaries: ``{name: marker}``, a marker a callable ``x -> bool`` on exterior facets or an
             integer tag of ``facet_tags``.
         facet_tags: dolfinx meshtags of facets, for integer markers.
         bcs: ``{species: [Dirichlet | Flux | Robin, ...]}``; the rest of the boundary is no-flux.
         mass: ``"consistent"`` or ``"lumped"`` mass matrix (every scheme uses the same).
-        snes_options: SNES/KSP/PC options of the monolithic schemes (prefix ``fe2_rd_N_mono_``;
-            default Newton with basic line search, rtol 1e-10, direct LU).
+        snes_options: SNES/KSP/PC options of the monolithic schemes (prefix ``fe2_rd_mono_``;
+            default Newton with basic line search, rtol 1e-10, direct LU); options the user set under
+            that prefix win.
     """
 
     def __init__(self, mesh, network: Network, diffusivity: dict[str, float], *, theta: float = 0.5,
@@ -212,7 +213,7 @@ class ReactionDiffusion:
         self._h = None
         self._opts = petsc_options or {"ksp_type": "preonly", "pc_type": "lu"}
         self._snes_options = snes_options
-        self.prefix = f"fe2_rd_{next(_ids)}_"
+        self.prefix = "fe2_rd_"
         self._mono: MonolithicStepper | None = None
         self._prev: tuple[np.ndarray, float] | None = None  # (c^{n-1}, dt) for BDF2
         self._newton_its = 0
@@ -275,20 +276,11 @@ class ReactionDiffusion:
         self._hth.value = self.theta * h
         self._hom.value = (1.0 - self.theta) * h
         self._hstep.value = h
-        opts = PETSc.Options()
         for op in self._ops.values():
             op.destroy()
             op.A = fem_petsc.assemble_matrix(op.a, bcs=op.bcs)
             op.A.assemble()
-            op.ksp = PETSc.KSP().create(self.comm)
-            op.ksp.setOptionsPrefix(self.prefix)
-            opts.prefixPush(self.prefix)
-            for k, v in self._opts.items():
-                opts[k] = v
-            op.ksp.setFromOptions()
-            for k in self._opts:
-                del opts[k]
-            opts.prefixPop()
+            op.ksp = create_ksp(self.comm, self.prefix, self._opts)
             op.ksp.setOperators(op.A)
         self._h = h
 
@@ -342,7 +334,7 @@ class ReactionDiffusion:
             load.append(b)
             dirichlet.append(op.dirichlet_owned(self.n_owned))
         self._mono = MonolithicStepper(self.comm, self.V.dofmap.index_map, self.compiled, self.params,
-                                       M, stiffness, load, dirichlet, self.prefix + "mono_",
+                                       M, stiffness, load, dirichlet, "fe2_rd_mono_",
                                        self._snes_options)
         M.destroy()
         for K, _ in built.values():

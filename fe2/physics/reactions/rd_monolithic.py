@@ -29,6 +29,7 @@ import numpy as np
 from petsc4py import PETSc
 
 from fe2.errors import ConvergenceError, SolverError
+from fe2.solvers import configure_from_defaults
 
 DEFAULT_SNES_OPTIONS = {
     "snes_type": "newtonls",
@@ -72,8 +73,10 @@ class MonolithicStepper:
         stiffness: per species, the scalar ``A_a`` (same pattern as ``mass``) or None (immobile).
         load: per species, owned part of ``b_a`` or None.
         dirichlet: per species, ``(owned node indices, value)`` pairs.
-        prefix: PETSc options prefix of the SNES (its KSP/PC inherit it).
-        options: SNES/KSP/PC options set under ``prefix`` unless already in the database.
+        prefix: PETSc options prefix of the SNES (its KSP/PC inherit it), one of
+            :data:`fe2.solvers.PREFIXES` (``fe2_rd_mono_``).
+        options: SNES/KSP/PC defaults over :data:`DEFAULT_SNES_OPTIONS`, set under ``prefix`` only
+            where the database holds no value (:func:`fe2.solvers.configure_from_defaults`).
     """
 
     def __init__(self, comm, index_map, compiled, params, mass: PETSc.Mat, stiffness: list,
@@ -142,19 +145,12 @@ class MonolithicStepper:
         # SNES
         self.snes = PETSc.SNES().create(comm)
         self.snes.setOptionsPrefix(prefix)
-        # defaults never override what the options database already holds for this prefix;
-        # explicit ``options`` do. Entries set here are removed again after setFromOptions.
-        opts = PETSc.Options()
-        mine = []
-        for k, v in {**DEFAULT_SNES_OPTIONS, **(options or {})}.items():
-            if (options and k in options) or not opts.hasName(prefix + k):
-                opts[prefix + k] = v
-                mine.append(prefix + k)
         self.snes.setFunction(self._residual, self._F)
         self.snes.setJacobian(self._jacobian, self.J)
-        self.snes.setFromOptions()
-        for k in mine:
-            opts.delValue(k)
+        # ``options`` over DEFAULT_SNES_OPTIONS are defaults: what the database already holds under
+        # the prefix (the user's command line / [petsc] table) wins and stays
+        with configure_from_defaults(prefix, {**DEFAULT_SNES_OPTIONS, **(options or {})}):
+            self.snes.setFromOptions()
         self._a0 = 1.0
         self._dt = 1.0
         self._hist = np.zeros(n * s)
