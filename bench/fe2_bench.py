@@ -46,7 +46,10 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _laws():
-    return {"matrix": J2Plasticity(3.0, 0.35, 0.03, h_iso=0.3, dim=2), "fibre": LinearElasticLaw.isotropic(70.0, 0.2, 2)}
+    return {
+        "matrix": J2Plasticity(3.0, 0.35, 0.03, h_iso=0.3, dim=2),
+        "fibre": LinearElasticLaw.isotropic(70.0, 0.2, 2),
+    }
 
 
 def micro_throughput(mesh_size: float, n_points: int) -> dict:
@@ -156,7 +159,11 @@ def linear_rve_vs_single_scale(mesh_size: float) -> dict:
         L = fem.form(ufl.inner(fem.Constant(plate.mesh, np.zeros(2)), v) * ufl.dx)
         d = 2
         bc_list = []
-        for tag, comp, val in ((plate.tag("left"), 0, 0.0), (plate.tag("bottom"), 1, 0.0), (plate.tag("right"), 0, 0.02)):
+        for tag, comp, val in (
+            (plate.tag("left"), 0, 0.0),
+            (plate.tag("bottom"), 1, 0.0),
+            (plate.tag("right"), 0, 0.02),
+        ):
             dofs = fem.locate_dofs_topological(V.sub(comp), d - 1, plate.facet_tags.find(tag))
             bc_list.append(fem.dirichletbc(val, dofs, V.sub(comp)))
         A = fem_petsc.assemble_matrix(a, bcs=bc_list)
@@ -239,7 +246,7 @@ def fedoo_comparison(quick: bool) -> dict:
             return {"failed": proc.stderr.strip().splitlines()[-1] if proc.stderr else str(proc.returncode)}
         peer = json.loads(proc.stdout)["peers"][0]["results"]
     steps = []
-    for a, b in zip(ours["steps"], peer["steps"]):
+    for a, b in zip(ours["steps"], peer["steps"], strict=False):
         steps.append({"load_factor": a["load_factor"], "fe2_s": a["time_s"], "fedoo_s": b["wall_time_s"],
                       "ratio": b["wall_time_s"] / a["time_s"],
                       "reaction_rel_diff": abs(a["reaction"] - b["reaction"]) / abs(b["reaction"])})
@@ -257,16 +264,22 @@ def collect(quick: bool) -> dict:
         "fedoo": fedoo_comparison(quick),
     }
     m, lin, ss = rec["micro"], rec["linear_rve"], rec["strong_scaling"]
-    print(f"\nFE² benchmark\n  micro: RVE {m['rve_dofs']} dofs, {m['micro_solves_per_s']:.1f} nonlinear micro solves/s/core,"
-          f" {m['micro_newton_iterations_per_solve']:.1f} Newton its/solve cold, "
-          f"{m['micro_newton_iterations_per_solve_warm']:.1f} warm-started; one iteration = "
-          f"{m['ratio_iteration_to_bare']:.2f}x a bare factorization+solve of the Dirichlet-box matrix, "
-          f"{m['ratio_iteration_to_bare_same_operator']:.2f}x one of the same periodic operator; "
-          f"a whole cold point = {m['ratio_point_to_bare']:.2f}x")
+    print(
+        f"\nFE² benchmark\n  micro: RVE {m['rve_dofs']} dofs, {m['micro_solves_per_s']:.1f} nonlinear "
+        f"micro solves/s/core,"
+        f" {m['micro_newton_iterations_per_solve']:.1f} Newton its/solve cold, "
+        f"{m['micro_newton_iterations_per_solve_warm']:.1f} warm-started; one iteration = "
+        f"{m['ratio_iteration_to_bare']:.2f}x a bare factorization+solve of the Dirichlet-box matrix, "
+        f"{m['ratio_iteration_to_bare_same_operator']:.2f}x one of the same periodic operator; "
+        f"a whole cold point = {m['ratio_point_to_bare']:.2f}x"
+    )
     print(f"  linear RVE: FE² solve {lin['fe2_linear_s']:.3f} s vs single-scale C_hom {lin['single_scale_s']:.3f} s"
           f" -> ratio {lin['ratio']:.2f} ({lin['macro_dofs']} macro dofs; |u diff| {lin['max_abs_u_diff']:.1e})")
-    print(f"  strong scaling of one FE² step: 1 rank {ss['ranks'][1]['step_s']:.2f} s, 2 ranks {ss['ranks'][2]['step_s']:.2f} s"
-          f" -> efficiency {100 * ss['efficiency_1_to_2']:.0f}% (reaction diff {ss['reaction_rel_diff']:.1e})")
+    print(
+        f"  strong scaling of one FE² step: 1 rank {ss['ranks'][1]['step_s']:.2f} s, 2 ranks "
+        f"{ss['ranks'][2]['step_s']:.2f} s"
+        f" -> efficiency {100 * ss['efficiency_1_to_2']:.0f}% (reaction diff {ss['reaction_rel_diff']:.1e})"
+    )
     fd = rec["fedoo"]
     if "steps" in fd:
         print(f"  vs fedoo FE² (RVE mesh {fd['rve_mesh_size']}): {fd['speedup_total']:.1f}x faster over the load steps"

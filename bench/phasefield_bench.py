@@ -130,7 +130,7 @@ def run_fipy(n: int, dts: list[float], solver_name: str, sweeps: int = 2) -> dic
     from fipy import CellVariable, DiffusionTerm, ImplicitSourceTerm, PeriodicGrid2D, TransientTerm
 
     h = L / n
-    msh = PeriodicGrid2D(nx=n, ny=n, dx=h, dy=h) + ((-0.5 * h,), (-0.5 * h,))  # cell centres at (i h, j h)
+    msh = PeriodicGrid2D(nx=n, ny=n, dx=h, dy=h) + ((-0.5 * h,), (-0.5 * h,))  # noqa: RUF005 -- FiPy mesh shift  # cell centres at (i h, j h)
     c = CellVariable(mesh=msh, name="c", hasOld=True)
     mu = CellVariable(mesh=msh, name="mu", hasOld=True)
     c.value = pfhub_ic_periodic(np.asarray(msh.cellCenters))
@@ -161,7 +161,9 @@ def run_fipy(n: int, dts: list[float], solver_name: str, sweeps: int = 2) -> dic
         "run_s": t2 - t1,
         "steps": len(dts),
         "last_sweep_residual": float(res),
-        "last_linear_solve": None if conv is None else {k: str(v) for k, v in vars(conv).items() if not k.startswith("_")},
+        "last_linear_solve": None
+        if conv is None
+        else {k: str(v) for k, v in vars(conv).items() if not k.startswith("_")},
         "energy_own": own,
         "energy_grid": grid_energy(u),
     }
@@ -206,17 +208,28 @@ def collect(quick: bool, reference: bool = False) -> dict:
     scale = abs(time_err["fipy"]) / max(abs(time_err["fe2"]), 1e-300)
     rec = {
         "problem": {
-            "name": "PFHub BM1a (periodic square)", "L": L, "rho": RHO, "c_alpha": CA, "c_beta": CB,
-            "kappa": KAPPA, "M": MOB, "c0": C0, "epsilon": EPS, "t_end": t_end,
+            "name": "PFHub BM1a (periodic square)",
+            "L": L,
+            "rho": RHO,
+            "c_alpha": CA,
+            "c_beta": CB,
+            "kappa": KAPPA,
+            "M": MOB,
+            "c0": C0,
+            "epsilon": EPS,
+            "t_end": t_end,
             "initial_condition": "PFHub BM1 IC sampled at the periodic lattice (i h, j h), i, j < N",
         },
         "resolution": {
-            "N": n, "h": L / n, "unknowns_per_field": n * n,
+            "N": n,
+            "h": L / n,
+            "unknowns_per_field": n * n,
             "fe2": f"P1 on {n}x{n} squares cut into {2 * n * n} triangles, periodic: {n * n} nodes per field",
             "fipy": f"PeriodicGrid2D {n}x{n} cells, centres on the same lattice",
         },
         "stepping": {
-            "fe2": f"secant Crank-Nicolson (2nd order), adaptive: dt0 = {dt0}, dt_max = {dt_max}, x1.5 when Newton <= 4 its",
+            "fe2": f"secant Crank-Nicolson (2nd order), adaptive: dt0 = {dt0}, dt_max = {dt_max}, x1.5 "
+            "when Newton <= 4 its",
             "fipy": "the same step sequence as fe2, linearized implicit Euler (1st order), 2 sweeps per step",
         },
         "fe2": fe2,

@@ -140,7 +140,8 @@ def collect(quick: bool, repeats: int = 2, comm: MPI.Comm = MPI.COMM_WORLD) -> l
         print(f"{'case':10s}{'dofs':>9s}{'bare LU s':>11s}{'bare chol s':>12s}   "
               + "".join(f"{bc + ' s':>12s}{'/LU':>7s}{'/chol':>7s}" for bc in ("kubc", "periodic", "tubc")))
         for r in results:
-            line = f"{r['case']:10s}{r['dofs']:9d}{r['bare_factor_solve_s']['lu']:11.3f}{r['bare_factor_solve_s']['cholesky']:12.3f}   "
+            bare = r["bare_factor_solve_s"]
+            line = f"{r['case']:10s}{r['dofs']:9d}{bare['lu']:11.3f}{bare['cholesky']:12.3f}   "
             for bc in ("kubc", "periodic", "tubc"):
                 b = r["bcs"][bc]
                 line += f"{b['time_s']:12.3f}{b['ratio_to_bare_lu']:7.2f}{b['ratio_to_bare_cholesky']:7.2f}"

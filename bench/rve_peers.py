@@ -73,7 +73,9 @@ def run_peer(script: str, resolutions: list[int], extra: list[str]) -> list[dict
     cmd = [str(PEER_PY), str(ROOT / "bench" / "peers" / script), "--resolutions", *map(str, resolutions), *extra]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=3600)
     if proc.returncode != 0:
-        raise RuntimeError(f"{script} failed: {proc.stderr.strip().splitlines()[-1] if proc.stderr else proc.returncode}")
+        raise RuntimeError(
+            f"{script} failed: {proc.stderr.strip().splitlines()[-1] if proc.stderr else proc.returncode}"
+        )
     return json.loads(proc.stdout)["peers"]
 
 
@@ -90,7 +92,11 @@ def time_to_accuracy(results: list[dict], ref: np.ndarray) -> dict:
     def pick(i):
         if i is None:
             return None
-        return {"resolution": results[i]["resolution"], "wall_time_s": results[i]["wall_time_s"], "max_rel_err": errs[i]}
+        return {
+            "resolution": results[i]["resolution"],
+            "wall_time_s": results[i]["wall_time_s"],
+            "max_rel_err": errs[i],
+        }
 
     return {"first": pick(first), "stable": pick(stable), "finest_max_rel_err": errs[-1]}
 
@@ -151,7 +157,8 @@ def collect(quick: bool) -> dict:
     print(f"{'code':16s}{'first: res':>12s}{'time s':>10s}{'stable: res':>13s}{'time s':>10s}{'finest err':>12s}")
     for name, s in summary.items():
         f, st = s["first"], s["stable"]
-        fmt = lambda e: (f"{e['resolution']:>12}", f"{e['wall_time_s']:10.3f}") if e else (f"{'-':>12s}", f"{'-':>10s}")
+        def fmt(e):
+            return (f"{e['resolution']:>12}", f"{e['wall_time_s']:10.3f}") if e else (f"{'-':>12s}", f"{'-':>10s}")
         a, b = fmt(f)
         c_, d = fmt(st)
         print(f"{name:16s}{a}{b}{c_:>13s}{d}{s['finest_max_rel_err']:12.1e}")

@@ -26,10 +26,10 @@ import os
 from pathlib import Path
 
 import numpy as np
+from dolfinx import io, mesh
 from mpi4py import MPI
 
 import fe2  # noqa: F401  (imports dolfinx_solver before dolfinx where installed)
-from dolfinx import io, mesh
 from fe2.io.results import write_csv_atomic, write_json_atomic
 from fe2.physics.phasefield import AllenCahn, DoubleWell, TimeStepping
 
@@ -87,8 +87,15 @@ say(f"{'step':>5} {'t':>8} {'dt':>6} {'energy':>12} {'area':>10} {'its':>4}")
 for r in history[:: max(1, len(history) // 10)]:
     say(f"{r.step:5d} {r.t:8.2f} {r.dt:6.2f} {r.energy:12.5f} {4 * r.mass:10.2f} {r.newton_its:4d}")
 say(f"dA/dt measured {slope:.4f}, theory −2πLκ = {theory:.4f} ({abs(slope / theory - 1):.1%} off)")
-write_csv_atomic(out / "area_energy.csv", ["time", "area", "free_energy"], [[a, b, c] for a, b, c in zip(t, A, E)], comm=comm)
-write_json_atomic(out / "summary.json", {"dA_dt": slope, "theory": theory, "history": [r.to_dict() for r in history]}, comm=comm)
+write_csv_atomic(
+    out / "area_energy.csv",
+    ["time", "area", "free_energy"],
+    [[a, b, c] for a, b, c in zip(t, A, E, strict=False)],
+    comm=comm,
+)
+write_json_atomic(
+    out / "summary.json", {"dA_dt": slope, "theory": theory, "history": [r.to_dict() for r in history]}, comm=comm
+)
 
 # %% [markdown]
 # ## Checks

@@ -34,10 +34,10 @@ import os
 from pathlib import Path
 
 import numpy as np
+from dolfinx import io, mesh
 from mpi4py import MPI
 
 import fe2  # noqa: F401  (imports dolfinx_solver before dolfinx where installed)
-from dolfinx import io, mesh
 from fe2.io.results import write_csv_atomic, write_json_atomic
 from fe2.physics.phasefield import (
     CahnHilliard,
@@ -75,8 +75,11 @@ boundary = "periodic" if args.variant == "a" else "noflux"
 ch = CahnHilliard(domain, energy, kappa=kappa, mobility=M, boundary=boundary)
 ch.set_initial_condition(pfhub_bm1_initial_condition(c0=c0, eps=0.01))
 k_max = ch_fastest_wavenumber(energy, c0, kappa)
-say(f"PFHub 1{args.variant} ({boundary}): mesh {n}×{n} on [0,{L:g}]², {comm.size} rank(s); f''(c0) = {energy.d2f(c0):.3f}, "
-    f"k_max = {k_max:.4f} (wavelength {2 * np.pi / k_max:.2f})")
+say(
+    f"PFHub 1{args.variant} ({boundary}): mesh {n}×{n} on [0,{L:g}]², {comm.size} rank(s); f''(c0) = "
+    f"{energy.d2f(c0):.3f}, "
+    f"k_max = {k_max:.4f} (wavelength {2 * np.pi / k_max:.2f})"
+)
 
 # %% [markdown]
 # ## Time loop
@@ -112,7 +115,12 @@ for rec in rows + ([history[-1]] if rows[-1] is not history[-1] else []):
 times = np.array([r.t for r in history])
 E = np.array([r.energy for r in history])
 mass = np.array([r.mass for r in history])
-write_csv_atomic(out / f"free_energy_1{args.variant}.csv", ["time", "free_energy"], [[t, e] for t, e in zip(times, E)], comm=comm)
+write_csv_atomic(
+    out / f"free_energy_1{args.variant}.csv",
+    ["time", "free_energy"],
+    [[t, e] for t, e in zip(times, E, strict=False)],
+    comm=comm,
+)
 c = ch.concentration()
 c_min = comm.allreduce(c.x.array[: c.function_space.dofmap.index_map.size_local].min(), op=MPI.MIN)
 c_max = comm.allreduce(c.x.array[: c.function_space.dofmap.index_map.size_local].max(), op=MPI.MAX)

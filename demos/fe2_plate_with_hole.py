@@ -31,8 +31,8 @@ import numpy as np
 from mpi4py import MPI
 
 import fe2  # noqa: F401  (imports dolfinx_solver before dolfinx where installed)
-from fe2.config.run import load_run_config
 from fe2.apps.run.runner import run_fe2
+from fe2.config.run import load_run_config
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--out", default="out/fe2_plate")

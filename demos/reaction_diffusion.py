@@ -38,13 +38,12 @@ import time
 from pathlib import Path
 
 import numpy as np
-from mpi4py import MPI
-
-import fe2  # noqa: F401  (imports dolfinx_solver before dolfinx where installed)
 import ufl
 from dolfinx import fem, io, mesh
+from mpi4py import MPI
 from scipy.fft import dctn
 
+import fe2  # noqa: F401  (imports dolfinx_solver before dolfinx where installed)
 from fe2.io.fields import gather_p1_field
 from fe2.io.results import write_json_atomic
 from fe2.physics.reactions import Network, Reaction, Species
@@ -225,7 +224,8 @@ def mean_k(P: np.ndarray) -> float:
 
 def linear_prediction(g0: np.ndarray, t: float) -> float:
     """Mean wavenumber of u at time t by the linear theory from the actual initial noise: each
-    cosine mode evolves by exp((J - k^2 diag(1, d)) t)."""
+    cosine mode evolves by exp((J - k^2 diag(1, d)) t).
+    """
     c0 = np.stack([dctn(g - g.mean(), type=1) for g in g0], axis=-1).reshape(-1, 2)
     Mk = J[None] - (KK.ravel() ** 2)[:, None, None] * np.diag([1.0, d_])[None]
     lam, V = np.linalg.eig(Mk)

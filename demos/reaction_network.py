@@ -140,7 +140,7 @@ if comm.rank == 0:
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 3, figsize=(14, 4))
-    for ax, (name, (t, pf, ps, pt)) in zip(axes[:2], curves.items()):
+    for ax, (name, (t, pf, ps, pt)) in zip(axes[:2], curves.items(), strict=False):
         ax.plot(t, pf, "k-", lw=2, label="full model")
         ax.plot(t, ps, "C0--", label="sQSSA")
         ax.plot(t, pt, "C1:", lw=2, label="tQSSA")

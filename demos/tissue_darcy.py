@@ -29,9 +29,9 @@ from pathlib import Path
 
 from mpi4py import MPI
 
+from fe2.apps.darcy.runner import run_darcy
 from fe2.config.darcy import load_darcy_config
 from fe2.physics.darcy import units
-from fe2.apps.darcy.runner import run_darcy
 
 ap = argparse.ArgumentParser()
 ap.add_argument("--quick", action="store_true", help="coarse meshes (smoke test)")
@@ -79,8 +79,8 @@ rows = [
     ("centre pressure [mmHg]", f"{res['radial_profile']['p_center_mmHg']:.3f}"),
     ("micro Stokes cells solved", f"{perm['cell_solves']}"),
     ("interpolation error of K(c)", f"{perm['interpolation_max_rel_error']:.1e}"),
-    ("K tumour / host (mean) [m²/(Pa s)]", f"{perm['K_mean_per_region']['tumour'][0][0]:.3e} / "
-                                           f"{perm['K_mean_per_region']['host'][0][0]:.3e}"),
+    ("K tumour / host (mean) [m²/(Pa s)]", (f"{perm['K_mean_per_region']['tumour'][0][0]:.3e} / "
+                                           f"{perm['K_mean_per_region']['host'][0][0]:.3e}")),
     ("solute balance residual (max)", f"{res['solute']['max_relative_residual']:.1e}"),
 ]
 say("\n".join(f"  {k:38s} {v}" for k, v in rows))

@@ -16,9 +16,9 @@ from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 
-from fe2 import _compat  # noqa: F401  (dolfinx_solver first)
 from mpi4py import MPI
 
+from fe2 import _compat  # noqa: F401  (dolfinx_solver first)
 from fe2.errors import Fe2Error
 from fe2.solvers.options import PREFIXES, split_petsc_args, user_options
 
@@ -39,8 +39,8 @@ def _progress(comm: MPI.Comm) -> Callable[[str], None]:
 
 
 def _cmd_homogenize(args: argparse.Namespace, comm: MPI.Comm) -> int:
-    from fe2.config import load_homogenize_config
     from fe2.apps.homogenize.runner import run_homogenization
+    from fe2.config import load_homogenize_config
 
     cfg = load_homogenize_config(args.config)
     say = _progress(comm)
@@ -49,13 +49,16 @@ def _cmd_homogenize(args: argparse.Namespace, comm: MPI.Comm) -> int:
         data = run_homogenization(cfg, comm, args.out, progress=say)
     if comm.rank == 0:
         _print_table(data)
-        print(f"wrote {args.out}/result.json" + (" and fields/ (open the .xdmf files in ParaView)" if data.get("fields") else ""))
+        print(
+            f"wrote {args.out}/result.json"
+            + (" and fields/ (open the .xdmf files in ParaView)" if data.get("fields") else "")
+        )
     return 0
 
 
 def _cmd_bounds(args: argparse.Namespace, comm: MPI.Comm) -> int:
-    from fe2.config import load_bounds_config
     from fe2.apps.bounds import run_bounds_study
+    from fe2.config import load_bounds_config
 
     cfg = load_bounds_config(args.config)
     say = _progress(comm)
@@ -124,8 +127,8 @@ def _print_table(data: dict) -> None:
 
 
 def _cmd_run(args: argparse.Namespace, comm: MPI.Comm) -> int:
-    from fe2.config.run import load_run_config
     from fe2.apps.run.runner import run_fe2
+    from fe2.config.run import load_run_config
 
     cfg = load_run_config(args.config)
     say = _progress(comm)
@@ -138,8 +141,8 @@ def _cmd_run(args: argparse.Namespace, comm: MPI.Comm) -> int:
 
 
 def _cmd_phasefield(args: argparse.Namespace, comm: MPI.Comm) -> int:
-    from fe2.config.phasefield import load_phasefield_config
     from fe2.apps.phasefield.runner import run_phasefield
+    from fe2.config.phasefield import load_phasefield_config
 
     cfg = load_phasefield_config(args.config)
     say = _progress(comm)
@@ -154,8 +157,8 @@ def _cmd_phasefield(args: argparse.Namespace, comm: MPI.Comm) -> int:
 
 
 def _cmd_reactions(args: argparse.Namespace, comm: MPI.Comm) -> int:
-    from fe2.config.reactions import load_reactions
     from fe2.apps.reactions.runner import run_reactions
+    from fe2.config.reactions import load_reactions
 
     cfg, network = load_reactions(args.config)
     say = _progress(comm)
@@ -169,8 +172,8 @@ def _cmd_reactions(args: argparse.Namespace, comm: MPI.Comm) -> int:
 
 
 def _cmd_darcy(args: argparse.Namespace, comm: MPI.Comm) -> int:
-    from fe2.config.darcy import load_darcy_config
     from fe2.apps.darcy.runner import run_darcy
+    from fe2.config.darcy import load_darcy_config
 
     cfg = load_darcy_config(args.config)
     say = _progress(comm)
@@ -188,8 +191,8 @@ def _cmd_darcy(args: argparse.Namespace, comm: MPI.Comm) -> int:
 
 
 def _cmd_scales(args: argparse.Namespace, comm: MPI.Comm) -> int:
-    from fe2.io.results import write_json_atomic
     from fe2.apps.scales.coupling import decide_coupling
+    from fe2.io.results import write_json_atomic
 
     d = decide_coupling(args.ell, args.L, args.tau, args.T, nonlinear=args.nonlinear,
                         space_max=args.space_max, time_max=args.time_max)

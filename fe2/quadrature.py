@@ -66,7 +66,8 @@ class QuadratureFields:
 
     def set(self, flux: np.ndarray, tangent: np.ndarray, points: np.ndarray | None = None) -> None:
         """Write flux (n, m) and tangent (n, m, m) at the owned points (all, or the local point indices
-        ``points``), then update ghosts (collective)."""
+        ``points``), then update ghosts (collective).
+        """
         m = self.m
         blocks = self._blocks if points is None else self._blocks[points]
         fx = self.flux.x.array.reshape(-1, m)

@@ -58,7 +58,7 @@ def mandel_to_sym(v: np.ndarray) -> np.ndarray:
     v = np.asarray(v, dtype=float)
     dim = {3: 2, 6: 3}[v.shape[-1]]
     comp = v / mandel_scale(dim)
-    t = np.zeros(v.shape[:-1] + (dim, dim))
+    t = np.zeros((*v.shape[:-1], dim, dim))
     for k, (i, j) in enumerate(VOIGT_PAIRS[dim]):
         t[..., i, j] = comp[..., k]
         t[..., j, i] = comp[..., k]

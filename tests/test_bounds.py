@@ -259,7 +259,7 @@ def elastic_study(tmp_path_factory):
 
 def test_every_realization_is_ordered(elastic_study):
     """KUBC ⪰ periodic ⪰ TUBC in every record of every case, pores included."""
-    cfg, summary, out = elastic_study
+    _, summary, out = elastic_study
     records = read_records(out)
     assert len(records) == 4 * 2 + 3 * 2 * 3  # main + (ratio 1, ratio 100, pores)
     for rec in records.values():
@@ -296,7 +296,7 @@ def test_elastic_means_inside_hashin_shtrikman(elastic_study):
 
 
 def test_report_files(elastic_study):
-    cfg, summary, out = elastic_study
+    _, summary, out = elastic_study
     for name in (*TABLES, "summary.json", "bounds_bulk.png", "variance_shear.png", "contrast_C11.png"):
         assert (out / name).is_file(), name
     assert summary["complete"] and summary["run"]["records_solved"] == 26

@@ -82,7 +82,7 @@ def test_toml_petsc_table_reaches_the_rve_solver_and_the_command_line_wins(tmp_p
     assert not PETSc.Options().hasName("fe2_rve_ksp_view")
 
 
-@pytest.mark.parametrize(("extra_toml", "args", "key"), [
+@pytest.mark.parametrize("extra_toml, args, key", [
     ("", ["-ksp_type", "cg"], None),                     # unprefixed: argparse rejects it (exit 2)
     ("", ["-fe2_rv_ksp_type", "cg"], "-fe2_rv_ksp_type"),
     ('[petsc]\nksp_type = "cg"\n', [], "petsc.ksp_type"),

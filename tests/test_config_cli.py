@@ -23,9 +23,9 @@ import numpy as np
 import pytest
 from mpi4py import MPI
 
+from fe2.apps.homogenize.runner import build_rve, run_homogenization
 from fe2.config import HomogenizeConfig, load_homogenize_config, parse_config
 from fe2.errors import ConfigError, Fe2Error, GeometryError, MeshError
-from fe2.apps.homogenize.runner import build_rve, run_homogenization
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = sorted((ROOT / "demos" / "configs").glob("*.toml"))
@@ -259,18 +259,18 @@ def test_valid_base_config_and_defaults():
 
 GEOMETRY_ERRORS = {
     "overlapping_inclusions": (
-        'kind = "inclusions"\nlengths = [1.0, 1.0]\nmesh_size = 0.1\n'
-        "inclusions = [{center = [0.4, 0.5], radius = 0.2}, {center = [0.6, 0.5], radius = 0.2}]",
+        ('kind = "inclusions"\nlengths = [1.0, 1.0]\nmesh_size = 0.1\n'
+        "inclusions = [{center = [0.4, 0.5], radius = 0.2}, {center = [0.6, 0.5], radius = 0.2}]"),
         ["inclusions 0 and 1 overlap"],
     ),
     "overlapping_periodic_images": (
-        'kind = "inclusions"\nlengths = [1.0, 1.0]\nmesh_size = 0.1\n'
-        "inclusions = [{center = [0.05, 0.5], radius = 0.2}, {center = [0.9, 0.5], radius = 0.2}]",
+        ('kind = "inclusions"\nlengths = [1.0, 1.0]\nmesh_size = 0.1\n'
+        "inclusions = [{center = [0.05, 0.5], radius = 0.2}, {center = [0.9, 0.5], radius = 0.2}]"),
         ["inclusions 0 and 1 overlap", "periodic"],
     ),
     "centre_outside_box": (
-        'kind = "inclusions"\nlengths = [1.0, 1.0]\nmesh_size = 0.1\n'
-        "inclusions = [{center = [1.4, 0.5], radius = 0.2}]",
+        ('kind = "inclusions"\nlengths = [1.0, 1.0]\nmesh_size = 0.1\n'
+        "inclusions = [{center = [1.4, 0.5], radius = 0.2}]"),
         ["inclusion 0 centre", "outside the box"],
     ),
     "unpackable_random": (
@@ -278,8 +278,8 @@ GEOMETRY_ERRORS = {
         ["cannot pack", "volume fraction 0.75"],
     ),
     "empty_laminate_layer": (
-        'kind = "laminate"\nlengths = [1.0, 1.0]\nfractions = [0.0, 1.0]\nphases = ["matrix", "stiff"]\n'
-        "mesh_size = 0.1",
+        ('kind = "laminate"\nlengths = [1.0, 1.0]\nfractions = [0.0, 1.0]\nphases = ["matrix", "stiff"]\n'
+        "mesh_size = 0.1"),
         ["layer 0", "fraction 0", "empty"],
     ),
     "square_array_fraction_too_large": (

@@ -175,9 +175,9 @@ def test_fe2_linear_rve_model_equals_single_scale_law():
 
 # =========================================================================== fe2 darcy
 def test_darcy_micro_K_at_the_points_is_the_micro_models_tangent():
+    from fe2.apps.darcy.runner import build_domain, micro_conductivity, tissue_properties
     from fe2.config.darcy import DarcyConfig
     from fe2.physics.darcy.micro_permeability import FibreFractionState
-    from fe2.apps.darcy.runner import build_domain, micro_conductivity, tissue_properties
 
     comm = MPI.COMM_WORLD
     cfg = DarcyConfig.model_validate({
@@ -286,9 +286,9 @@ def anisotropic_laminate(tensors, fractions, axis: int) -> np.ndarray:
     d = Ks[0].shape[0]
     n = np.eye(d)[axis]
     knn = [n @ K @ n for K in Ks]
-    H = 1.0 / sum(f / k for f, k in zip(fractions, knn))
-    a = H * sum(f * (n @ K) / k for f, K, k in zip(fractions, Ks, knn))
-    return sum(f * K @ (np.eye(d) + np.outer(n, (a - n @ K) / k)) for f, K, k in zip(fractions, Ks, knn))
+    H = 1.0 / sum(f / k for f, k in zip(fractions, knn, strict=False))
+    a = H * sum(f * (n @ K) / k for f, K, k in zip(fractions, Ks, knn, strict=False))
+    return sum(f * K @ (np.eye(d) + np.outer(n, (a - n @ K) / k)) for f, K, k in zip(fractions, Ks, knn, strict=False))
 
 
 def test_formula_reduces_to_harmonic_and_arithmetic_means():

@@ -29,14 +29,19 @@ from mpi4py import MPI
 
 import fe2  # noqa: F401
 from fe2.analytic.perfusion import baxter_jain_pressure, baxter_jain_surface_velocity
-from fe2.errors import ConfigError
+from fe2.apps.darcy import output
+from fe2.errors import ConfigError, MaterialError
 from fe2.geometry.tissue import tissue_from_msh, tumour_in_host
 from fe2.physics.darcy import (
-    DarcyProblem, FluxBC, PressureBC, QuadratureConductivity, SoluteProperties, SoluteTransport,
+    DarcyProblem,
+    FluxBC,
+    PressureBC,
+    QuadratureConductivity,
+    SoluteProperties,
+    SoluteTransport,
     TissueProperties,
+    units,
 )
-from fe2.apps.darcy import output
-from fe2.physics.darcy import units
 from fe2.quadrature import QuadratureFields
 
 R = 1e-3  # 1 mm tumour: alpha = 3.68 with the Baxter-Jain tumour data
@@ -79,7 +84,7 @@ def test_units_and_baxter_jain_parameters():
     assert units.pa_to_mmhg(units.mmhg_to_pa(7.0)) == pytest.approx(7.0, rel=1e-15)
     assert units.conductivity_cgs_to_si(1.0) == pytest.approx(1e-4 / 133.322387415, rel=1e-12)
     assert NORMAL.L_pL_SV == pytest.approx(1.33e-5 / units.MMHG, rel=1e-12)
-    with pytest.raises(Exception):
+    with pytest.raises(MaterialError):
         TissueProperties(K=-1.0)
 
 
@@ -216,7 +221,7 @@ def test_transport_manufactured_rate(comm):
         def exact(x, t):
             return (1 + t) * ufl.sin(ufl.pi * x[0]) * ufl.sin(ufl.pi * x[1])
 
-        def src(x, t):
+        def src(x, t, u=u):
             ce = exact(x, t)
             return ce / (1 + t) + ufl.div(u * ce) - ufl.div(D * ufl.grad(ce)) + k * ce
 

@@ -55,7 +55,7 @@ def test_exact_cache_solves_each_fraction_once_and_ranks_agree():
     model.kappa(c)  # all cached now
     assert model.stats.cell_solves == len(distinct)
     ref = {v: permeability(FibreCell(v, mesh_size=0.1), MPI.COMM_SELF) for v in set(c)}
-    for ci, ki in zip(c, k1):
+    for ci, ki in zip(c, k1, strict=False):
         kr = ref[ci].K / FibreCell(ci).radius ** 2
         assert np.linalg.norm(ki - kr) <= 1e-12 * np.linalg.norm(kr)  # the cache symmetrizes: round-off
     K = model.hydraulic_conductivity(np.array([0.1]))
@@ -128,7 +128,9 @@ def _cli(args, cwd):
 
 @pytest.mark.serial
 def test_cli_darcy_isolated_tumour_matches_baxter_jain(tmp_path):
-    cfg = (ROOT / "demos/configs/darcy/isolated_tumour.toml").read_text().replace("mesh_size = 5e-5", "mesh_size = 1e-4")
+    cfg = (
+        (ROOT / "demos/configs/darcy/isolated_tumour.toml").read_text().replace("mesh_size = 5e-5", "mesh_size = 1e-4")
+    )
     (tmp_path / "c.toml").write_text(cfg)
     proc = _cli(["darcy", "c.toml", "--out", "out"], tmp_path)
     assert proc.returncode == 0, proc.stderr

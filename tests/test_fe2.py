@@ -25,7 +25,7 @@ from fe2.materials import EmptyState, LinearElasticLaw, MicroModel
 from fe2.materials.j2 import J2Plasticity
 from fe2.micro.nonlinear_rve import NonlinearRVEMaterial
 
-J2 = dict(young=1.0, poisson=0.3, sigma_y0=0.01, h_iso=0.1)
+J2 = {"young": 1.0, "poisson": 0.3, "sigma_y0": 0.01, "h_iso": 0.1}
 
 
 def _plate_solver(material, comm, mesh_size=0.35):
@@ -55,7 +55,7 @@ def test_one_phase_elastoplastic_rve_equals_single_scale(shared_tmp_path):
     rec_fe2 = run_load_steps(fe2_solver, steps, shared_tmp_path / "fe2", monitor=Monitor(plate.tag("right"), 0))
     rec_one = run_load_steps(single, steps, shared_tmp_path / "single", monitor=Monitor(plate.tag("right"), 0))
     assert _max_rel_diff(fe2_solver.u.x.array, single.u.x.array, comm) < 1e-6
-    for a, b in zip(rec_fe2, rec_one):
+    for a, b in zip(rec_fe2, rec_one, strict=False):
         assert a["reaction"] == pytest.approx(b["reaction"], rel=1e-6)
     # plasticity happened, and the macro Newton converged quadratically (consistent tangent)
     peq = comm.allreduce(float(np.max(single.state.eq_plastic_strain, initial=0.0)), op=MPI.MAX)
@@ -121,7 +121,7 @@ def test_fe2_restart_reproduces_uninterrupted_run(shared_tmp_path):
         return NonlinearRVEMaterial(rve, {"matrix": J2Plasticity(**J2, dim=2),
                                           "fibre": LinearElasticLaw.isotropic(10.0, 0.3, 2)})
 
-    full, plate = _plate_solver(material(), comm, mesh_size=0.5)
+    full, _plate = _plate_solver(material(), comm, mesh_size=0.5)
     run_load_steps(full, [0.5, 0.75, 1.0], shared_tmp_path / "full")
     part, _ = _plate_solver(material(), comm, mesh_size=0.5)
     run_load_steps(part, [0.5], shared_tmp_path / "part")
@@ -184,7 +184,7 @@ def test_cli_run_restart_and_errors(tmp_path):
     for t in ("0.25", "0.5", "0.75", "1"):  # one RVE snapshot per converged load step
         assert f'<Time Value="{t}" />' in micro
     assert 'Name="fluctuation"' in micro and 'Name="eq_plastic_strain"' in micro
-    proc = subprocess.run(cmd + ["--restart"], capture_output=True, text=True, timeout=600)
+    proc = subprocess.run([*cmd, "--restart"], capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr
     again = json.loads((tmp_path / "out" / "result.json").read_text())
     assert [s["reaction"] for s in again["steps"]] == [s["reaction"] for s in first["steps"]]

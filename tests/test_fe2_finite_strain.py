@@ -60,9 +60,17 @@ def test_macro_neo_hookean_equals_ufl_hyperelastic_solve(shared_tmp_path):
     R = ufl.derivative(Pi, u, v)
     d = 2
     g = fem.Constant(plate.mesh, 0.0)
-    bcs = [fem.dirichletbc(0.0, fem.locate_dofs_topological(V.sub(0), d - 1, plate.facet_tags.find(plate.tag("left"))), V.sub(0)),
-           fem.dirichletbc(0.0, fem.locate_dofs_topological(V.sub(1), d - 1, plate.facet_tags.find(plate.tag("bottom"))), V.sub(1)),
-           fem.dirichletbc(g, fem.locate_dofs_topological(V.sub(0), d - 1, plate.facet_tags.find(plate.tag("right"))), V.sub(0))]
+    bcs = [
+        fem.dirichletbc(
+            0.0, fem.locate_dofs_topological(V.sub(0), d - 1, plate.facet_tags.find(plate.tag("left"))), V.sub(0)
+        ),
+        fem.dirichletbc(
+            0.0, fem.locate_dofs_topological(V.sub(1), d - 1, plate.facet_tags.find(plate.tag("bottom"))), V.sub(1)
+        ),
+        fem.dirichletbc(
+            g, fem.locate_dofs_topological(V.sub(0), d - 1, plate.facet_tags.find(plate.tag("right"))), V.sub(0)
+        ),
+    ]
     problem = NonlinearProblem(R, u, bcs=bcs, petsc_options_prefix="fe2_test_hyper_",
                                petsc_options={"snes_rtol": 1e-12, "snes_atol": 1e-14, "ksp_type": "preonly",
                                               "pc_type": "lu", "pc_factor_mat_solver_type": "mumps"})

@@ -49,8 +49,13 @@ def _single_scale(V, c_mandel, facet_tags, dirichlet, tractions):
         facets = facet_tags.find(bc.tag)
         dofs = fem.locate_dofs_topological(V.sub(bc.component), d - 1, facets)
         bcs.append(fem.dirichletbc(float(bc.value), dofs, V.sub(bc.component)))
-    problem = LinearProblem(a, L, bcs=bcs, petsc_options_prefix="fe2_test_ref_",
-                            petsc_options={"ksp_type": "preonly", "pc_type": "lu", "pc_factor_mat_solver_type": "mumps"})
+    problem = LinearProblem(
+        a,
+        L,
+        bcs=bcs,
+        petsc_options_prefix="fe2_test_ref_",
+        petsc_options={"ksp_type": "preonly", "pc_type": "lu", "pc_factor_mat_solver_type": "mumps"},
+    )
     return problem.solve()
 
 
@@ -63,7 +68,7 @@ class _ConstantLaw(MicroModel):
         self.dim = 2 if self.c.shape[0] == 3 else 3
 
     def evaluate(self, driver, state, guess=None):
-        return driver @ self.c.T, np.broadcast_to(self.c, (driver.shape[0],) + self.c.shape), state
+        return driver @ self.c.T, np.broadcast_to(self.c, (driver.shape[0], *self.c.shape)), state
 
 
 def _max_rel_diff(a, b, comm):

@@ -94,7 +94,7 @@ def test_linear_elastic_law_returns_c_eps_and_c():
         eps = rng.standard_normal((7, law.driver_size)) * 1e-3
         sig, tan, st = law.evaluate(eps, law.initial_state(7))
         np.testing.assert_allclose(sig, eps @ c.T, rtol=1e-14, atol=0)
-        np.testing.assert_array_equal(tan, np.broadcast_to(c, (7,) + c.shape))
+        np.testing.assert_array_equal(tan, np.broadcast_to(c, (7, *c.shape)))
         assert isinstance(st, EmptyState)
         # anisotropic C_hom plugs in identically
         a = rng.standard_normal((law.driver_size, law.driver_size))
@@ -117,7 +117,7 @@ def test_linear_elastic_law_rejects_bad_stiffness():
         LinearElasticLaw(-c)
     with pytest.raises(MaterialError):
         LinearElasticLaw(np.eye(4))
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="driver must have shape"):
         LinearElasticLaw(c).evaluate(np.zeros((2, 3)), EmptyState())
 
 
@@ -192,7 +192,7 @@ def _uniaxial_path(law: J2Plasticity, eps11: np.ndarray) -> tuple[np.ndarray, in
     lat = np.zeros(2)
     out, max_it = [], 0
     for e11 in eps11:
-        for it in range(1, 21):
+        for it in range(1, 21):  # noqa: B007 -- read after the loop
             eps = np.array([[e11, lat[0], lat[1], 0.0, 0.0, 0.0]])
             sig, tan = store.evaluate(eps)
             r = sig[0, 1:3]

@@ -58,7 +58,7 @@ def _ch_run(comm, t_end=60.0, adaptive=True):
 
 
 def test_ch_energy_never_increases_and_mass_is_conserved(comm):
-    ch, hist = _ch_run(comm)
+    _ch, hist = _ch_run(comm)
     E = np.array([r.energy for r in hist])
     mass = np.array([r.mass for r in hist])
     assert len(hist) > 10
@@ -83,7 +83,7 @@ def test_energy_based_step_control(comm):
         runs[tol] = ch.run(30.0, TimeStepping(dt=0.5, dt_max=10.0, energy_rtol=tol))
     h = runs[2e-3]
     assert len(h) > len(runs[None])
-    for a, b, c in zip(h[:-2], h[1:-1], h[2:]):
+    for a, b, c in zip(h[:-2], h[1:-1], h[2:], strict=False):
         rel = abs(b.energy - a.energy) / a.energy
         if c.dt > b.dt * (1 + 1e-12):
             assert rel <= 2e-3
@@ -138,7 +138,8 @@ def test_spinodal_growth_rates_and_fastest_wavenumber(comm, boundary):
 
     IC: c0 + A Σ_m φ(k_m x), k_m = 2πm/L, A = 1e-4, on a strip [0, L] × [0, L/100], with
     φ = cos under no-flux (the modes satisfy ∇c·n = 0) and φ = sin under periodic boundaries
-    (sin modes are not no-flux eigenmodes, so they check that periodicity is really imposed). In the linear regime the modes evolve independently; each
+    (sin modes are not no-flux eigenmodes, so they check that periodicity is really imposed). In the linear regime
+    the modes evolve independently; each
     amplitude a_m(t) is measured by projection on cos(k_m x), and σ_m = ln(a_m(T)/a_m(0))/T.
 
     Error budget, relative to σ_max = M f''²/(4κ) = 0.4:
@@ -186,7 +187,7 @@ def test_spinodal_growth_rates_and_fastest_wavenumber(comm, boundary):
 # domain [0,1]×[0,½], f = W u²(1−u)², W = 1, L = 1. The benchmark's κ = 4e-4 makes the
 # interface (width √(2κ) ≈ 0.03) too thin for the coarse meshes a unit test can afford, so
 # the test uses κ = 0.01 (width 0.14); the slow test runs the benchmark's κ.
-_BM7 = dict(A1=0.0075, B1=8 * np.pi, A2=0.03, B2=22 * np.pi, C2=0.0625 * np.pi)
+_BM7 = {"A1": 0.0075, "B1": 8 * np.pi, "A2": 0.03, "B2": 22 * np.pi, "C2": 0.0625 * np.pi}
 
 
 def _bm7_exact(x, t, kappa):
@@ -392,7 +393,7 @@ def test_cli_phasefield_bad_config_is_one_line_error(shared_tmp_path, comm, caps
 
     p = shared_tmp_path / "bad.toml"
     if comm.rank == 0:
-        p.write_text(_CLI_TOML.format(t_end=1.0).replace("kind = \"pfhub_bm1\"\n[initial]", "kind = \"nope\"\n[initial]"))
+        p.write_text(_CLI_TOML.format(t_end=1.0).replace('kind = "pfhub_bm1"\n[initial]', 'kind = "nope"\n[initial]'))
     comm.Barrier()
     with pytest.raises(ConfigError) as err:
         load_phasefield_config(p)
@@ -561,8 +562,8 @@ def test_constant_mobility_config_reproduces_old_results(comm, shared_tmp_path):
     config: 40×40 square, 16×16 mesh, PFHub IC, Δt = 0.5 fixed) to 1e-10 relative (LU round-off
     and Newton tolerance; the two codes take identical steps). Table-form configs that are
     invalid are one-line ConfigErrors."""
-    from fe2.config.phasefield import load_phasefield_config
     from fe2.apps.phasefield.runner import build_solver
+    from fe2.config.phasefield import load_phasefield_config
 
     def history(name, text):
         p = shared_tmp_path / f"{name}.toml"
@@ -608,7 +609,7 @@ def test_periodic_initial_condition_is_made_periodic(comm):
     nl = ch.V_c.dofmap.index_map.size_local
     xy = ch.V_c.tabulate_dof_coordinates()[:nl, :2]
     c = ch.concentration().x.array[:nl]
-    rows = [(round(float(p[0]), 6) % L, round(float(p[1]), 6) % L, float(v)) for p, v in zip(xy, c)]
+    rows = [(round(float(p[0]), 6) % L, round(float(p[1]), 6) % L, float(v)) for p, v in zip(xy, c, strict=False)]
     rows = [r for g in comm.allgather(rows) for r in g]
     groups: dict = {}
     for a, b, v in rows:

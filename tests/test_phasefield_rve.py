@@ -11,6 +11,7 @@ Tolerances:
 
 from __future__ import annotations
 
+import itertools
 import json
 
 import numpy as np
@@ -20,11 +21,6 @@ from dolfinx import mesh as dmesh
 from mpi4py import MPI
 
 from fe2.analytic.laminate import laminate_conductivity, laminate_stiffness
-from fe2.errors import ConfigError, MaterialError
-from fe2.materials import IsotropicConductor, IsotropicElastic
-from fe2.micro.physics import Conductivity
-from fe2.micro.rve_problem import RVEProblem
-from fe2.physics.phasefield import CahnHilliard, TimeStepping, pfhub_bm1_energy, pfhub_bm1_initial_condition
 from fe2.apps.phasefield.rve_link import (
     PhaseFieldHomogenizer,
     PhaseFieldMaterial,
@@ -32,6 +28,11 @@ from fe2.apps.phasefield.rve_link import (
     run_with_snapshots,
     smoothstep,
 )
+from fe2.errors import ConfigError, MaterialError
+from fe2.materials import IsotropicConductor, IsotropicElastic
+from fe2.micro.physics import Conductivity
+from fe2.micro.rve_problem import RVEProblem
+from fe2.physics.phasefield import CahnHilliard, TimeStepping, pfhub_bm1_energy, pfhub_bm1_initial_condition
 from fe2.tensors import isotropic_stiffness_mandel, lame_from_young_poisson, stiffness_mandel_to_voigt
 
 ROUNDOFF = 1e-10
@@ -179,7 +180,7 @@ def test_ch_microstructure_bc_ordering(ch_snapshots):
         r = s.result
         chain = [r.voigt_bound, r.effective("kubc"), r.effective("periodic"), r.effective("tubc"), r.reuss_bound]
         scale = np.abs(r.voigt_bound).max()
-        for a, b in zip(chain[:-1], chain[1:]):
+        for a, b in itertools.pairwise(chain):
             d = a - b
             assert np.linalg.eigvalsh(0.5 * (d + d.T))[0] >= -ROUNDOFF * scale
         assert max(br.hill_mandel_max for br in r.bcs.values()) < 1e-9

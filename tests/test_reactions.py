@@ -30,8 +30,8 @@ from mpi4py import MPI
 from scipy.sparse.linalg import expm_multiply
 from scipy.stats import poisson
 
+from fe2.apps.scales.coupling import decide_coupling
 from fe2.errors import ConfigError
-from fe2.physics.reactions.examples import robertson
 from fe2.physics.reactions import (
     EnzymeKinetics,
     Network,
@@ -47,8 +47,8 @@ from fe2.physics.reactions import (
     tau_leaping,
     time_scales,
 )
+from fe2.physics.reactions.examples import robertson
 from fe2.physics.reactions.integrators import lu_factor_batched, lu_solve_batched
-from fe2.apps.scales.coupling import decide_coupling
 
 
 def michaelis_menten() -> Network:

@@ -208,7 +208,7 @@ def test_stochastic_ssa_with_cme_histogram(shared_tmp_path):
     _, net = load_reactions(shared_tmp_path / "case.toml")
     seeds = np.random.SeedSequence(4).spawn(4)
     x = np.concatenate([gillespie(net, np.linspace(0, 3, 7), n_traj=n, seed=sd).x[-1, :, 0]
-                        for n, sd in zip((300, 300, 300, 100), seeds)])
+                        for n, sd in zip((300, 300, 300, 100), seeds, strict=False)])
     assert res["final"]["A"]["mean"] == x.mean() and res["histograms"]["A"]["probability"] == (
         np.bincount(x) / x.size).tolist()
 
@@ -241,25 +241,39 @@ def test_spatial_writes_fields_and_conserves_moieties(shared_tmp_path):
 
 # --------------------------------------------------------------------------- errors
 BAD = [
-    ('mode = "well_mixed"\n' + CHAIN + '\n[well_mixed]\nt_end = 1.0\nn_outs = 5\n', "well_mixed.n_outs: unknown key"),
-    ('mode = "well_mixed"\n' + CHAIN.replace('equation = "B -> C"', 'equation = "B -> X"')
-     + '\n[well_mixed]\nt_end = 1.0\n', "unknown species 'X'"),
-    ('mode = "well_mixed"\n' + CHAIN.replace("k2 = 1.0", "k2 = -1.0") + '\n[well_mixed]\nt_end = 1.0\n',
-     "k = -1 is negative"),
+    ('mode = "well_mixed"\n' + CHAIN + "\n[well_mixed]\nt_end = 1.0\nn_outs = 5\n", "well_mixed.n_outs: unknown key"),
+    (
+        'mode = "well_mixed"\n'
+        + CHAIN.replace('equation = "B -> C"', 'equation = "B -> X"')
+        + "\n[well_mixed]\nt_end = 1.0\n",
+        "unknown species 'X'",
+    ),
+    (
+        'mode = "well_mixed"\n' + CHAIN.replace("k2 = 1.0", "k2 = -1.0") + "\n[well_mixed]\nt_end = 1.0\n",
+        "k = -1 is negative",
+    ),
     ('mode = "well_mixed"\nnetwork = "missing.toml"\n\n[well_mixed]\nt_end = 1.0\n', "network: file not found"),
     ('mode = "well_mixed"\nsbml = "missing.xml"\n\n[well_mixed]\nt_end = 1.0\n', "sbml: file not found"),
-    ('mode = "stochastic"\n' + CHAIN.replace("A = 1.0", "A = 0.5") + '\n[stochastic]\nt_end = 1.0\n',
-     "initial values must be integer counts"),
-    ('mode = "stochastic"\n' + BIRTH_DEATH + '\n[stochastic]\nt_end = 1.0\nhistogram = ["Z"]\n',
-     "stochastic.histogram: unknown species 'Z'"),
+    (
+        'mode = "stochastic"\n' + CHAIN.replace("A = 1.0", "A = 0.5") + "\n[stochastic]\nt_end = 1.0\n",
+        "initial values must be integer counts",
+    ),
+    (
+        'mode = "stochastic"\n' + BIRTH_DEATH + '\n[stochastic]\nt_end = 1.0\nhistogram = ["Z"]\n',
+        "stochastic.histogram: unknown species 'Z'",
+    ),
     ('mode = "stochastic"\n' + BIRTH_DEATH + '\n[stochastic]\nmethod = "tau_leap"\nt_end = 1.0\n', "needs tau"),
-    ('mode = "spatial"\n' + BIRTH_DEATH + '\n[well_mixed]\nt_end = 1.0\n', "needs a [spatial] table"),
+    ('mode = "spatial"\n' + BIRTH_DEATH + "\n[well_mixed]\nt_end = 1.0\n", "needs a [spatial] table"),
     (SPATIAL.replace('scheme = "strang"', 'scheme = "leapfrog"'), "unknown scheme 'leapfrog'"),
     (SPATIAL.replace("dt = 0.02", "dt = 0.03"), "does not divide"),
     (SPATIAL.replace('A = "1 + 0.5*cos(pi*x)"', 'A = "1 + q*x"'), "unknown name(s) q"),
-    (SPATIAL.replace('A = "1 + 0.5*cos(pi*x)"', 'A = -1.0'), "spatial.initial.A: initial value -1 is negative"),
-    ('mode = "well_mixed"\n' + CHAIN + '\n[well_mixed]\nt_end = 1.0\nsweep = { parameter = "k2", values = [1.0, -2.0] }\n',
-     "well_mixed.sweep (k2 = -2)"),
+    (SPATIAL.replace('A = "1 + 0.5*cos(pi*x)"', "A = -1.0"), "spatial.initial.A: initial value -1 is negative"),
+    (
+        'mode = "well_mixed"\n'
+        + CHAIN
+        + '\n[well_mixed]\nt_end = 1.0\nsweep = { parameter = "k2", values = [1.0, -2.0] }\n',
+        "well_mixed.sweep (k2 = -2)",
+    ),
 ]
 
 
@@ -298,7 +312,18 @@ def test_spatial_two_ranks_agree_with_one(tmp_path):
     cfg = tmp_path / "spatial.toml"
     cfg.write_text(SPATIAL)
     assert main(["reactions", str(cfg), "--out", str(tmp_path / "n1")]) == 0
-    cmd = [str(MPIRUN), "-n", "2", sys.executable, "-m", "fe2.cli", "reactions", str(cfg), "--out", str(tmp_path / "n2")]
+    cmd = [
+        str(MPIRUN),
+        "-n",
+        "2",
+        sys.executable,
+        "-m",
+        "fe2.cli",
+        "reactions",
+        str(cfg),
+        "--out",
+        str(tmp_path / "n2"),
+    ]
     p = subprocess.run(cmd, cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=300)
     assert p.returncode == 0, p.stderr
     a, b = (json.loads((tmp_path / n / "result.json").read_text()) for n in ("n1", "n2"))

@@ -144,7 +144,7 @@ def test_rates_match_roadrunner(name):
     np.testing.assert_allclose(r.model.getFloatingSpeciesConcentrations(), net.initial, rtol=1e-14)
     rng = np.random.default_rng(3)
     c = net.initial * rng.uniform(0.5, 1.5, net.n_species) + rng.uniform(0.1, 1.0, net.n_species)
-    for sid, value in zip(net.species_names, c):
+    for sid, value in zip(net.species_names, c, strict=False):
         r.setValue(f"[{sid}]", value)
     rates = np.asarray(r.getReactionRates()) / V  # extent / time -> concentration / time
     np.testing.assert_allclose(cn.rates(c), rates, rtol=1e-12, atol=1e-300)

@@ -145,7 +145,7 @@ def test_obstacles_as_meshed_phase_random_packing(comm):
     agrees with the same packing meshed with holes. gmsh meshes the matrix surface from
     the same boundary curves in both cases, so the fluid meshes coincide and K agrees to
     round-off (measured 2e-15): the cut-out path (remove_phases + wall detection) adds nothing."""
-    kw = dict(seed=7, min_gap=0.03, element_order=2)
+    kw = {"seed": 7, "min_gap": 0.03, "element_order": 2}
     solid = random_rve(comm, [1.0, 1.0], 0.12, 0.25, 0.04, **kw)
     holes = random_rve(comm, [1.0, 1.0], 0.12, 0.25, 0.04, void=True, **kw)
     r_solid = permeability(solid, comm, obstacle_phases=["inclusion"])

@@ -138,8 +138,8 @@ def main() -> int:
     p.add_argument("--rve-mesh-size", type=float, help="override rve.geometry.mesh_size")
     args = p.parse_args()
 
-    from fe2.apps.run.runner import build_macro_domain
     from fe2.apps.homogenize.runner import build_rve
+    from fe2.apps.run.runner import build_macro_domain
 
     cfg = load_run_config(args.config)
     if args.macro_mesh_size is not None:

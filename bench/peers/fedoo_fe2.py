@@ -174,7 +174,7 @@ def read_msh(path: str):
     phys = m.cell_data.get("gmsh:physical")
     if phys is None:
         raise SystemExit(f"{path}: no physical groups")
-    for block, tags in zip(m.cells, phys):
+    for block, tags in zip(m.cells, phys, strict=False):
         if block.type not in dims:
             if block.type == "vertex":
                 continue
@@ -370,7 +370,7 @@ def make_consistent_fe2(fd):
                 self._strain_bc[i] = p.bc.add("Dirichlet", "MeanStrain", strain, start_value=start,
                                               name="Strain")
             else:
-                for bc, v, s in zip(self._strain_bc[i], strain, start):
+                for bc, v, s in zip(self._strain_bc[i], strain, start, strict=False):
                     bc.change_value(float(v), start_value=float(s))
             p.t0, p.tmax, p.time, p.dtime = 0.0, 1.0, 0.0, 1.0  # one increment, t_fact = 1
             ok, nit, err = p.solve_time_increment(self.micro_max_subiter, self.micro_tol)
@@ -582,7 +582,7 @@ def main():
             rve2d, phase = rve_mesh_2d(fd, args.rve_mesh, "warm_rve")
             try:
                 run_fe2(fd, args, prob, wm, rve2d, phase, "warmup", prob["load_factors"][:1], log=False)
-            except Exception as exc:  # the timed run reports errors; the warm-up only loads libraries
+            except Exception as exc:  # noqa: BLE001 -- the timed run reports errors; the warm-up only loads libraries
                 print(f"[fedoo_fe2] warm-up failed: {exc}", file=sys.stderr)
             clear_registries(fd)
         macro = macro_mesh(fd, args.macro_mesh, "macro")

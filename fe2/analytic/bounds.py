@@ -28,14 +28,14 @@ from fe2.analytic._checks import check_dim, check_fractions, check_moduli, check
 from fe2.errors import MaterialError
 
 __all__ = [
-    "voigt_bound",
-    "reuss_bound",
     "bulk_modulus",
-    "hashin_shtrikman_bulk",
-    "hashin_shtrikman_shear",
-    "hashin_shtrikman_conductivity",
-    "maxwell_garnett_conductivity",
     "coated_sphere_bulk",
+    "hashin_shtrikman_bulk",
+    "hashin_shtrikman_conductivity",
+    "hashin_shtrikman_shear",
+    "maxwell_garnett_conductivity",
+    "reuss_bound",
+    "voigt_bound",
 ]
 
 
@@ -134,9 +134,9 @@ def _hs_transform(values: np.ndarray, fractions: np.ndarray, ref: float) -> floa
 
 
 def _present(fractions: ArrayLike, *values: ArrayLike, names: tuple[str, ...], allow_inf: bool = False):
-    arrays = [check_moduli(v, nm, allow_inf=allow_inf) for v, nm in zip(values, names)]
+    arrays = [check_moduli(v, nm, allow_inf=allow_inf) for v, nm in zip(values, names, strict=False)]
     f = check_fractions(fractions, arrays[0].size)
-    for a, nm in zip(arrays, names):
+    for a, nm in zip(arrays, names, strict=False):
         if a.size != f.size:
             raise MaterialError(f"{a.size} values of {nm} given for {f.size} phases")
     keep = f > 0.0

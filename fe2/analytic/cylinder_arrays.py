@@ -53,14 +53,14 @@ from fe2.analytic._checks import check_volume_fraction
 from fe2.errors import ConfigError, MaterialError
 
 __all__ = [
-    "SQUARE_ARRAY_CONSTANTS",
-    "HEXAGONAL_ARRAY_CONSTANTS",
-    "F_MAX_SQUARE",
     "F_MAX_HEXAGONAL",
-    "rayleigh_square_array",
+    "F_MAX_SQUARE",
+    "HEXAGONAL_ARRAY_CONSTANTS",
+    "SQUARE_ARRAY_CONSTANTS",
+    "lattice_sums",
     "rayleigh_hexagonal_array",
     "rayleigh_multipole",
-    "lattice_sums",
+    "rayleigh_square_array",
 ]
 
 #: Perrins, McKenzie & McPhedran (1979), square array: (a, b, c) in

@@ -38,7 +38,7 @@ from fe2.analytic._checks import check_dim, check_fractions, check_moduli
 from fe2.errors import ConfigError, MaterialError
 from fe2.tensors import VOIGT_PAIRS, n_sym
 
-__all__ = ["laminate_stiffness", "laminate_conductivity", "laminate_moduli"]
+__all__ = ["laminate_conductivity", "laminate_moduli", "laminate_stiffness"]
 
 
 def _check_axis(axis: int, dim: int) -> int:
@@ -109,7 +109,7 @@ def laminate_stiffness(
     pairs = VOIGT_PAIRS[dim]
     out = np.zeros((n_sym(dim), n_sym(dim)))
     for a, (i, j) in enumerate(pairs):
-        for b, (k, l) in enumerate(pairs):
+        for b, (k, l) in enumerate(pairs):  # noqa: E741 -- index names of C_ijkl
             if i == j and k == l:  # normal-normal block
                 if i == axis and k == axis:
                     val = c["C1111"]

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Union
 
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
@@ -21,7 +20,7 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-PetscValue = Union[bool, int, float, str]
+PetscValue = bool | int | float | str
 
 
 class CommandConfig(_Strict):
@@ -49,7 +48,8 @@ class CommandConfig(_Strict):
 def _user_loc(loc: tuple, data, missing: bool) -> str:
     """Dotted key path as the user wrote it: union-member labels (the ``kind`` value,
     ``elastic``/``conductor``) that pydantic inserts into ``loc`` are dropped; the last
-    part of a ``missing`` error (a key absent from the input) is kept."""
+    part of a ``missing`` error (a key absent from the input) is kept.
+    """
     parts: list[str] = []
     cur = data
     for i, p in enumerate(loc):
@@ -101,7 +101,8 @@ def load_toml(path: str | Path) -> dict:
 def resolve_file(config_path: str | Path, value: str | Path, key: str, what: str = "file") -> Path:
     """``value`` (a file named in a config) as an absolute path: relative paths resolve against the
     config file's folder; a missing file is a one-line ConfigError naming ``key``
-    (``<config>: <key>: <what> not found: <path>``)."""
+    (``<config>: <key>: <what> not found: <path>``).
+    """
     p = Path(value)
     if not p.is_absolute():
         p = (Path(config_path).resolve().parent / p).resolve()

@@ -10,7 +10,6 @@ from pydantic import Field, PositiveFloat, model_validator
 from fe2.config.base import CommandConfig, _Strict, load_toml, parse_config
 from fe2.config.rve import BCName, ConductorMaterial, ElasticMaterial, Material, SolverConfig, VoidMaterial
 
-
 #: Scalar measures a bound-convergence study can report, per physics (see docs/bounds.md).
 BOUNDS_MEASURES: dict[str, tuple[str, ...]] = {
     "elasticity": ("bulk", "shear", "C11"),

@@ -56,7 +56,7 @@ Example::
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal
 
 from pydantic import Field, NonNegativeFloat, PositiveFloat, PositiveInt, model_validator
 
@@ -141,7 +141,7 @@ class PermeabilitySpec(_Strict):
     mode: Literal["exact", "interpolate"] = "exact"
     c_range: list[PositiveFloat] | None = None
     n_nodes: PositiveInt = 7
-    fibre_fraction: dict[str, Union[Annotated[float, Field(gt=0.0, lt=1.0)], RadialFraction]]
+    fibre_fraction: dict[str, Annotated[float, Field(gt=0.0, lt=1.0)] | RadialFraction]
 
     @model_validator(mode="after")
     def _range(self):
@@ -181,7 +181,7 @@ class OutputSpec(_Strict):
 class DarcyConfig(CommandConfig):
     formulation: Literal["mixed", "primal"] = "mixed"
     degree: Literal[1, 2] = 1
-    domain: Union[TumourDomainSpec, MshDomainSpec] = Field(discriminator="kind")
+    domain: TumourDomainSpec | MshDomainSpec = Field(discriminator="kind")
     tissue: dict[str, TissueSpec]
     boundary: list[BoundarySpec] = Field(default_factory=list)
     permeability: PermeabilitySpec | None = None

@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal
 
 from pydantic import Field, PositiveFloat, PositiveInt, model_validator
 
@@ -74,7 +74,7 @@ class FloryHugginsSpec(_Strict):
     scale: PositiveFloat = 1.0
 
 
-EnergySpec = Annotated[Union[DoubleWellSpec, PfhubSpec, FloryHugginsSpec], Field(discriminator="kind")]
+EnergySpec = Annotated[DoubleWellSpec | PfhubSpec | FloryHugginsSpec, Field(discriminator="kind")]
 
 
 class InitialSpec(_Strict):
@@ -105,7 +105,7 @@ class QuadraticMobilitySpec(_Strict):
         return self
 
 
-MobilitySpec = Annotated[Union[ConstantMobilitySpec, QuadraticMobilitySpec], Field(discriminator="kind")]
+MobilitySpec = Annotated[ConstantMobilitySpec | QuadraticMobilitySpec, Field(discriminator="kind")]
 
 
 class TimeSpec(_Strict):

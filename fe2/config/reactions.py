@@ -41,7 +41,6 @@ Every problem (unknown key, unknown species, negative rate constant, missing fil
 from __future__ import annotations
 
 import dataclasses
-
 from pathlib import Path
 from typing import Any, Literal
 
@@ -189,8 +188,9 @@ def build_network(cfg: ReactionsConfig, source: str) -> Network:
 
 def check_rate_constants(network: Network, source: str) -> None:
     """Rate constants of the built-in laws (``k``, ``k_reverse``, ``vmax``, ``km``) and initial
-    values must be >= 0; a negative one is a one-line ConfigError naming the reaction."""
-    ssym, psym = network.symbols
+    values must be >= 0; a negative one is a one-line ConfigError naming the reaction.
+    """
+    _ssym, psym = network.symbols
     vals = {psym[n]: v for n, v in network.parameters.items()}
     for rx in network.reactions:
         if rx.law == "expression":

@@ -8,7 +8,7 @@ Same rules as :mod:`fe2.config`: unknown keys and wrong types are one-line
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal
 
 from pydantic import Field, PositiveFloat, model_validator
 
@@ -30,7 +30,7 @@ class Bar(_Strict):
     mesh_size: PositiveFloat = 0.25
 
 
-MacroDomain = Annotated[Union[PlateWithHole, Bar], Field(discriminator="kind")]
+MacroDomain = Annotated[PlateWithHole | Bar, Field(discriminator="kind")]
 
 
 class DirichletSpec(_Strict):
@@ -67,7 +67,7 @@ class LoadingConfig(_Strict):
 
     @model_validator(mode="after")
     def _increasing(self):
-        if any(b <= a for a, b in zip(self.load_factors, self.load_factors[1:])):
+        if any(b <= a for a, b in zip(self.load_factors, self.load_factors[1:], strict=False)):
             raise ValueError("load_factors must increase")
         return self
 
@@ -97,7 +97,7 @@ class NeoHookeanLawSpec(_Strict):
     poisson: float = Field(gt=-1.0, lt=0.5)
 
 
-LawSpec = Annotated[Union[ElasticLawSpec, J2LawSpec, NeoHookeanLawSpec], Field(discriminator="model")]
+LawSpec = Annotated[ElasticLawSpec | J2LawSpec | NeoHookeanLawSpec, Field(discriminator="model")]
 
 
 class RVEConfig(_Strict):

@@ -1,9 +1,10 @@
 """The RVE part of a config, shared by ``fe2 homogenize``, ``fe2 bounds`` and ``fe2 run``:
-geometry kinds, phase materials, the RVE solver and output switches."""
+geometry kinds, phase materials, the RVE solver and output switches.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal
 
 from pydantic import Discriminator, Field, PositiveFloat, Tag, model_validator
 
@@ -92,7 +93,7 @@ class MshGeometry(_Strict):
 
 
 Geometry = Annotated[
-    Union[InclusionsGeometry, ArrayGeometry, LaminateGeometry, RandomGeometry, MshGeometry],
+    InclusionsGeometry | ArrayGeometry | LaminateGeometry | RandomGeometry | MshGeometry,
     Field(discriminator="kind"),
 ]
 
@@ -124,11 +125,9 @@ def _material_kind(v) -> str:
 
 
 Material = Annotated[
-    Union[
-        Annotated[ElasticMaterial, Tag("elastic")],
-        Annotated[ConductorMaterial, Tag("conductor")],
-        Annotated[VoidMaterial, Tag("void")],
-    ],
+    Annotated[ElasticMaterial, Tag("elastic")]
+    | Annotated[ConductorMaterial, Tag("conductor")]
+    | Annotated[VoidMaterial, Tag("void")],
     Discriminator(_material_kind),
 ]
 

@@ -14,33 +14,33 @@ try:  # orders mpi4py ahead of the dolfinx bindings where the wheel stack is use
 except ImportError:
     pass
 
-from fe2.geometry.base import RVEMesh  # noqa: E402
-from fe2.geometry.inclusions import (  # noqa: E402
+from fe2.geometry.base import RVEMesh
+from fe2.geometry.inclusions import (
     Inclusion,
     exact_volume_fractions,
     hexagonal_array,
     inclusion_rve,
     square_array,
 )
-from fe2.geometry.laminate import laminate_rve  # noqa: E402
-from fe2.geometry.msh_import import rve_from_msh  # noqa: E402
-from fe2.geometry.random_packing import packing_fraction, random_inclusions, random_rve  # noqa: E402
-from fe2.geometry.validation import periodicity_mismatch, phase_volumes  # noqa: E402
-from fe2.geometry.voids import remove_phases  # noqa: E402
+from fe2.geometry.laminate import laminate_rve
+from fe2.geometry.msh_import import rve_from_msh
+from fe2.geometry.random_packing import packing_fraction, random_inclusions, random_rve
+from fe2.geometry.validation import periodicity_mismatch, phase_volumes
+from fe2.geometry.voids import remove_phases
 
 __all__ = [
-    "RVEMesh",
     "Inclusion",
-    "inclusion_rve",
-    "square_array",
-    "hexagonal_array",
+    "RVEMesh",
     "exact_volume_fractions",
+    "hexagonal_array",
+    "inclusion_rve",
     "laminate_rve",
-    "random_inclusions",
-    "random_rve",
     "packing_fraction",
-    "rve_from_msh",
     "periodicity_mismatch",
     "phase_volumes",
+    "random_inclusions",
+    "random_rve",
     "remove_phases",
+    "rve_from_msh",
+    "square_array",
 ]

@@ -79,7 +79,8 @@ def mesh_options(mesh_size: float, element_order: int) -> dict[str, float]:
 
 def merge_msh(g, path: str, what: str) -> int:
     """Merge a ``.msh`` file into the fresh gmsh model ``g``; returns its dimension (2 or 3).
-    MeshError when it cannot be read or is not a 2D/3D mesh with elements (``what``: 'an RVE mesh'...)."""
+    MeshError when it cannot be read or is not a 2D/3D mesh with elements (``what``: 'an RVE mesh'...).
+    """
     try:
         g.merge(path)
     except Exception as exc:
@@ -95,7 +96,8 @@ def merge_msh(g, path: str, what: str) -> int:
 
 def named_physical_groups(g, dim: int, path: str, unnamed_prefix: str) -> dict[str, int]:
     """Physical groups of dimension ``dim`` as name -> tag (unnamed: ``<prefix>_<tag>``);
-    MeshError when two groups share a name."""
+    MeshError when two groups share a name.
+    """
     named: dict[str, int] = {}
     for _, tag in g.model.getPhysicalGroups(dim):
         name = g.model.getPhysicalName(dim, tag) or f"{unnamed_prefix}_{tag}"
@@ -217,7 +219,7 @@ def mesh_and_distribute(
                 payload = ("ok", builder(g))
             except Fe2Error as exc:
                 payload = ("err", type(exc), str(exc))
-            except Exception as exc:  # gmsh raises bare Exception
+            except Exception as exc:  # noqa: BLE001 -- gmsh raises bare Exception
                 payload = ("err", error_cls, f"gmsh failed while building {what}: {exc}")
         _idle_wait(comm)
         payload = comm.bcast(payload, root=rank)

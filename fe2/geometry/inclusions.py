@@ -27,11 +27,11 @@ from fe2.geometry.base import RVEMesh
 
 __all__ = [
     "Inclusion",
-    "inclusion_rve",
-    "square_array",
-    "hexagonal_array",
-    "periodic_shifts",
     "exact_volume_fractions",
+    "hexagonal_array",
+    "inclusion_rve",
+    "periodic_shifts",
+    "square_array",
 ]
 
 

@@ -107,7 +107,7 @@ def laminate_rve(
         what="the laminate RVE",
     )
     measured = val.phase_fractions(data.mesh, data.cell_tags, phase_ids, float(np.prod(box_len)))
-    exact = {p: 0.0 for p in phase_ids}
+    exact = dict.fromkeys(phase_ids, 0.0)
     for p, f in zip(layer_phases, frac, strict=True):
         exact[p] += float(f)
     desc = {

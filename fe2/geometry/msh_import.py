@@ -27,7 +27,7 @@ import numpy as np
 
 from fe2.errors import MeshError
 from fe2.geometry import validation as val
-from fe2.geometry._gmsh import mesh_and_distribute, merge_msh, named_physical_groups
+from fe2.geometry._gmsh import merge_msh, mesh_and_distribute, named_physical_groups
 from fe2.geometry.base import RVEMesh
 
 __all__ = ["rve_from_msh"]

@@ -24,7 +24,7 @@ from fe2.geometry import validation as val
 from fe2.geometry.base import RVEMesh
 from fe2.geometry.inclusions import Inclusion, inclusion_rve
 
-__all__ = ["random_inclusions", "random_rve", "packing_fraction", "radii_for_fraction"]
+__all__ = ["packing_fraction", "radii_for_fraction", "random_inclusions", "random_rve"]
 
 _BATCH = 64
 

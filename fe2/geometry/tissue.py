@@ -23,7 +23,7 @@ import numpy as np
 from dolfinx import mesh as dmesh
 
 from fe2.errors import GeometryError, MeshError
-from fe2.geometry._gmsh import mesh_and_distribute, merge_msh, mesh_options, named_physical_groups
+from fe2.geometry._gmsh import merge_msh, mesh_and_distribute, mesh_options, named_physical_groups
 
 REGIONS = {"tumour": 1, "host": 2}
 BOUNDARIES = {"outer": 1, "interface": 2}

@@ -1,0 +1,1 @@
+"""Field writers (XDMF/VTX), atomic JSON/CSV results and PNG plots."""

@@ -45,7 +45,8 @@ def _take(guess: BatchedState | None, idx: np.ndarray) -> BatchedState | None:
 def plan_moves(costs: list[np.ndarray], tolerance: float = 1.05) -> list[tuple[int, int, int]]:
     """Moves (source rank, local point index, destination rank) that bring the largest rank load
     within ``tolerance`` × the mean (or as close as single points allow). Deterministic: every rank
-    computes the same plan from the same all-gathered costs."""
+    computes the same plan from the same all-gathered costs.
+    """
     load = np.array([float(np.sum(c)) for c in costs])
     mean = load.mean()
     available = [list(np.argsort(c)[::-1]) for c in costs]  # most expensive first

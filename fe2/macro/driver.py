@@ -134,7 +134,9 @@ def run_load_steps(
                         ) from err
                     continue
                 factor, step = trial, step + 1
-                reaction = solver.reaction(solver.dirichlet_dofs_for(monitor.tag), monitor.component) if monitor else None
+                reaction = (
+                    solver.reaction(solver.dirichlet_dofs_for(monitor.tag), monitor.component) if monitor else None
+                )
                 records.append({"step": step, "load_factor": factor, "newton_iterations": rep.iterations,
                                 "residuals": rep.residuals, "reaction": reaction, "time_s": rep.time_s})
                 stress.interpolate(stress_expr)
@@ -170,7 +172,8 @@ def run_load_steps(
 
 def _locate_points(solver: QuasiStaticMacroProblem, coords) -> list[tuple[int, int]]:
     """(k, local quadrature point index) for each requested coordinate owned by this rank: the first
-    quadrature point of the owned cell that contains it. A coordinate outside the domain is an error."""
+    quadrature point of the owned cell that contains it. A coordinate outside the domain is an error.
+    """
     from dolfinx import geometry
 
     msh = solver.mesh

@@ -55,7 +55,8 @@ from fe2.solvers import newton_loop, solve_checked
 @dataclass(frozen=True)
 class Dirichlet:
     """Prescribed displacement on the facets tagged ``tag``: all components (``value`` of length d)
-    or one ``component`` (``value`` a float). Scaled by the load factor."""
+    or one ``component`` (``value`` a float). Scaled by the load factor.
+    """
 
     tag: int
     value: Sequence[float] | float
@@ -161,7 +162,9 @@ class QuasiStaticMacroProblem:
         else:
             flux_q, tangent_q = self.quad.flux, self.quad.tangent
         internal = ufl.inner(flux_q, kin.variation(v)) * dx
-        self.residual_form = fem.form(internal - sum(traction_terms[1:], traction_terms[0]) if traction_terms else internal)
+        self.residual_form = fem.form(
+            internal - sum(traction_terms[1:], traction_terms[0]) if traction_terms else internal
+        )
         self._internal = internal
         self._internal_force_form = None  # compiled on the first reaction() call
         self.jacobian_form = fem.form(ufl.inner(ufl.dot(tangent_q, kin.variation(du)), kin.variation(v)) * dx)
@@ -186,7 +189,7 @@ class QuasiStaticMacroProblem:
                 zero_bcs.append(fem.dirichletbc(0.0, unrolled, self.V.sub(bc.component)))
         self.bcs = zero_bcs
         self._bc_dofs_by_tag: dict[int, np.ndarray] = {}
-        for bc, (dofs, _) in zip(dirichlet, self._bc_targets):
+        for bc, (dofs, _) in zip(dirichlet, self._bc_targets, strict=False):
             prev = self._bc_dofs_by_tag.get(bc.tag, np.zeros(0, dtype=np.int64))
             self._bc_dofs_by_tag[bc.tag] = np.union1d(prev, dofs)
 
@@ -201,7 +204,8 @@ class QuasiStaticMacroProblem:
     @property
     def quad(self) -> QuadratureFields:
         """Flux and tangent at the owned quadrature points (built on first access, collectively; on
-        the uniform linear path they are then kept current at every converged step, for output)."""
+        the uniform linear path they are then kept current at every converged step, for output).
+        """
         if self._quad is None:
             self._quad = QuadratureFields(self.mesh, self._q_degree, self.m)
             if self.uniform_linear:

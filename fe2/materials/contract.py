@@ -265,10 +265,10 @@ class MicroModel(abc.ABC):
         """The tangent ``(m, m)`` of every point of a linear model with one tangent, else ``None``."""
         return None
 
-    def commit(self) -> None:
+    def commit(self) -> None:  # noqa: B027 -- an optional hook: no-op by default
         """Called once the macro step converged (after its states were committed). Default: nothing."""
 
-    def rollback(self) -> None:
+    def rollback(self) -> None:  # noqa: B027 -- an optional hook: no-op by default
         """Called when the macro step is cut. Default: nothing."""
 
     def point_fields(self, state: BatchedState) -> dict[str, np.ndarray]:

@@ -28,7 +28,8 @@ class IsotropicElastic:
     def __post_init__(self) -> None:
         if not (self.young > 0.0):
             raise MaterialError(
-                f"Young's modulus must be > 0, got E = {self.young} (a pore is a void phase: `void = true` in the config, or a hole in the mesh)"
+                f"Young's modulus must be > 0, got E = {self.young} (a pore is a void phase: `void = "
+                f"true` in the config, or a hole in the mesh)"
             )
         if not (-1.0 < self.poisson < 0.5):
             raise MaterialError(
@@ -51,5 +52,6 @@ class IsotropicConductor:
     def __post_init__(self) -> None:
         if not (self.conductivity > 0.0):
             raise MaterialError(
-                f"conductivity must be > 0, got k = {self.conductivity} (a pore is a void phase: `void = true` in the config, or a hole in the mesh)"
+                f"conductivity must be > 0, got k = {self.conductivity} (a pore is a void phase: `void = "
+                f"true` in the config, or a hole in the mesh)"
             )

@@ -85,7 +85,7 @@ class RVEForms:
         self._compiled = {name: fem.compile_form(comm, f) for name, f in ufl_forms.items()}
 
     @classmethod
-    def for_mesh(cls, physics: Physics, msh: dmesh.Mesh, degree: int) -> "RVEForms":
+    def for_mesh(cls, physics: Physics, msh: dmesh.Mesh, degree: int) -> RVEForms:
         """Compile the forms of the kind of ``msh`` (JIT cache on disk makes repeats cheap)."""
         return cls(msh.comm, physics, form_key(physics, msh, degree))
 

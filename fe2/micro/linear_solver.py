@@ -52,7 +52,7 @@ class LinearSolverOptions:
         if not (0.0 < self.rtol < 1.0):
             raise ConfigError(f"solver rtol must be in (0, 1), got {self.rtol}")
 
-    def resolved(self, dim: int, n_dofs: int) -> "LinearSolverOptions":
+    def resolved(self, dim: int, n_dofs: int) -> LinearSolverOptions:
         """Replace kind 'auto' by the concrete choice for a problem of this size."""
         if self.kind != "auto":
             return self
@@ -81,7 +81,8 @@ class LinearSolverOptions:
 
     def create_ksp(self, A: PETSc.Mat, prefix: str = "fe2_rve_") -> PETSc.KSP:
         """A KSP on operator ``A`` (its communicator) under the stable options ``prefix``, configured
-        from :meth:`petsc_options` where the user set nothing (kind must be resolved)."""
+        from :meth:`petsc_options` where the user set nothing (kind must be resolved).
+        """
         ksp = create_ksp(A.getComm(), prefix, self.petsc_options())
         ksp.setOperators(A)
         if self.kind == "iterative":
@@ -101,7 +102,8 @@ def unique_prefix(base: str = "fe2_rve_") -> str:
 
 def ksp_from_options(comm, prefix: str, values: dict) -> PETSc.KSP:
     """A KSP configured from a PETSc options dict under its own ``prefix``; the options are
-    removed from the database afterwards (deprecated: use :func:`fe2.solvers.options.create_ksp`)."""
+    removed from the database afterwards (deprecated: use :func:`fe2.solvers.options.create_ksp`).
+    """
     ksp = PETSc.KSP().create(comm)
     ksp.setOptionsPrefix(prefix)
     opts = PETSc.Options()

@@ -38,10 +38,10 @@ from petsc4py import PETSc
 from fe2._compat import create_petsc_vector
 from fe2.errors import ConfigError, ConvergenceError, MaterialError, SolverError
 from fe2.geometry.base import RVEMesh
-from fe2.micro import constraints
 from fe2.kinematics import Kinematics
 from fe2.materials.contract import MicroModel, MicroStatistics
 from fe2.materials.state import BatchedState
+from fe2.micro import constraints
 from fe2.micro.linear_solver import LinearSolverOptions
 from fe2.quadrature import QuadratureFields
 from fe2.solvers import ConstrainedSystem, newton_loop, solve_checked
@@ -66,7 +66,8 @@ class MicroNewtonOptions:
 class RVEState(BatchedState):
     """History of every macro point's RVE: per phase a batched law state (macro-point-major: each macro
     point owns a contiguous block of micro points), plus the converged fluctuation dofs (warm start),
-    shape (n_macro, n_w). The batch of this state is the macro points."""
+    shape (n_macro, n_w). The batch of this state is the macro points.
+    """
 
     phase_states: dict[str, BatchedState]
     fluctuation: np.ndarray
@@ -274,7 +275,8 @@ class NonlinearRVEMaterial(MicroModel):
 
     def point_fields(self, state: RVEState) -> dict[str, np.ndarray]:
         """Per macro point, RVE volume averages of the phases' scalar fields (e.g. equivalent plastic
-        strain, pores and phases without the field counting as zero), each (n_macro,)."""
+        strain, pores and phases without the field counting as zero), each (n_macro,).
+        """
         out: dict[str, np.ndarray] = {}
         n_macro = state.fluctuation.shape[0]
         for ph, pts in self.phase_points.items():
@@ -288,7 +290,8 @@ class NonlinearRVEMaterial(MicroModel):
                            append: bool) -> None:
         """Write macro point i's RVE to XDMF (collective on the RVE communicator, usually COMM_SELF):
         the fluctuation w, the total field (u = E·(x − x_c) + w at small strain, the displacement
-        (F̄ − I)·(x − x_c) + w at finite strain) and, where a phase has one, ε̄p per cell."""
+        (F̄ − I)·(x − x_c) + w at finite strain) and, where a phase has one, ε̄p per cell.
+        """
         from dolfinx import io
 
         msh = self.rve.mesh
@@ -350,7 +353,8 @@ class NonlinearRVEMaterial(MicroModel):
 
     def _factorize_tangent(self, tangent: np.ndarray) -> None:
         """Assemble and factorize the micro tangent, unless it is bitwise the one already factorized
-        (elastic iterations, elastic points): then the factorization is reused — exact, not approximate."""
+        (elastic iterations, elastic points): then the factorization is reused — exact, not approximate.
+        """
         if self._factored is not None and np.array_equal(tangent, self._factored):
             self.factorizations_reused += 1
             return
@@ -364,7 +368,8 @@ class NonlinearRVEMaterial(MicroModel):
 
     def _evaluate_start(self, local_states: dict, w: np.ndarray):
         """Load ``w`` and evaluate laws and residual there: (strain, flux, tangent, trials, ‖Pᵀr‖), or
-        None where the laws cannot be evaluated (e.g. det F <= 0) or the residual is not finite."""
+        None where the laws cannot be evaluated (e.g. det F <= 0) or the residual is not finite.
+        """
         self.w.x.array[:] = w
         try:
             evaluated = self._evaluate_laws(local_states)

@@ -160,7 +160,7 @@ class Physics:
         return tuple(f"G{i + 1}" for i in range(self.n_driver))
 
     def tensor_labels(self) -> list[str]:
-        """Labels of the upper triangle of the effective tensor, e.g. C1111, C1122 … or K11, K12 …"""
+        """Labels of the upper triangle of the effective tensor, e.g. C1111, C1122 … or K11, K12 …."""
         labels = self.component_labels()
         return [f"{self.tensor_symbol}{a}{b}" for i, a in enumerate(labels) for b in labels[i:]]
 
@@ -282,7 +282,7 @@ class Elasticity(Physics):
 
     def tensor_from_coefficients(self, values: Mapping[str, np.ndarray]) -> np.ndarray:
         return np.stack([isotropic_stiffness_mandel(lam, mu, self.dim)
-                         for lam, mu in zip(values["lambda"], values["mu"])])
+                         for lam, mu in zip(values["lambda"], values["mu"], strict=False)])
 
     def phase_tensor(self, material) -> np.ndarray:
         vals = self.coefficient_values(material)

@@ -60,11 +60,12 @@ class LinearRVEMaterial(MicroModel):
 
     def statistics(self) -> MicroStatistics:
         """One RVE solve; no per-point solve, so no per-point Hill–Mandel residual (``hill_mandel``
-        is the RVE solve's own)."""
+        is the RVE solve's own).
+        """
         return MicroStatistics(solves=self.micro_solves, time_s=self.micro_time_s)
 
     def evaluate(self, driver: np.ndarray, state: BatchedState, guess: BatchedState | None = None):
         """Flux (n, m) = driver @ C_homᵀ, tangent (n, m, m) = C_hom; no state."""
         flux = driver @ self.c_mandel.T
-        tangent = np.broadcast_to(self.c_mandel, (driver.shape[0],) + self.c_mandel.shape)
+        tangent = np.broadcast_to(self.c_mandel, (driver.shape[0], *self.c_mandel.shape))
         return flux, tangent, EmptyState()

@@ -27,7 +27,8 @@ from collections.abc import Iterable, Mapping
 
 import numpy as np
 import ufl
-from dolfinx import fem, mesh as dmesh
+from dolfinx import fem
+from dolfinx import mesh as dmesh
 from dolfinx.fem import petsc as fem_petsc
 from mpi4py import MPI
 from petsc4py import PETSc
@@ -147,7 +148,9 @@ class RVEProblem:
             assigned[cells] = True
             for n, val in self.physics.coefficient_values(self.materials[phase]).items():
                 coeffs[n].x.array[cells] = val
-        n_unassigned = self.comm.allreduce(int(np.count_nonzero(~assigned[: msh.topology.index_map(msh.topology.dim).size_local])))
+        n_unassigned = self.comm.allreduce(
+            int(np.count_nonzero(~assigned[: msh.topology.index_map(msh.topology.dim).size_local]))
+        )
         if n_unassigned:
             raise GeometryError(f"{n_unassigned} cells of the RVE mesh carry no phase tag")
         self.indicator = fem.Function(Q, name="phase_indicator")
@@ -215,7 +218,7 @@ class RVEProblem:
             a = fem.Function(self.V)
             xc = self.center
             d = self.rve.dim
-            a.interpolate(lambda x, Sk=Sk: ph.affine(Sk, x[:d] - xc[:, None]))
+            a.interpolate(lambda x, Sk=Sk: ph.affine(Sk, x[:d] - xc[:, None]))  # noqa: B023 -- called at once
             av = self._new_vec()
             a.x.petsc_vec.copy(av)
             self.A.append(av)

@@ -56,7 +56,8 @@ from typing import Literal
 
 import numpy as np
 import ufl
-from dolfinx import fem, mesh as dmesh
+from dolfinx import fem
+from dolfinx import mesh as dmesh
 from dolfinx.fem import petsc as fem_petsc
 from mpi4py import MPI
 from petsc4py import PETSc
@@ -423,7 +424,8 @@ class StokesCell:
 
     def solve(self, keep_fields: bool = False):
         """Solve the d cell problems; returns a PermeabilityResult (and the velocity/pressure
-        Functions per direction when ``keep_fields``; pressure fluctuation shifted to zero mean)."""
+        Functions per direction when ``keep_fields``; pressure fluctuation shifted to zero mean).
+        """
         t0 = time.perf_counter()
         d = self.dim
         n = self.n_v * self.bs
@@ -447,7 +449,7 @@ class StokesCell:
             y.getArray()[n:] = 0.0
             vel_only.append(y)
         Ay = [self.A.createVecLeft() for _ in range(d)]
-        for y, ay in zip(vel_only, Ay):
+        for y, ay in zip(vel_only, Ay, strict=False):
             self.A.mult(y, ay)
         dissipation = np.array([[vel_only[i].dot(Ay[j]) for j in range(d)] for i in range(d)])
         scale = max(float(np.max(np.abs(flux))), 1e-300)

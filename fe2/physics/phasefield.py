@@ -80,8 +80,9 @@ slows the dynamics by a factor ≈ 1 + Δt L |f_e''| (AC; for CH the analogue pe
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
-from typing import Callable, Literal
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Literal
 
 import basix.ufl
 import numpy as np
@@ -138,7 +139,7 @@ class BulkEnergy:
         return ufl.conditional(big, (self.f(b) - self.f(a)) / safe_d, d1 + d3 * d * d / 24.0)
 
     def to_dict(self) -> dict:
-        return {"kind": type(self).__name__, **{k: v for k, v in vars(self).items()}}
+        return {"kind": type(self).__name__, **dict(vars(self).items())}
 
 
 @dataclass
@@ -355,7 +356,8 @@ Scheme = Literal["split_euler", "secant_cn"]
 
 def _mobility_expr(mesh, mobility: Mobility, c_lag):
     """UFL mobility: a fem.Constant for a number (the historical path, bit-identical), else
-    mobility(c_lag)."""
+    mobility(c_lag).
+    """
     if isinstance(mobility, ConstantMobility):
         mobility = mobility.value
     if callable(mobility):
@@ -441,8 +443,12 @@ class _GradientFlow:
         n_nodes = V.dofmap.index_map.size_local
         bs = V.dofmap.index_map_bs
         x = V.tabulate_dof_coordinates()[:n_nodes, :gdim]
-        lo = np.array([self.comm.allreduce(float(x[:, a].min()) if n_nodes else np.inf, op=MPI.MIN) for a in range(gdim)])
-        hi = np.array([self.comm.allreduce(float(x[:, a].max()) if n_nodes else -np.inf, op=MPI.MAX) for a in range(gdim)])
+        lo = np.array(
+            [self.comm.allreduce(float(x[:, a].min()) if n_nodes else np.inf, op=MPI.MIN) for a in range(gdim)]
+        )
+        hi = np.array(
+            [self.comm.allreduce(float(x[:, a].max()) if n_nodes else -np.inf, op=MPI.MAX) for a in range(gdim)]
+        )
         # no gauge: a concentration, unlike an RVE fluctuation, is not defined up to a constant
         nm = constraints.periodic_node_map(self.comm, x, lo, hi, gauge=False)
         self.P = constraints.prolongation(self.comm, nm, n_nodes, bs)
@@ -504,7 +510,8 @@ class _GradientFlow:
 
     def _solve_lagged(self) -> bool:
         """Solve Jr x = br with the lagged LU as preconditioner; a failed or slow solve schedules a
-        refactorization (a failed one is retried at once with the fresh factorization)."""
+        refactorization (a failed one is retried at once with the fresh factorization).
+        """
         pc = self._ksp.getPC()
         fresh = self._refactor
         if fresh:
@@ -542,7 +549,8 @@ class _GradientFlow:
 
     def predictor(self, dt: float) -> np.ndarray:
         """Linear extrapolation cⁿ + (Δt/Δt_prev)(cⁿ − cⁿ⁻¹) of the whole state (local array,
-        ghosts included); cⁿ itself before the first accepted step."""
+        ghosts included); cⁿ itself before the first accepted step.
+        """
         u0 = self.u0.x.array
         if self.dt_prev is None:
             return u0.copy()
@@ -603,7 +611,7 @@ class _GradientFlow:
         stepping: TimeStepping | None = None,
         *,
         max_steps: int = 100_000,
-        callback: Callable[["_GradientFlow", StepRecord], None] | None = None,
+        callback: Callable[[_GradientFlow, StepRecord], None] | None = None,
         t_stops: list[float] | tuple[float, ...] = (),
     ) -> list[StepRecord]:
         """Integrate to ``t_end``, landing exactly on every time in ``t_stops`` (output times);
@@ -899,7 +907,8 @@ def ch_fastest_wavenumber(energy: BulkEnergy, c0: float, kappa: float) -> float:
 
 def pfhub_bm1_initial_condition(c0: float = 0.5, eps: float = 0.01):
     """PFHub benchmark 1 initial condition c0 + ε[cos(0.105x)cos(0.11y) + (cos(0.13x)cos(0.087y))²
-    + cos(0.025x − 0.15y) cos(0.07x − 0.02y)] as a callable on (gdim, n) coordinates."""
+    + cos(0.025x − 0.15y) cos(0.07x − 0.02y)] as a callable on (gdim, n) coordinates.
+    """
 
     def ic(x):
         X, Y = x[0], x[1]
@@ -915,14 +924,15 @@ def pfhub_bm1_initial_condition(c0: float = 0.5, eps: float = 0.01):
 def smooth_noise(c0: float, amplitude: float, length: float, n_modes: int = 12, seed: int = 0):
     """A partition-independent 'random' field: c0 + amplitude × sum of random-phase cosines
     (wavelengths down to ~length/8), normalized to max |noise| ≤ amplitude. Being a function of
-    x only, it is identical on any number of ranks."""
+    x only, it is identical on any number of ranks.
+    """
     rng = np.random.default_rng(seed)
     kv = rng.uniform(-8, 8, size=(n_modes, 3)) * 2 * np.pi / length
     ph = rng.uniform(0, 2 * np.pi, size=n_modes)
 
     def ic(x):
         s = np.zeros(x.shape[1])
-        for kk, p in zip(kv, ph):
+        for kk, p in zip(kv, ph, strict=False):
             s += np.cos(kk[0] * x[0] + kk[1] * x[1] + kk[2] * x[2] + p)
         return c0 + amplitude * s / n_modes
 

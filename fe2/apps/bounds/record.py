@@ -45,7 +45,8 @@ class MeshInfo:
 @dataclass(frozen=True)
 class RecordTimings:
     """Wall times in seconds: ``mesh`` (charged to the first record of a task, 0 for the others)
-    and ``solve`` (forms, assembly and the solves of every BC)."""
+    and ``solve`` (forms, assembly and the solves of every BC).
+    """
 
     mesh: float
     solve: float

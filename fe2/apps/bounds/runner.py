@@ -132,7 +132,7 @@ def run_bounds_study(
                     prog.record((t.size, t.realization, case_label(rec.spec, cases), comm.rank, secs))
                     if limit_reached():
                         break
-        except Exception as exc:  # reported on every rank below, once the others have finished
+        except Exception as exc:  # noqa: BLE001 -- any failure is reported on every rank below, once the others have finished
             error = (
                 type(exc) if isinstance(exc, Fe2Error) else RuntimeError,
                 f"rank {comm.rank}, L/ℓ = {t.size:g}, realization {t.realization}: {exc}",

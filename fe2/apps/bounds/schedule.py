@@ -95,7 +95,8 @@ def idle_wait(comm: MPI.Comm, poll_s: float = 0.005) -> None:
 
 def split_whole_comm(tasks: Sequence[Task], whole_min: float | None) -> tuple[list[Task], list[Task]]:
     """(whole, local): the tasks solved on the whole communicator (size >= ``whole_min``, in order of
-    size, realization, geometry key) and the others (solved on ``COMM_SELF``, in their given order)."""
+    size, realization, geometry key) and the others (solved on ``COMM_SELF``, in their given order).
+    """
     whole = [t for t in tasks if whole_min is not None and t.size >= whole_min]
     local = [t for t in tasks if not (whole_min is not None and t.size >= whole_min)]
     whole.sort(key=lambda t: (t.size, t.realization, t.geometry_key))

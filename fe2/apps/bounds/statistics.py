@@ -18,24 +18,24 @@ Pure numpy/scipy, no MPI. Used by :mod:`fe2.apps.bounds.summary` on rank 0.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import Sequence
 
 import numpy as np
 from numpy.typing import ArrayLike
 from scipy import special, stats
 
 __all__ = [
-    "SampleStats",
     "PowerLawFit",
-    "sample_stats",
-    "t_quantile",
+    "SampleStats",
+    "log_sample_variance_moments",
     "power_law_fit",
-    "variance_power_law",
     "realizations_needed",
+    "sample_stats",
     "size_for_tolerance",
     "smallest_meeting",
-    "log_sample_variance_moments",
+    "t_quantile",
+    "variance_power_law",
 ]
 
 

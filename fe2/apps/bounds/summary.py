@@ -32,7 +32,8 @@ def _extrapolate(
     values: Sequence[float], tol: float, fit: dict | None, power: float, target: float
 ) -> float | None:
     """Size at which a fitted power law reaches ``target``, only when no computed size met ``tol``
-    and the fitted decay is significant (exponent > 2 standard errors); None otherwise."""
+    and the fitted decay is significant (exponent > 2 standard errors); None otherwise.
+    """
     if fit is None or any(v <= tol for v in values[-1:]):
         return None
     if not (fit["exponent"] > 2.0 * fit["stderr"]):

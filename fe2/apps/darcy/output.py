@@ -10,7 +10,6 @@ from pathlib import Path
 
 import numpy as np
 from dolfinx import fem, geometry, io
-from mpi4py import MPI
 
 from fe2.errors import OutputError
 from fe2.io.results import write_csv_atomic
@@ -80,7 +79,7 @@ def write_radial_profile(path_stem: str | Path, r: np.ndarray, p_num: np.ndarray
     """CSV (SI) and PNG (axes in ``r_unit``, ``p_unit``: mm, mmHg) of a radial profile; rank 0 writes."""
     stem = Path(path_stem)
     rows = [[ri, pi] + ([pe] if p_exact is not None else []) for ri, pi, pe in
-            zip(r, p_num, p_exact if p_exact is not None else r)]
+            zip(r, p_num, p_exact if p_exact is not None else r, strict=False)]
     header = ["r_m", "p_Pa"] + (["p_exact_Pa"] if p_exact is not None else [])
     write_csv_atomic(stem.with_suffix(".csv"), header, rows, comm)
     png = stem.with_suffix(".png")

@@ -27,11 +27,13 @@ import ufl
 from mpi4py import MPI
 
 from fe2.analytic.perfusion import baxter_jain_pressure, baxter_jain_surface_velocity
+from fe2.apps.darcy import output
 from fe2.config.darcy import DarcyConfig, RadialFraction, TissueSpec
 from fe2.errors import ConfigError, SolverError
 from fe2.geometry.tissue import TissueMesh, tissue_from_msh, tumour_in_host
 from fe2.io.results import write_csv_atomic, write_json_atomic
-from fe2.apps.darcy import output
+from fe2.materials.contract import LinearTransportLaw
+from fe2.materials.state import StateStore
 from fe2.physics.darcy import units
 from fe2.physics.darcy.bcs import FluxBC, PressureBC
 from fe2.physics.darcy.coefficients import QuadratureConductivity
@@ -39,8 +41,6 @@ from fe2.physics.darcy.micro_permeability import MicroPermeability
 from fe2.physics.darcy.problem import DarcyProblem, DarcyResult
 from fe2.physics.darcy.properties import TissueProperties
 from fe2.physics.darcy.transport import SoluteProperties, SoluteTransport
-from fe2.materials.contract import LinearTransportLaw
-from fe2.materials.state import StateStore
 from fe2.quadrature import QuadratureFields, evaluate_into
 
 #: most distinct fibre fractions solved one by one in 'exact' mode before asking for 'interpolate'
@@ -150,7 +150,8 @@ def _region_mean(values: np.ndarray, q: QuadratureFields, tm: TissueMesh, comm: 
 def baxter_jain_comparison(cfg: DarcyConfig, tissue: dict[int, TissueProperties], res: DarcyResult,
                            r: np.ndarray, p_num: np.ndarray) -> dict | None:
     """Analytic comparison for an isolated uniform tumour (one region, isotropic tissue K, p = 0 on the
-    surface, no lymphatics); None otherwise."""
+    surface, no lymphatics); None otherwise.
+    """
     d = cfg.domain
     if (d.kind != "tumour_in_host" or d.host_radius is not None or len(tissue) != 1 or cfg.permeability
             or cfg.transient is not None):
@@ -275,7 +276,7 @@ def run_darcy(cfg: DarcyConfig, comm: MPI.Comm, out: str | Path,
     if cfg.solute is not None:
         s = cfg.solute
         props = SoluteProperties(D=s.D, uptake=s.uptake, PS_V=s.PS_V, sigma_f=s.sigma_f)
-        tr = SoluteTransport.from_darcy(res, tm.cell_tags, {tag: props for tag in tissue}, dt=s.dt, theta=s.theta,
+        tr = SoluteTransport.from_darcy(res, tm.cell_tags, dict.fromkeys(tissue, props), dt=s.dt, theta=s.theta,
                                         c_vessel=s.c_vessel)
         rows, worst = [], 0.0
         for k in range(s.n_steps):

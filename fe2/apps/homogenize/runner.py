@@ -42,11 +42,11 @@ def build_rve(geometry: cfgmod.Geometry, comm: MPI.Comm) -> RVEMesh:
             void_phases=tuple(g.void_phases), element_order=g.element_order, min_gap=g.min_gap,
         )
     if isinstance(g, cfgmod.ArrayGeometry):
-        kwargs = dict(
-            radius=g.radius, volume_fraction=g.volume_fraction, mesh_size=g.mesh_size,
-            inclusion_phase=g.inclusion_phase, matrix_phase=g.matrix_phase, void=g.void,
-            element_order=g.element_order,
-        )
+        kwargs = {
+            "radius": g.radius, "volume_fraction": g.volume_fraction, "mesh_size": g.mesh_size,
+            "inclusion_phase": g.inclusion_phase, "matrix_phase": g.matrix_phase, "void": g.void,
+            "element_order": g.element_order,
+        }
         if g.kind == "square_array":
             return geo.square_array(comm, dim=g.dim, **kwargs)
         return geo.hexagonal_array(comm, **kwargs)

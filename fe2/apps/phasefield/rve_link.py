@@ -34,9 +34,9 @@ matrix K_eff with <J> = K_eff <∇φ>.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
 
 import numpy as np
 import ufl
@@ -80,8 +80,12 @@ class PhaseFieldMaterial:
     c_beta: float = 1.0
 
     def __post_init__(self) -> None:
-        if type(self.alpha) is not type(self.beta) or not isinstance(self.alpha, (IsotropicConductor, IsotropicElastic)):
-            raise ConfigError("phase-field material: alpha and beta must both be IsotropicConductor or IsotropicElastic")
+        if type(self.alpha) is not type(self.beta) or not isinstance(
+            self.alpha, (IsotropicConductor, IsotropicElastic)
+        ):
+            raise ConfigError(
+                "phase-field material: alpha and beta must both be IsotropicConductor or IsotropicElastic"
+            )
         if not self.c_beta > self.c_alpha:
             raise ConfigError(f"phase-field material needs c_beta > c_alpha, got {self.c_alpha}, {self.c_beta}")
 
@@ -172,7 +176,9 @@ class PhaseFieldHomogenizer:
     ) -> None:
         bad = [b for b in bcs if b not in BOUNDARY_CONDITIONS]
         if bad or not bcs:
-            raise ConfigError(f"homogenization BCs must be a non-empty subset of {BOUNDARY_CONDITIONS}, got {list(bcs)}")
+            raise ConfigError(
+                f"homogenization BCs must be a non-empty subset of {BOUNDARY_CONDITIONS}, got {list(bcs)}"
+            )
         self.msh = msh
         self.comm: MPI.Comm = msh.comm
         self.material = material
@@ -216,7 +222,8 @@ class PhaseFieldHomogenizer:
 
     def homogenize(self, progress: Callable[[str], None] | None = None) -> HomogenizationResult:
         """Effective tensors of the current coefficient fields under every BC: each BC's is the
-        constant tangent of its linear RVE micro model."""
+        constant tangent of its linear RVE micro model.
+        """
         problem = self.rve_problem()
         models = self.micro_models(progress, problem)
         results = {}
@@ -272,7 +279,7 @@ def run_with_snapshots(
     first step; times before the current solver time are skipped (restart); a time after
     ``t_end`` is a ConfigError.
     """
-    times = sorted(set(float(t) for t in times))
+    times = sorted({float(t) for t in times})
     if times and times[-1] > t_end * (1 + 1e-12):
         raise ConfigError(f"homogenization time {times[-1]:g} is after t_end = {t_end:g}")
     tol = 1e-9 * max(1.0, abs(t_end))
@@ -339,7 +346,8 @@ def write_snapshots(
         "physics": physics,
         **NOTATION[physics],
         "components": labels,
-        "interpolation": "p(c) = p_alpha + (p_beta - p_alpha) h(phi), phi = clip((c - c_alpha)/(c_beta - c_alpha), 0, 1),"
+        "interpolation": "p(c) = p_alpha + (p_beta - p_alpha) h(phi), phi = clip((c - c_alpha)/(c_beta - "
+        "c_alpha), 0, 1),"
         " h = phi^3 (10 - 15 phi + 6 phi^2); E and nu interpolated (elasticity, plane strain in 2D);"
         " one value per cell, at the cell midpoint",
         "phases": {"alpha": props(material.alpha), "beta": props(material.beta)},

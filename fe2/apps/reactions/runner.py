@@ -24,8 +24,8 @@ from __future__ import annotations
 import math
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 from mpi4py import MPI
@@ -181,7 +181,7 @@ def _stochastic(cfg, network, comm, out, say) -> dict:
         f"t_end = {st.t_end:g}" + (f", omega = {st.omega:g}" if st.omega else ""))
     blocks, events, extra = {}, 0, {}
     for b in range(comm.rank, n_blocks, comm.size):
-        kw = dict(n_traj=sizes[b], seed=seeds[b])
+        kw = {"n_traj": sizes[b], "seed": seeds[b]}
         if st.method == "ssa":
             r = gillespie(net, times, **kw)
         elif st.method == "tau_leap":
@@ -267,14 +267,15 @@ def _stochastic(cfg, network, comm, out, say) -> dict:
             plt.close(fig)
             files.append(f"histogram_{sp_name}.png")
             res["histograms"][sp_name] = h
-    res["files"] = files + ["result.json"]
+    res["files"] = [*files, "result.json"]
     return res
 
 
 def _cme_marginals(net: Network, st, species: list[str]) -> dict[str, tuple[np.ndarray, float]]:
     """Exact marginals at t_end from the chemical master equation on the box of states
     ``0..cme_max_count`` per species (every state of the box, reachable or not); the
-    probability that leaves the box is reported as the truncation leak."""
+    probability that leaves the box is reported as the truncation leak.
+    """
     from scipy.sparse.linalg import expm_multiply
 
     from fe2.physics.reactions.stochastic import cme_generator
@@ -345,7 +346,7 @@ def _spatial(cfg, network, comm, out, say) -> dict:
                 write(t)
                 history.append([t, *rd.integrals()])
                 say(f"  step {k}/{n_steps}  t = {t:.6g}  integrals " +
-                    ", ".join(f"{nm} {v:.6g}" for nm, v in zip(names, history[-1][1:])))
+                    ", ".join(f"{nm} {v:.6g}" for nm, v in zip(names, history[-1][1:], strict=False)))
         writer.close()
         m1 = rd.moiety_totals()
         vals = rd.values()
@@ -361,8 +362,8 @@ def _spatial(cfg, network, comm, out, say) -> dict:
     field_file = "species.xdmf" if sp_.format == "xdmf" else "species.bp"
     res = {"scheme": sp_.scheme, "dt": sp_.dt, "t_end": sp_.t_end, "steps": n_steps, "n_dofs": n_dofs,
            "moiety_totals_initial": m0.tolist(), "moiety_totals_final": m1.tolist(), "moiety_drift": drift,
-           "integrals_final": dict(zip(names, history[-1][1:])),
-           "min": dict(zip(names, vmin.tolist())), "max": dict(zip(names, vmax.tolist())),
+           "integrals_final": dict(zip(names, history[-1][1:], strict=False)),
+           "min": dict(zip(names, vmin.tolist(), strict=False)), "max": dict(zip(names, vmax.tolist(), strict=False)),
            "integrals": {"file": "integrals.csv", "columns": header,
                          "units": {c: (cfg.units.time if c == "time" else f"{cfg.units.amount} * area")
                                    for c in header}},

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 from mpi4py import MPI
 
+from fe2.apps.homogenize.runner import build_rve
 from fe2.config.run import Bar, ElasticLawSpec, J2LawSpec, NeoHookeanLawSpec, RunConfig
 from fe2.errors import ConfigError
 from fe2.geometry.macro_domains import MacroMesh, bar, plate_with_hole
@@ -34,7 +35,6 @@ from fe2.micro.nonlinear_rve import NonlinearRVEMaterial
 from fe2.micro.physics import Elasticity
 from fe2.micro.rve_material import LinearRVEMaterial
 from fe2.micro.rve_problem import RVEProblem
-from fe2.apps.homogenize.runner import build_rve
 
 
 def build_macro_domain(cfg: RunConfig, comm: MPI.Comm) -> MacroMesh:

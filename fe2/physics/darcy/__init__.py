@@ -24,8 +24,8 @@ __all__ = [
     "FluxBC",
     "PressureBC",
     "QuadratureConductivity",
-    "TissueProperties",
     "SoluteProperties",
     "SoluteTransport",
+    "TissueProperties",
     "TransportAudit",
 ]

@@ -49,7 +49,7 @@ class ConservationAudit:
     @classmethod
     def build(cls, formulation: str, inflow: float, drainage: float, outflow: float,
               cell_residual_max: float | None = None, outflow_consistent: float | None = None,
-              storage_rate: float = 0.0) -> "ConservationAudit":
+              storage_rate: float = 0.0) -> ConservationAudit:
         scale = max(abs(inflow), abs(drainage), abs(outflow), abs(storage_rate), np.finfo(float).tiny)
         res = inflow - drainage - outflow - storage_rate
         rel_c = None

@@ -35,7 +35,7 @@ class QuadratureConductivity:
     dx: ufl.Measure
 
     @classmethod
-    def from_fields(cls, fields) -> "QuadratureConductivity":
+    def from_fields(cls, fields) -> QuadratureConductivity:
         """From a :class:`fe2.quadrature.QuadratureFields` whose ``tangent`` holds K (m = gdim)."""
         return cls(K=fields.tangent, dx=fields.dx)
 
@@ -74,7 +74,7 @@ def _cell_region_index(msh: dmesh.Mesh, cell_tags: dmesh.MeshTags, regions: list
     n_local = imap.size_local + imap.num_ghosts
     idx = np.full(n_local, -1, dtype=np.int64)
     tag_values = np.unique(cell_tags.values)
-    unknown = sorted(set(int(t) for t in tag_values) - set(regions))
+    unknown = sorted({int(t) for t in tag_values} - set(regions))
     unknown = msh.comm.allreduce(unknown, op=MPI.SUM)
     if unknown:
         raise ConfigError(

@@ -25,7 +25,8 @@ DIRECT_OPTIONS: dict[str, str] = {
 
 def make_ksp(comm, prefix: str, options: dict | None) -> PETSc.KSP:
     """A KSP under the stable ``prefix`` (``fe2_darcy_``, ``fe2_darcy_proj_``, ``fe2_solute_``),
-    configured from ``options`` (default :data:`DIRECT_OPTIONS`) where the user set nothing."""
+    configured from ``options`` (default :data:`DIRECT_OPTIONS`) where the user set nothing.
+    """
     return create_ksp(comm, prefix, dict(DIRECT_OPTIONS if options is None else options))
 
 

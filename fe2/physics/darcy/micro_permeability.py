@@ -111,7 +111,9 @@ class MicroPermeability(MicroModel):
             raise ConfigError(f"permeability mode must be 'exact' or 'interpolate', got {self.mode!r}")
         lo, hi = map(float, self.c_range)
         if self.mode == "interpolate" and not (0 < lo < hi and self.n_nodes >= 2):
-            raise ConfigError(f"interpolation needs 0 < c_min < c_max and n_nodes >= 2, got {self.c_range}, {self.n_nodes}")
+            raise ConfigError(
+                f"interpolation needs 0 < c_min < c_max and n_nodes >= 2, got {self.c_range}, {self.n_nodes}"
+            )
         self._cache: dict[float, np.ndarray] = {}
         self._nodes: np.ndarray | None = None
         self._log_kappa_nodes: np.ndarray | None = None
@@ -137,7 +139,9 @@ class MicroPermeability(MicroModel):
         """Collective range check (fractions come from each rank's own points)."""
         limit = self.packing_limit()
         bad = c[~((c > 0) & (c < limit))]
-        problem = f"fibre fraction {bad[0]:.4g} outside (0, {limit:.4f}) for a {self.arrangement} array" if bad.size else ""
+        problem = (
+            f"fibre fraction {bad[0]:.4g} outside (0, {limit:.4f}) for a {self.arrangement} array" if bad.size else ""
+        )
         if not problem and lo is not None:
             outside = c[(c < lo) | (c > hi)]
             if outside.size:
@@ -198,7 +202,7 @@ class MicroPermeability(MicroModel):
         out = (coef @ flat) / coef.sum(axis=1)[:, None]
         hit_rows, hit_nodes = np.nonzero(exact)
         out[hit_rows] = flat[hit_nodes]
-        return out.reshape((x.size,) + values.shape[1:])
+        return out.reshape((x.size, *values.shape[1:]))
 
     def kappa_interpolated(self, fractions: np.ndarray) -> np.ndarray:
         """κ (n, d, d) from the interpolant (built on first use, collective then)."""
@@ -213,7 +217,8 @@ class MicroPermeability(MicroModel):
 
     def interpolation_error(self) -> float:
         """Largest relative error (Frobenius) of the interpolant at the midpoints between nodes,
-        against exact cell solves there (collective; adds n_nodes − 1 cell solves)."""
+        against exact cell solves there (collective; adds n_nodes − 1 cell solves).
+        """
         if self.mode != "interpolate":
             return 0.0
         if self._nodes is None:

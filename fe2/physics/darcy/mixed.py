@@ -61,7 +61,7 @@ class MixedDarcy(DarcySolverBase):
         self.u = fem.Function(self.Vu, name="velocity")
         self.p = fem.Function(self.Vp, name="pressure")
 
-        K, K_inv, dxK = conductivity_terms(msh, coeffs, K_field)
+        _K, K_inv, dxK = conductivity_terms(msh, coeffs, K_field)
         dx = ufl.Measure("dx", domain=msh)
         ds = ufl.Measure("ds", domain=msh, subdomain_data=facet_tags)
         n = ufl.FacetNormal(msh)

@@ -127,7 +127,8 @@ class DarcyProblem:
 
     def step(self, dt: float) -> DarcyResult:
         """One backward-Euler step Δt [s] of S ∂p/∂t + ∇·u = s(p) from the current pressure (collective);
-        the audit then includes the storage rate ∫ S (p − p_prev)/Δt dx."""
+        the audit then includes the storage rate ∫ S (p − p_prev)/Δt dx.
+        """
         if not dt > 0:
             raise ConfigError(f"time step must be positive, got {dt}")
         self.solver.p_prev.x.array[:] = self.solver.p.x.array

@@ -123,7 +123,7 @@ class TissueProperties:
     @classmethod
     def from_cgs(cls, K: float | ArrayLike, L_p: float = 0.0, S_V: float = 0.0, p_v: float = 0.0,
                  pi_v: float = 0.0, pi_i: float = 0.0, sigma: float = 0.0, L_pL_SV: float = 0.0,
-                 p_L: float = 0.0) -> "TissueProperties":
+                 p_L: float = 0.0) -> TissueProperties:
         """From the literature units of :mod:`~fe2.physics.darcy.units` (cm, mmHg, s)."""
         Ka = np.asarray(K, dtype=float)
         K_si = units.conductivity_cgs_to_si(1.0) * Ka
@@ -136,7 +136,7 @@ class TissueProperties:
 
     @classmethod
     def baxter_jain(cls, tissue: Literal["tumour", "normal"] = "tumour", lymphatics: bool | None = None
-                    ) -> "TissueProperties":
+                    ) -> TissueProperties:
         """Baxter & Jain (1989) tumour or normal tissue, SI (see ``units.BAXTER_JAIN_1989_CGS``).
 
         ``lymphatics`` = False drops the lymphatic term (the default keeps the table: none in

@@ -1,5 +1,6 @@
 """The solve sequence shared by the primal and mixed Darcy solvers: operator once, right-hand side,
-solve and velocity recovery, audit — each phase timed."""
+solve and velocity recovery, audit — each phase timed.
+"""
 
 from __future__ import annotations
 
@@ -17,7 +18,8 @@ class DarcySolverBase:
     reused after), ``self._operator_current = False``, ``self.inv_dt`` (Constant, 1/Δt) and ``self.p_prev`` (the
     pressure of the previous time level) in ``__init__`` and implement :meth:`assemble_operator`,
     :meth:`_assemble_rhs`, :meth:`_solve_and_recover` (returns KSP iterations) and :meth:`audit`;
-    they expose ``self.p`` (pressure [Pa]) and ``self.u`` (velocity [m/s])."""
+    they expose ``self.p`` (pressure [Pa]) and ``self.u`` (velocity [m/s]).
+    """
 
     p: fem.Function
     u: fem.Function
@@ -39,7 +41,8 @@ class DarcySolverBase:
 
     def set_time_step(self, dt: float | None) -> None:
         """Backward-Euler step Δt [s] of S ∂p/∂t + ∇·u = s(p) (None: the steady problem); the
-        operator is re-assembled at the next solve when Δt changes."""
+        operator is re-assembled at the next solve when Δt changes.
+        """
         inv = 0.0 if dt is None else 1.0 / float(dt)
         if float(self.inv_dt.value) != inv:
             self.inv_dt.value = inv
@@ -47,7 +50,8 @@ class DarcySolverBase:
 
     def _assemble_operator_matrix(self, bcs) -> None:
         """Assemble ``self.a`` into ``self._A`` (allocated once: the sparsity never changes) and hand it
-        to the KSP, which refactorizes at its next solve."""
+        to the KSP, which refactorizes at its next solve.
+        """
         if self._A is None:
             self._A = fem_petsc.create_matrix(self.a)
         self._A.zeroEntries()

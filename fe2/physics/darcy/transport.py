@@ -242,7 +242,7 @@ class SoluteTransport:
 
     @classmethod
     def from_darcy(cls, result, cell_tags, solute: dict[int, SoluteProperties],
-                   **kwargs) -> "SoluteTransport":
+                   **kwargs) -> SoluteTransport:
         """Transport on a :class:`~fe2.physics.darcy.problem.DarcyResult`: its velocity, J_v and J_L."""
         co = result.coefficients
         return cls(result.u.function_space.mesh, result.u, cell_tags, solute,

@@ -63,7 +63,7 @@ from fe2.solvers import create_ksp
 SCHEMES = ("godunov", "strang", "monolithic", "bdf2")
 MASS = ("consistent", "lumped")
 
-__all__ = ["Dirichlet", "Flux", "MASS", "RDResult", "ReactionDiffusion", "Robin", "SCHEMES"]
+__all__ = ["MASS", "SCHEMES", "Dirichlet", "Flux", "RDResult", "ReactionDiffusion", "Robin"]
 
 
 @dataclass
@@ -123,7 +123,7 @@ class _Operator:
 
     def dirichlet_owned(self, n_owned: int) -> list[tuple[np.ndarray, float]]:
         out = []
-        for bc, g in zip(self.bcs, self._values):
+        for bc, g in zip(self.bcs, self._values, strict=False):
             dofs = bc.dof_indices()[0]
             out.append((dofs[dofs < n_owned], g))
         return out
@@ -187,7 +187,9 @@ class ReactionDiffusion:
         self.n_owned = self.V.dofmap.index_map.size_local
         self.t = 0.0
         self.parts = resolve_boundaries(mesh, boundaries, facet_tags)
-        self.bcs = check_conditions(bcs or {}, names, {n: d > 0 for n, d in zip(names, self.D)}, self.parts)
+        self.bcs = check_conditions(
+            bcs or {}, names, {n: d > 0 for n, d in zip(names, self.D, strict=False)}, self.parts
+        )
         # forms, compiled once
         u, v = ufl.TrialFunction(self.V), ufl.TestFunction(self.V)
         self._dxm = ufl.dx if mass == "consistent" else \
@@ -200,7 +202,7 @@ class ReactionDiffusion:
         self._one = fem.form(self._w * ufl.dx)
         self._ops: dict[tuple, _Operator] = {}
         self._op_of: list[_Operator | None] = []
-        for n, D in zip(names, self.D):
+        for n, D in zip(names, self.D, strict=False):
             if D == 0:
                 self._op_of.append(None)
                 continue
@@ -221,7 +223,8 @@ class ReactionDiffusion:
     @property
     def closed(self) -> bool:
         """True when no species exchanges mass through the boundary (no Dirichlet, no nonzero
-        flux, no Robin with alpha > 0)."""
+        flux, no Robin with alpha > 0).
+        """
         return all((isinstance(bc, Flux) and bc.flux == 0) or (isinstance(bc, Robin) and bc.alpha == 0)
                    for conds in self.bcs.values() for bc in conds)
 

@@ -69,7 +69,8 @@ def partition(network: Network, t_end: float, *, x0=None, threshold: float = 100
 
     ``discrete`` given: those species are exact. Otherwise a species is discrete when its largest
     value on the RRE trajectory in counts (propensity ODE of all channels from ``x0``, default the
-    network's initial values, over ``[0, t_end]``) is below ``threshold``."""
+    network's initial values, over ``[0, t_end]``) is below ``threshold``.
+    """
     ch = _Channels(network, params)
     names = network.species_names
     x0 = network.initial if x0 is None else np.asarray(x0, dtype=float)
@@ -105,7 +106,7 @@ def _pilot_max(ch: _Channels, x0: np.ndarray, t_end: float, names: list[str]) ->
     sol = solve_ivp(f, (0.0, float(t_end)), x0, method="LSODA", rtol=1e-4, atol=1e-6, dense_output=False)
     if not sol.success:
         raise ConvergenceError(f"hybrid partition: deterministic pilot run failed: {sol.message}")
-    return {n: float(v) for n, v in zip(names, sol.y.max(axis=1))}
+    return {n: float(v) for n, v in zip(names, sol.y.max(axis=1), strict=False)}
 
 
 class _HybridODE:
@@ -113,7 +114,8 @@ class _HybridODE:
     ``dG/dt = a_0^slow(x)``, with the discrete counts (constant between events) passed as
     per-trajectory arguments ahead of the parameters: ``pv = [*discrete_arrays, *params]``.
     Species-major ``rhs_T``/``jac_T`` as the batched ROS2 step expects; the implicit systems are
-    ``(n_continuous + 1)``-square, the discrete species never enter them."""
+    ``(n_continuous + 1)``-square, the discrete species never enter them.
+    """
 
     def __init__(self, network: Network, ch: _Channels, part: HybridPartition):
         ssym, psym = network.symbols
@@ -122,10 +124,8 @@ class _HybridODE:
         self.di = [i for i, nm in enumerate(names) if nm not in part.continuous]
         xc = [ssym[names[i]] for i in self.ci]
         args = [*xc, *(ssym[names[i]] for i in self.di), *psym.values()]
-        f = []
-        for i in self.ci:
-            f.append(sum((int(ch.change[c, i]) * ch.expressions[c] for c in part.fast_channels
-                          if ch.change[c, i]), sp.Integer(0)))
+        f = [sum((int(ch.change[c, i]) * ch.expressions[c] for c in part.fast_channels if ch.change[c, i]),
+                 sp.Integer(0)) for i in self.ci]
         f.append(sum((ch.expressions[c] for c in part.slow_channels), sp.Integer(0)))
         self.n_species = len(f)
         self._rhs = sp.lambdify(args, f, modules="numpy", cse=True)
@@ -150,7 +150,7 @@ class _HybridODE:
         s1, n = y.shape
         out = np.zeros((s1, s1, n))
         if self._nz:
-            for (i, j), v in zip(self._nz, self._jac(*y[:-1], *pv)):
+            for (i, j), v in zip(self._nz, self._jac(*y[:-1], *pv), strict=False):
                 out[i, j] = v
         return out
 
@@ -162,7 +162,8 @@ class _HybridODE:
 @dataclass
 class HybridResult(StochasticResult):
     """As :class:`~.stochastic.StochasticResult`; ``x`` is float (continuous species are real
-    copy numbers), ``events`` counts slow (SSA) events."""
+    copy numbers), ``events`` counts slow (SSA) events.
+    """
 
     partition: HybridPartition | None = None
     ode_steps: int = 0  # accepted ROS2 steps summed over trajectories (event-location steps included)
@@ -194,7 +195,8 @@ def hybrid(
 
     ``threshold`` / ``discrete``: the partition (:func:`partition`). ``rtol``/``atol``: step
     control of the ODE part (copy numbers and ``G``). ``event_tol``: tolerance on
-    ``G(t_event) = xi`` (absolute, ``xi ~ 1``). Randomness from ``default_rng(seed)``."""
+    ``G(t_event) = xi`` (absolute, ``xi ~ 1``). Randomness from ``default_rng(seed)``.
+    """
     tic = time.perf_counter()
     rng, t_eval, ch, x_int, _, t, nxt = _prepare(network, params, x0, n_traj, t_eval, seed)
     if not (rtol > 0 and atol > 0 and event_tol > 0):
@@ -278,7 +280,8 @@ def hybrid(
 def _locate(ode, pv, y0, hmax, y1, xi, tol, max_iter=60):
     """Step sizes ``hs`` in ``(0, hmax]`` with ``G(y0 -> hs) = xi`` (Illinois regula falsi on
     full ROS2 steps from ``y0``; ``G`` is the last row) and the states there.
-    ``G(0) = y0[-1] < xi <= y1[-1] = G(hmax)``; ``pv`` holds per-trajectory arrays."""
+    ``G(0) = y0[-1] < xi <= y1[-1] = G(hmax)``; ``pv`` holds per-trajectory arrays.
+    """
     lo = np.zeros_like(hmax)
     hi = hmax.copy()
     glo = y0[-1] - xi

@@ -7,7 +7,7 @@ solved by a vectorized LU factorization with partial pivoting written out over t
 (``(s, s, n)`` arrays, one loop over ``s``), which is much faster than ``np.linalg.solve`` on
 ``(n, s, s)`` stacks for ``s <= 8`` (larger systems use ``np.linalg.solve``).
 
-Methods
+Methods:
 -------
 ``"be"``    backward Euler, full Newton (analytic Jacobian at every iterate),
             order 1, L-stable; local error estimate ``h/2 (f(c_{n+1}) - f(c_n))``.
@@ -46,7 +46,8 @@ METHODS = ("be", "ros2")
 def lu_factor_batched(A: np.ndarray):
     """LU with partial pivoting of ``n`` matrices stored as ``A[i, j, node]`` (copied).
 
-    Row swaps are whole-row (as LAPACK getrf) and recorded as ``(k, i, mask)``."""
+    Row swaps are whole-row (as LAPACK getrf) and recorded as ``(k, i, mask)``.
+    """
     A = np.array(A, dtype=float, copy=True)
     s = A.shape[0]
     swaps = []
@@ -111,7 +112,8 @@ class _Solver:
 @dataclass
 class IntegrationResult:
     """Outcome of :func:`integrate`. ``c`` has shape ``(n_nodes, n_species)`` at ``t_end``;
-    ``c_eval`` shape ``(len(t_eval), n_nodes, n_species)`` when ``t_eval`` was given."""
+    ``c_eval`` shape ``(len(t_eval), n_nodes, n_species)`` when ``t_eval`` was given.
+    """
 
     method: str
     t_end: float
@@ -366,7 +368,8 @@ def solve_ivp_reference(
 ) -> IntegrationResult:
     """Loop over nodes with ``scipy.integrate.solve_ivp`` (BDF or Radau, analytic Jacobian).
 
-    The per-node baseline: accurate with tight tolerances, slow (Python call per node)."""
+    The per-node baseline: accurate with tight tolerances, slow (Python call per node).
+    """
     from scipy.integrate import solve_ivp
 
     cn = network if isinstance(network, CompiledNetwork) else network.compile()

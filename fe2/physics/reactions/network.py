@@ -198,7 +198,8 @@ def _integer_rows(vectors) -> np.ndarray:
 
 def _nonnegative_combination(W: np.ndarray) -> np.ndarray:
     """Make basis rows nonnegative where adding small integer multiples of other rows can
-    (``-E + S + P`` plus ``E + C`` -> ``S + C + P``): same span, readable moieties."""
+    (``-E + S + P`` plus ``E + C`` -> ``S + C + P``): same span, readable moieties.
+    """
     W = W.copy()
     for _ in range(3):
         for i in range(len(W)):
@@ -242,7 +243,7 @@ class Network:
             for s in rx.species_names():
                 if s not in names:
                     raise ConfigError(f"reaction {rx.name!r}: unknown species {s!r}")
-        self.rate_expressions  # validate laws now: errors at construction, not at first use
+        _ = self.rate_expressions  # validate laws now: errors at construction, not at first use
 
     # -- structure --------------------------------------------------------------------------
     @property
@@ -281,7 +282,8 @@ class Network:
         """Rows ``w`` (shape ``(n_laws, n_species)``) with ``w^T S = 0``: the conserved moieties.
 
         Exact rational basis of the null space of ``S^T`` (sympy), scaled to coprime integers,
-        sign chosen so that most entries are positive."""
+        sign chosen so that most entries are positive.
+        """
         St = sp.Matrix(self.stoichiometry.T.astype(int).tolist())
         basis = St.nullspace()
         if not basis:
@@ -293,10 +295,10 @@ class Network:
         out = []
         for w in self.conservation_laws:
             terms = [f"{'' if abs(c) == 1 else f'{abs(c):g} '}{n}"
-                     for c, n in zip(w, self.species_names) if c]
+                     for c, n in zip(w, self.species_names, strict=False) if c]
             signs = ["-" if c < 0 else "+" for c in w if c]
             txt = ("-" if signs[0] == "-" else "") + terms[0]
-            for s, t in zip(signs[1:], terms[1:]):
+            for s, t in zip(signs[1:], terms[1:], strict=False):
                 txt += f" {s} {t}"
             out.append(txt)
         return out
@@ -376,7 +378,7 @@ class CompiledNetwork:
 
     @staticmethod
     def _fill(vals, shape, n):
-        out = np.empty(shape + (n,))
+        out = np.empty((*shape, n))
         for k, v in enumerate(vals):
             out.reshape(-1, n)[k] = v
         return out
@@ -388,7 +390,7 @@ class CompiledNetwork:
     def jac_T(self, cT: np.ndarray, pvals: list) -> np.ndarray:
         s, n = cT.shape
         out = np.zeros((s, s, n))
-        for (i, j), v in zip(self._jac_nz, self._jac(*cT, *pvals)):
+        for (i, j), v in zip(self._jac_nz, self._jac(*cT, *pvals), strict=False):
             out[i, j] = v
         return out
 

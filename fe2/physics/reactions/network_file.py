@@ -10,7 +10,7 @@ problem is a one-line :class:`~fe2.errors.ConfigError` naming the key.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal, Union
+from typing import Literal
 
 from pydantic import Field, model_validator
 
@@ -18,7 +18,7 @@ from fe2.config.base import _Strict, load_toml, parse_config
 from fe2.errors import ConfigError
 from fe2.physics.reactions.network import LAWS, Network, Reaction, Species
 
-Num = Union[float, str]
+Num = float | str
 
 
 class _RxBase(_Strict):
@@ -57,7 +57,7 @@ class NetworkConfig(_Strict):
 
     species: dict[str, float] = Field(min_length=1)
     parameters: dict[str, float] = {}
-    reactions: list[Union[_MassAction, _MM, _Hill, _Expr]] = Field(min_length=1)
+    reactions: list[_MassAction | _MM | _Hill | _Expr] = Field(min_length=1)
 
     @model_validator(mode="before")
     @classmethod

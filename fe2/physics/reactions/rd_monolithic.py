@@ -45,7 +45,8 @@ DEFAULT_SNES_OPTIONS = {
 
 def _block_pattern(indptr: np.ndarray, indices: np.ndarray, s: int):
     """Scalar CSR of ``kron(P, ones(s, s))`` for the CSR pattern ``P`` and the gather index that
-    reads its values from a block array of shape ``(nnz_blocks, s, s)``."""
+    reads its values from a block array of shape ``(nnz_blocks, s, s)``.
+    """
     n = indptr.size - 1
     r_i = np.repeat(np.arange(n), s)
     r_a = np.tile(np.arange(s), n)
@@ -195,7 +196,8 @@ class MonolithicStepper:
     def step(self, c: np.ndarray, dt: float, c_prev: np.ndarray | None = None) -> tuple[np.ndarray, int]:
         """One backward-Euler step (or BDF2 when ``c_prev``, the state one step before ``c``, is
         given) from owned nodal values ``c`` of shape ``(n_owned, s)``; returns the new values and
-        the number of Newton iterations. Raises :class:`ConvergenceError` if SNES fails."""
+        the number of Newton iterations. Raises :class:`ConvergenceError` if SNES fails.
+        """
         cn = np.ascontiguousarray(c, dtype=float).ravel()
         if c_prev is None:
             self._a0, self._hist = 1.0, -cn

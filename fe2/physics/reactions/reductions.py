@@ -73,7 +73,8 @@ class EnzymeKinetics:
 
     def criteria(self) -> dict[str, float]:
         """Validity parameters: ``eps_SS`` (sQSSA, Segel–Slemrod), ``eps_BdBS`` (tQSSA, Borghans
-        et al.) and ``eps_Tz`` (tQSSA, Tzafriri; see the module docstring)."""
+        et al.) and ``eps_Tz`` (tQSSA, Tzafriri; see the module docstring).
+        """
         b = self.E0 + self.KM + self.S0
         # b^2 - 4 E0 S0 = (E0 - S0)^2 + K_M (K_M + 2 (E0 + S0)) > 0, written without cancellation
         root = np.sqrt((self.E0 - self.S0) ** 2 + self.KM * (self.KM + 2.0 * (self.E0 + self.S0)))

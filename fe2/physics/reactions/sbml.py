@@ -40,6 +40,7 @@ ignored (they assert, never change, the trajectory).
 
 from __future__ import annotations
 
+import itertools
 import math
 from pathlib import Path
 
@@ -82,7 +83,8 @@ def load_sbml(path: str | Path) -> Network:
     """Read an SBML file (any level/version libsbml reads) into a :class:`Network`.
 
     Species states are concentrations (see the module docstring for the full mapping);
-    every unsupported construct or invalid input is a one-line ConfigError."""
+    every unsupported construct or invalid input is a one-line ConfigError.
+    """
     p = Path(path)
     if not p.is_file():
         raise ConfigError(f"SBML file not found: {p}")
@@ -104,7 +106,8 @@ def _mass_action(rate: sp.Expr, reactants: dict[str, int], products: dict[str, i
     ``k_r prod(P^mu)``) with ``k``, ``k_r`` a parameter (not one of the floating species
     ``state``) or a positive number; else None.
     The ODEs are the same either way; mass action keeps the law readable and gives the SSA
-    its combinatorial propensities."""
+    its combinatorial propensities.
+    """
     species = [_sym(n) for n in {*reactants, *products}]
 
     def rate_constant(c):
@@ -241,7 +244,7 @@ class _Importer:
             return (sp.Max if t == libsbml.AST_FUNCTION_MAX else sp.Min)(*sub)
         if t in _RELATIONS:
             rel = _RELATIONS[t]
-            return sp.And(*[rel(a, b) for a, b in zip(sub[:-1], sub[1:])])
+            return sp.And(*[rel(a, b) for a, b in itertools.pairwise(sub)])
         if t in _LOGICAL:
             return _LOGICAL[t](*sub)
         if t == libsbml.AST_FUNCTION_PIECEWISE:
@@ -305,7 +308,7 @@ class _Importer:
         vals: dict[str, float] = {}
         ia = {m.getInitialAssignment(i).getSymbol(): m.getInitialAssignment(i)
               for i in range(m.getNumInitialAssignments())}
-        for sid, a in ia.items():
+        for sid in ia.keys():
             if sid not in self.species and sid not in self.compartments and sid not in self.params:
                 self.unsupported("initial assignment to a species reference (stoichiometry)", sid)
         for cid, c in self.compartments.items():

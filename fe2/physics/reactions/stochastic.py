@@ -86,7 +86,8 @@ class _Channels:
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         """Propensities, shape ``(n_traj, n_channels)``; negative values (count below the
-        multiplicity in a falling factorial cannot occur; user laws can) are an error."""
+        multiplicity in a falling factorial cannot occur; user laws can) are an error.
+        """
         out = np.empty((x.shape[0], self.n))
         for c, v in enumerate(self._f(*x.T.astype(float), *self._p)):
             out[:, c] = v
@@ -112,7 +113,8 @@ def _start(network: Network, x0, n_traj):
 
 def _prepare(network, params, x0, n_traj, t_eval, seed):
     """Common set-up of the samplers: RNG, checked output times, channels, initial counts,
-    output array (n_times, n_traj, n_species), clocks and next-output indices."""
+    output array (n_times, n_traj, n_species), clocks and next-output indices.
+    """
     rng = np.random.default_rng(seed)
     t_eval = np.atleast_1d(np.asarray(t_eval, dtype=float))
     if np.any(np.diff(t_eval) <= 0) or t_eval[0] < 0:
@@ -135,7 +137,8 @@ def gillespie(
     """Gillespie's direct method: exact sample paths recorded at the times ``t_eval`` (from 0).
 
     ``x0``: counts ``(n_species,)`` for every trajectory or ``(n_traj, n_species)``; default the
-    network's initial values (rounded). Every unfinished trajectory fires one event per pass."""
+    network's initial values (rounded). Every unfinished trajectory fires one event per pass.
+    """
     tic = time.perf_counter()
     rng, t_eval, ch, x, out, t, nxt = _prepare(network, params, x0, n_traj, t_eval, seed)
     n, m = x.shape[0], t_eval.size  # next output index per trajectory
@@ -189,7 +192,8 @@ def tau_leaping(
     Channel counts are Poisson(a_j * h); a leap giving a negative count is rejected and that
     trajectory retries with half the step (at most ``max_halvings`` times in a row). The
     leap error is O(tau): e.g. a birth–death process' stationary variance comes out as
-    ``lambda / (1 - gamma*tau/2)`` instead of ``lambda``."""
+    ``lambda / (1 - gamma*tau/2)`` instead of ``lambda``.
+    """
     tic = time.perf_counter()
     if not tau > 0:
         raise ConfigError("tau: must be > 0")
@@ -230,7 +234,8 @@ def cme_generator(network: Network, states: np.ndarray, params: dict | None = No
     """Sparse generator ``Q`` (``dp/dt = Q p``) of the chemical master equation on a finite list
     of states (rows of ``states``, counts). Transitions leaving the list are dropped from the
     gains but kept in the losses (probability leaks out: the truncation error is measurable as
-    ``1 - sum(p)``)."""
+    ``1 - sum(p)``).
+    """
     from scipy.sparse import csr_matrix
 
     ch = _Channels(network, params)
@@ -263,7 +268,8 @@ def counts_network(network: Network, omega: float) -> Network:
     deterministic rate ``k prod c_i^nu_i`` gets the stochastic constant
     ``k omega^(1 - m) prod nu_i!`` (so that ``k prod binom(x_i, nu_i)`` tends to
     ``omega * rate(x / omega)`` for large counts); every other law becomes the expression
-    ``omega * rate(x / omega)``. Parameters of mass-action constants are resolved to numbers."""
+    ``omega * rate(x / omega)``. Parameters of mass-action constants are resolved to numbers.
+    """
     if not (np.isfinite(omega) and omega > 0):
         raise ConfigError(f"omega: the system size must be > 0 (got {omega})")
     ssym, psym = network.symbols
@@ -272,7 +278,7 @@ def counts_network(network: Network, omega: float) -> Network:
     for rx in network.reactions:
         where = f"reaction {rx.name!r}"
         if rx.law == "mass_action":
-            def scaled(key, side):
+            def scaled(key, side, rx=rx, where=where):
                 k = float(_value(rx.params[key], psym, where, key).subs(
                     {psym[n]: v for n, v in pvals.items()}))
                 m = sum(side.values())

@@ -1,5 +1,6 @@
 """Time scales of a reaction network: eigenvalues of the linearized dynamics, stiffness ratio,
-Damköhler number."""
+Damköhler number.
+"""
 
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ def time_scales(network: Network | CompiledNetwork, c, params: dict | None = Non
 
     Eigenvalues of the Jacobian; the zero ones (one per conserved moiety, within ``tol`` times
     the largest) are left out. Returns the sorted time scales ``1/|Re lambda|``, the stiffness
-    ratio ``max|Re lambda| / min|Re lambda|`` and the eigenvalues."""
+    ratio ``max|Re lambda| / min|Re lambda|`` and the eigenvalues.
+    """
     cn = network if isinstance(network, CompiledNetwork) else network.compile()
     J = cn.jacobian(np.asarray(c, dtype=float), params)
     lam = np.linalg.eigvals(J)
@@ -33,7 +35,8 @@ def time_scales(network: Network | CompiledNetwork, c, params: dict | None = Non
 
 def damkohler(reaction_time: float, transport_time: float) -> float:
     """Damköhler number ``Da = t_transport / t_reaction`` (e.g. ``L^2/D`` over ``1/k``):
-    ``Da >> 1`` reaction-limited local equilibrium, ``Da << 1`` transport-dominated."""
+    ``Da >> 1`` reaction-limited local equilibrium, ``Da << 1`` transport-dominated.
+    """
     if not (reaction_time > 0 and transport_time > 0):
         raise ConfigError("damkohler: both time scales must be > 0")
     return transport_time / reaction_time
