@@ -218,7 +218,10 @@ class PhaseFieldHomogenizer:
         """Effective tensors of the current coefficient fields under every BC: each BC's is the
         constant tangent of its linear RVE micro model."""
         problem = self.rve_problem()
-        models = self.micro_models(progress, problem)
+        return self.collect(problem, self.micro_models(progress, problem))
+
+    def collect(self, problem: RVEProblem, models: dict[str, LinearRVEMaterial]) -> HomogenizationResult:
+        """The HomogenizationResult whose apparent tensor of each BC is that model's ``constant_tangent()``."""
         results = {}
         for bc, model in models.items():
             tangent = model.constant_tangent()
