@@ -38,10 +38,10 @@ from petsc4py import PETSc
 from fe2._compat import create_petsc_vector
 from fe2.errors import ConfigError, ConvergenceError, MaterialError, SolverError
 from fe2.geometry.base import RVEMesh
-from fe2.micro import constraints
 from fe2.kinematics import Kinematics
 from fe2.materials.contract import MicroModel, MicroStatistics
 from fe2.materials.state import BatchedState
+from fe2.micro import constraints
 from fe2.micro.linear_solver import LinearSolverOptions
 from fe2.quadrature import QuadratureFields
 from fe2.solvers import ConstrainedSystem, newton_loop, solve_checked

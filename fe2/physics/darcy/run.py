@@ -31,6 +31,8 @@ from fe2.config_darcy import DarcyConfig, RadialFraction, TissueSpec
 from fe2.errors import ConfigError, SolverError
 from fe2.geometry.tissue import TissueMesh, tissue_from_msh, tumour_in_host
 from fe2.io.results import write_csv_atomic, write_json_atomic
+from fe2.materials.contract import LinearTransportLaw
+from fe2.materials.state import StateStore
 from fe2.physics.darcy import output, units
 from fe2.physics.darcy.bcs import FluxBC, PressureBC
 from fe2.physics.darcy.coefficients import QuadratureConductivity
@@ -38,8 +40,6 @@ from fe2.physics.darcy.micro_permeability import MicroPermeability
 from fe2.physics.darcy.problem import DarcyProblem, DarcyResult
 from fe2.physics.darcy.properties import TissueProperties
 from fe2.physics.darcy.transport import SoluteProperties, SoluteTransport
-from fe2.materials.contract import LinearTransportLaw
-from fe2.materials.state import StateStore
 from fe2.quadrature import QuadratureFields, evaluate_into
 
 #: most distinct fibre fractions solved one by one in 'exact' mode before asking for 'interpolate'
