@@ -39,7 +39,14 @@ from __future__ import annotations
 import numpy as np
 
 from fe2.errors import MaterialError
-from fe2.materials.contract import BatchedState, EmptyState, InadmissibleDriverError, Kind, MicroModel, check_driver
+from fe2.materials.contract import (
+    BatchedState,
+    EmptyState,
+    InadmissibleDriverError,
+    Kind,
+    MicroModel,
+    check_driver,
+)
 
 
 class NeoHookean(MicroModel):

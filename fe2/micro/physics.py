@@ -53,7 +53,13 @@ from dolfinx import fem
 
 from fe2.errors import ConfigError
 from fe2.materials import IsotropicConductor, IsotropicElastic
-from fe2.tensors import VOIGT_LABELS, isotropic_stiffness_mandel, mandel_basis, n_sym, stiffness_mandel_to_voigt
+from fe2.tensors import (
+    VOIGT_LABELS,
+    isotropic_stiffness_mandel,
+    mandel_basis,
+    n_sym,
+    stiffness_mandel_to_voigt,
+)
 
 _REGISTRY: dict[str, type[Physics]] = {}
 

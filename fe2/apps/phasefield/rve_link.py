@@ -225,7 +225,10 @@ class PhaseFieldHomogenizer:
         constant tangent of its linear RVE micro model.
         """
         problem = self.rve_problem()
-        models = self.micro_models(progress, problem)
+        return self.collect(problem, self.micro_models(progress, problem))
+
+    def collect(self, problem: RVEProblem, models: dict[str, LinearRVEMaterial]) -> HomogenizationResult:
+        """The HomogenizationResult whose apparent tensor of each BC is that model's ``constant_tangent()``."""
         results = {}
         for bc, model in models.items():
             tangent = model.constant_tangent()
