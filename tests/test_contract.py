@@ -287,9 +287,9 @@ def anisotropic_laminate(tensors, fractions, axis: int) -> np.ndarray:
     d = Ks[0].shape[0]
     n = np.eye(d)[axis]
     knn = [n @ K @ n for K in Ks]
-    H = 1.0 / sum(f / k for f, k in zip(fractions, knn))
-    a = H * sum(f * (n @ K) / k for f, K, k in zip(fractions, Ks, knn))
-    return sum(f * K @ (np.eye(d) + np.outer(n, (a - n @ K) / k)) for f, K, k in zip(fractions, Ks, knn))
+    H = 1.0 / sum(f / k for f, k in zip(fractions, knn, strict=False))
+    a = H * sum(f * (n @ K) / k for f, K, k in zip(fractions, Ks, knn, strict=False))
+    return sum(f * K @ (np.eye(d) + np.outer(n, (a - n @ K) / k)) for f, K, k in zip(fractions, Ks, knn, strict=False))
 
 
 def test_formula_reduces_to_harmonic_and_arithmetic_means():
