@@ -26,10 +26,13 @@ import os
 from pathlib import Path
 
 import numpy as np
-from dolfinx import io, mesh
 from mpi4py import MPI
 
 import fe2  # noqa: F401  (imports dolfinx_solver before dolfinx where installed)
+
+# isort: split
+from dolfinx import io, mesh
+
 from fe2.io.results import write_csv_atomic, write_json_atomic
 from fe2.physics.phasefield import AllenCahn, DoubleWell, TimeStepping
 

@@ -38,12 +38,15 @@ import time
 from pathlib import Path
 
 import numpy as np
-import ufl
-from dolfinx import fem, io, mesh
 from mpi4py import MPI
 from scipy.fft import dctn
 
 import fe2  # noqa: F401  (imports dolfinx_solver before dolfinx where installed)
+
+# isort: split
+import ufl
+from dolfinx import fem, io, mesh
+
 from fe2.io.fields import gather_p1_field
 from fe2.io.results import write_json_atomic
 from fe2.physics.reactions import Network, Reaction, Species

@@ -76,7 +76,7 @@ def run_all(out: Path, only: str | None) -> int:
             text, n = re.subn(pat, rep, text, flags=re.M)
             if n == 0:
                 raise SystemExit(f"{rel}: shrink pattern {pat!r} matched nothing")
-        cfg = path.with_name(f".regression_{path.name}")  # beside the original: relative mesh paths still resolve
+        cfg = path.with_name(f".regression_{path.stem}.tmp")  # beside the original: relative mesh paths still resolve
         cfg.write_text(text)
         target = out / stem
         try:
@@ -108,8 +108,11 @@ def _numbers(obj, prefix=""):
 
 
 def compare(a: Path, b: Path) -> int:
-    files_a = {p.relative_to(a) for p in a.rglob("*.json") if "checkpoint" not in p.parts}
-    files_b = {p.relative_to(b) for p in b.rglob("*.json") if "checkpoint" not in p.parts}
+    def results(root: Path) -> set[Path]:  # ADIOS2's profiling.json holds only timings
+        return {p.relative_to(root) for p in root.rglob("*.json")
+                if "checkpoint" not in p.parts and p.name != "profiling.json"}
+
+    files_a, files_b = results(a), results(b)
     bad = 0
     for only in sorted(files_a ^ files_b):
         print(f"only in {'base' if only in files_a else 'new'}: {only}")
