@@ -38,7 +38,8 @@ def user_options():
     try:
         for k, v in mine.items():
             assert opts.hasName(k) and opts.getString(k) == v, f"user option {k} was removed or changed"
-        leaked = [k for k in opts.getAll() if k.startswith(tuple(PREFIXES)) and k not in mine and k not in before]
+        leaked = [k for k in opts.getAll()
+                  if k.startswith(tuple(PREFIXES)) and k not in mine and k not in before]
         assert not leaked, f"fe2 defaults left in the options database: {leaked}"
     finally:
         for k in mine:
@@ -71,7 +72,13 @@ def test_darcy_takes_user_tolerances(comm, user_options, formulation):
     fe2_solute_) reach the Darcy, velocity-recovery and transport KSPs; the LU default stays where
     the user set nothing. (PETSc reads no tolerances for 'preonly', hence a Krylov type.)"""
     from fe2.geometry.tissue import tumour_in_host
-    from fe2.physics.darcy import DarcyProblem, PressureBC, SoluteProperties, SoluteTransport, TissueProperties
+    from fe2.physics.darcy import (
+        DarcyProblem,
+        PressureBC,
+        SoluteProperties,
+        SoluteTransport,
+        TissueProperties,
+    )
 
     user_options(fe2_darcy_ksp_type="gmres", fe2_darcy_ksp_rtol="1e-11", fe2_darcy_proj_ksp_type="cg",
                  fe2_darcy_proj_ksp_max_it="17", fe2_solute_ksp_type="gmres", fe2_solute_ksp_rtol="1e-12")
@@ -87,7 +94,8 @@ def test_darcy_takes_user_tolerances(comm, user_options, formulation):
         assert proj.getOptionsPrefix() == "fe2_darcy_proj_" and proj.getType() == "cg"
         assert proj.getTolerances()[3] == 17 and proj.getPC().getType() == "bjacobi"
     res = prob.solve()
-    tr = SoluteTransport.from_darcy(res, tm.cell_tags, {tm.region("tumour"): SoluteProperties(D=1e-9)}, dt=1.0)
+    solute = {tm.region("tumour"): SoluteProperties(D=1e-9)}
+    tr = SoluteTransport.from_darcy(res, tm.cell_tags, solute, dt=1.0)
     assert tr.ksp.getOptionsPrefix() == "fe2_solute_" and tr.ksp.getType() == "gmres"
     assert tr.ksp.getTolerances()[0] == 1e-12
     tr.step()
@@ -109,12 +117,12 @@ def test_cahn_hilliard_and_allen_cahn_take_user_options(comm, user_options, boun
         model.set_initial_condition(smooth_noise(0.5, 0.05, 40.0, seed=1))
         assert model.step(0.1)[0]
     if boundary == "periodic":
-        ksp = ch._ksp
+        ksp = ch._periodic.ksp
         assert ksp.getOptionsPrefix() == "fe2_ch_" and ksp.getType() == "gmres"
         assert ksp.getTolerances()[0] == 1e-11 and ksp.getTolerances()[3] == 50
         assert ksp.getPC().getType() == "lu"
-        assert ac._ksp.getOptionsPrefix() == "fe2_ac_" and ac._ksp.getTolerances()[3] == 40
-        assert ac._ksp.getTolerances()[0] == 1e-12  # fe2's default where the user set nothing
+        assert ac._periodic.ksp.getOptionsPrefix() == "fe2_ac_" and ac._periodic.ksp.getTolerances()[3] == 40
+        assert ac._periodic.ksp.getTolerances()[0] == 1e-12  # fe2's default where the user set nothing
     else:
         assert ch.snes.getOptionsPrefix() == "fe2_ch_" and ch.snes.getTolerances()[3] == 9
         assert ch.snes.getTolerances()[0] == 1e-10  # the model's rtol default

@@ -77,9 +77,10 @@ def build_solver(cfg: PhaseFieldConfig, comm: MPI.Comm):
 
 
 def _save_checkpoint(solver, dt_next: float, history: list[StepRecord], ckpt: Path, comm: MPI.Comm) -> None:
-    """Commit cⁿ, cⁿ⁻¹ (per rank) with t, step, the proposed Δt, Δt_prev and the history as one
-    checkpoint (:class:`~fe2.solvers.RankCheckpoint`: the manifest, written last, names the arrays, so a
-    run killed while saving resumes from the previous checkpoint, never a state with another time).
+    """Commit cⁿ, cⁿ⁻¹ (per rank) with t, step, the proposed Δt, Δt_prev and the history as one checkpoint.
+
+    A :class:`~fe2.solvers.RankCheckpoint`: the manifest, written last, names the arrays, so a run
+    killed while saving resumes from the previous checkpoint, never a state with another time.
     """
     RankCheckpoint(ckpt, comm).save(
         {"u": solver.u0.x.array, "u_prev": solver.u_prev.x.array},
@@ -89,9 +90,11 @@ def _save_checkpoint(solver, dt_next: float, history: list[StepRecord], ckpt: Pa
 
 
 def _load_checkpoint(solver, ckpt: Path, comm: MPI.Comm):
-    """Restore the state of the committed checkpoint; ``(dt_next, history)``. ConfigError (on every rank)
-    when there is none, it was written on another rank count, a file is damaged or the arrays do not
-    fit this mesh/partition.
+    """Restore the state of the committed checkpoint; returns ``(dt_next, history)``.
+
+    Raises:
+        ConfigError: (on every rank) no checkpoint, another rank count, a damaged file, or arrays
+            that do not fit this mesh/partition.
     """
     arrays, meta = RankCheckpoint(ckpt, comm).load()
     arr = arrays["u"]
