@@ -53,7 +53,9 @@ SHRINK: dict[str, list[tuple[str, str]]] = {
 }
 
 #: keys whose values are timings, dates, versions or paths: not compared
-SKIP_KEY = re.compile(r"(time|busy|_s$|seconds|date|version|path|file|host|elapsed|wall|cpu|started|finished)", re.I)
+SKIP_KEY = re.compile(
+    r"(time|timing|busy|_s$|seconds|date|version|path|file|host|elapsed|wall|cpu|started|finished)", re.I
+)
 
 
 def command_of(rel: str) -> str:
