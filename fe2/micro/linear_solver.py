@@ -10,7 +10,6 @@ Global (unprefixed) PETSc options are never written.
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass
 from typing import Literal
 
@@ -19,7 +18,6 @@ from petsc4py import PETSc
 from fe2.errors import ConfigError
 from fe2.solvers.options import create_ksp, solve_checked
 
-_instance_counter = itertools.count()
 
 #: 'auto' switches 3D problems to CG + GAMG above this many dofs.
 AUTO_ITERATIVE_DOFS = 50_000
@@ -90,31 +88,4 @@ class LinearSolverOptions:
         return ksp
 
 
-# ----------------------------------------------------------------------------- compatibility
-# Only fe2/physics/darcy/linalg.py and fe2/micro/stokes.py (other owners, switching to fe2.solvers)
-# still import these; remove them once they do. fe2's own RVE and macro solvers use create_ksp above.
-
-
-def unique_prefix(base: str = "fe2_rve_") -> str:
-    """A fresh options prefix per solver instance, e.g. 'fe2_rve_3_' (deprecated: use a stable prefix)."""
-    return f"{base}{next(_instance_counter)}_"
-
-
-def ksp_from_options(comm, prefix: str, values: dict) -> PETSc.KSP:
-    """A KSP configured from a PETSc options dict under its own ``prefix``; the options are
-    removed from the database afterwards (deprecated: use :func:`fe2.solvers.options.create_ksp`).
-    """
-    ksp = PETSc.KSP().create(comm)
-    ksp.setOptionsPrefix(prefix)
-    opts = PETSc.Options()
-    for key, value in values.items():
-        opts[prefix + key] = value
-    try:
-        ksp.setFromOptions()
-    finally:
-        for key in values:
-            del opts[prefix + key]
-    return ksp
-
-
-__all__ = ["AUTO_ITERATIVE_DOFS", "LinearSolverOptions", "ksp_from_options", "solve_checked", "unique_prefix"]
+__all__ = ["AUTO_ITERATIVE_DOFS", "LinearSolverOptions", "solve_checked"]

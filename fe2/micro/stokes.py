@@ -28,7 +28,8 @@ exactly for flow along straight channels; NaN where the mean flow is zero.
 Discretization and constraints. Velocity: vector P2, pressure: P1, assembled as
 one block matrix A = [[A_vv, Bᵀ], [B, 0]]. Periodicity and no slip are imposed
 with a 0/1 prolongation P (full → reduced), as for the elastic RVEs of
-:mod:`fe2.micro.constraints`: a velocity node on a max face takes the column of
+:mod:`fe2.micro.constraints` (built in :mod:`fe2.micro.stokes_geometry`, which also
+holds the cell geometries :class:`FibreCell`): a velocity node on a max face takes the column of
 its image on the min faces (corners and edges straight to one master), wall
 nodes have empty rows (v = 0). The pressure is periodic with one gauge node
 fixed (p̃ = 0 there): the continuity row of that node is the sum of the other
@@ -57,7 +58,6 @@ from typing import Literal
 import numpy as np
 import ufl
 from dolfinx import fem
-from dolfinx import mesh as dmesh
 from dolfinx.fem import petsc as fem_petsc
 from mpi4py import MPI
 from petsc4py import PETSc
@@ -65,9 +65,8 @@ from petsc4py import PETSc
 from fe2._compat import create_petsc_vector
 from fe2.errors import ConfigError, GeometryError, MeshError, SolverError
 from fe2.geometry.base import RVEMesh
-from fe2.geometry.inclusions import hexagonal_array, square_array
 from fe2.geometry.voids import remove_phases
-from fe2.micro import constraints
+from fe2.micro.stokes_geometry import FibreCell, square_fibre_cell, stokes_prolongation
 from fe2.solvers import ConstrainedSystem, create_ksp, solve_checked
 
 __all__ = [
@@ -155,117 +154,6 @@ class PermeabilityResult:
             "timings": dict(self.timings),
             "description": dict(self.description),
         }
-
-
-# ----------------------------------------------------------------------------- cells
-@dataclass(frozen=True)
-class FibreCell:
-    """Parameters of a regular fibre (2D) / sphere (3D) cell; hashable, for caches over c.
-
-    Attributes:
-        solid_fraction: c, area (2D) or volume (3D) fraction of the obstacles.
-        arrangement: 'square' (square 2D / simple cubic 3D, one obstacle per cell)
-            or 'hexagonal' (2D only, cell a × a√3 with two fibres).
-        dim: 2 (fibres) or 3 (spheres, 'square' only).
-        length: cell edge (square) or fibre spacing (hexagonal), mesh units.
-        mesh_size: target element size; default length / 20.
-        element_order: geometry order 2 (default: curved obstacle walls, K converges
-            like O(h^3..4)) or 1 (straight cells: the polygonal wall limits K to O(h²)).
-    """
-
-    solid_fraction: float
-    arrangement: Literal["square", "hexagonal"] = "square"
-    dim: int = 2
-    length: float = 1.0
-    mesh_size: float | None = None
-    element_order: int = 2
-
-    @property
-    def radius(self) -> float:
-        """Obstacle radius from c: c L² = π a² (square), c √3 L² = 2π a² (hex), c L³ = 4/3 π a³."""
-        c, L = float(self.solid_fraction), float(self.length)
-        if self.arrangement == "hexagonal":
-            return math.sqrt(c * math.sqrt(3.0) * L * L / (2.0 * math.pi))
-        if self.dim == 2:
-            return math.sqrt(c * L * L / math.pi)
-        return (3.0 * c * L**3 / (4.0 * math.pi)) ** (1.0 / 3.0)
-
-    def build(self, comm: MPI.Comm) -> RVEMesh:
-        """Mesh the fluid part of the cell (obstacles are holes), collective on comm."""
-        if self.arrangement == "hexagonal":
-            if self.dim != 2:
-                raise ConfigError("a hexagonal fibre cell is 2D only")
-            return hexagonal_array(
-                comm, volume_fraction=self.solid_fraction, mesh_size=self.mesh_size, spacing=self.length,
-                void=True, element_order=self.element_order,
-            )
-        if self.arrangement != "square":
-            raise ConfigError(f"arrangement must be 'square' or 'hexagonal', got {self.arrangement!r}")
-        return square_array(
-            comm, volume_fraction=self.solid_fraction, mesh_size=self.mesh_size, length=self.length,
-            dim=self.dim, void=True, element_order=self.element_order,
-        )
-
-
-def square_fibre_cell(
-    comm: MPI.Comm, solid_fraction: float, *, mesh_size: float | None = None, length: float = 1.0,
-    element_order: int = 2,
-) -> RVEMesh:
-    """The pore space of the 2D square array of fibres at solid fraction c (radius a = L√(c/π))."""
-    return FibreCell(solid_fraction, "square", 2, length, mesh_size, element_order).build(comm)
-
-
-# ----------------------------------------------------------------------------- constraints
-def _owner_starts(comm: MPI.Comm, n_owned: int) -> np.ndarray:
-    """Start of each rank's contiguous range, shape (size + 1,)."""
-    counts = np.asarray(comm.allgather(int(n_owned)), dtype=np.int64)
-    return np.concatenate([[0], np.cumsum(counts)])
-
-
-def _block_prolongation(
-    comm: MPI.Comm, vmap: constraints.NodeMap, n_v: int, bs: int, qmap: constraints.NodeMap, n_q: int,
-) -> PETSc.Mat:
-    """The 0/1 matrix P (full → reduced) in dolfinx's monolithic block layout.
-
-    Rows on a rank: its owned velocity dofs (node-major, bs components), then its
-    owned pressure dofs. Columns likewise for the reduced unknowns: reduced node g
-    of a field, owned by rank s, is column ``col0[s] + (g − start[s]) · bs (+ c)``,
-    pressure columns following the velocity ones of the same rank.
-    """
-    v_start = _owner_starts(comm, vmap.n_reduced_owned)
-    q_start = _owner_starts(comm, qmap.n_reduced_owned)
-    n_cols_rank = (np.diff(v_start) * bs + np.diff(q_start)).astype(np.int64)
-    col0 = np.concatenate([[0], np.cumsum(n_cols_rank)])
-
-    def global_columns(g: np.ndarray, start: np.ndarray, width: int, shift: np.ndarray) -> np.ndarray:
-        s = np.searchsorted(start, g, side="right") - 1
-        return col0[s] + shift[s] + (g - start[s]) * width
-
-    zero = np.zeros(comm.size, dtype=np.int64)
-    gv = vmap.column
-    has_v = gv >= 0
-    cv = np.full(n_v, -1, dtype=np.int64)
-    cv[has_v] = global_columns(gv[has_v], v_start, bs, zero)
-    gq = qmap.column
-    has_q = gq >= 0
-    cq = np.full(n_q, -1, dtype=np.int64)
-    cq[has_q] = global_columns(gq[has_q], q_start, 1, np.diff(v_start) * bs)
-
-    comp = np.arange(bs, dtype=np.int64)
-    cols_v = np.where(has_v[:, None], cv[:, None] + comp[None, :], -1).ravel()
-    cols = np.concatenate([cols_v, cq])
-    has = cols >= 0
-    indptr = np.zeros(cols.size + 1, dtype=PETSc.IntType)
-    indptr[1:] = np.cumsum(has)
-    indices = cols[has].astype(PETSc.IntType)
-    n_red_local = vmap.n_reduced_owned * bs + qmap.n_reduced_owned
-    P = PETSc.Mat().createAIJ(
-        size=((n_v * bs + n_q, PETSc.DETERMINE), (n_red_local, PETSc.DETERMINE)),
-        csr=(indptr, indices, np.ones(indices.size, dtype=PETSc.ScalarType)),
-        comm=comm,
-    )
-    P.assemble()
-    return P
 
 
 # ----------------------------------------------------------------------------- problem
@@ -357,36 +245,9 @@ class StokesCell:
         t3 = time.perf_counter()
         self.timings = {"setup_s": t1 - t0, "operator_s": t2 - t1, "factorization_s": t3 - t2}
 
-    def _wall_nodes(self) -> np.ndarray:
-        """Owned velocity nodes on obstacle surfaces: exterior facets not lying on a box face."""
-        msh = self.rve.mesh
-        d = self.dim
-        fdim = d - 1
-        msh.topology.create_connectivity(fdim, d)
-        exterior = dmesh.exterior_facet_indices(msh.topology)
-        mid = dmesh.compute_midpoints(msh, fdim, exterior)[:, :d] if exterior.size else np.zeros((0, d))
-        on_min, on_max = constraints.face_masks(mid, self.box_min, self.box_max)
-        walls = exterior[~(on_min.any(axis=1) | on_max.any(axis=1))].astype(np.int32)
-        dofs = fem.locate_dofs_topological(self.V, fdim, walls)
-        mask = np.zeros(self.n_v, dtype=bool)
-        mask[dofs[dofs < self.n_v]] = True
-        return mask
-
     def _prolongation(self) -> PETSc.Mat:
-        d = self.dim
-        xv = self.V.tabulate_dof_coordinates()[: self.n_v, :d]
-        xq = self.Q.tabulate_dof_coordinates()[: self.n_q, :d]
-        wall = self._wall_nodes()
-        n_wall = self.comm.allreduce(int(np.count_nonzero(wall)))
-        if n_wall == 0:
-            raise GeometryError(
-                "the Stokes cell has no obstacle walls: with no no-slip surface the flow is unbounded"
-                " (infinite permeability)"
-            )
-        vmap = constraints.periodic_node_map(self.comm, xv, self.box_min, self.box_max, removed=wall, gauge=False)
-        qmap = constraints.periodic_node_map(self.comm, xq, self.box_min, self.box_max)
-        self.n_reduced = (vmap.n_reduced_global * self.bs, qmap.n_reduced_global)
-        return _block_prolongation(self.comm, vmap, self.n_v, self.bs, qmap, self.n_q)
+        P, self.n_reduced = stokes_prolongation(self.V, self.Q, self.box_min, self.box_max)
+        return P
 
     def _factor(self, factorization: Factorization) -> PETSc.KSP:
         defaults = {

@@ -54,8 +54,9 @@ def _check_prefix(prefix: str) -> None:
 def missing_defaults(prefix: str, defaults: Mapping[str, object]) -> dict[str, object]:
     """The entries of ``defaults`` whose key the options database does not hold under ``prefix``.
 
-    For APIs that write options themselves (dolfinx's ``NonlinearProblem``): pass
-    only these, so a user's value is neither overwritten nor removed.
+    Not for dolfinx's ``NonlinearProblem(petsc_options=...)``: dolfinx 0.11 writes those under a
+    pushed prefix and never removes them, so they would outlive the solver and look like user
+    options to the next one; give it ``petsc_options={}`` inside :func:`configure_from_defaults`.
     """
     _check_prefix(prefix)
     opts = PETSc.Options()
