@@ -18,7 +18,6 @@ from petsc4py import PETSc
 from fe2.errors import ConfigError
 from fe2.solvers.options import create_ksp, solve_checked
 
-
 #: 'auto' switches 3D problems to CG + GAMG above this many dofs.
 AUTO_ITERATIVE_DOFS = 50_000
 
