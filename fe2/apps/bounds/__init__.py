@@ -7,20 +7,11 @@ conditions. The statistics over realizations show the kinematic (upper) and
 traction (lower) apparent properties closing in on each other and on the
 periodic value as the RVE grows; see ``docs/bounds.md``.
 
-Work units
-----------
-* A **record** is one realization of one material *case* (the configured
-  materials, a contrast of the sweep, or pores): the apparent tensors under every
-  BC. Its key is a hash of everything its numbers depend on (geometry, seed,
-  mesh, materials, BCs, solver), so a rerun recognizes finished work even after
-  the config gained sizes, realizations or contrasts.
-* A **task** is one mesh: one (size, realization, geometry family), and the
-  pending records that share it (the contrasts of the sweep are solved on the
-  same mesh: common random numbers make the gap-vs-contrast curve smooth).
-
-Seeds: realization ``i`` of size ``s`` uses
-``numpy.random.SeedSequence(seed, spawn_key=(round(1000 s), i))``, independent of
-the order of ``sizes`` and of the number of MPI ranks.
+Work units and seeds
+--------------------
+A *record* is one realization of one material case, keyed by a hash of everything its
+numbers depend on; a *task* is one mesh and the pending records that share it; seeds are
+independent of the order of ``sizes`` and of the rank count. Defined in :mod:`fe2.apps.bounds.plan`.
 
 Parallelism
 -----------
