@@ -21,7 +21,7 @@ Measured in one run, on one core (numpy element-wise kernels are single-threaded
   rtol 1e-10 / atol 1e-14. Ratios are wall time roadrunner / fe2 (> 1: fe2 faster); load and
   compile times (sympy lambdify, LLVM JIT) are reported apart.
 * ``hybrid_vs_ssa`` — the hybrid SSA/ODE solver vs the pure SSA (Gillespie direct method) on the
-  telegraph gene of ``tests/test_hybrid.py`` (one slowly switching gene copy, abundant mRNA and
+  telegraph gene of ``tests/physics/reactions/test_hybrid.py`` (one slowly switching gene copy, abundant mRNA and
   protein), same network, seed and number of trajectories, on [0, 5]. CPU time
   (``process_time``, robust to other jobs on the machine), after one untimed warm-up call each,
   repetitions interleaved, minimum of each; ratio SSA / hybrid (> 1: the hybrid is faster;
@@ -189,7 +189,7 @@ def vs_roadrunner(n_nodes: int, n_rr: int, rtols=(1e-6, 1e-4), atol: float = 1e-
 
 
 def _telegraph():
-    """The telegraph gene of tests/test_hybrid.py (k_on = k_off = 0.5, k_m = 500, g = 1, k_p = 2, g_p = 1)."""
+    """The telegraph gene of tests/physics/reactions/test_hybrid.py (k_on = k_off = 0.5, k_m = 500, g = 1, k_p = 2, g_p = 1)."""
     from fe2.physics.reactions import Network, Reaction, Species
 
     return Network(
@@ -220,7 +220,7 @@ def hybrid_vs_ssa(n_traj: int, t_end: float = 5.0, repeats: int = 3) -> dict:
         s = gillespie(net, [t_end], n_traj=n_traj, seed=1)
         t_s.append(time.process_time() - c0)
     return {
-        "network": "telegraph gene (tests/test_hybrid.py)", "n_traj": n_traj, "t_end": t_end,
+        "network": "telegraph gene (tests/physics/reactions/test_hybrid.py)", "n_traj": n_traj, "t_end": t_end,
         "repeats": repeats,
         "partition": {"discrete": h.partition.discrete, "continuous": h.partition.continuous},
         "hybrid": {"cpu_s": min(t_h), "ode_steps_per_traj": h.ode_steps / n_traj,

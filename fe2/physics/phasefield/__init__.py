@@ -36,7 +36,7 @@ Time integration — two schemes (``scheme=``), both energy-stable for any Δt:
 
 Both arguments hold at every quadrature point, so the fully discrete energy (assembled with the
 *same* quadrature rule as the residual, which is what this module does) is non-increasing up to
-the Newton tolerance. The observed temporal orders are 2 and 1 (tests/test_phasefield.py).
+the Newton tolerance. The observed temporal orders are 2 and 1 (tests/physics/phasefield/test_phasefield.py).
 
 Mass (CH): testing the c-equation with q = 1 gives ∫cⁿ⁺¹ = ∫cⁿ; every Newton iterate satisfies
 this to round-off, since the Jacobian rows summed against 1 see only the mass matrix (whatever

@@ -1,4 +1,4 @@
-"""Write the small SBML models of tests/test_sbml.py (SBML Level 3 Version 2, python-libsbml).
+"""Write the small SBML models of tests/physics/reactions/test_sbml.py (SBML Level 3 Version 2, python-libsbml).
 
 Run once after changing a model: ``python tests/data/sbml/make_models.py``; the XML files are
 kept in the repository so that the tests need neither this script nor a network connection.

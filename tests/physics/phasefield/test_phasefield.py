@@ -406,7 +406,7 @@ def test_example_phasefield_configs_parse():
 
     from fe2.config.phasefield import load_phasefield_config
 
-    paths = sorted((Path(__file__).resolve().parents[1] / "demos" / "configs" / "phasefield").glob("*.toml"))
+    paths = sorted((Path(__file__).resolve().parents[3] / "demos" / "configs" / "phasefield").glob("*.toml"))
     assert paths
     for p in paths:
         load_phasefield_config(p)

@@ -32,7 +32,7 @@ from fe2.cli import main
 from fe2.config.reactions import load_reactions
 from fe2.errors import ConfigError
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = sorted((ROOT / "demos" / "configs" / "reactions").glob("*.toml"))
 BIN = Path(sys.executable).parent
 MPIRUN = BIN / "mpirun"

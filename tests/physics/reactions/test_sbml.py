@@ -39,7 +39,7 @@ from fe2.physics.reactions.sbml import load_sbml, network_from_sbml_string
 # Pure numpy + libroadrunner per process: nothing for a second rank to check (serial run only).
 pytestmark = pytest.mark.serial
 
-DATA = Path(__file__).parent / "data" / "sbml"
+DATA = Path(__file__).resolve().parents[2] / "data" / "sbml"
 
 
 def _text(name: str) -> str:

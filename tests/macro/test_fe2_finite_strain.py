@@ -123,7 +123,7 @@ def test_run_configs_parse_and_kinematics_mix_is_an_error(tmp_path):
     from fe2.config.run import load_run_config
     from fe2.errors import ConfigError
 
-    root = Path(__file__).resolve().parents[1] / "demos" / "configs" / "run"
+    root = Path(__file__).resolve().parents[2] / "demos" / "configs" / "run"
     paths = sorted(root.glob("*.toml"))
     assert len(paths) >= 2
     for p in paths:

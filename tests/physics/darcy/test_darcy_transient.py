@@ -91,7 +91,7 @@ def test_cli_transient_run_writes_the_balance_per_step(tmp_path):
     import sys
     from pathlib import Path
 
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[3]
     cfg = (root / "demos/configs/darcy/isolated_tumour.toml").read_text()
     cfg = cfg.replace("mesh_size = 5e-5", "mesh_size = 2e-4").replace(
         'preset = "baxter_jain_tumour"', 'preset = "baxter_jain_tumour"\nstorage = 1e-4')

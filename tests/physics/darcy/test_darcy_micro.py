@@ -30,7 +30,7 @@ from fe2.physics.darcy.coefficients import QuadratureConductivity
 from fe2.physics.darcy.micro_permeability import MicroPermeability
 from fe2.quadrature import QuadratureFields
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def test_permeability_scales_exactly_with_cell_size():

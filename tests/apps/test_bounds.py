@@ -50,7 +50,7 @@ from fe2.apps.bounds import statistics as st
 from fe2.config import BoundsConfig, load_bounds_config, parse_config
 from fe2.errors import ConfigError, GeometryError
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 COMM = MPI.COMM_WORLD
 TABLES = ("statistics.csv", "gaps.csv", "fits.csv", "realizations.csv")

@@ -170,7 +170,7 @@ def test_cli_run_restart_and_errors(tmp_path):
     import sys
     from pathlib import Path
 
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     cfg = (root / "demos" / "configs" / "run" / "fe2_plate_j2.toml").read_text()
     cfg = cfg.replace("mesh_size = 0.2 }", "mesh_size = 0.4 }").replace("mesh_size = 0.15 }", "mesh_size = 0.35 }")
     good = tmp_path / "run.toml"

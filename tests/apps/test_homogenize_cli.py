@@ -27,7 +27,7 @@ from fe2.apps.homogenize.runner import build_rve, run_homogenization
 from fe2.config import HomogenizeConfig, load_homogenize_config, parse_config
 from fe2.errors import ConfigError, Fe2Error, GeometryError, MeshError
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CONFIGS = sorted((ROOT / "demos" / "configs").glob("*.toml"))
 BIN = Path(sys.executable).parent
 MPIRUN = BIN / "mpirun"

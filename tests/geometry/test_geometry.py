@@ -1,6 +1,6 @@
 """Tests of the RVE geometry layer (fe2.geometry).
 
-Run serially and as ``mpirun -n 2 python -m mpi4py -m pytest tests/test_geometry.py``:
+Run serially and as ``mpirun -n 2 python -m mpi4py -m pytest tests/geometry/test_geometry.py``:
 every mesh is built by gmsh on rank 0 and distributed, every global quantity is
 reduced over the communicator on all ranks, and every rank asserts the same thing.
 Per-test teardown (gc + barrier) and ``shared_tmp_path`` come from ``conftest.py``.
@@ -40,7 +40,7 @@ from fe2.geometry import validation as val
 from fe2.geometry.inclusions import periodic_shifts
 
 COMM = MPI.COMM_WORLD
-MESHES = Path(__file__).resolve().parents[1] / "meshes"
+MESHES = Path(__file__).resolve().parents[2] / "meshes"
 
 # Node coordinates of paired faces are copied by gmsh through the affine map:
 # they agree to round-off (~1e-15 L). 1e-10 leaves room for that, nothing more.
