@@ -189,7 +189,10 @@ def vs_roadrunner(n_nodes: int, n_rr: int, rtols=(1e-6, 1e-4), atol: float = 1e-
 
 
 def _telegraph():
-    """The telegraph gene of tests/physics/reactions/test_hybrid.py (k_on = k_off = 0.5, k_m = 500, g = 1, k_p = 2, g_p = 1)."""
+    """The telegraph gene of tests/physics/reactions/test_hybrid.py.
+
+    k_on = k_off = 0.5, k_m = 500, g = 1, k_p = 2, g_p = 1.
+    """
     from fe2.physics.reactions import Network, Reaction, Species
 
     return Network(
