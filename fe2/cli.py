@@ -1,31 +1,47 @@
 """The ``fe2`` command line: ``fe2 <subcommand> CONFIG.toml --out DIR``.
 
-Every :class:`~fe2.errors.Fe2Error` becomes one line ``fe2: error: ...`` on
-stderr and a non-zero exit code (2 for bad input, 3 for failed solves). Under
-MPI, rank 0 reports; a failure on another rank alone is reported by that rank
-and aborts the job so no rank waits forever.
+Every failure becomes one line ``fe2: error: ...`` on stderr and a non-zero exit
+code (2 for bad input, 3 for failed solves or output, 1 for an internal error,
+130/143 for SIGINT/SIGTERM with a line saying how to resume). ``--out`` is
+checked collectively before any work (:mod:`fe2.io.outdir`). Under MPI, rank 0
+reports; a failure on another rank alone is reported by that rank and aborts the
+job so no rank waits forever.
 """
 
 from __future__ import annotations
 
 import argparse
 import math
+import os
+import signal
 import sys
 import time
-from collections.abc import Callable, Sequence
-from contextlib import AbstractContextManager
+import traceback
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 
 from mpi4py import MPI
 
 from fe2 import _compat  # noqa: F401  (dolfinx_solver first)
 from fe2.errors import Fe2Error
+from fe2.io.outdir import prepare_out_dir
 from fe2.solvers.options import PREFIXES, split_petsc_args, user_options
 
 
 def _petsc(cfg, args: argparse.Namespace) -> AbstractContextManager[None]:
     """The config's ``[petsc]`` table and the command line's PETSc options (which win), for the run."""
     return user_options({**cfg.petsc, **args.petsc_cli}, f"{args.config}: petsc.")
+
+
+@contextmanager
+def _collective() -> Iterator[None]:
+    """Errors raised inside are raised by every rank alike (each rank parses the same config)."""
+    try:
+        yield
+    except Fe2Error as err:
+        err.collective = True
+        raise
 
 
 def _progress(comm: MPI.Comm) -> Callable[[str], None]:
@@ -42,7 +58,8 @@ def _cmd_homogenize(args: argparse.Namespace, comm: MPI.Comm) -> int:
     from fe2.apps.homogenize.runner import run_homogenization
     from fe2.config import load_homogenize_config
 
-    cfg = load_homogenize_config(args.config)
+    with _collective():
+        cfg = load_homogenize_config(args.config)
     say = _progress(comm)
     say(f"homogenize {args.config}: {cfg.physics}, BCs {', '.join(cfg.boundary_conditions)}, {comm.size} rank(s)")
     with _petsc(cfg, args):
@@ -60,7 +77,8 @@ def _cmd_bounds(args: argparse.Namespace, comm: MPI.Comm) -> int:
     from fe2.apps.bounds import run_bounds_study
     from fe2.config import load_bounds_config
 
-    cfg = load_bounds_config(args.config)
+    with _collective():
+        cfg = load_bounds_config(args.config)
     say = _progress(comm)
     say(f"bounds {args.config}: {cfg.physics} {cfg.dim}D, BCs {', '.join(cfg.boundary_conditions)}, "
         f"{comm.size} rank(s); finished realizations in {args.out} are reused")
@@ -130,7 +148,8 @@ def _cmd_run(args: argparse.Namespace, comm: MPI.Comm) -> int:
     from fe2.apps.run.runner import run_fe2
     from fe2.config.run import load_run_config
 
-    cfg = load_run_config(args.config)
+    with _collective():
+        cfg = load_run_config(args.config)
     say = _progress(comm)
     say(f"run {args.config} on {comm.size} rank(s)" + (" (restart)" if args.restart else ""))
     with _petsc(cfg, args):
@@ -144,7 +163,8 @@ def _cmd_phasefield(args: argparse.Namespace, comm: MPI.Comm) -> int:
     from fe2.apps.phasefield.runner import run_phasefield
     from fe2.config.phasefield import load_phasefield_config
 
-    cfg = load_phasefield_config(args.config)
+    with _collective():
+        cfg = load_phasefield_config(args.config)
     say = _progress(comm)
     say(f"phasefield {args.config}: {cfg.model}, {comm.size} rank(s)" + (" (restart)" if args.restart else ""))
     with _petsc(cfg, args):
@@ -160,7 +180,8 @@ def _cmd_reactions(args: argparse.Namespace, comm: MPI.Comm) -> int:
     from fe2.apps.reactions.runner import run_reactions
     from fe2.config.reactions import load_reactions
 
-    cfg, network = load_reactions(args.config)
+    with _collective():
+        cfg, network = load_reactions(args.config)
     say = _progress(comm)
     say(f"reactions {args.config}: {cfg.mode}, {network.n_species} species, {network.n_reactions} reactions, "
         f"{comm.size} rank(s)")
@@ -175,7 +196,8 @@ def _cmd_darcy(args: argparse.Namespace, comm: MPI.Comm) -> int:
     from fe2.apps.darcy.runner import run_darcy
     from fe2.config.darcy import load_darcy_config
 
-    cfg = load_darcy_config(args.config)
+    with _collective():
+        cfg = load_darcy_config(args.config)
     say = _progress(comm)
     say(f"darcy {args.config}: {cfg.domain.kind}, {cfg.formulation} formulation, "
         f"K from {'micro Stokes cells' if cfg.permeability else 'tissue data'}, {comm.size} rank(s)")
@@ -279,26 +301,91 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class Interrupted(BaseException):
+    """SIGTERM (or SIGINT) received: the run stops at once; what its checkpoint holds is kept."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def _raise_interrupted(signum, frame) -> None:
+    raise Interrupted(signum)
+
+
+def _resume_hint(args: argparse.Namespace | None) -> str:
+    """How to continue after an interrupt, for the command that was running."""
+    if args is None or not getattr(args, "out", None):
+        return "nothing was written"
+    cmd = next((c for c in COMMANDS if c.name == args.command), None)
+    if cmd is not None and cmd.restart:
+        return f"resume with: fe2 {cmd.name} {args.config} --out {args.out} --restart"
+    if cmd is not None and cmd.fresh is not None:
+        return f"finished work in {args.out} is kept; rerun the same command to resume"
+    return f"{args.out} holds no result; rerun the command"
+
+
+def _report(comm: MPI.Comm, line: str, code: int, collective: bool = False) -> int:
+    """Print one error line (rank 0, or the failing rank alone) and end every rank of the job.
+
+    ``collective``: every rank has this error (rank 0 prints it, all return ``code``); otherwise the
+    job is aborted, since a peer may be waiting in a collective.
+    """
+    if collective:
+        if comm.rank == 0:
+            print(line, file=sys.stderr, flush=True)
+        return code
+    if comm.rank == 0 or comm.size == 1:
+        print(line, file=sys.stderr, flush=True)
+    else:
+        time.sleep(0.5)  # let rank 0 report a collective error first
+        print(line.replace("fe2: error:", f"fe2: error (rank {comm.rank}):", 1), file=sys.stderr, flush=True)
+    if comm.size > 1:
+        comm.Abort(code)  # a peer may be waiting in a collective: end the job, never hang
+    return code
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of ``fe2``; returns the exit code (0, or 2/3 for input/solver errors)."""
+    """Entry point of ``fe2``; returns the exit code.
+
+    0 on success; 2 for bad input, 3 for failed solves or unwritable output (the
+    :class:`~fe2.errors.Fe2Error` subclasses), 1 for an internal error (a bug: one line, the
+    traceback with ``FE2_TRACEBACK=1``), 130/143 after SIGINT/SIGTERM. Every failure is one line
+    on stderr; under MPI a failure on any rank ends every rank (``MPI_Abort``), so no rank waits
+    in a collective for a peer that already failed.
+    """
     comm = MPI.COMM_WORLD
     argv = list(sys.argv[1:] if argv is None else argv)
+    args: argparse.Namespace | None = None
+    previous = {}
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        try:
+            previous[sig] = signal.signal(sig, _raise_interrupted)
+        except ValueError:  # not the main thread (e.g. an embedding application): leave signals alone
+            pass
     try:
         argv, petsc_cli = split_petsc_args(argv)
         args = build_parser().parse_args(argv)
         args.petsc_cli = petsc_cli
+        if getattr(args, "out", None):
+            with _collective():
+                prepare_out_dir(args.out, comm, keep_results=bool(getattr(args, "restart", False)))
         return args.func(args, comm)
     except Fe2Error as err:
-        if comm.rank == 0 or comm.size == 1:
-            print(f"fe2: error: {err}", file=sys.stderr, flush=True)
-            code = err.exit_code
-        else:
-            time.sleep(0.5)  # let rank 0 report a collective error first
-            print(f"fe2: error (rank {comm.rank}): {err}", file=sys.stderr, flush=True)
-            code = err.exit_code
-        if comm.size > 1:
-            comm.Abort(code)
-        return code
+        return _report(comm, f"fe2: error: {err}", err.exit_code, collective=err.collective)
+    except (Interrupted, KeyboardInterrupt) as err:
+        signum = err.signum if isinstance(err, Interrupted) else signal.SIGINT
+        name = signal.Signals(signum).name
+        return _report(comm, f"fe2: error: interrupted by {name}; {_resume_hint(args)}", 128 + int(signum))
+    except Exception as err:  # noqa: BLE001 -- the last line of defence: one line, not a traceback
+        if os.environ.get("FE2_TRACEBACK") == "1":
+            traceback.print_exc()
+        what = f"{type(err).__name__}: {err}".splitlines()[0] if str(err) else type(err).__name__
+        return _report(comm, f"fe2: error: internal error ({what}); please report it, with FE2_TRACEBACK=1 "
+                             "for the traceback", 1)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 if __name__ == "__main__":

@@ -11,6 +11,9 @@ class Fe2Error(Exception):
     """Base class of all errors fe2 raises on purpose (bad input, failed solves)."""
 
     exit_code: int = 2
+    #: True when every rank raised this same error at the same point (config parsing, the --out
+    #: check): the CLI then exits on every rank without MPI_Abort. False: it may be one rank's.
+    collective: bool = False
 
 
 class ConfigError(Fe2Error):

@@ -17,7 +17,9 @@ from fe2.errors import ConfigError
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # no inf / nan anywhere in a config: TOML accepts them, no fe2 key means anything by them
+    # (a default such as phasefield's dt_max = inf stands for "no limit" and is not written by users)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 PetscValue = bool | int | float | str
@@ -94,7 +96,11 @@ def load_toml(path: str | Path) -> dict:
         with p.open("rb") as fh:
             return tomllib.load(fh)
     except tomllib.TOMLDecodeError as err:
-        raise ConfigError(f"{p}: invalid TOML: {err}") from None
+        raise ConfigError(f"{p}: invalid TOML: {str(err).splitlines()[0]}") from None
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"{p}: not a text (UTF-8) TOML file: byte {err.start} cannot be decoded") from None
+    except OSError as err:
+        raise ConfigError(f"{p}: cannot read the config file ({err.strerror or err})") from None
 
 
 
