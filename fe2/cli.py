@@ -153,9 +153,10 @@ def _cmd_run(args: argparse.Namespace, comm: MPI.Comm) -> int:
     say = _progress(comm)
     say(f"run {args.config} on {comm.size} rank(s)" + (" (restart)" if args.restart else ""))
     with _petsc(cfg, args):
-        run_fe2(cfg, comm, args.out, restart=args.restart, progress=say)
+        result = run_fe2(cfg, comm, args.out, restart=args.restart, progress=say)
     if comm.rank == 0:
-        print(f"wrote {args.out}/result.json; open {args.out}/displacement.xdmf and stress.xdmf in ParaView")
+        verb = "left" if result.get("_finished_before") else "wrote"
+        print(f"{verb} {args.out}/result.json; open {args.out}/displacement.xdmf and stress.xdmf in ParaView")
     return 0
 
 

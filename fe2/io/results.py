@@ -2,7 +2,8 @@
 
 A result file appears complete or not at all: data go to ``NAME.tmp`` and are
 renamed into place, so an interrupted run never leaves a half-written file
-that looks finished.
+that looks finished (the data are fsync'ed before the rename, so a crash of the
+machine does not leave an empty file under the final name either).
 """
 
 from __future__ import annotations
@@ -14,6 +15,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from fe2.faults import fault_point
+
+
+def _commit(tmp: Path, path: Path) -> None:
+    fault_point("result.write")  # the new file complete under its temporary name
+    os.replace(tmp, path)
 
 
 def _default(obj: Any):
@@ -36,7 +44,9 @@ def write_json_atomic(path: str | Path, data: dict, comm=None) -> None:
     with tmp.open("w") as fh:
         json.dump(data, fh, indent=2, default=_default)
         fh.write("\n")
-    os.replace(tmp, path)
+        fh.flush()
+        os.fsync(fh.fileno())
+    _commit(tmp, path)
 
 
 def write_csv_atomic(path: str | Path, header: list[str], rows: list[list[Any]], comm=None) -> None:
@@ -50,4 +60,6 @@ def write_csv_atomic(path: str | Path, header: list[str], rows: list[list[Any]],
         w = csv.writer(fh)
         w.writerow(header)
         w.writerows(rows)
-    os.replace(tmp, path)
+        fh.flush()
+        os.fsync(fh.fileno())
+    _commit(tmp, path)

@@ -13,27 +13,43 @@ Files in ``out_dir``:
   DG0 vector field ``stress_mandel``; order 11 22 12 / 11 22 33 23 13 12; at
   finite strain P row-major) and of the material's scalar history fields, e.g.
   ``eq_plastic_strain`` (for an RVE: its volume average);
+* ``series/`` — the frames behind those two index files and ``micro_point<k>.xdmf``
+  (:class:`fe2.io.series.FieldSeries`: one closed XDMF/HDF5 pair per step);
 * ``load_displacement.csv`` / ``.png`` — load factor, prescribed displacement
   scale, reaction force on the monitored boundary (force per unit thickness in 2D);
+* ``steps.json`` — the records of the converged steps;
 * ``checkpoint/`` — the last converged step (displacement dofs and committed
-  micro states per rank, step and load factor in the manifest), written by
-  :class:`fe2.solvers.RankCheckpoint` and read by ``restart=True``.
+  micro states per rank; step, load factor, the step records and every rank's
+  micro statistics so far in the manifest), written by :class:`fe2.solvers.RankCheckpoint` and read by
+  ``restart=True``.
+
+Order of the writes of a converged step: its frames, then the checkpoint (the
+commit), then the index files and ``steps.json`` (both rewritten atomically). A
+run killed anywhere restarts from the checkpoint: frames newer than it are
+removed, the index files are rebuilt, and the resumed run computes the same
+numbers as one that was not killed (same rank count).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
-from dolfinx import fem, io
+from dolfinx import fem
+from mpi4py import MPI
 
 from fe2.errors import ConfigError, ConvergenceError
+from fe2.faults import fault_point
 from fe2.io.results import write_csv_atomic
+from fe2.io.series import FieldSeries, truncate_all
 from fe2.macro.small_strain import QuasiStaticMacroProblem
+from fe2.materials.contract import MicroStatistics
 from fe2.solvers import RankCheckpoint
 
 
@@ -50,7 +66,10 @@ class Checkpoint:
 
     Arrays per rank: ``u`` (local dofs with ghosts) and ``state__<field>`` (the
     :class:`~fe2.materials.state.StateStore`'s committed state); the manifest's
-    metadata holds ``step`` and ``factor``.
+    metadata holds ``step``, ``factor``, ``records`` (of the steps so far),
+    ``segments`` (runs that wrote the path so far), ``fingerprint`` and
+    ``micro_statistics`` (one :class:`MicroStatistics` dict per rank, summed over
+    the segments).
     """
 
     def __init__(self, folder: Path, comm) -> None:
@@ -58,11 +77,17 @@ class Checkpoint:
         self.comm = comm
         self.files = RankCheckpoint(folder, comm)
 
-    def save(self, solver: QuasiStaticMacroProblem, step: int, factor: float) -> None:
+    def save(self, solver: QuasiStaticMacroProblem, step: int, factor: float,
+             statistics: MicroStatistics | None = None, segments: int = 1, fingerprint: str = "",
+             records: list[dict] | None = None) -> None:
         arrays = {"u": solver.u.x.array, **{f"state__{k}": v for k, v in solver.store.to_arrays().items()}}
-        self.files.save(arrays, {"step": int(step), "factor": float(factor)})
+        per_rank = self.comm.gather(dataclasses.asdict(statistics or MicroStatistics()), root=0)
+        self.files.save(arrays, {"step": int(step), "factor": float(factor), "segments": int(segments),
+                                 "micro_statistics": per_rank, "fingerprint": fingerprint,
+                                 "records": records or []})
 
-    def load(self, solver: QuasiStaticMacroProblem) -> tuple[int, float]:
+    def load(self, solver: QuasiStaticMacroProblem) -> tuple[int, float, dict[str, Any]]:
+        """Restore u and the committed state; returns ``(step, factor, meta)``."""
         arrays, meta = self.files.load()
         bad = arrays["u"].shape != solver.u.x.array.shape
         if any(self.comm.allgather(bad)):
@@ -70,7 +95,29 @@ class Checkpoint:
         solver.u.x.array[:] = arrays["u"]
         solver.u.x.scatter_forward()
         solver.store.from_arrays({k[len("state__"):]: v for k, v in arrays.items() if k.startswith("state__")})
-        return int(meta["step"]), float(meta["factor"])
+        return int(meta["step"]), float(meta["factor"]), meta
+
+
+def add_statistics(a: MicroStatistics, b: MicroStatistics) -> MicroStatistics:
+    """Counters and times summed, ``hill_mandel_max`` the larger: two segments of one run as one."""
+    return MicroStatistics(
+        solves=a.solves + b.solves, iterations=a.iterations + b.iterations, time_s=a.time_s + b.time_s,
+        hill_mandel_max=max(a.hill_mandel_max, b.hill_mandel_max), factorizations=a.factorizations + b.factorizations,
+        factorizations_reused=a.factorizations_reused + b.factorizations_reused,
+        points_lent=a.points_lent + b.points_lent)
+
+
+class StepRecords(list):
+    """The records of the converged steps (a list of dicts), with what earlier segments of the run did.
+
+    Attributes:
+        statistics_before: this rank's micro statistics of the segments before a restart
+            (zero for a run that did not restart); add :meth:`MicroModel.statistics` for the whole run.
+        segments: the number of runs (1 + restarts) that produced the load path.
+    """
+
+    statistics_before: MicroStatistics = MicroStatistics()
+    segments: int = 1
 
 
 def run_load_steps(
@@ -83,85 +130,109 @@ def run_load_steps(
     max_cuts: int = 5,
     log: Callable[[str], None] | None = None,
     micro_points: Sequence[Sequence[float]] = (),
-) -> list[dict]:
+    fingerprint: str = "",
+) -> StepRecords:
     """Advance through the load factors ``targets`` (increasing); returns one record per converged step.
 
     ``micro_points``: macro coordinates whose RVE fields are written after every converged step to
     ``micro_point<k>.xdmf`` by the rank owning the cell (materials with ``write_point_fields`` only).
+    ``restart``: continue from ``out_dir/checkpoint`` (see the module docstring).
+    ``fingerprint``: a digest of the inputs a restart must not change (saved with the checkpoint; a
+    restart with another one is a :class:`~fe2.errors.ConfigError`); empty: not checked.
     """
     out = Path(out_dir)
     comm = solver.comm
     say = log or (lambda msg: None)
     ckpt = Checkpoint(out / "checkpoint", comm)
-    records: list[dict] = []
+    records = StepRecords()
     factor, step = 0.0, 0
     rec_file = out / "steps.json"
-    if restart:
-        step, factor = ckpt.load(solver)
-        if rec_file.is_file():
-            records = json.loads(rec_file.read_text())[:step]
-        say(f"restarted from step {step} (load factor {factor:.4g})")
     if comm.rank == 0:
         out.mkdir(parents=True, exist_ok=True)
     comm.Barrier()
-    mode = "a" if restart and (out / "displacement.xdmf").exists() else "w"
+    if restart and not ckpt.files.exists():
+        say(f"--restart: no checkpoint in {ckpt.folder} yet (killed before its first step?): starting at step 0")
+        restart = False
+    if restart:
+        step, factor, meta = ckpt.load(solver)
+        if fingerprint and (meta.get("fingerprint") or fingerprint) != fingerprint:
+            raise ConfigError(f"--restart: the config is not the one of the run that wrote {ckpt.folder} (only "
+                              "[loading] and [output] may change on a restart); run without --restart to start anew")
+        saved = meta.get("micro_statistics")
+        if saved:
+            records.statistics_before = MicroStatistics(**saved[comm.rank])
+        records.segments = int(meta.get("segments", 1)) + 1
+        records.extend(meta.get("records", [])[:step])
+        say(f"restarted from step {step} (load factor {factor:.4g})")
+    # frames newer than the checkpoint (or all, for a new run) belong to a run that did not commit them
+    truncate_all(out, step, comm)
+    series_u = FieldSeries(out, "displacement", comm)
+    series_s = FieldSeries(out, "stress", comm)
     Q0 = fem.functionspace(solver.mesh, ("DG", 0, (solver.m,)))
     stress = fem.Function(Q0, name="stress_mandel")
     stress_expr = fem.Expression(solver.quad.flux, Q0.element.interpolation_points)
     Qs = fem.functionspace(solver.mesh, ("DG", 0))
     scalars: dict[str, fem.Function] = {}
     probes = _locate_points(solver, micro_points) if solver.material.writes_point_fields else []
-    with io.XDMFFile(comm, out / "displacement.xdmf", mode) as xu, io.XDMFFile(comm, out / "stress.xdmf", mode) as xs:
-        if mode == "w":
-            xu.write_mesh(solver.mesh)
-            xs.write_mesh(solver.mesh)
-        for target in targets:
-            if target <= factor + 1e-14:
+    point_series = {k: FieldSeries(out, f"micro_point{k}", MPI.COMM_SELF) for k, _ in probes}
+    for target in targets:
+        if target <= factor + 1e-14:
+            continue
+        cuts = 0
+        while factor < target - 1e-14:
+            trial = min(target, factor + (target - factor) / 2**cuts)
+            fault_point("macro.step")  # between steps (or, with #n, before the n-th solve)
+            try:
+                rep = solver.solve_step(trial, log=say)
+            except ConvergenceError as err:
+                solver.rollback()
+                cuts += 1
+                say(f"step to {trial:.4g} failed ({err}); cutting the increment (cut {cuts}/{max_cuts})")
+                if cuts > max_cuts:
+                    raise ConvergenceError(
+                        f"load step to {trial:.4g} failed after {max_cuts} cuts; results up to load factor"
+                        f" {factor:.4g} are in {out}"
+                    ) from err
                 continue
-            cuts = 0
-            while factor < target - 1e-14:
-                trial = min(target, factor + (target - factor) / 2**cuts)
-                try:
-                    rep = solver.solve_step(trial, log=say)
-                except ConvergenceError as err:
-                    solver.rollback()
-                    cuts += 1
-                    say(f"step to {trial:.4g} failed ({err}); cutting the increment (cut {cuts}/{max_cuts})")
-                    if cuts > max_cuts:
-                        raise ConvergenceError(
-                            f"load step to {trial:.4g} failed after {max_cuts} cuts; results up to load factor"
-                            f" {factor:.4g} are in {out}"
-                        ) from err
-                    continue
-                factor, step = trial, step + 1
-                reaction = (
-                    solver.reaction(solver.dirichlet_dofs_for(monitor.tag), monitor.component) if monitor else None
-                )
-                records.append({"step": step, "load_factor": factor, "newton_iterations": rep.iterations,
-                                "residuals": rep.residuals, "reaction": reaction, "time_s": rep.time_s})
-                stress.interpolate(stress_expr)
-                xu.write_function(solver.u, factor)
-                xs.write_function(stress, factor)
-                for name, values in _point_fields(solver).items():
-                    scalars.setdefault(name, fem.Function(Qs, name=name))
-                    f = scalars[name]
-                    f.x.array[Qs.dofmap.list[solver.quad.owned_cells, 0]] = (
-                        values.reshape(-1, solver.quad.n_qp).mean(axis=1))
-                    f.x.scatter_forward()
-                    xs.write_function(f, factor)
-                if probes:
-                    drivers = solver.quad.evaluate(solver.strain_expr)
-                    for k, point in probes:
-                        solver.material.write_point_fields(out / f"micro_point{k}.xdmf", drivers[point], solver.state,
-                                                           point, factor, append=(step > 1 or restart))
-                ckpt.save(solver, step, factor)
-                if comm.rank == 0:
-                    tmp = rec_file.with_suffix(".tmp")
-                    tmp.write_text(json.dumps(records, indent=1))
-                    os.replace(tmp, rec_file)
-                say(f"step {step}: load factor {factor:.4g} converged in {rep.iterations} Newton iterations"
-                    + (f", reaction {reaction:.6g}" if reaction is not None else ""))
-                cuts = max(cuts - 1, 0)
+            factor, step = trial, step + 1
+            reaction = (
+                solver.reaction(solver.dirichlet_dofs_for(monitor.tag), monitor.component) if monitor else None
+            )
+            records.append({"step": step, "load_factor": factor, "newton_iterations": rep.iterations,
+                            "residuals": rep.residuals, "reaction": reaction, "time_s": rep.time_s})
+            # 1. this step's frames (closed files of their own)
+            stress.interpolate(stress_expr)
+            fields = [stress]
+            for name, values in _point_fields(solver).items():
+                scalars.setdefault(name, fem.Function(Qs, name=name))
+                f = scalars[name]
+                f.x.array[Qs.dofmap.list[solver.quad.owned_cells, 0]] = (
+                    values.reshape(-1, solver.quad.n_qp).mean(axis=1))
+                f.x.scatter_forward()
+                fields.append(f)
+            series_u.write(step, solver.mesh, [solver.u], factor)
+            series_s.write(step, solver.mesh, fields, factor)
+            if probes:
+                drivers = solver.quad.evaluate(solver.strain_expr)
+                for k, point in probes:
+                    solver.material.write_point_fields(point_series[k].frame_path(step), drivers[point],
+                                                       solver.state, point, factor, append=False)
+            # 2. the commit
+            ckpt.save(solver, step, factor, add_statistics(records.statistics_before, solver.material.statistics()),
+                      records.segments, fingerprint, records=list(records))
+            # 3. what indexes the committed steps
+            series_u.commit(step)
+            series_s.commit(step)
+            for ps in point_series.values():
+                ps.commit(step)
+            if comm.rank == 0:
+                tmp = rec_file.with_suffix(".tmp")
+                tmp.write_text(json.dumps(list(records), indent=1))
+                os.replace(tmp, rec_file)
+            comm.Barrier()
+            say(f"step {step}: load factor {factor:.4g} converged in {rep.iterations} Newton iterations"
+                + (f", reaction {reaction:.6g}" if reaction is not None else ""))
+            cuts = max(cuts - 1, 0)
     if monitor is not None:
         rows = [[r["step"], r["load_factor"], r["reaction"]] for r in records]
         write_csv_atomic(out / "load_displacement.csv", ["step", "load_factor", "reaction_force"], rows, comm)

@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from fe2.errors import ConfigError
+from fe2.faults import fault_point
 
 MANIFEST = "manifest.json"
 
@@ -91,12 +92,14 @@ class RankCheckpoint:
         with tmp.open("wb") as fh:
             np.savez(fh, **{k: np.asarray(v) for k, v in arrays.items()})
         _fsync_replace(tmp, final)
+        fault_point("checkpoint.arrays")  # rank files written, not committed
         digests = comm.gather(_sha256(final), root=0)
         comm.Barrier()
         if comm.rank == 0:
             manifest = {"serial": serial, "ranks": comm.size, "sha256": digests, "meta": dict(meta)}
             mtmp = self.folder / (MANIFEST + ".tmp")
             mtmp.write_text(json.dumps(manifest, indent=1))
+            fault_point("checkpoint.manifest")  # inside the commit: manifest written, not yet renamed
             _fsync_replace(mtmp, self.folder / MANIFEST)
         comm.Barrier()
         # the new checkpoint is committed: files of other serials (and stray temporaries) can go

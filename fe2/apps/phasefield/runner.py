@@ -1,7 +1,8 @@
 """``fe2 phasefield``: run a Cahn–Hilliard / Allen–Cahn problem from a validated config.
 
-Writes into ``out``: ``concentration.xdmf`` (time series; a restarted run writes
-``concentration_from_stepN.xdmf``), ``free_energy.csv`` (time,free_energy — the PFHub
+Writes into ``out``: ``concentration.xdmf`` (time series: an index over ``series/``, one closed
+XDMF/HDF5 pair per output step, see :mod:`fe2.io.series`; a restarted run continues it),
+``free_energy.csv`` (time,free_energy — the PFHub
 upload format), ``history.csv`` (every monitor), ``free_energy.png`` and ``result.json``;
 ``checkpoint/`` holds the state for ``--restart``: a :class:`~fe2.solvers.RankCheckpoint` (one ``.npz``
 per rank with cⁿ and cⁿ⁻¹ as local dof arrays, and ``manifest.json`` with t, step, the proposed Δt,
@@ -11,16 +12,19 @@ mismatch is a :class:`~fe2.errors.ConfigError`.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-from dolfinx import io, mesh
+from dolfinx import mesh
 from mpi4py import MPI
 
 from fe2.config.phasefield import PhaseFieldConfig
 from fe2.errors import ConfigError
+from fe2.faults import fault_point
 from fe2.io.results import write_csv_atomic, write_json_atomic
+from fe2.io.series import FieldSeries, truncate_all
 from fe2.physics.phasefield import (
     AllenCahn,
     CahnHilliard,
@@ -111,12 +115,36 @@ def _load_checkpoint(solver, ckpt: Path, comm: MPI.Comm):
     return float(meta["dt_next"]), [StepRecord(**r) for r in meta["history"]]
 
 
+def _finished(cfg: PhaseFieldConfig, out: Path, comm: MPI.Comm) -> dict | None:
+    """The result of a finished run in ``out`` (checkpoint at t_end and result.json there), or None."""
+    found = None
+    if comm.rank == 0:
+        manifest = RankCheckpoint(out / "checkpoint", comm).manifest()
+        if manifest is not None and (out / "result.json").is_file():
+            if float(manifest["meta"]["t"]) >= cfg.time.t_end - 1e-12 * max(1.0, cfg.time.t_end):
+                found = json.loads((out / "result.json").read_text())
+    return comm.bcast(found, root=0)
+
+
 def run_phasefield(cfg: PhaseFieldConfig, comm: MPI.Comm, out: str | Path, *, restart: bool = False,
                    progress: Callable[[str], None] | None = None) -> dict:
-    """Run the configured problem; return the result dict also written to ``result.json``."""
+    """Run the configured problem; return the result dict also written to ``result.json``.
+
+    ``restart``: continue from ``out/checkpoint`` (a finished run: nothing to do, its result is
+    returned; no checkpoint yet: start at t = 0). Frames of ``concentration.xdmf`` newer than the
+    checkpoint are removed first, so the series holds every output time once.
+    """
     say = progress or (lambda msg: None)
     out = Path(out)
     ckpt = out / "checkpoint"
+    if restart:
+        done = _finished(cfg, out, comm)
+        if done is not None:
+            say(f"--restart: the run in {out} is finished (t = {cfg.time.t_end:g}); result.json left as it is")
+            return {**done, "_finished_before": True}
+        if not RankCheckpoint(ckpt, comm).exists():
+            say(f"--restart: no checkpoint in {ckpt} yet (killed before the first one?): starting at t = 0")
+            restart = False
     solver = build_solver(cfg, comm)
     ts = cfg.time
     history: list[StepRecord] = []
@@ -129,20 +157,23 @@ def run_phasefield(cfg: PhaseFieldConfig, comm: MPI.Comm, out: str | Path, *, re
     if comm.rank == 0:
         out.mkdir(parents=True, exist_ok=True)
     comm.Barrier()
-    name = "concentration.xdmf" if not restart else f"concentration_from_step{solver.step_count}.xdmf"
-    xdmf = io.XDMFFile(comm, str(out / name), "w")
-    xdmf.write_mesh(solver.mesh)
+    # frames after the checkpoint were written by a run that did not commit them
+    truncate_all(out, solver.step_count, comm)
+    series = FieldSeries(out, "concentration", comm)
 
     snap_tol = 1e-9 * max(1.0, ts.t_end)
 
-    last_frame = [None]  # time of the last XDMF frame: a time is written once (HDF5 refuses twice)
+    last_frame = [series.frames()[-1] if comm.rank == 0 and series.frames() else None]
+    last_frame = [comm.bcast(last_frame[0], root=0)]  # step of the last frame: a step is written once
 
     def callback(s, rec: StepRecord):
+        fault_point("phasefield.step")  # a step taken, its outputs not yet written
         if rec.step % cfg.output.every == 0 or any(abs(rec.t - t) <= snap_tol for t in cfg.output.times):
-            xdmf.write_function(s.concentration(), rec.t)
-            last_frame[0] = rec.t
+            series.write(rec.step, s.mesh, [s.concentration()], rec.t)
+            series.commit(rec.step)
+            last_frame[0] = rec.step
         if rec.step > 0 and rec.step % cfg.output.checkpoint_every == 0:
-            _save_checkpoint(s, s.dt_c.value.item(), history + new, ckpt, comm)
+            _save_checkpoint(s, s.dt_next, history + new, ckpt, comm)
         if rec.step % cfg.output.every == 0:
             say(f"step {rec.step:5d}  t = {rec.t:10.4g}  dt = {rec.dt:9.3g}  F = {rec.energy:.8g}  "
                 f"mass = {rec.mass:.12g}  newton {rec.newton_its}")
@@ -165,11 +196,11 @@ def run_phasefield(cfg: PhaseFieldConfig, comm: MPI.Comm, out: str | Path, *, re
 
         homogenization = run_and_homogenize(solver, cfg.homogenize, ts.t_end, stepping, collect, out, say,
                                             t_stops=cfg.output.times)
-    if last_frame[0] != solver.t:
-        xdmf.write_function(solver.concentration(), solver.t)
-    xdmf.close()
+    if last_frame[0] != solver.step_count:
+        series.write(solver.step_count, solver.mesh, [solver.concentration()], solver.t)
     history = history + new
     _save_checkpoint(solver, solver.dt_next, history, ckpt, comm)
+    series.commit(solver.step_count)
 
     E = np.array([r.energy for r in history])
     mass = np.array([r.mass for r in history])

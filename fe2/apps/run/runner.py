@@ -6,14 +6,21 @@
   once and used everywhere. Otherwise a nonlinear RVE (J2 phases) is solved at
   every point, with history committed when the macro step converges.
 
-Outputs in OUT: ``displacement.xdmf``, ``stress.xdmf``, ``load_displacement.csv/png``,
-``steps.json``, ``checkpoint/``, and ``result.json`` (written last, atomically):
-summary, per-step Newton residual histories, micro statistics and the
-load-balance report (micro time per rank: min / mean / max).
+Outputs in OUT: ``displacement.xdmf``, ``stress.xdmf`` (index files over ``series/``),
+``load_displacement.csv/png``, ``steps.json``, ``checkpoint/``, and ``result.json``
+(written last, atomically): summary, per-step Newton residual histories, micro
+statistics and the load-balance report (micro time per rank: min / mean / max).
+
+``--restart`` resumes from the checkpoint (see :mod:`fe2.macro.driver`); the micro
+statistics in result.json cover every segment of the run (``segments``: 1 + restarts).
+A restart of a finished run (checkpoint at the last load factor and result.json
+present) does nothing and says so.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import time
 from pathlib import Path
 
@@ -26,7 +33,7 @@ from fe2.errors import ConfigError
 from fe2.geometry.macro_domains import MacroMesh, bar, plate_with_hole
 from fe2.io.results import write_json_atomic
 from fe2.macro.balance import BalancedMaterial
-from fe2.macro.driver import Monitor, run_load_steps
+from fe2.macro.driver import Monitor, add_statistics, run_load_steps
 from fe2.macro.small_strain import Dirichlet, QuasiStaticMacroProblem, Traction
 from fe2.materials import IsotropicElastic, LinearElasticLaw
 from fe2.materials.j2 import J2Plasticity
@@ -35,6 +42,7 @@ from fe2.micro.nonlinear_rve import NonlinearRVEMaterial
 from fe2.micro.physics import Elasticity
 from fe2.micro.rve_material import LinearRVEMaterial
 from fe2.micro.rve_problem import RVEProblem
+from fe2.solvers import RankCheckpoint
 
 
 def build_macro_domain(cfg: RunConfig, comm: MPI.Comm) -> MacroMesh:
@@ -65,10 +73,36 @@ def build_rve_material(cfg: RunConfig):
     return NonlinearRVEMaterial(rve, laws, bc=cfg.rve.bc), rve
 
 
+def fingerprint(cfg: RunConfig) -> str:
+    """SHA-256 of the config without ``[loading]`` and ``[output]`` (what a restart may change)."""
+    data = cfg.model_dump(mode="json", exclude={"loading", "output"})
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
+
+
+def finished_result(cfg: RunConfig, out: Path, comm: MPI.Comm) -> dict | None:
+    """The result of a finished run in ``out`` (checkpoint at the last load factor, result.json there), or None."""
+    found = None
+    if comm.rank == 0:
+        manifest = RankCheckpoint(out / "checkpoint", comm).manifest()
+        result = out / "result.json"
+        if manifest is not None and result.is_file() and cfg.loading.load_factors:
+            done = float(manifest["meta"]["factor"]) >= max(cfg.loading.load_factors) - 1e-14
+            same = manifest["meta"].get("fingerprint", "") in ("", fingerprint(cfg))
+            if done and same:
+                found = json.loads(result.read_text())
+    return comm.bcast(found, root=0)
+
+
 def run_fe2(cfg: RunConfig, comm: MPI.Comm, out_dir: str | Path, *, restart: bool = False, progress=None) -> dict:
     """Run the FE² problem; returns the result dict written to OUT/result.json."""
     say = progress or (lambda msg: None)
     out = Path(out_dir)
+    if restart:
+        done = finished_result(cfg, out, comm)
+        if done is not None:
+            say(f"--restart: the run in {out} is finished (load factor {max(cfg.loading.load_factors):g}); "
+                "result.json left as it is")
+            return {**done, "_finished_before": True}
     t0 = time.perf_counter()
     domain = build_macro_domain(cfg, comm)
     material, rve = build_rve_material(cfg)
@@ -93,8 +127,9 @@ def run_fe2(cfg: RunConfig, comm: MPI.Comm, out_dir: str | Path, *, restart: boo
         say(f"{msg}   micro solves {solves}")
 
     records = run_load_steps(solver, cfg.loading.load_factors, out, monitor=monitor, restart=restart,
-                             max_cuts=cfg.loading.max_cuts, log=log, micro_points=cfg.output.micro_points)
-    mine = material.statistics()
+                             max_cuts=cfg.loading.max_cuts, log=log, micro_points=cfg.output.micro_points,
+                             fingerprint=fingerprint(cfg))
+    mine = add_statistics(records.statistics_before, material.statistics())
     stats = mine.reduce(comm)
     micro_t = comm.allgather(float(mine.time_s))
     result = {
@@ -107,7 +142,8 @@ def run_fe2(cfg: RunConfig, comm: MPI.Comm, out_dir: str | Path, *, restart: boo
         "macro_quadrature_points": n_points,
         "rve": {"linear": bool(material.is_linear), "bc": cfg.rve.bc, "phases": sorted(rve.phases),
                 "dofs": int(rve.mesh.topology.index_map(0).size_global * rve.dim)},
-        "steps": records,
+        "steps": list(records),
+        "segments": records.segments,
         "micro": {
             "solves": stats.solves,
             "iterations": stats.iterations,
@@ -119,7 +155,7 @@ def run_fe2(cfg: RunConfig, comm: MPI.Comm, out_dir: str | Path, *, restart: boo
                              "balanced": isinstance(material, BalancedMaterial),
                              "points_lent": stats.points_lent},
         },
-        "wall_time_s": time.perf_counter() - t0,
+        "wall_time_s": time.perf_counter() - t0,  # this segment's
         "config": cfg.model_dump(),
     }
     write_json_atomic(out / "result.json", result, comm)

@@ -260,13 +260,11 @@ class _GradientFlow:
             n_new += 1
             rec = StepRecord(self.step_count, self.t, dt_try, E_new, self.mass(), its, rejected)
             history.append(rec)
-            if callback is not None:
-                callback(self, rec)
             dE = abs(E_new - E_old) / max(abs(E_old), 1e-300)
             E_old = E_new
             if not ts.adaptive:
-                continue
-            if ts.error_tol is not None:
+                pass
+            elif ts.error_tol is not None:
                 fac = ts.safety * (ts.error_tol / err) ** (1.0 / p) if err > 0 else ts.ratio_max
                 dt_new = dt_try * min(max(fac, ts.ratio_min), ts.ratio_max)
                 dt = max(dt_new, dt) if clipped else dt_new
@@ -280,6 +278,10 @@ class _GradientFlow:
                     dt = max(dt_try * ts.shrink, ts.dt_min)
                 else:
                     dt = dt_try
+            # the callback sees the step taken and the next proposed step (a checkpoint saves dt_next)
+            self.dt_next = dt
+            if callback is not None:
+                callback(self, rec)
         self.dt_next = dt
         return history
 
