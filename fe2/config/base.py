@@ -79,7 +79,7 @@ def _format_validation_error(err: ValidationError, source: str, data=None) -> st
     return f"{source}: {loc + ': ' if loc else ''}{msg}{more}"
 
 
-def parse_config(data: dict, model: type[BaseModel], source: str = "config") -> BaseModel:
+def parse_config[M: BaseModel](data: dict, model: type[M], source: str = "config") -> M:
     """Validate a dict against ``model``; raise a one-line ConfigError on failure."""
     try:
         return model.model_validate(data)

@@ -8,7 +8,15 @@ from typing import Literal
 from pydantic import Field, PositiveFloat, model_validator
 
 from fe2.config.base import CommandConfig, _Strict, load_toml, parse_config
-from fe2.config.rve import BCName, ConductorMaterial, ElasticMaterial, Material, SolverConfig, VoidMaterial
+from fe2.config.rve import (
+    BCName,
+    ConductorMaterial,
+    ElasticMaterial,
+    Material,
+    SolverConfig,
+    VoidMaterial,
+    _all_bc_names,
+)
 
 #: Scalar measures a bound-convergence study can report, per physics (see docs/bounds.md).
 BOUNDS_MEASURES: dict[str, tuple[str, ...]] = {
@@ -20,9 +28,9 @@ BOUNDS_MEASURES: dict[str, tuple[str, ...]] = {
 class BoundsTolerances(_Strict):
     """When is an RVE size large enough (``fe2 bounds``)."""
 
-    gap: float = Field(0.05, gt=0.0)
-    ci: float = Field(0.01, gt=0.0)
-    confidence: float = Field(0.95, gt=0.0, lt=1.0)
+    gap: float = Field(default=0.05, gt=0.0)
+    ci: float = Field(default=0.01, gt=0.0)
+    confidence: float = Field(default=0.95, gt=0.0, lt=1.0)
 
 
 class ContrastSweep(_Strict):
@@ -31,7 +39,7 @@ class ContrastSweep(_Strict):
     ratios: list[PositiveFloat] = []
     pores: bool = False
     sizes: list[PositiveFloat] | None = None
-    realizations: int | None = Field(None, ge=2)
+    realizations: int | None = Field(default=None, ge=2)
 
 
 class BoundsParallel(_Strict):
@@ -55,10 +63,10 @@ class BoundsConfig(CommandConfig):
     radius: PositiveFloat = 0.5
     elements_per_radius: PositiveFloat = 4.0
     element_order: Literal[1, 2] = 1
-    min_gap: float | None = Field(None, ge=0.0)
+    min_gap: float | None = Field(default=None, ge=0.0)
     exact_fraction: bool = True
-    seed: int = Field(0, ge=0)
-    boundary_conditions: list[BCName] = Field(default_factory=lambda: ["kubc", "periodic", "tubc"], min_length=1)
+    seed: int = Field(default=0, ge=0)
+    boundary_conditions: list[BCName] = Field(default_factory=_all_bc_names, min_length=1)
     reference_bc: BCName | None = None
     measures: list[str] | None = None
     materials: dict[str, Material]

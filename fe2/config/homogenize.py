@@ -18,6 +18,7 @@ from fe2.config.rve import (
     OutputConfig,
     SolverConfig,
     VoidMaterial,
+    _all_bc_names,
 )
 
 
@@ -25,7 +26,7 @@ class HomogenizeConfig(CommandConfig):
     """``fe2 homogenize`` input."""
 
     physics: Literal["elasticity", "conductivity"]
-    boundary_conditions: list[BCName] = Field(default_factory=lambda: ["kubc", "periodic", "tubc"], min_length=1)
+    boundary_conditions: list[BCName] = Field(default_factory=_all_bc_names, min_length=1)
     geometry: Geometry
     materials: dict[str, Material] = Field(min_length=1)
     solver: SolverConfig = SolverConfig()

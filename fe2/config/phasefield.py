@@ -68,7 +68,7 @@ class PfhubSpec(_Strict):
 
 class FloryHugginsSpec(_Strict):
     kind: Literal["flory_huggins"]
-    chi: float = Field(3.0, ge=0)
+    chi: float = Field(default=3.0, ge=0)
     n_a: PositiveFloat = 1.0
     n_b: PositiveFloat = 1.0
     scale: PositiveFloat = 1.0
@@ -80,7 +80,7 @@ EnergySpec = Annotated[DoubleWellSpec | PfhubSpec | FloryHugginsSpec, Field(disc
 class InitialSpec(_Strict):
     kind: Literal["pfhub_bm1", "noise", "constant"] = "pfhub_bm1"
     c0: float = 0.5
-    amplitude: float = Field(0.01, ge=0)
+    amplitude: float = Field(default=0.01, ge=0)
     seed: int = 0
 
 
@@ -96,7 +96,7 @@ class QuadraticMobilitySpec(_Strict):
     m0: PositiveFloat
     c_min: float = 0.0
     c_max: float = 1.0
-    floor: float = Field(1e-3, gt=0, le=1)
+    floor: float = Field(default=1e-3, gt=0, le=1)
 
     @model_validator(mode="after")
     def _range(self):
@@ -119,11 +119,11 @@ class TimeSpec(_Strict):
     scheme: Literal["split_euler", "secant_cn"] = "secant_cn"
     #: local-error tolerance (max nodal |c − c_pred|); None: Newton-iteration heuristics
     error_tol: PositiveFloat | None = None
-    safety: float = Field(0.9, gt=0, le=1)
-    ratio_min: float = Field(0.2, gt=0, lt=1)
-    ratio_max: float = Field(2.0, gt=1)
+    safety: float = Field(default=0.9, gt=0, le=1)
+    ratio_min: float = Field(default=0.2, gt=0, lt=1)
+    ratio_max: float = Field(default=2.0, gt=1)
     #: reject a step that raises F by more than this × |F| (None: off)
-    energy_increase_rtol: float | None = Field(1e-10, ge=0)
+    energy_increase_rtol: float | None = Field(default=1e-10, ge=0)
 
 
 class OutputSpec(_Strict):

@@ -27,7 +27,7 @@ class PhaseFieldHomogenizeSpec(_Strict):
     property: Literal["conductivity", "elasticity"] = "conductivity"
     alpha: PositiveFloat = 1.0
     contrast: PositiveFloat = 10.0
-    poisson: float = Field(0.3, gt=-1.0, lt=0.5)
+    poisson: float = Field(default=0.3, gt=-1.0, lt=0.5)
     bcs: list[Literal["kubc", "periodic", "tubc"]] = Field(default=["kubc", "periodic", "tubc"], min_length=1)
     c_alpha: float | None = None
     c_beta: float | None = None

@@ -69,7 +69,7 @@ class SweepSpec(_Strict):
 class WellMixedSpec(_Strict):
     method: Literal["ros2", "be", "bdf", "radau"] = "ros2"
     t_end: PositiveFloat
-    n_out: int = Field(101, ge=2)
+    n_out: int = Field(default=101, ge=2)
     rtol: PositiveFloat = 1e-6
     atol: PositiveFloat = 1e-10
     dt: PositiveFloat | None = None
@@ -88,9 +88,9 @@ class WellMixedSpec(_Strict):
 class StochasticSpec(_Strict):
     method: Literal["ssa", "tau_leap", "hybrid"] = "ssa"
     t_end: PositiveFloat
-    n_out: int = Field(51, ge=2)
+    n_out: int = Field(default=51, ge=2)
     n_trajectories: PositiveInt = 1000
-    seed: int = Field(0, ge=0)
+    seed: int = Field(default=0, ge=0)
     omega: PositiveFloat | None = None
     tau: PositiveFloat | None = None
     threshold: PositiveFloat = 100.0
@@ -101,7 +101,7 @@ class StochasticSpec(_Strict):
     cme: bool = False
     cme_max_count: PositiveInt = 100
     block_size: PositiveInt = 500
-    plot_trajectories: int = Field(5, ge=0)
+    plot_trajectories: int = Field(default=5, ge=0)
 
     @model_validator(mode="after")
     def _consistent(self):
@@ -117,7 +117,7 @@ class StochasticSpec(_Strict):
 
 
 class MeshSpec(_Strict):
-    length: list[PositiveFloat] = Field([1.0, 1.0], min_length=2, max_length=2)
+    length: list[PositiveFloat] = Field(default=[1.0, 1.0], min_length=2, max_length=2)
     cells: list[PositiveInt] = Field(min_length=2, max_length=2)
 
 
@@ -128,7 +128,7 @@ class SpatialSpec(_Strict):
     t_end: PositiveFloat
     dt: PositiveFloat
     scheme: str = "strang"
-    theta: Literal[0.5, 1.0] = 0.5
+    theta: Literal[0.5, 1.0] = 0.5  # type: ignore[valid-type]  # float Literal: not PEP 586, pydantic validates it
     reaction_substeps: PositiveInt = 4
     output_every: PositiveInt = 1
     format: Literal["xdmf", "vtx"] = "xdmf"
@@ -176,6 +176,7 @@ def build_network(cfg: ReactionsConfig, source: str) -> Network:
         if not p.is_file():
             raise ConfigError(f"{source}: network: file not found: {p}")
         return load_network(p)
+    assert cfg.sbml is not None  # the validator requires one of network and sbml
     p = Path(cfg.sbml)
     if not p.is_file():
         raise ConfigError(f"{source}: sbml: file not found: {p}")

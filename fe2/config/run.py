@@ -62,7 +62,7 @@ class MacroConfig(_Strict):
 
 class LoadingConfig(_Strict):
     load_factors: list[PositiveFloat] = Field(min_length=1)
-    max_cuts: int = Field(5, ge=0, le=20)
+    max_cuts: int = Field(default=5, ge=0, le=20)
     monitor: MonitorSpec | None = None
 
     @model_validator(mode="after")
@@ -85,8 +85,8 @@ class J2LawSpec(_Strict):
     young: PositiveFloat
     poisson: float = Field(gt=-1.0, lt=0.5)
     sigma_y0: PositiveFloat
-    h_iso: float = Field(0.0, ge=0.0)
-    h_kin: float = Field(0.0, ge=0.0)
+    h_iso: float = Field(default=0.0, ge=0.0)
+    h_kin: float = Field(default=0.0, ge=0.0)
 
 
 class NeoHookeanLawSpec(_Strict):

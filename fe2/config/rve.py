@@ -30,7 +30,7 @@ class InclusionsGeometry(_GeometryBase):
     inclusions: list[InclusionSpec] = Field(min_length=1)
     matrix_phase: str = "matrix"
     void_phases: list[str] = []
-    min_gap: float = Field(0.0, ge=0.0)
+    min_gap: float = Field(default=0.0, ge=0.0)
 
 
 class ArrayGeometry(_GeometryBase):
@@ -38,7 +38,7 @@ class ArrayGeometry(_GeometryBase):
 
     kind: Literal["square_array", "hexagonal_array"]
     dim: Literal[2, 3] = 2
-    volume_fraction: float | None = Field(None, gt=0.0, lt=1.0)
+    volume_fraction: float | None = Field(default=None, gt=0.0, lt=1.0)
     radius: PositiveFloat | None = None
     inclusion_phase: str = "fibre"
     matrix_phase: str = "matrix"
@@ -58,7 +58,7 @@ class LaminateGeometry(_GeometryBase):
 
     kind: Literal["laminate"]
     lengths: list[PositiveFloat] = Field(min_length=2, max_length=3)
-    axis: int = Field(0, ge=0, le=2)
+    axis: int = Field(default=0, ge=0, le=2)
     fractions: list[float] = Field(min_length=2)
     phases: list[str] = Field(min_length=2)
 
@@ -71,7 +71,7 @@ class RandomGeometry(_GeometryBase):
     radius: PositiveFloat
     volume_fraction: float = Field(gt=0.0, lt=1.0)
     seed: int = 0
-    min_gap: float = Field(0.0, ge=0.0)
+    min_gap: float = Field(default=0.0, ge=0.0)
     inclusion_phase: str = "inclusion"
     matrix_phase: str = "matrix"
     void: bool = False
@@ -134,7 +134,7 @@ Material = Annotated[
 
 class SolverConfig(_Strict):
     kind: Literal["auto", "direct", "iterative"] = "auto"
-    rtol: float = Field(1e-12, gt=0.0, lt=1.0)
+    rtol: float = Field(default=1e-12, gt=0.0, lt=1.0)
     degree: Literal[1, 2] = 1
 
 
@@ -144,3 +144,7 @@ class OutputConfig(_Strict):
 
 BCName = Literal["kubc", "periodic", "tubc"]
 
+
+def _all_bc_names() -> list[BCName]:
+    """Default ``boundary_conditions`` of a command: every condition (a new list each time)."""
+    return ["kubc", "periodic", "tubc"]

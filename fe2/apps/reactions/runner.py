@@ -26,6 +26,7 @@ import os
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from mpi4py import MPI
@@ -115,6 +116,7 @@ def _well_mixed(cfg, network, comm, out, say) -> dict:
         else:
             r = solve_ivp_reference(cn, c0, (0.0, wm.t_end), method=wm.method.upper() if wm.method == "bdf"
                                     else "Radau", rtol=wm.rtol, atol=wm.atol, t_eval=times, params=params)
+        assert r.c_eval is not None  # t_eval was given
         local = r.c_eval
         stats = {"node_steps": r.node_steps, "rejected": r.rejected, "moiety_drift": r.moiety_drift}
     parts = comm.gather(local, root=0)
@@ -179,6 +181,7 @@ def _stochastic(cfg, network, comm, out, say) -> dict:
     sizes = [min(st.block_size, st.n_trajectories - b * st.block_size) for b in range(n_blocks)]
     say(f"stochastic: {st.method}, {st.n_trajectories} trajectories in {n_blocks} block(s), "
         f"t_end = {st.t_end:g}" + (f", omega = {st.omega:g}" if st.omega else ""))
+    extra: dict[str, Any]  # a JSON record: the hybrid partition and step count
     blocks, events, extra = {}, 0, {}
     for b in range(comm.rank, n_blocks, comm.size):
         kw = {"n_traj": sizes[b], "seed": seeds[b]}
@@ -191,6 +194,7 @@ def _stochastic(cfg, network, comm, out, say) -> dict:
 
             r = hybrid(net, times, threshold=st.threshold, discrete=st.discrete, rtol=st.rtol,
                        atol=st.atol, **kw)
+            assert r.partition is not None  # hybrid() always sets it
             extra = {"partition": r.partition.to_dict(), "ode_steps": extra.get("ode_steps", 0) + r.ode_steps}
         blocks[b] = r.x.astype(float)
         events += r.events

@@ -62,12 +62,12 @@ def decide_coupling(
             raise ConfigError(f"{name}: must be > 0 (got {v})")
     if (tau is None) != (T is None):
         raise ConfigError("give both tau and T (micro relaxation time and macro time), or neither")
-    if tau is not None and not (tau >= 0 and T > 0):
+    if tau is not None and T is not None and not (tau >= 0 and T > 0):  # (both or neither: checked above)
         raise ConfigError(f"tau must be >= 0 and T > 0 (got tau = {tau}, T = {T})")
     if not (0 < space_max < 1 and 0 < time_max < 1):
         raise ConfigError("space_max and time_max must lie in (0, 1)")
     eps_x = ell / L
-    eps_t = None if tau is None else tau / T
+    eps_t = None if tau is None or T is None else tau / T
     reasons = []
     if eps_x > space_max:
         reasons.append(f"ell/L = {eps_x:.3g} > {space_max:g}: no spatial scale separation; "

@@ -212,7 +212,7 @@ class ReactionDiffusion:
             self._op_of.append(self._ops[key])
         self._b = create_petsc_vector(self.V)
         self._x = create_petsc_vector(self.V)
-        self._h = None
+        self._h: float | None = None  # step size the operators are assembled for
         self._opts = petsc_options or {"ksp_type": "preonly", "pc_type": "lu"}
         self._snes_options = snes_options
         self.prefix = "fe2_rd_"
@@ -302,6 +302,7 @@ class ReactionDiffusion:
             self._b.ghostUpdate(addv=PETSc.InsertMode.ADD, mode=PETSc.ScatterMode.REVERSE)
             if op.bcs:
                 fem_petsc.set_bc(self._b, op.bcs)
+            assert op.ksp is not None  # created by _setup
             op.ksp.solve(self._b, self._x)
             if op.ksp.getConvergedReason() < 0:
                 raise SolverError(f"diffusion solve of {self.network.species_names[i]} failed "
@@ -315,7 +316,10 @@ class ReactionDiffusion:
             return self._mono
         M = fem_petsc.assemble_matrix(fem.form(self._m_ufl))
         M.assemble()
-        stiffness, load, dirichlet, built = [], [], [], {}
+        stiffness: list[PETSc.Mat | None] = []
+        load: list[np.ndarray | None] = []
+        dirichlet: list[list[tuple[np.ndarray, float]]] = []
+        built: dict[int, tuple[PETSc.Mat, np.ndarray | None]] = {}
         for op in self._op_of:
             if op is None:
                 stiffness.append(None)

@@ -77,6 +77,7 @@ def partition(network: Network, t_end: float, *, x0=None, threshold: float = 100
     if x0.ndim != 1 or x0.size != len(names):
         raise ConfigError(f"x0: expected {len(names)} counts for the partition")
     pilot: dict[str, float] = {}
+    used_threshold: float | None = threshold  # None when the partition is given
     if discrete is None:
         if not threshold > 0:
             raise ConfigError(f"threshold: must be > 0 (got {threshold})")
@@ -86,12 +87,12 @@ def partition(network: Network, t_end: float, *, x0=None, threshold: float = 100
         unknown = set(discrete) - set(names)
         if unknown:
             raise ConfigError(f"discrete: unknown species {', '.join(sorted(unknown))}")
-        threshold = None
+        used_threshold = None
     dmask = np.array([n in discrete for n in names])
     slow = [c for c in range(ch.n) if np.any(ch.change[c, dmask] != 0)]
     fast = [c for c in range(ch.n) if c not in slow]
     return HybridPartition([n for n in names if n in discrete], [n for n in names if n not in discrete],
-                           slow, fast, threshold, pilot)
+                           slow, fast, used_threshold, pilot)
 
 
 def _pilot_max(ch: _Channels, x0: np.ndarray, t_end: float, names: list[str]) -> dict[str, float]:

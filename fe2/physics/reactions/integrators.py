@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import asdict, dataclass, field
+from typing import Protocol
 
 import numpy as np
 
@@ -155,7 +156,15 @@ def _pv_subset(pvals, idx, n):
     return [v[idx] if np.ndim(v) == 1 and np.shape(v)[0] == n else v for v in pvals]
 
 
-def _step_ros2(cn: CompiledNetwork, y, h, pv):
+class _SpeciesMajorODE(Protocol):
+    """What one Rosenbrock step needs: a :class:`CompiledNetwork`, or hybrid's reduced ODE."""
+
+    def rhs_T(self, cT: np.ndarray, pvals: list, /) -> np.ndarray: ...
+
+    def jac_T(self, cT: np.ndarray, pvals: list, /) -> np.ndarray: ...
+
+
+def _step_ros2(cn: _SpeciesMajorODE, y, h, pv):
     f0 = cn.rhs_T(y, pv)
     sol = _Solver(cn.jac_T(y, pv), GAMMA_ROS2 * h)
     k1 = sol.solve(f0)
@@ -254,6 +263,7 @@ def integrate(
     snaps = np.empty((len(outs), s, n)) if outs is not None else None
     first_snap = 0
     if outs is not None and outs[0] == t0:
+        assert snaps is not None  # allocated whenever outs is given
         snaps[0] = C0.T
         first_snap = 1
     chunk = max(1, int(chunk))
@@ -282,6 +292,7 @@ def integrate(
                                       max_newton, scale, res, max_sweeps)
             t_cur = stop
             if outs is not None and j + first_snap < len(outs):
+                assert snaps is not None  # allocated whenever outs is given
                 snaps[j + first_snap][:, sl] = y
         Y[:, sl] = y
     y = Y
@@ -289,6 +300,7 @@ def integrate(
     if one:
         res.c = res.c[0]
     if outs is not None:
+        assert snaps is not None  # allocated whenever outs is given
         res.t_eval = outs
         res.c_eval = np.moveaxis(snaps, 1, 2).copy()
         if one:

@@ -25,6 +25,7 @@ A network is built in Python (:class:`Network`, :meth:`Reaction.parse`) or from 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from functools import cached_property
@@ -220,8 +221,9 @@ def _nonnegative_combination(W: np.ndarray) -> np.ndarray:
 class Network:
     """Species, parameters and reactions. Build once, then :meth:`compile` for numerics."""
 
-    species: tuple[Species, ...]
-    reactions: tuple[Reaction, ...]
+    # any sequence is accepted (lists in most call sites); __post_init__ stores a tuple
+    species: Sequence[Species]
+    reactions: Sequence[Reaction]
     parameters: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self):

@@ -43,6 +43,7 @@ from __future__ import annotations
 import itertools
 import math
 from pathlib import Path
+from typing import NoReturn
 
 import libsbml
 import sympy as sp
@@ -137,6 +138,17 @@ def _mass_action(rate: sp.Expr, reactants: dict[str, int], products: dict[str, i
 class _Importer:
     """One SBML document -> one Network. Raises ConfigError('<source>: <problem>')."""
 
+    # set by _check_model
+    assign: dict[str, libsbml.ASTNode]
+    species: dict[str, tuple[libsbml.Species, bool]]
+    compartments: dict[str, libsbml.Compartment]
+    params: dict[str, libsbml.Parameter]
+    # set by network
+    taken: set[str]
+    local_values: dict[str, float]
+    used: set[str]
+    floating: set[str]
+
     def __init__(self, doc: libsbml.SBMLDocument, source: str):
         self.src = source
         for i in range(doc.getNumErrors()):
@@ -155,21 +167,21 @@ class _Importer:
         self._rule_cache: dict[str, sp.Expr] = {}
         self._expanding: list[str] = []
 
-    def fail(self, msg: str):
+    def fail(self, msg: str) -> NoReturn:
         raise ConfigError(f"{self.src}: {msg}")
 
-    def unsupported(self, what: str, elem_id: str = ""):
+    def unsupported(self, what: str, elem_id: str = "") -> NoReturn:
         self.fail(f"unsupported SBML construct: {what}" + (f" ({elem_id!r})" if elem_id else ""))
 
     # -- model-level checks and tables --------------------------------------------------------
-    def _check_model(self):
+    def _check_model(self) -> None:
         m = self.m
         if m.getNumEvents():
             e = m.getEvent(0)
             self.unsupported("event", e.getId() or e.getName() or "event 0")
         if m.isSetConversionFactor():
             self.unsupported("model conversionFactor", m.getConversionFactor())
-        self.assign: dict[str, libsbml.ASTNode] = {}
+        self.assign = {}
         for i in range(m.getNumRules()):
             r = m.getRule(i)
             var = r.getVariable() if not r.isAlgebraic() else ""
@@ -204,7 +216,8 @@ class _Importer:
         local = local or {}
         t = ast.getType()
         kids = [ast.getChild(i) for i in range(ast.getNumChildren())]
-        sub = [self.expr(k, where, local) for k in kids] if t != libsbml.AST_FUNCTION else None
+        # a function call's arguments are translated by _call (in the caller's scope): sub is unused there
+        sub: list[sp.Expr] = [self.expr(k, where, local) for k in kids] if t != libsbml.AST_FUNCTION else []
         if t == libsbml.AST_NAME:
             return self._name(ast.getName(), where, local)
         if t == libsbml.AST_INTEGER:
@@ -424,8 +437,8 @@ class _Importer:
         self._check_model()
         vals = self._initial_values()
         self.taken = set(self.species) | set(self.compartments) | set(self.params)
-        self.local_values: dict[str, float] = {}
-        self.used: set[str] = set()  # names the kept rate laws depend on
+        self.local_values = {}
+        self.used = set()  # names the kept rate laws depend on
         self.floating = {sid for sid, (_, fixed) in self.species.items() if not fixed}
         reactions = []
         for i in range(self.m.getNumReactions()):
