@@ -292,6 +292,7 @@ def _radius_from(radius: float | None, volume_fraction: float | None, area: floa
         raise GeometryError(f"{what}: give exactly one of radius and volume_fraction")
     if radius is not None:
         return float(radius)
+    assert volume_fraction is not None  # exactly one of the two is given (checked above)
     f = float(volume_fraction)
     if not (0.0 < f < f_max):
         raise GeometryError(f"{what}: volume_fraction must lie in (0, {f_max:.6g}), got {f:.6g}")

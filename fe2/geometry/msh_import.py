@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from fe2.errors import MeshError
 from fe2.geometry import validation as val
@@ -54,7 +55,7 @@ def rve_from_msh(
     comm,
     path: str | os.PathLike,
     *,
-    box: tuple[Sequence[float], Sequence[float]] | None = None,
+    box: tuple[ArrayLike, ArrayLike] | None = None,
     rank: int = 0,
     void_phases: Sequence[str] = (),
     void_volume_fractions: dict[str, float] | None = None,

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import cast
 
 import numpy as np
 
@@ -31,8 +32,8 @@ _BATCH = 64
 
 def packing_fraction(inclusions: Sequence[Inclusion], lengths: Sequence[float]) -> float:
     """Total inclusion volume over box volume (wrapped pieces count once: whole inclusions)."""
-    lengths = np.asarray(lengths, dtype=float)
-    return float(sum(inc.volume for inc in inclusions) / np.prod(lengths))
+    box = np.asarray(lengths, dtype=float)
+    return float(sum(inc.volume for inc in inclusions) / np.prod(box))
 
 
 def radii_for_fraction(radius: float | Sequence[float], volume_fraction: float, box_volume: float,
@@ -45,10 +46,10 @@ def radii_for_fraction(radius: float | Sequence[float], volume_fraction: float, 
     """
     target = volume_fraction * box_volume
     if np.ndim(radius) == 0:
-        r = float(radius)
+        r = float(cast(float, radius))  # ndim 0: the float member of the union
         n = int(round(target / val.inclusion_volume(r, dim)))
         return [r] * n
-    cycle = [float(r) for r in radius]
+    cycle = [float(r) for r in cast("Sequence[float]", radius)]
     if not cycle:
         raise GeometryError("the radius list is empty")
     radii: list[float] = []
@@ -224,7 +225,8 @@ def random_rve(
         description={
             "generator": "random_rve",
             "seed": int(seed),
-            "radius": float(radius) if np.ndim(radius) == 0 else [float(r) for r in radius],
+            "radius": (float(cast(float, radius)) if np.ndim(radius) == 0
+                       else [float(r) for r in cast("Sequence[float]", radius)]),
             "target_volume_fraction": float(volume_fraction),
             "achieved_volume_fraction": achieved,
             "max_attempts": int(max_attempts),

@@ -15,7 +15,7 @@ Conventions: lengths in mesh units; ``box_min``/``box_max`` are arrays of shape
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -34,7 +34,7 @@ AXES = "xyz"
 TOUCH_RTOL = 1e-6
 
 
-def _fmt(values: Sequence[float]) -> str:
+def _fmt(values: Iterable[float]) -> str:
     return "(" + ", ".join(f"{float(v):.6g}" for v in values) + ")"
 
 

@@ -52,11 +52,11 @@ def plot_field_png(points: np.ndarray, cells: np.ndarray, values: np.ndarray, pa
     surface = grid.clip(normal="y", origin=centre).extract_surface(algorithm="dataset_surface")
     # VTK first tries an X display and logs a warning before falling back to off-screen rendering.
     with pv.vtk_verbosity("off"):
-        plotter = pv.Plotter(off_screen=True, window_size=(800, 700))
+        plotter = pv.Plotter(off_screen=True, window_size=[800, 700])
         vmax = float(np.max(np.abs(values))) or 1.0
         plotter.add_mesh(surface, scalars="value", cmap="RdBu_r", clim=(-vmax, vmax), lighting=False)
         plotter.add_text(title, font_size=10)
-        plotter.view_isometric()
+        plotter.view_isometric()  # type: ignore[call-arg]  # pyvista: functools.wraps keeps Renderer's self
         plotter.screenshot(str(path))
         plotter.close()
     return path

@@ -116,7 +116,7 @@ class BoundsRecord:
             return NotImplemented
         return self.to_json() == other.to_json()
 
-    __hash__ = None  # type: ignore[assignment]  (holds dicts and arrays)
+    __hash__ = None  # type: ignore[assignment]  # unhashable (dicts, arrays); typeshed: __hash__ a method
 
     def to_json(self) -> dict:
         """The JSON dict of one line of the record files (write it with ``sort_keys=True``)."""

@@ -93,7 +93,7 @@ def summarize(
             if not recs:
                 rows.append(entry)
                 continue
-            vals = {
+            vals: dict[str, dict[str, np.ndarray]] = {
                 bc: {
                     m: np.array(
                         [measure_values(cfg.physics, d, np.asarray(r.effective[bc]))[m] for r in recs]

@@ -21,6 +21,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Literal, cast
 
 import numpy as np
 import ufl
@@ -63,7 +64,8 @@ def tissue_properties(spec: TissueSpec) -> TissueProperties:
     """Preset (Baxter & Jain 1989, converted to SI) overridden by the explicit SI fields."""
     base = {}
     if spec.preset is not None:
-        base = TissueProperties.baxter_jain(spec.preset.removeprefix("baxter_jain_")).to_dict()
+        kind = cast(Literal["tumour", "normal"], spec.preset.removeprefix("baxter_jain_"))  # preset: baxter_jain_<kind>
+        base = TissueProperties.baxter_jain(kind).to_dict()
         base = {k: base[k] for k in TissueProperties.__dataclass_fields__}
     for k in TissueProperties.__dataclass_fields__:
         v = getattr(spec, k)
@@ -84,7 +86,8 @@ def _fraction_at(spec: float | RadialFraction, x: np.ndarray) -> np.ndarray:
 
 
 def micro_conductivity(cfg: DarcyConfig, tm: TissueMesh, tissue: dict[int, TissueProperties],
-                       comm: MPI.Comm, quadrature_degree: int = 2):
+                       comm: MPI.Comm, quadrature_degree: int = 2
+                       ) -> tuple[QuadratureFields, np.ndarray, np.ndarray, MicroPermeability]:
     """K = k(c)/μ at every owned quadrature point from micro Stokes cells (regions without a fibre
     fraction keep their tissue K). Returns (QuadratureFields holding K, fractions (n,) and K (n, d, d)
     per owned point — NaN fraction where the tissue K is used — and the permeability model).
@@ -95,11 +98,14 @@ def micro_conductivity(cfg: DarcyConfig, tm: TissueMesh, tissue: dict[int, Tissu
     fibre fractions. Both are linear: evaluated once, at ∇p = 0 (flux 0), their tangents are K.
     """
     spec = cfg.permeability
+    if spec is None:
+        raise ConfigError("micro_conductivity needs a [permeability] table")
     msh = tm.mesh
     gdim = msh.geometry.dim
     model = MicroPermeability(spec.fibre_radius, spec.viscosity, comm, arrangement=spec.arrangement, dim=gdim,
                               mesh_size=spec.cell_mesh_size, mode=spec.mode,
-                              c_range=tuple(spec.c_range) if spec.c_range else (0.05, 0.5), n_nodes=spec.n_nodes)
+                              c_range=cast(tuple[float, float], tuple(spec.c_range)) if spec.c_range else (0.05, 0.5),
+                              n_nodes=spec.n_nodes)  # PermeabilitySpec: c_range has two entries
     q = QuadratureFields(msh, quadrature_degree, gdim)
     x = q.evaluate(q.expression(ufl.SpatialCoordinate(msh)))
     tag_of_point = _region_tag_of_points(q, tm)
@@ -200,7 +206,8 @@ def run_darcy(cfg: DarcyConfig, comm: MPI.Comm, out: str | Path,
     if missing:
         raise ConfigError(f"[tissue] has no data for region(s) {missing} of the mesh")
     tissue = {tm.region(name): tissue_properties(spec) for name, spec in cfg.tissue.items()}
-    bcs = [PressureBC(tm.tag(b.name), b.pressure) if b.pressure is not None else FluxBC(tm.tag(b.name), b.flux)
+    bcs = [PressureBC(tm.tag(b.name), b.pressure) if b.pressure is not None
+           else FluxBC(tm.tag(b.name), cast(float, b.flux))  # BoundarySpec: exactly one of pressure and flux
            for b in cfg.boundary]
 
     record: dict = {"units": UNITS, "formulation": cfg.formulation, "degree": cfg.degree,
@@ -253,6 +260,7 @@ def run_darcy(cfg: DarcyConfig, comm: MPI.Comm, out: str | Path,
         Q0 = fem.functionspace(tm.mesh, ("DG", 0))
         cf = fem.Function(Q0, name="fibre_fraction")
         kxx = fem.Function(Q0, name="K_xx")
+        assert fractions is not None and K_points is not None  # set together with q
         n_owned = q.owned_cells.size
         dofs = Q0.dofmap.list[q.owned_cells, 0]  # cell means of the point values
         cf.x.array[dofs] = np.nan_to_num(fractions, nan=0.0).reshape(n_owned, q.n_qp).mean(axis=1)
@@ -278,18 +286,18 @@ def run_darcy(cfg: DarcyConfig, comm: MPI.Comm, out: str | Path,
         props = SoluteProperties(D=s.D, uptake=s.uptake, PS_V=s.PS_V, sigma_f=s.sigma_f)
         tr = SoluteTransport.from_darcy(res, tm.cell_tags, dict.fromkeys(tissue, props), dt=s.dt, theta=s.theta,
                                         c_vessel=s.c_vessel)
-        rows, worst = [], 0.0
+        solute_rows, worst = [], 0.0
         for k in range(s.n_steps):
-            a = tr.step()
-            row = a.to_dict()
-            rows.append(row)
+            solute_audit = tr.step()
+            row = solute_audit.to_dict()
+            solute_rows.append(row)
             if not np.isfinite(row["relative_residual"]):
                 raise SolverError(f"solute transport step {k + 1}: the balance residual is not finite (NaN/inf)")
             worst = max(worst, abs(row["relative_residual"]))
             if k == s.n_steps - 1 or (k + 1) % max(1, s.n_steps // 5) == 0:
                 say(f"solute: step {k + 1}/{s.n_steps}, t = {tr.t:.4g} s, relative balance residual {worst:.1e}")
-        write_csv_atomic(out / "solute_audit.csv", list(rows[0]), [list(r.values()) for r in rows], comm)
-        record["solute"] = {"steps": s.n_steps, "t_end_s": tr.t, "final": rows[-1],
+        write_csv_atomic(out / "solute_audit.csv", list(solute_rows[0]), [list(r.values()) for r in solute_rows], comm)
+        record["solute"] = {"steps": s.n_steps, "t_end_s": tr.t, "final": solute_rows[-1],
                             "max_relative_residual": worst, "file": "solute_audit.csv"}
         fields["c"] = tr.c
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import TypedDict
 
 import numpy as np
 from mpi4py import MPI
@@ -30,6 +31,18 @@ from fe2.micro.physics import make_physics
 from fe2.micro.rve_problem import RVEProblem
 
 
+class _ArrayArgs(TypedDict):
+    """Keyword arguments shared by :func:`~fe2.geometry.square_array` and :func:`~fe2.geometry.hexagonal_array`."""
+
+    radius: float | None
+    volume_fraction: float | None
+    mesh_size: float
+    inclusion_phase: str
+    matrix_phase: str
+    void: bool
+    element_order: int
+
+
 def build_rve(geometry: cfgmod.Geometry, comm: MPI.Comm) -> RVEMesh:
     """Mesh the RVE described by a validated geometry config."""
     from fe2 import geometry as geo
@@ -42,7 +55,7 @@ def build_rve(geometry: cfgmod.Geometry, comm: MPI.Comm) -> RVEMesh:
             void_phases=tuple(g.void_phases), element_order=g.element_order, min_gap=g.min_gap,
         )
     if isinstance(g, cfgmod.ArrayGeometry):
-        kwargs = {
+        kwargs: _ArrayArgs = {
             "radius": g.radius, "volume_fraction": g.volume_fraction, "mesh_size": g.mesh_size,
             "inclusion_phase": g.inclusion_phase, "matrix_phase": g.matrix_phase, "void": g.void,
             "element_order": g.element_order,
@@ -71,9 +84,9 @@ def void_phases_from_config(cfg: cfgmod.HomogenizeConfig) -> list[str]:
     return [name for name, m in cfg.materials.items() if isinstance(m, cfgmod.VoidMaterial)]
 
 
-def materials_from_config(cfg: cfgmod.HomogenizeConfig) -> dict:
+def materials_from_config(cfg: cfgmod.HomogenizeConfig) -> dict[str, IsotropicElastic | IsotropicConductor]:
     """Phase name -> material object, for the non-void phases."""
-    out = {}
+    out: dict[str, IsotropicElastic | IsotropicConductor] = {}
     for name, m in cfg.materials.items():
         if isinstance(m, cfgmod.VoidMaterial):
             continue

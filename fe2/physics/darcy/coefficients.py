@@ -98,9 +98,9 @@ def build_region_coefficients(
     """
     if not tissue:
         raise ConfigError("tissue needs at least one region")
-    for tag, props in tissue.items():
-        if not isinstance(props, TissueProperties):
-            raise ConfigError(f"tissue[{tag}] must be TissueProperties, got {type(props).__name__}")
+    for tag, given in tissue.items():
+        if not isinstance(given, TissueProperties):
+            raise ConfigError(f"tissue[{tag}] must be TissueProperties, got {type(given).__name__}")
     gdim = msh.geometry.dim
     regions = sorted(int(t) for t in tissue)
     tdim = msh.topology.dim

@@ -191,6 +191,7 @@ class MicroPermeability(MicroModel):
     def _barycentric(self, x: np.ndarray, values: np.ndarray) -> np.ndarray:
         """Barycentric Lagrange interpolation on the Chebyshev–Lobatto nodes (weights (−1)^j, halved at ends)."""
         nodes = self._nodes
+        assert nodes is not None  # callers build the interpolant first
         w = (-1.0) ** np.arange(nodes.size)
         w[0] *= 0.5
         w[-1] *= 0.5
@@ -209,6 +210,7 @@ class MicroPermeability(MicroModel):
         c = np.asarray(fractions, dtype=float).ravel()
         if self._nodes is None:
             self._build_interpolant()
+        assert self._log_kappa_nodes is not None and self._offdiag_nodes is not None  # set with _nodes
         lo, hi = map(float, self.c_range)
         self._check_fraction(c, lo, hi)
         diag = np.exp(self._barycentric(c, self._log_kappa_nodes))
@@ -223,6 +225,7 @@ class MicroPermeability(MicroModel):
             return 0.0
         if self._nodes is None:
             self._build_interpolant()
+        assert self._nodes is not None  # set by _build_interpolant
         mid = 0.5 * (self._nodes[1:] + self._nodes[:-1])
         exact = self.kappa_exact(mid)
         approx = self.kappa_interpolated(mid)
@@ -245,8 +248,11 @@ class MicroPermeability(MicroModel):
             raise ConfigError(f"fibre_fraction has {c.size} values for {n_points} points")
         return FibreFractionState(c)
 
-    def evaluate(self, driver: np.ndarray, state: FibreFractionState, guess: BatchedState | None = None):
+    def evaluate(self, driver: np.ndarray, state: BatchedState, guess: BatchedState | None = None
+                 ) -> tuple[np.ndarray, np.ndarray, FibreFractionState]:
         """∇p (n, d) -> q = K ∇p (n, d), K = k(c)/μ (n, d, d) at the points' fibre fractions (collective)."""
+        if not isinstance(state, FibreFractionState):  # always the state of initial_state (or a copy of it)
+            raise TypeError(f"{type(self).__name__} needs a FibreFractionState, got {type(state).__name__}")
         K = self.hydraulic_conductivity(state.fibre_fraction)
         return np.einsum("nij,nj->ni", K, driver), K, state.copy()
 

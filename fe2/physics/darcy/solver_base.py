@@ -23,6 +23,10 @@ class DarcySolverBase:
 
     p: fem.Function
     u: fem.Function
+    a: fem.Form
+    ksp: PETSc.KSP
+    _A: PETSc.Mat | None
+    _operator_current: bool
 
     def assemble_operator(self) -> None:  # pragma: no cover - interface
         raise NotImplementedError
