@@ -20,6 +20,7 @@ import traceback
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
+from typing import NoReturn
 
 from mpi4py import MPI
 
@@ -44,6 +45,17 @@ def _collective() -> Iterator[None]:
         raise
 
 
+def _load(loader: Callable, args: argparse.Namespace):
+    """``loader(args.config)`` collectively, then the size estimates against ``[limits]`` / ``--max-cells``."""
+    from fe2.config.limits import check_limits
+
+    with _collective():
+        loaded = loader(args.config)
+        cfg = loaded[0] if isinstance(loaded, tuple) else loaded
+        check_limits(cfg.size_estimates(), cfg.limits, str(args.config), getattr(args, "max_cells", None))
+    return loaded
+
+
 def _progress(comm: MPI.Comm) -> Callable[[str], None]:
     t0 = time.perf_counter()
 
@@ -58,8 +70,7 @@ def _cmd_homogenize(args: argparse.Namespace, comm: MPI.Comm) -> int:
     from fe2.apps.homogenize.runner import run_homogenization
     from fe2.config import load_homogenize_config
 
-    with _collective():
-        cfg = load_homogenize_config(args.config)
+    cfg = _load(load_homogenize_config, args)
     say = _progress(comm)
     say(f"homogenize {args.config}: {cfg.physics}, BCs {', '.join(cfg.boundary_conditions)}, {comm.size} rank(s)")
     with _petsc(cfg, args):
@@ -77,8 +88,7 @@ def _cmd_bounds(args: argparse.Namespace, comm: MPI.Comm) -> int:
     from fe2.apps.bounds import run_bounds_study
     from fe2.config import load_bounds_config
 
-    with _collective():
-        cfg = load_bounds_config(args.config)
+    cfg = _load(load_bounds_config, args)
     say = _progress(comm)
     say(f"bounds {args.config}: {cfg.physics} {cfg.dim}D, BCs {', '.join(cfg.boundary_conditions)}, "
         f"{comm.size} rank(s); finished realizations in {args.out} are reused")
@@ -148,8 +158,7 @@ def _cmd_run(args: argparse.Namespace, comm: MPI.Comm) -> int:
     from fe2.apps.run.runner import run_fe2
     from fe2.config.run import load_run_config
 
-    with _collective():
-        cfg = load_run_config(args.config)
+    cfg = _load(load_run_config, args)
     say = _progress(comm)
     say(f"run {args.config} on {comm.size} rank(s)" + (" (restart)" if args.restart else ""))
     with _petsc(cfg, args):
@@ -164,8 +173,7 @@ def _cmd_phasefield(args: argparse.Namespace, comm: MPI.Comm) -> int:
     from fe2.apps.phasefield.runner import run_phasefield
     from fe2.config.phasefield import load_phasefield_config
 
-    with _collective():
-        cfg = load_phasefield_config(args.config)
+    cfg = _load(load_phasefield_config, args)
     say = _progress(comm)
     say(f"phasefield {args.config}: {cfg.model}, {comm.size} rank(s)" + (" (restart)" if args.restart else ""))
     with _petsc(cfg, args):
@@ -181,8 +189,7 @@ def _cmd_reactions(args: argparse.Namespace, comm: MPI.Comm) -> int:
     from fe2.apps.reactions.runner import run_reactions
     from fe2.config.reactions import load_reactions
 
-    with _collective():
-        cfg, network = load_reactions(args.config)
+    cfg, network = _load(load_reactions, args)
     say = _progress(comm)
     say(f"reactions {args.config}: {cfg.mode}, {network.n_species} species, {network.n_reactions} reactions, "
         f"{comm.size} rank(s)")
@@ -197,8 +204,7 @@ def _cmd_darcy(args: argparse.Namespace, comm: MPI.Comm) -> int:
     from fe2.apps.darcy.runner import run_darcy
     from fe2.config.darcy import load_darcy_config
 
-    with _collective():
-        cfg = load_darcy_config(args.config)
+    cfg = _load(load_darcy_config, args)
     say = _progress(comm)
     say(f"darcy {args.config}: {cfg.domain.kind}, {cfg.formulation} formulation, "
         f"K from {'micro Stokes cells' if cfg.permeability else 'tissue data'}, {comm.size} rank(s)")
@@ -281,16 +287,41 @@ PETSC_EPILOG = (
 )
 
 
+def _positive_float(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not (math.isfinite(v) and v > 0):
+        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text!r}")
+    return v
+
+
+class UsageError(Fe2Error):
+    """A command line argparse rejects (every rank parses the same command line)."""
+
+    exit_code = 2
+    collective = True
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with its errors as one line (``fe2 run: error: ...``) instead of usage + message."""
+
+    def error(self, message: str) -> NoReturn:  # raises instead of exiting
+        raise UsageError(f"{self.prog}: {message} (see {self.prog} --help)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``fe2`` argument parser, one subparser per row of :data:`COMMANDS`."""
-    parser = argparse.ArgumentParser(prog="fe2", description="FE² multiscale homogenization on DOLFINx",
-                                     epilog=PETSC_EPILOG)
+    parser = _Parser(prog="fe2", description="FE² multiscale homogenization on DOLFINx", epilog=PETSC_EPILOG)
     parser.set_defaults(petsc_cli={})
     sub = parser.add_subparsers(dest="command", required=True)
     for cmd in COMMANDS:
         p = sub.add_parser(cmd.name, help=cmd.help, description=cmd.help, epilog=PETSC_EPILOG)
         if cmd.config_doc is not None:
             p.add_argument("config", help=f"TOML file (see {cmd.config_doc})")
+            p.add_argument("--max-cells", type=_positive_float, metavar="N",
+                           help="largest mesh (cells) this run may build; wins over [limits] max_cells (2e6)")
         if cmd.add_arguments is not None:
             cmd.add_arguments(p)
         p.add_argument("--out", required=cmd.config_doc is not None, help=cmd.out_help)
@@ -326,13 +357,35 @@ def _resume_hint(args: argparse.Namespace | None) -> str:
     return f"{args.out} holds no result; rerun the command"
 
 
-def _report(comm: MPI.Comm, line: str, code: int, collective: bool = False) -> int:
+#: seconds a failed rank waits for its peers to fail too before it aborts the job (see :func:`_report`)
+AGREE_S = 5.0
+
+
+def _all_failed(errors: MPI.Comm | None) -> bool:
+    """Whether every rank of ``errors`` (a communicator used for nothing else) reaches this call within
+    :data:`AGREE_S` seconds: a non-blocking barrier, so a rank never waits on a peer that is busy
+    elsewhere (that peer is then ended by the caller's ``MPI_Abort``).
+    """
+    if errors is None or errors.size == 1:
+        return True
+    req = errors.Ibarrier()
+    t_end = time.monotonic() + AGREE_S
+    while time.monotonic() < t_end:
+        if req.Test():
+            return True
+        time.sleep(0.005)
+    return False
+
+
+def _report(comm: MPI.Comm, line: str, code: int, collective: bool = False, errors: MPI.Comm | None = None) -> int:
     """Print one error line (rank 0, or the failing rank alone) and end every rank of the job.
 
-    ``collective``: every rank has this error (rank 0 prints it, all return ``code``); otherwise the
-    job is aborted, since a peer may be waiting in a collective.
+    ``collective``: every rank has this error (rank 0 prints it, all return ``code``). Otherwise the
+    ranks that failed wait up to :data:`AGREE_S` s on ``errors`` for the others: when every rank
+    failed (the same error met in a collective operation), rank 0 prints its line and all return
+    ``code``; when a peer did not fail, it may be waiting in a collective, and the job is aborted.
     """
-    if collective:
+    if collective or _all_failed(errors):
         if comm.rank == 0:
             print(line, file=sys.stderr, flush=True)
         return code
@@ -342,7 +395,12 @@ def _report(comm: MPI.Comm, line: str, code: int, collective: bool = False) -> i
         time.sleep(0.5)  # let rank 0 report a collective error first
         print(line.replace("fe2: error:", f"fe2: error (rank {comm.rank}):", 1), file=sys.stderr, flush=True)
     if comm.size > 1:
-        comm.Abort(code)  # a peer may be waiting in a collective: end the job, never hang
+        # a peer may be waiting in a collective: end the job, never hang. The MPI library's own
+        # "application called MPI_Abort" line would be a second line: stderr is closed first.
+        sys.stderr.flush()
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 2)
+        comm.Abort(code)
     return code
 
 
@@ -356,6 +414,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     in a collective for a peer that already failed.
     """
     comm = MPI.COMM_WORLD
+    errors = comm.Dup() if comm.size > 1 else None  # for the error agreement of _report only
     argv = list(sys.argv[1:] if argv is None else argv)
     args: argparse.Namespace | None = None
     previous = {}
@@ -373,20 +432,26 @@ def main(argv: Sequence[str] | None = None) -> int:
                 prepare_out_dir(args.out, comm, keep_results=bool(getattr(args, "restart", False)))
         return args.func(args, comm)
     except Fe2Error as err:
-        return _report(comm, f"fe2: error: {err}", err.exit_code, collective=err.collective)
+        return _report(comm, f"fe2: error: {err}", err.exit_code, collective=err.collective, errors=errors)
     except (Interrupted, KeyboardInterrupt) as err:
         signum = err.signum if isinstance(err, Interrupted) else signal.SIGINT
         name = signal.Signals(signum).name
-        return _report(comm, f"fe2: error: interrupted by {name}; {_resume_hint(args)}", 128 + int(signum))
+        return _report(comm, f"fe2: error: interrupted by {name}; {_resume_hint(args)}", 128 + int(signum),
+                       errors=errors)
+    except MemoryError as err:
+        return _report(comm, f"fe2: error: out of memory ({err or 'MemoryError'}); use a coarser mesh or fewer "
+                             "points, or a machine with more memory", 3, errors=errors)
     except Exception as err:  # noqa: BLE001 -- the last line of defence: one line, not a traceback
         if os.environ.get("FE2_TRACEBACK") == "1":
             traceback.print_exc()
         what = f"{type(err).__name__}: {err}".splitlines()[0] if str(err) else type(err).__name__
         return _report(comm, f"fe2: error: internal error ({what}); please report it, with FE2_TRACEBACK=1 "
-                             "for the traceback", 1)
+                             "for the traceback", 1, errors=errors)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+        if errors is not None:
+            errors.Free()
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from fe2.errors import ConfigError
 
@@ -25,15 +25,28 @@ class _Strict(BaseModel):
 PetscValue = bool | int | float | str
 
 
+class LimitsConfig(_Strict):
+    """``[limits]``: the largest meshes a run may build (estimates and defaults: :mod:`fe2.config.limits`)."""
+
+    max_cells: float = Field(default=2.0e6, gt=0)
+    max_micro_cells: float = Field(default=5.0e7, gt=0)
+
+
 class CommandConfig(_Strict):
     """Base of every command's top-level config: the keys all commands share.
 
     ``[petsc]``: PETSc options for fe2's solvers, keys with one of the stable
     prefixes of :data:`fe2.solvers.options.PREFIXES` (``fe2_rve_ksp_type = "cg"``);
     options given on the command line (``-fe2_rve_ksp_type cg``) win over these.
+    ``[limits]``: resource guards (:mod:`fe2.config.limits`).
     """
 
     petsc: dict[str, PetscValue] = {}
+    limits: LimitsConfig = LimitsConfig()
+
+    def size_estimates(self) -> list[tuple[str, float | None]]:
+        """``(key, estimated cells)`` of every mesh the config asks for (see :mod:`fe2.config.limits`)."""
+        return []
 
     @model_validator(mode="after")
     def _petsc_prefixes(self):
@@ -67,8 +80,12 @@ def _user_loc(loc: tuple, data, missing: bool) -> str:
 
 def _format_validation_error(err: ValidationError, source: str, data=None) -> str:
     errors = err.errors()
-    # An unknown key (typo) usually also makes a required key "missing": report the typo.
-    first = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
+    # An unknown key (typo) usually also makes a required key "missing": report the typo. Otherwise
+    # the most specific error: for a union (``int | list[int]``, ``float | table``) pydantic reports
+    # every branch, and the deepest location is the one of the branch the input was written for.
+    first = next((e for e in errors if e["type"] == "extra_forbidden"), None)
+    if first is None:
+        first = max(errors, key=lambda e: len(e["loc"]))
     loc = _user_loc(first["loc"], data, first["type"] == "missing")
     msg = first["msg"]
     if first["type"] == "extra_forbidden":
@@ -101,7 +118,6 @@ def load_toml(path: str | Path) -> dict:
         raise ConfigError(f"{p}: not a text (UTF-8) TOML file: byte {err.start} cannot be decoded") from None
     except OSError as err:
         raise ConfigError(f"{p}: cannot read the config file ({err.strerror or err})") from None
-
 
 
 def resolve_file(config_path: str | Path, value: str | Path, key: str, what: str = "file") -> Path:

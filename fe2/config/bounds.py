@@ -143,6 +143,14 @@ class BoundsConfig(CommandConfig):
         """Absolute minimum clearance between inclusion surfaces (default 0.1 r)."""
         return 0.1 * self.radius if self.min_gap is None else float(self.min_gap)
 
+    def size_estimates(self) -> list[tuple[str, float | None]]:
+        """The largest RVE: box edge L·2r, element size r / elements_per_radius."""
+        from fe2.config.limits import unstructured_cells
+
+        L = max(self.sizes)
+        h = self.radius / self.elements_per_radius
+        return [("sizes / elements_per_radius", unstructured_cells((L * 2 * self.radius) ** self.dim, h, self.dim))]
+
     def realizations_for(self, size: float) -> int:
         if isinstance(self.realizations, list):
             return int(self.realizations[self.sizes.index(size)])

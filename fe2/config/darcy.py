@@ -199,11 +199,36 @@ class DarcyConfig(CommandConfig):
             extra = sorted(set(self.permeability.fibre_fraction) - set(self.tissue))
             if extra:
                 raise ValueError(f"permeability.fibre_fraction names regions without [tissue] data: {extra}")
+        names = [b.name for b in self.boundary]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise ValueError(f"boundary: {twice[0]!r} is given twice (one [[boundary]] per boundary name)")
         if self.formulation == "mixed":
             for b in self.boundary:
                 if b.flux not in (None, 0.0):
                     raise ValueError(f"boundary {b.name!r}: a non-zero flux needs formulation = 'primal'")
         return self
+
+    def size_estimates(self) -> list[tuple[str, float | None]]:
+        """The disc/ball of the domain at ``mesh_size`` (the tumour at ``tumour_mesh_size``), the Stokes cell."""
+        import math
+
+        from fe2.config.limits import unstructured_cells
+
+        out: list[tuple[str, float | None]] = []
+        d = self.domain
+        if isinstance(d, TumourDomainSpec):
+            def ball(r: float) -> float:
+                return math.pi * r**2 if d.dim == 2 else 4.0 / 3.0 * math.pi * r**3
+
+            R = d.host_radius or d.tumour_radius
+            n = unstructured_cells(ball(R), d.mesh_size, d.dim)
+            if d.tumour_mesh_size is not None:
+                n += unstructured_cells(ball(d.tumour_radius), d.tumour_mesh_size, d.dim)
+            out.append(("domain.mesh_size", n))
+        if self.permeability is not None:
+            out.append(("permeability.cell_mesh_size", unstructured_cells(1.0, self.permeability.cell_mesh_size, 2)))
+        return out
 
 
 def load_darcy_config(path: str | Path) -> DarcyConfig:

@@ -45,6 +45,11 @@ class HomogenizeConfig(CommandConfig):
             raise ValueError("boundary_conditions lists a condition twice")
         return self
 
+    def size_estimates(self) -> list[tuple[str, float | None]]:
+        from fe2.config.limits import rve_cells
+
+        return [("geometry.mesh_size", rve_cells(self.geometry))]
+
 
 
 def load_homogenize_config(path: str | Path) -> HomogenizeConfig:

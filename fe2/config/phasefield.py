@@ -153,6 +153,11 @@ class PhaseFieldConfig(CommandConfig):
             raise ValueError(f"output.times {late} lie after time.t_end = {self.time.t_end}")
         return self
 
+    def size_estimates(self) -> list[tuple[str, float | None]]:
+        from fe2.config.limits import grid_cells
+
+        return [("domain.cells", grid_cells(self.domain.cells))]
+
 
 def load_phasefield_config(path: str | Path) -> PhaseFieldConfig:
     """Load and validate an ``fe2 phasefield`` TOML file (one-line ConfigError on failure)."""

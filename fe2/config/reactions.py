@@ -166,6 +166,13 @@ class ReactionsConfig(CommandConfig):
         """The table of the chosen mode."""
         return getattr(self, self.mode)
 
+    def size_estimates(self) -> list[tuple[str, float | None]]:
+        from fe2.config.limits import grid_cells
+
+        if self.mode != "spatial" or self.spatial is None:
+            return []
+        return [("spatial.mesh.cells", grid_cells(self.spatial.mesh.cells))]
+
 
 def build_network(cfg: ReactionsConfig, source: str) -> Network:
     """The network of ``cfg`` (file paths already absolute, see :func:`load_reactions`)."""
@@ -241,9 +248,17 @@ def _check_names(cfg: ReactionsConfig, network: Network, source: str) -> None:
         need("spatial.initial", sec.initial)
         for name, val in sec.initial.items():
             if isinstance(val, str):
-                initial_function(val, f"{source}: spatial.initial.{name}")
+                f = initial_function(val, f"{source}: spatial.initial.{name}")
+                _check_initial_values(f, val, sec.mesh.length, sec.mesh.cells, f"{source}: spatial.initial.{name}")
             elif not val >= 0:
                 raise ConfigError(f"{source}: spatial.initial.{name}: initial value {val:g} is negative")
+
+
+def _one_line(err: Exception) -> str:
+    """The cause of a sympy parse error in one line (sympy wraps the tokenizer's error in a long message)."""
+    base = getattr(err, "base_exc", None) or err
+    text = str(base).splitlines()[0] if str(base) else ""
+    return f"{type(base).__name__}: {text}" if text else type(base).__name__
 
 
 def initial_function(text: str, where: str):
@@ -253,13 +268,37 @@ def initial_function(text: str, where: str):
     x, y = sp.symbols("x y", real=True)
     try:
         expr = sp.sympify(text, locals={"x": x, "y": y, "pi": sp.pi})
-    except (sp.SympifyError, SyntaxError, TypeError) as err:
-        raise ConfigError(f"{where}: cannot parse {text!r}: {err}") from None
+    except Exception as err:  # noqa: BLE001 -- sympy raises SympifyError, TokenError, TypeError ... on bad text
+        raise ConfigError(f"{where}: cannot parse {text!r}: {_one_line(err)}") from None
+    if not isinstance(expr, sp.Expr):
+        raise ConfigError(f"{where}: {text!r} is not a formula giving a number (use x, y, pi)")
     unknown = {str(s) for s in expr.free_symbols} - {"x", "y"}
     if unknown:
         raise ConfigError(f"{where}: unknown name(s) {', '.join(sorted(unknown))} in {text!r} (use x, y, pi)")
     f = sp.lambdify([x, y], expr, modules="numpy")
     return lambda X: np.broadcast_to(np.asarray(f(X[0], X[1]), dtype=float), X.shape[1:]).copy()
+
+
+def _check_initial_values(f, text: str, length, cells, where: str) -> None:
+    """The formula ``f`` at the nodes of the spatial mesh (a rectangle of ``cells``) must be finite and >= 0."""
+    gx = np.linspace(0.0, float(length[0]), int(cells[0]) + 1)
+    gy = np.linspace(0.0, float(length[1]), int(cells[1]) + 1)
+    X, Y = np.meshgrid(gx, gy, indexing="ij")
+    pts = np.stack([X.ravel(), Y.ravel(), np.zeros(X.size)])
+    with np.errstate(all="ignore"):
+        try:
+            vals = f(pts)
+        except Exception as err:  # noqa: BLE001 -- numpy/sympy evaluation of user text
+            raise ConfigError(f"{where}: cannot evaluate {text!r} on the mesh ({type(err).__name__})") from None
+    bad = ~np.isfinite(vals)
+    if bad.any():
+        k = int(np.argmax(bad))
+        raise ConfigError(f"{where}: {text!r} is not a finite number at (x, y) = ({pts[0, k]:g}, {pts[1, k]:g}) "
+                          "(concentrations must be finite and >= 0 on the whole mesh)")
+    if vals.min() < 0:
+        k = int(np.argmin(vals))
+        raise ConfigError(f"{where}: {text!r} gives the negative concentration {vals[k]:.6g} at (x, y) = "
+                          f"({pts[0, k]:g}, {pts[1, k]:g}) (must be >= 0 on the whole mesh)")
 
 
 def load_reactions(path: str | Path) -> tuple[ReactionsConfig, Network]:

@@ -130,6 +130,55 @@ class RunConfig(CommandConfig):
     rve: RVEConfig
     output: RunOutputConfig = RunOutputConfig()
 
+    @property
+    def dim(self) -> int:
+        """2 for the plate with a hole, 3 for the bar."""
+        return 2 if isinstance(self.macro.domain, PlateWithHole) else 3
+
+    @model_validator(mode="after")
+    def _fits_the_domain(self):
+        dim, d = self.dim, self.macro.domain
+        names = (("left", "bottom", "right", "top", "hole") if dim == 2 else
+                 ("xmin", "xmax", "ymin", "ymax", "zmin", "zmax"))
+        if isinstance(d, PlateWithHole) and not d.radius < min(d.width, d.height):
+            raise ValueError(f"macro.domain.radius: {d.radius} must be < min(width, height) = {min(d.width, d.height)}")
+        where = [(f"macro.dirichlet[{i}]", b.boundary, b.component) for i, b in enumerate(self.macro.dirichlet)]
+        where += [(f"macro.traction[{i}]", t.boundary, None) for i, t in enumerate(self.macro.traction)]
+        if self.loading.monitor is not None:
+            where.append(("loading.monitor", self.loading.monitor.boundary, self.loading.monitor.component))
+        for key, boundary, component in where:
+            if boundary not in names:
+                raise ValueError(f"{key}.boundary: {boundary!r} is not a boundary of the {d.kind} "
+                                 f"(one of {', '.join(names)})")
+            if component is not None and component >= dim:
+                raise ValueError(f"{key}.component: {component} is not a component of the {dim}D domain "
+                                 f"(0 ... {dim - 1})")
+        for i, t in enumerate(self.macro.traction):
+            if len(t.value) != dim:
+                raise ValueError(f"macro.traction[{i}].value: needs {dim} components for the {dim}D domain")
+        for i, pt in enumerate(self.output.micro_points):
+            if len(pt) != dim:
+                raise ValueError(f"output.micro_points[{i}]: needs {dim} coordinates for the {dim}D domain")
+        return self
+
+    def size_estimates(self) -> list[tuple[str, float | None]]:
+        """The macro mesh, the RVE, and (history-dependent RVEs) macro points × RVE cells."""
+        import math
+
+        from fe2.config.limits import rve_cells, unstructured_cells
+
+        d = self.macro.domain
+        if isinstance(d, PlateWithHole):
+            macro = unstructured_cells(d.width * d.height - math.pi * d.radius**2 / 4, d.mesh_size, 2)
+        else:
+            macro = unstructured_cells(math.prod(d.lengths), d.mesh_size, 3)
+        rve = rve_cells(self.rve.geometry)
+        out: list[tuple[str, float | None]] = [("macro.domain.mesh_size", macro), ("rve.geometry.mesh_size", rve)]
+        if rve is not None and not all(isinstance(m, ElasticLawSpec) for m in self.rve.materials.values()):
+            points = macro * (1 if self.macro.degree == 1 else self.dim + 1)  # quadrature points per cell
+            out.append(("micro:macro.domain.mesh_size x rve.geometry.mesh_size (points x RVE cells)", points * rve))
+        return out
+
 
 def load_run_config(path: str | Path) -> RunConfig:
     """Load and validate an ``fe2 run`` TOML file (relative RVE mesh paths resolve against the file)."""

@@ -115,6 +115,12 @@ def rve_from_msh(
         raise MeshError(f"the RVE box {val.box_string(box_min, box_max)} of '{path}' has a non-positive edge")
     if box is not None:
         val.check_mesh_in_box(mesh, box_min, box_max)
+        tol = 1e-6 * float(np.max(box_max - box_min))
+        if np.any(gmin - box_min > tol) or np.any(box_max - gmax > tol):
+            raise MeshError(
+                f"box_min/box_max: the RVE box {val.box_string(box_min, box_max)} is larger than the mesh of "
+                f"'{path}' ({val.box_string(gmin, gmax)}); the RVE would hold empty space (give the mesh's box, "
+                "or omit box_min/box_max)")
 
     counts = val.phase_cell_counts(data.cell_tags, phases, comm)
     empty = [n for n, c in counts.items() if c == 0]

@@ -179,7 +179,7 @@ CONFIG_ERRORS = {
         BASE.replace("poisson = 0.3", "poisson = 0.5", 1), ["materials.matrix.poisson", "less than 0.5"]
     ),
     "negative_young": (
-        BASE.replace("young = 1.0", "young = -1.0"), ["materials.matrix.young", "greater than 0"]
+        BASE.replace("young = 1.0", "young = -1.0"), ["materials.matrix.young", "must be > 0", "void = true"]
     ),
     "radius_and_volume_fraction": (
         BASE.replace("volume_fraction = 0.3", "volume_fraction = 0.3\nradius = 0.2"),

@@ -390,8 +390,11 @@ def test_msh_import_example_mesh():
     err = math.pi * 0.09 - rve.description["volume_fractions"]["fibre"]
     assert 0.0 < err < 2.0 * chord_deficit(0.08, 0.3, 2)
     assert face_mismatch(rve).max() < PERIODIC_TOL
-    boxed = rve_from_msh(COMM, MESHES / "two_phase_square.msh", box=([-0.5, 0.0], [1.5, 1.0]))
-    assert boxed.volume == pytest.approx(2.0) and not boxed.periodic
+    boxed = rve_from_msh(COMM, MESHES / "two_phase_square.msh", box=([0.0, 0.0], [1.0, 1.0]))
+    assert boxed.volume == pytest.approx(1.0) and boxed.periodic
+    # a box larger than the mesh would count empty space as RVE volume (fractions summing to 1/2)
+    with pytest.raises(MeshError, match=r"larger than the mesh"):
+        rve_from_msh(COMM, MESHES / "two_phase_square.msh", box=([-0.5, 0.0], [1.5, 1.0]))
 
 
 def test_msh_import_errors(shared_tmp_path):

@@ -36,6 +36,7 @@ from fe2.macro.balance import BalancedMaterial
 from fe2.macro.driver import Monitor, add_statistics, run_load_steps
 from fe2.macro.small_strain import Dirichlet, QuasiStaticMacroProblem, Traction
 from fe2.materials import IsotropicElastic, LinearElasticLaw
+from fe2.materials.contract import MicroModel
 from fe2.materials.j2 import J2Plasticity
 from fe2.materials.neo_hookean import NeoHookean
 from fe2.micro.nonlinear_rve import NonlinearRVEMaterial
@@ -62,7 +63,7 @@ def build_rve_material(cfg: RunConfig):
     if all(isinstance(s, ElasticLawSpec) for s in specs.values()):
         mats = {k: IsotropicElastic(s.young, s.poisson) for k, s in specs.items()}
         return LinearRVEMaterial(RVEProblem(rve, Elasticity(rve.dim), mats), bc=cfg.rve.bc), rve
-    laws = {}
+    laws: dict[str, MicroModel] = {}
     for name, s in specs.items():
         if isinstance(s, J2LawSpec):
             laws[name] = J2Plasticity(s.young, s.poisson, s.sigma_y0, h_iso=s.h_iso, h_kin=s.h_kin, dim=rve.dim)

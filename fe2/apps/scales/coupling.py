@@ -23,6 +23,7 @@ electrode, ``ell/L = 1e-2`` but particle diffusion time / charge time ``= 0.2`` 
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 
 from fe2.errors import ConfigError
@@ -58,12 +59,13 @@ def decide_coupling(
 ) -> ScaleDecision:
     """Sequential vs concurrent (vs direct) coupling from the length and time scale ratios."""
     for name, v in (("ell", ell), ("L", L)):
-        if not (v is not None and v > 0):
-            raise ConfigError(f"{name}: must be > 0 (got {v})")
+        if not (v is not None and math.isfinite(v) and v > 0):
+            raise ConfigError(f"{name} (--{name}): must be a finite number > 0 (got {v})")
     if (tau is None) != (T is None):
         raise ConfigError("give both tau and T (micro relaxation time and macro time), or neither")
-    if tau is not None and T is not None and not (tau >= 0 and T > 0):  # (both or neither: checked above)
-        raise ConfigError(f"tau must be >= 0 and T > 0 (got tau = {tau}, T = {T})")
+    if tau is not None and T is not None and not (  # (both or neither: checked above)
+            math.isfinite(tau) and math.isfinite(T) and tau >= 0 and T > 0):
+        raise ConfigError(f"tau, T (--tau, --T): need finite tau >= 0 and T > 0 (got tau = {tau}, T = {T})")
     if not (0 < space_max < 1 and 0 < time_max < 1):
         raise ConfigError("space_max and time_max must lie in (0, 1)")
     eps_x = ell / L

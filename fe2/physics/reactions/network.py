@@ -175,8 +175,10 @@ def rate_expression(rx: Reaction, species_syms: dict[str, sp.Symbol],
     else:
         try:
             expr = sp.sympify(text, locals=dict(allsyms))
-        except (sp.SympifyError, SyntaxError, TypeError) as err:
-            raise ConfigError(f"{where}: rate: cannot parse {text!r}: {err}") from None
+        except Exception as err:  # noqa: BLE001 -- sympy raises SympifyError, TokenError, TypeError ... on bad text
+            base = getattr(err, "base_exc", None) or err
+            first = f"{type(base).__name__}: {str(base).splitlines()[0]}" if str(base) else type(base).__name__
+            raise ConfigError(f"{where}: rate: cannot parse {text!r}: {first}") from None
     unknown = {str(s) for s in expr.free_symbols} - set(allsyms)
     if unknown:
         raise ConfigError(f"{where}: rate: unknown name(s) {', '.join(sorted(unknown))} in {text!r}")
