@@ -109,7 +109,8 @@ def evaluate_into(
     with the first rank's message — or, with ``raise_as=None``, as the error
     itself where it happened (and :class:`~fe2.errors.Fe2Error` elsewhere).
     """
-    problem, own = "", None
+    problem = ""
+    own: Fe2Error | None = None
     try:
         flux, tangent = store.evaluate(driver, guess=guess)
         if not (np.all(np.isfinite(flux)) and np.all(np.isfinite(tangent))):

@@ -108,8 +108,8 @@ def isotropic_stiffness_mandel(lam: float, mu: float, dim: int) -> np.ndarray:
     return c
 
 
-def lame_from_young_poisson(young: float, poisson: float) -> tuple[float, float]:
-    """(lambda, mu) from Young's modulus E and Poisson's ratio nu (3D / plane strain)."""
+def lame_from_young_poisson[T: (float, np.ndarray)](young: T, poisson: T) -> tuple[T, T]:
+    """(lambda, mu) from Young's modulus E and Poisson's ratio nu (3D / plane strain); numbers or arrays."""
     lam = young * poisson / ((1.0 + poisson) * (1.0 - 2.0 * poisson))
     mu = young / (2.0 * (1.0 + poisson))
     return lam, mu

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Mapping
 
 import numpy as np
 from mpi4py import MPI
@@ -67,7 +68,7 @@ def plan_moves(costs: list[np.ndarray], tolerance: float = 1.05) -> list[tuple[i
     return moves
 
 
-class BalancedMaterial(MicroModel):
+class BalancedMaterial(MicroModel[BatchedState]):
     """A per-point micro model (e.g. :class:`~fe2.micro.nonlinear_rve.NonlinearRVEMaterial`) whose points
     are evaluated wherever the measured cost balances best (collective ``evaluate``).
 
@@ -106,7 +107,7 @@ class BalancedMaterial(MicroModel):
     def flux_blocks(self) -> tuple[Block, ...]:
         return self.material.flux_blocks
 
-    def initial_state(self, n_points: int, point_data=None) -> BatchedState:
+    def initial_state(self, n_points: int, point_data: Mapping[str, np.ndarray] | None = None) -> BatchedState:
         if self.point_data:
             return self.material.initial_state(n_points, point_data)
         return self.material.initial_state(n_points)
@@ -130,7 +131,8 @@ class BalancedMaterial(MicroModel):
         """The wrapped model's counters, with the points this rank lent."""
         return dataclasses.replace(self.material.statistics(), points_lent=self.points_lent)
 
-    def _evaluate_timed(self, driver, state, guess):
+    def _evaluate_timed(self, driver: np.ndarray, state: BatchedState, guess: BatchedState | None
+                        ) -> tuple[np.ndarray, np.ndarray, BatchedState, np.ndarray]:
         """Point-by-point evaluation with the cost of each point (seconds)."""
         n = driver.shape[0]
         m = self.material
@@ -150,7 +152,8 @@ class BalancedMaterial(MicroModel):
             trial.put(one, tr)
         return flux, tangent, trial, cost
 
-    def evaluate(self, driver: np.ndarray, state: BatchedState, guess: BatchedState | None = None):
+    def evaluate(self, driver: np.ndarray, state: BatchedState, guess: BatchedState | None = None
+                 ) -> tuple[np.ndarray, np.ndarray, BatchedState]:
         """Same contract as the wrapped material; collective over ``comm``."""
         comm = self.comm
         n = driver.shape[0]
@@ -166,13 +169,14 @@ class BalancedMaterial(MicroModel):
             after[src] -= costs[src][k]
             after[dst] += costs[src][k]
         self.last_imbalance = (float(loads.max() / loads.mean()), float(after.max() / after.mean()))
-        lend = {}  # destination rank -> my local indices lent there
+        lend: dict[int, list[int]] = {}  # destination rank -> my local indices lent there
         for src, k, dst in moves:
             if src == comm.rank:
                 lend.setdefault(dst, []).append(k)
         lent_idx = np.array(sorted(k for ks in lend.values() for k in ks), dtype=np.int64)
         keep = np.setdiff1d(np.arange(n), lent_idx)
-        outgoing = [None] * comm.size
+        # (local indices, drivers, committed state, guess) of the points lent to each rank
+        outgoing: list[tuple[np.ndarray, np.ndarray, BatchedState, BatchedState | None] | None] = [None] * comm.size
         for dst, ks in lend.items():
             idx = np.array(ks, dtype=np.int64)
             outgoing[dst] = (idx, driver[idx], state.take(idx), _take(guess, idx))
@@ -189,7 +193,9 @@ class BalancedMaterial(MicroModel):
             trial.put(keep, tr)
         except Fe2Error as err:  # any typed failure: reported on every rank after the exchange
             failures.append(str(err))
-        replies = [None] * comm.size
+        # to each lender: (its indices, flux, tangent, trial state, cost) of its points, or the error message
+        replies: list[tuple[np.ndarray, np.ndarray, np.ndarray, BatchedState, np.ndarray] | str | None] = (
+            [None] * comm.size)
         for src, parcel in enumerate(incoming):
             if parcel is None:
                 continue

@@ -264,7 +264,7 @@ def _locate_points(solver: QuasiStaticMacroProblem, coords) -> list[tuple[int, i
     if missing:
         raise ConfigError(f"micro output point(s) {[list(coords[k]) for k in missing]} lie outside the macro domain")
     # a point on a cell boundary may be found by two ranks: the lowest rank writes it
-    first_owner = {}
+    first_owner: dict[int, int] = {}  # point index -> lowest rank that found it
     for rank, ks in enumerate(solver.comm.allgather([k for k, f in enumerate(found) if f is not None])):
         for k in ks:
             first_owner.setdefault(k, rank)

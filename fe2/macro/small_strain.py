@@ -185,6 +185,8 @@ class QuasiStaticMacroProblem:
             else:
                 # dofs of one component, as unrolled indices of V (no collapsed space needed)
                 unrolled = fem.locate_dofs_topological(self.V.sub(bc.component), d - 1, facets)
+                if isinstance(bc.value, Sequence):  # the TypeError float() of a sequence would raise
+                    raise TypeError(f"Dirichlet on tag {bc.tag}: one component takes one value, got {bc.value!r}")
                 self._bc_targets.append((unrolled, np.full(unrolled.size, float(bc.value))))
                 zero_bcs.append(fem.dirichletbc(0.0, unrolled, self.V.sub(bc.component)))
         self.bcs = zero_bcs

@@ -91,6 +91,7 @@ from __future__ import annotations
 
 import abc
 import dataclasses
+from collections.abc import Callable, Mapping
 from typing import Literal, NamedTuple
 
 import numpy as np
@@ -135,7 +136,7 @@ def _n_sym(d: int) -> int:
 
 
 #: kind -> (driver block name, flux block name, block size as a function of the dimension)
-KINDS: dict[str, tuple[str, str, object]] = {
+KINDS: dict[str, tuple[str, str, Callable[[int], int]]] = {
     "small_strain": ("strain", "stress", _n_sym),
     "finite_strain": ("deformation_gradient", "first_piola_kirchhoff_stress", lambda d: d * d),
     "conductivity": ("gradient", "flux", lambda d: d),
@@ -202,12 +203,15 @@ class MicroStatistics:
 
 
 # --------------------------------------------------------------------------- the base class
-class MicroModel(abc.ABC):
+class MicroModel[S: BatchedState](abc.ABC):
     """Base class of every micro model: what a macro problem sees (see the module docstring).
 
     Required: ``kind`` and ``dim`` (class or instance attributes) and
     :meth:`evaluate`. Everything else is a declared capability with a default;
     override what the model has.
+
+    Type parameter ``S``: the state type the model evaluates from and returns
+    (e.g. ``MicroModel[J2State]``; a bare ``MicroModel`` takes any state).
     """
 
     kind: Kind = "small_strain"
@@ -240,7 +244,7 @@ class MicroModel(abc.ABC):
         return sum(b.size for b in self.driver_blocks)
 
     # ------------------------------------------------------------------ the call
-    def initial_state(self, n_points: int, point_data=None) -> BatchedState:
+    def initial_state(self, n_points: int, point_data: Mapping[str, np.ndarray] | None = None) -> BatchedState:
         """The virgin state of ``n_points`` points (default: no history, :class:`EmptyState`).
 
         ``point_data``: name -> ``(n_points, ...)`` array for each name of
@@ -252,8 +256,8 @@ class MicroModel(abc.ABC):
         return EmptyState()
 
     @abc.abstractmethod
-    def evaluate(self, driver: np.ndarray, state: BatchedState, guess: BatchedState | None = None
-                 ) -> tuple[np.ndarray, np.ndarray, BatchedState]:
+    def evaluate(self, driver: np.ndarray, state: S, guess: S | None = None
+                 ) -> tuple[np.ndarray, np.ndarray, S]:
         """``driver (n, m)``, committed ``state`` -> ``flux (n, m)``, ``tangent (n, m, m)``, trial state.
 
         Pure: ``state`` is not modified; the returned trial state shares no
@@ -271,11 +275,11 @@ class MicroModel(abc.ABC):
     def rollback(self) -> None:  # noqa: B027 -- an optional hook: no-op by default
         """Called when the macro step is cut. Default: nothing."""
 
-    def point_fields(self, state: BatchedState) -> dict[str, np.ndarray]:
+    def point_fields(self, state: S) -> dict[str, np.ndarray]:
         """Scalar fields per point for output (e.g. the equivalent plastic strain), each ``(n,)``."""
         return {}
 
-    def write_point_fields(self, path, driver: np.ndarray, state: BatchedState, point: int,
+    def write_point_fields(self, path, driver: np.ndarray, state: S, point: int,
                            time_value: float, append: bool) -> None:
         """Write the micro fields of one point (models with ``writes_point_fields`` only)."""
         raise MaterialError(f"{type(self).__name__} has no micro fields to write")
@@ -302,7 +306,7 @@ def check_driver(model: MicroModel, driver: np.ndarray, state: BatchedState | No
 
 
 # --------------------------------------------------------------------------- linear law
-class LinearElasticLaw(MicroModel):
+class LinearElasticLaw(MicroModel[EmptyState]):
     """Linear elasticity σ = C ε with a constant Mandel stiffness (any anisotropy).
 
     The same class carries an isotropic phase (:meth:`isotropic`) and an RVE's
@@ -364,7 +368,7 @@ class LinearElasticLaw(MicroModel):
         return sigma, tangent, EmptyState()
 
 
-class LinearTransportLaw(MicroModel):
+class LinearTransportLaw(MicroModel[EmptyState]):
     """A constant transport tensor: flux = K · driver (``kind`` ``"darcy"`` or ``"conductivity"``).
 
     A tissue region with a given hydraulic conductivity K = k/μ is this law in

@@ -52,6 +52,7 @@ dimensionless.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 
 import numpy as np
 
@@ -83,7 +84,7 @@ class J2State(BatchedState):
     back_stress: np.ndarray
 
 
-class J2Plasticity(MicroModel):
+class J2Plasticity(MicroModel[J2State]):
     """J2 plasticity with isotropic (linear + Voce) and linear kinematic hardening.
 
     A :class:`fe2.materials.contract.MicroModel` (with history) of
@@ -175,8 +176,13 @@ class J2Plasticity(MicroModel):
         return self.c_elastic_3d[np.ix_(self._idx, self._idx)].copy()
 
     # ------------------------------------------------------------------ contract
-    def initial_state(self, n_points: int) -> J2State:
-        """Virgin material: zero plastic strain, equivalent plastic strain and back stress."""
+    def initial_state(self, n_points: int, point_data: Mapping[str, np.ndarray] | None = None) -> J2State:
+        """Virgin material: zero plastic strain, equivalent plastic strain and back stress.
+
+        J2 declares no point data: given some, :meth:`MicroModel.initial_state` raises.
+        """
+        if point_data:
+            super().initial_state(n_points, point_data)
         return J2State(
             plastic_strain=np.zeros((n_points, 6)),
             eq_plastic_strain=np.zeros(n_points),

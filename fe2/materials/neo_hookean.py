@@ -49,7 +49,7 @@ from fe2.materials.contract import (
 )
 
 
-class NeoHookean(MicroModel):
+class NeoHookean(MicroModel[EmptyState]):
     """Compressible neo-Hookean law W = μ/2 (I₁ − 3 − 2 ln J) + λ/2 (ln J)².
 
     A :class:`fe2.materials.contract.MicroModel` (no history) of

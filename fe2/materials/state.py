@@ -58,7 +58,7 @@ class BatchedState:
             **{f.name: np.array(getattr(self, f.name)[points]) for f in dataclasses.fields(self)}
         )
 
-    def put(self, points: np.ndarray, other: BatchedState) -> None:
+    def put(self, points: np.ndarray, other: Self) -> None:
         """Overwrite the state of ``points`` (index or mask array) with ``other`` in place."""
         for f in dataclasses.fields(self):
             getattr(self, f.name)[points] = getattr(other, f.name)

@@ -53,7 +53,7 @@ def face_masks(x: np.ndarray, box_min: np.ndarray, box_max: np.ndarray, rel_tol:
     return on_min, on_max
 
 
-def _number_kept(comm: MPI.Comm, keep: np.ndarray) -> tuple[np.ndarray, int, int]:
+def _number_kept(comm: MPI.Intracomm, keep: np.ndarray) -> tuple[np.ndarray, int, int]:
     """Contiguous global numbering of the kept owned nodes, in rank order."""
     n_keep = int(np.count_nonzero(keep))
     offset = comm.exscan(n_keep) if comm.size > 1 else 0
@@ -64,7 +64,7 @@ def _number_kept(comm: MPI.Comm, keep: np.ndarray) -> tuple[np.ndarray, int, int
     return col, n_keep, total
 
 
-def kubc_node_map(comm: MPI.Comm, x: np.ndarray, box_min: np.ndarray, box_max: np.ndarray) -> NodeMap:
+def kubc_node_map(comm: MPI.Intracomm, x: np.ndarray, box_min: np.ndarray, box_max: np.ndarray) -> NodeMap:
     """w = 0 on every node of the box faces. x: owned node coordinates (n, d)."""
     on_min, on_max = face_masks(x, box_min, box_max)
     keep = ~(on_min.any(axis=1) | on_max.any(axis=1))
@@ -72,14 +72,14 @@ def kubc_node_map(comm: MPI.Comm, x: np.ndarray, box_min: np.ndarray, box_max: n
     return NodeMap(col, n_own, total)
 
 
-def identity_node_map(comm: MPI.Comm, n_owned: int) -> NodeMap:
+def identity_node_map(comm: MPI.Intracomm, n_owned: int) -> NodeMap:
     """No constraint (TUBC): every owned node keeps its own column."""
     col, n_own, total = _number_kept(comm, np.ones(n_owned, dtype=bool))
     return NodeMap(col, n_own, total)
 
 
 def periodic_node_map(
-    comm: MPI.Comm, x: np.ndarray, box_min: np.ndarray, box_max: np.ndarray, rel_tol: float = 1e-8,
+    comm: MPI.Intracomm, x: np.ndarray, box_min: np.ndarray, box_max: np.ndarray, rel_tol: float = 1e-8,
     *, removed: np.ndarray | None = None, gauge: bool = True,
 ) -> NodeMap:
     """Pair every node on a max face with its image on the min faces; fix one gauge node.

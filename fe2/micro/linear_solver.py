@@ -53,7 +53,7 @@ class LinearSolverOptions:
         """Replace kind 'auto' by the concrete choice for a problem of this size."""
         if self.kind != "auto":
             return self
-        kind = "iterative" if (dim == 3 and n_dofs > AUTO_ITERATIVE_DOFS) else "direct"
+        kind: Literal["direct", "iterative"] = "iterative" if (dim == 3 and n_dofs > AUTO_ITERATIVE_DOFS) else "direct"
         return LinearSolverOptions(kind=kind, rtol=self.rtol, max_it=self.max_it)
 
     def petsc_options(self) -> dict[str, str | float | int]:

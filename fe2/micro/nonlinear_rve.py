@@ -96,7 +96,7 @@ class RVEState(BatchedState):
         return RVEState({ph: st.take(self._rows(st, idx)) for ph, st in self.phase_states.items()},
                         np.array(self.fluctuation[idx]))
 
-    def put(self, points: np.ndarray, other: BatchedState) -> None:
+    def put(self, points: np.ndarray, other: RVEState) -> None:
         """Write ``other`` (an RVEState of len(points) macro points) into macro points ``points`` in place."""
         idx = self._indices(points)
         for ph, st in self.phase_states.items():
@@ -128,7 +128,7 @@ class RVEState(BatchedState):
             st.allclose(other.phase_states[ph], rtol, atol) for ph, st in self.phase_states.items())
 
 
-class NonlinearRVEMaterial(MicroModel):
+class NonlinearRVEMaterial(MicroModel[RVEState]):
     """RVE with nonlinear phases behind the micro–macro contract (small or finite strain, from the laws' kind).
 
     Args:
@@ -151,7 +151,7 @@ class NonlinearRVEMaterial(MicroModel):
     def __init__(
         self,
         rve: RVEMesh,
-        laws: Mapping[str, object],
+        laws: Mapping[str, MicroModel],
         *,
         bc: str = "periodic",
         degree: int = 1,
@@ -246,7 +246,7 @@ class NonlinearRVEMaterial(MicroModel):
                                factorizations=self.factorizations, factorizations_reused=self.factorizations_reused)
 
     # ---------------------------------------------------------------- contract
-    def initial_state(self, n_points: int, point_data=None) -> RVEState:
+    def initial_state(self, n_points: int, point_data: Mapping[str, np.ndarray] | None = None) -> RVEState:
         phases = {ph: self.laws[ph].initial_state(n_points * pts.size) for ph, pts in self.phase_points.items()}
         return RVEState(phases, np.zeros((n_points, self.n_w)))
 
@@ -309,7 +309,7 @@ class NonlinearRVEMaterial(MicroModel):
         u.interpolate(lambda x: grad @ (x[:d] - xc[:, None]))
         u.x.array[:] += w.x.array
         Q0 = fem.functionspace(msh, ("DG", 0))
-        extra = []
+        extra: list[fem.Function] = []
         n_qp = self.quad.n_qp
         for ph, pts in self.phase_points.items():
             law = self.laws[ph]
@@ -326,9 +326,10 @@ class NonlinearRVEMaterial(MicroModel):
             for f in (u, w, *extra):
                 xdmf.write_function(f, time_value)
 
-    def _slice(self, phase: str, i: int) -> slice:
+    def _slice(self, phase: str, i: int) -> np.ndarray:
+        """The rows of macro point ``i`` in the law state of ``phase`` (a contiguous block, as indices)."""
         k = self.phase_points[phase].size
-        return slice(i * k, (i + 1) * k)
+        return np.arange(i * k, (i + 1) * k)
 
     # ---------------------------------------------------------------- one RVE
     def _evaluate_laws(self, local_states):

@@ -53,6 +53,7 @@ from dolfinx import fem
 
 from fe2.errors import ConfigError
 from fe2.materials import IsotropicConductor, IsotropicElastic
+from fe2.materials.contract import Kind
 from fe2.tensors import (
     VOIGT_LABELS,
     isotropic_stiffness_mandel,
@@ -107,7 +108,7 @@ class Physics:
 
     name: ClassVar[str]
     #: contract kind of the effective tensor (:data:`fe2.materials.contract.KINDS`)
-    kind: ClassVar[str]
+    kind: ClassVar[Kind]
     #: the phase-material class of this physics
     phase_material: ClassVar[type]
     #: names of the DG0 coefficient fields the flux reads
@@ -211,7 +212,7 @@ class Elasticity(Physics):
     """Small-strain linear elasticity (plane strain in 2D)."""
 
     name: ClassVar[str] = "elasticity"
-    kind: ClassVar[str] = "small_strain"
+    kind: ClassVar[Kind] = "small_strain"
     phase_material: ClassVar[type] = IsotropicElastic
     #: the (DG0) coefficient fields the flux reads: Lamé λ, μ
     coefficient_names: ClassVar[tuple[str, ...]] = ("lambda", "mu")
@@ -311,7 +312,7 @@ class Elasticity(Physics):
 class ScalarGradientPhysics(Physics):
     """Base of scalar-field physics with driver ∇φ and a flux linear in it (conductivity, diffusion …)."""
 
-    kind: ClassVar[str] = "conductivity"
+    kind: ClassVar[Kind] = "conductivity"
     notation: ClassVar[dict[str, str]] = {
         "notation": "vector",
         "convention": "J = K grad(phi); J is minus the physical flux",

@@ -84,7 +84,7 @@ class RVEProblem:
         self.rve = rve
         self.physics = physics
         self.solver = solver or LinearSolverOptions()
-        self.comm: MPI.Comm = rve.mesh.comm
+        self.comm: MPI.Intracomm = rve.mesh.comm
         if physics.dim != rve.dim:
             raise ConfigError(f"physics is {physics.dim}D but the RVE mesh is {rve.dim}D")
         if degree not in (1, 2):
@@ -112,7 +112,7 @@ class RVEProblem:
 
         self.solver = self.solver.resolved(d, self.V.dofmap.index_map.size_global * self.bs)
         self.coefficients = (
-            self._field_coefficients(coefficients) if self.field_coefficients else self._phase_coefficients()
+            self._field_coefficients(coefficients) if coefficients is not None else self._phase_coefficients()
         )
         self._build_forms(forms)
         t1 = time.perf_counter()

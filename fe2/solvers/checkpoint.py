@@ -90,7 +90,8 @@ class RankCheckpoint:
         final = self._rank_file(serial)
         tmp = final.with_name(final.name + ".tmp")
         with tmp.open("wb") as fh:
-            np.savez(fh, **{k: np.asarray(v) for k, v in arrays.items()})
+            named = {k: np.asarray(v) for k, v in arrays.items()}
+            np.savez(fh, **named)  # type: ignore[arg-type]  # numpy's stub: **kwds also checked against allow_pickle
         _fsync_replace(tmp, final)
         fault_point("checkpoint.arrays")  # rank files written, not committed
         digests = comm.gather(_sha256(final), root=0)

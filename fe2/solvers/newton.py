@@ -28,10 +28,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 
 from fe2.errors import Fe2Error
+
+if TYPE_CHECKING:  # pragma: no cover
+    from mpi4py import MPI
 
 
 @dataclass
@@ -44,7 +48,7 @@ class NewtonReport:
     linear_failure: bool = False
 
 
-def _collective(comm, fn, *args):
+def _collective[T](comm: MPI.Comm | None, fn: Callable[..., T], *args: object) -> T:
     """``fn(*args)``; an Fe2Error on any rank of ``comm`` is re-raised on every rank (same type/message)."""
     if comm is None or comm.size == 1:
         return fn(*args)
@@ -60,7 +64,7 @@ def _collective(comm, fn, *args):
             raise err
         cls, msg = errors[0]
         raise cls(msg)
-    return out
+    return cast(T, out)  # fn returned: a failure on any rank raised above
 
 
 def newton_loop(

@@ -37,6 +37,7 @@ import dataclasses
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import ufl
@@ -102,9 +103,11 @@ class PhaseFieldMaterial:
         """Coefficient values at compositions c: {'k'} or {'lambda', 'mu'} (plane strain in 2D)."""
         h = self.fraction(c)
         if isinstance(self.alpha, IsotropicConductor):
-            return {"k": self.alpha.conductivity + (self.beta.conductivity - self.alpha.conductivity) * h}
-        young = self.alpha.young + (self.beta.young - self.alpha.young) * h
-        poisson = self.alpha.poisson + (self.beta.poisson - self.alpha.poisson) * h
+            beta_k = cast(IsotropicConductor, self.beta)  # __post_init__: both phases are of one type
+            return {"k": self.alpha.conductivity + (beta_k.conductivity - self.alpha.conductivity) * h}
+        beta_e = cast(IsotropicElastic, self.beta)
+        young = self.alpha.young + (beta_e.young - self.alpha.young) * h
+        poisson = self.alpha.poisson + (beta_e.poisson - self.alpha.poisson) * h
         lam, mu = lame_from_young_poisson(young, poisson)
         return {"lambda": lam, "mu": mu}
 
@@ -386,7 +389,9 @@ def _plot(snapshots: Sequence[Snapshot], physics: str, path: Path) -> None:
                     color=colors.get(bc, "k"), label=f"{bc} {name}{lab}")
     ax.plot(t, [s.result.voigt_bound[0, 0] for s in snapshots], ":", color="0.4", label=f"Voigt {name}11")
     if snapshots[0].result.reuss_bound is not None:
-        ax.plot(t, [s.result.reuss_bound[0, 0] for s in snapshots], "-.", color="0.4", label=f"Reuss {name}11")
+        # RVEProblem.collect always sets the Reuss bound: every snapshot has one
+        ax.plot(t, [cast(np.ndarray, s.result.reuss_bound)[0, 0] for s in snapshots], "-.", color="0.4",
+                label=f"Reuss {name}11")
     ax.set_xlabel("time")
     ax.set_ylabel(ph.tensor_description)
     ax.legend(fontsize=7, ncol=3)
@@ -418,6 +423,8 @@ def material_from_spec(spec, energy) -> PhaseFieldMaterial:
         from fe2.physics.phasefield import DoubleWell
 
         ca, cb = (energy.c_alpha, energy.c_beta) if isinstance(energy, DoubleWell) else (0.0, 1.0)
+    a: IsotropicConductor | IsotropicElastic
+    b: IsotropicConductor | IsotropicElastic
     if spec.property == "conductivity":
         a, b = IsotropicConductor(spec.alpha), IsotropicConductor(spec.alpha * spec.contrast)
     else:

@@ -46,6 +46,13 @@ class _GradientFlow:
     #: the options prefix of the model's solvers (one of fe2.solvers.PREFIXES), set by the subclass
     prefix_base = ""
 
+    # set by the subclass: the state being solved for (trial), the accepted state and the one before
+    u: fem.Function
+    u0: fem.Function
+    u_prev: fem.Function
+    #: interpolate c(x) (a callable on a (gdim, n) array) into the c part of ``u``; set by the subclass
+    _interpolate_c: Callable[[Callable[[np.ndarray], np.ndarray]], None]
+
     def _setup_common(self, mesh, energy: BulkEnergy, kappa: float, quadrature_degree: int | None,
                       scheme: Scheme = "secant_cn"):
         if not kappa > 0:
@@ -89,7 +96,8 @@ class _GradientFlow:
         self._energy_form = fem.form((self.energy.f(c) + 0.5 * k * ufl.inner(ufl.grad(c), ufl.grad(c))) * self.dx)
         self._mass_form = fem.form(c * self.dx)
 
-    def _build_solver(self, F, u, boundary, rtol, atol, max_it):
+    def _build_solver(self, F: ufl.Form, u: fem.Function, boundary: str, rtol: float, atol: float,
+                      max_it: int) -> None:
         if boundary not in ("noflux", "periodic"):
             raise ConfigError(f"{type(self).__name__}: boundary must be 'noflux' or 'periodic', got {boundary!r}")
         self.boundary = boundary
@@ -155,7 +163,7 @@ class _GradientFlow:
         first = self.dt_prev is None
         self.startup.value = 1.0 if (cn and first) else 0.0
         self.t_src.value = self.t + (0.5 * dt if (cn and not first) else dt)
-        self.extrap_c.value = 0.5 * dt / self.dt_prev if (cn and not first) else 0.0
+        self.extrap_c.value = 0.5 * dt / self.dt_prev if (cn and self.dt_prev is not None) else 0.0
         self._before_solve()
         # initial Newton guess: the old state, or a given predictor
         self.u.x.array[:] = self.u0.x.array if guess is None else guess
@@ -239,7 +247,7 @@ class _GradientFlow:
                     rose = rise is not None and self._dissipative and E_new - E_old > rise * abs(E_old)
                     if ts.adaptive and rose:
                         why = f"free energy rose by {E_new - E_old:.3g}"
-                    elif ts.adaptive and err is not None and err > ts.error_tol:
+                    elif ts.adaptive and err is not None and ts.error_tol is not None and err > ts.error_tol:
                         why = "error"
                 if why is None:
                     break
@@ -249,6 +257,7 @@ class _GradientFlow:
                     raise ConvergenceError(f"{type(self).__name__}: {why} at t = {self.t:g} "
                                            f"with fixed dt = {dt_try:g}")
                 if why == "error":
+                    assert err is not None and ts.error_tol is not None  # why is "error" only with both
                     dt_try *= max(ts.ratio_min, ts.safety * (ts.error_tol / err) ** (1.0 / p))
                 else:
                     dt_try *= ts.cut
@@ -256,6 +265,8 @@ class _GradientFlow:
                     raise ConvergenceError(f"{type(self).__name__}: dt fell below dt_min = {ts.dt_min:g} "
                                            f"at t = {self.t:g} ({why})")
                 dt, clipped = dt_try, False
+            # the attempt that ended the loop converged: its energy (and error estimate, with error_tol) exist
+            assert E_new is not None
             self._commit(dt_try)
             n_new += 1
             rec = StepRecord(self.step_count, self.t, dt_try, E_new, self.mass(), its, rejected)
@@ -265,6 +276,7 @@ class _GradientFlow:
             if not ts.adaptive:
                 pass
             elif ts.error_tol is not None:
+                assert err is not None
                 fac = ts.safety * (ts.error_tol / err) ** (1.0 / p) if err > 0 else ts.ratio_max
                 dt_new = dt_try * min(max(fac, ts.ratio_min), ts.ratio_max)
                 dt = max(dt_new, dt) if clipped else dt_new
@@ -297,6 +309,7 @@ class _GradientFlow:
         func = c0 if callable(c0) else (lambda x, v=float(c0): np.full(x.shape[1], v))
         self._interpolate_c(func)
         if self.boundary == "periodic":
+            assert self._periodic is not None  # _build_solver made the periodic Newton
             self._periodic.make_periodic(self.u)
         self.u0.x.array[:] = self.u.x.array
         self.u_prev.x.array[:] = self.u.x.array
