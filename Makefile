@@ -1,7 +1,7 @@
 # fe2 — build, test, demo, docs and Docker entry points.
 #
 #   make demo    create .venv if needed, run the RVE demo on 2 MPI ranks
-#   make test    create .venv if needed, lint (ruff; mypy reported, fatal with MYPY_STRICT=1), then run the test
+#   make test    create .venv if needed, lint (ruff and mypy, both must pass), then run the test
 #                suite serially, then on 2 MPI ranks
 #
 # .venv is made by scripts/bootstrap_venv.sh from a Python >= 3.12 (python3.13 /
@@ -22,9 +22,9 @@ DEMO_OUT ?= out/demo
 TEST_TIMEOUT ?= 2400
 PYTEST_ARGS ?=
 # `make lint` = ruff check on LINT_PATHS + mypy on fe2 (configuration in pyproject.toml).
-# `make test` runs it first; ruff failures fail `make test`, mypy's only with MYPY_STRICT=1
-# (0 while mypy reports its backlog of errors; then the default becomes 1).
-MYPY_STRICT ?= 0
+# `make test` runs it first; ruff and mypy failures fail `make test` (MYPY_STRICT=0 reports mypy's
+# errors without failing, e.g. on an install whose dolfinx/numpy stubs differ from the pinned ones).
+MYPY_STRICT ?= 1
 LINT_PATHS  ?= fe2 tests bench demos scripts
 
 # mpirun of the mpich wheel lives in .venv/bin; with a system dolfinx (conda,
@@ -41,7 +41,7 @@ help:
 	@echo "make venv       create/update $(VENV) (scripts/bootstrap_venv.sh; fast when up to date)"
 	@echo "make demo       run demos/rve_homogenization.py on $(NP) MPI ranks, output in $(DEMO_OUT)"
 	@echo "make lint       ruff check $(LINT_PATHS); mypy fe2 (both always run)"
-	@echo "make test       lint (ruff fatal; mypy fatal only with MYPY_STRICT=1, now $(MYPY_STRICT)), then the whole test suite:"
+	@echo "make test       lint (ruff fatal; mypy fatal unless MYPY_STRICT=0, now $(MYPY_STRICT)), then the whole test suite:"
 	@echo "                serial, then under mpirun -n $(NP) (the CI command)"
 	@echo "make test-fast  serial suite only, stop at the first failure"
 	@echo "make test-slow  only the long verification tests (marked slow; skipped by make test), on $(NP) ranks"
@@ -61,12 +61,12 @@ demo: venv
 	@find $(DEMO_OUT) -maxdepth 2 \( -name '*.xdmf' -o -name '*.bp' -o -name '*.json' -o -name '*.png' \) -print 2>/dev/null | sort | sed 's/^/  /'
 
 # ruff and mypy are pinned in pyproject's `test` extra. ruff must pass; mypy always runs and
-# fails `make lint` (and so `make test`) only with MYPY_STRICT=1, until its backlog is fixed.
+# fails `make lint` (and so `make test`) unless MYPY_STRICT=0.
 lint: venv
 	@rc=0; \
 	echo "== ruff check $(LINT_PATHS) =="; \
 	$(VENV)/bin/ruff check --output-format concise $(LINT_PATHS) || rc=1; \
-	echo "== mypy fe2 (fatal only with MYPY_STRICT=1, now $(MYPY_STRICT)) =="; \
+	echo "== mypy fe2 (fatal unless MYPY_STRICT=0, now $(MYPY_STRICT)) =="; \
 	if ! $(VENV)/bin/mypy fe2 | tail -n 1; then :; fi; \
 	if [ "$(MYPY_STRICT)" = 1 ]; then $(VENV)/bin/mypy fe2 >/dev/null || rc=1; fi; \
 	exit $$rc
