@@ -26,6 +26,7 @@ from mpi4py import MPI
 
 from fe2 import _compat  # noqa: F401  (dolfinx_solver first)
 from fe2.errors import Fe2Error
+from fe2.faults import fault_point
 from fe2.io.outdir import prepare_out_dir
 from fe2.solvers.options import PREFIXES, split_petsc_args, user_options
 
@@ -53,6 +54,7 @@ def _load(loader: Callable, args: argparse.Namespace):
         loaded = loader(args.config)
         cfg = loaded[0] if isinstance(loaded, tuple) else loaded
         check_limits(cfg.size_estimates(), cfg.limits, str(args.config), getattr(args, "max_cells", None))
+    fault_point("cli.loaded")  # the config is valid, no work done yet
     return loaded
 
 
@@ -357,7 +359,8 @@ def _resume_hint(args: argparse.Namespace | None) -> str:
     return f"{args.out} holds no result; rerun the command"
 
 
-#: seconds a failed rank waits for its peers to fail too before it aborts the job (see :func:`_report`)
+#: seconds a failed rank waits for its peers to fail too before it aborts the job (see :func:`_report`);
+#: ``FE2_ERROR_WAIT_S`` overrides it (the MPI failure tests use 1 s)
 AGREE_S = 5.0
 
 
@@ -369,7 +372,11 @@ def _all_failed(errors: MPI.Comm | None) -> bool:
     if errors is None or errors.size == 1:
         return True
     req = errors.Ibarrier()
-    t_end = time.monotonic() + AGREE_S
+    try:
+        wait = float(os.environ.get("FE2_ERROR_WAIT_S", AGREE_S))
+    except ValueError:
+        wait = AGREE_S
+    t_end = time.monotonic() + wait
     while time.monotonic() < t_end:
         if req.Test():
             return True

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Discriminator, Field, PositiveFloat, Tag, field_validator, model_validator
+from pydantic import AfterValidator, Discriminator, Field, PositiveFloat, Tag, model_validator
 
 from fe2.config.base import _Strict
 
@@ -98,30 +98,24 @@ Geometry = Annotated[
 ]
 
 
-_VOID_HINT = "(a phase with none is a pore: give it `void = true` instead)"
+def _positive_or_void(v: float) -> float:
+    """A phase modulus (stiffness, conductivity): > 0, else the pointer to ``void = true``."""
+    if not v > 0:
+        raise ValueError(f"must be > 0, got {v:g} (a phase with none is a pore: give it `void = true` instead)")
+    return v
+
+
+#: a stiffness or conductivity of a phase (0 and below: see ``void``)
+PhaseModulus = Annotated[float, AfterValidator(_positive_or_void)]
 
 
 class ElasticMaterial(_Strict):
-    young: float
+    young: PhaseModulus
     poisson: float = Field(gt=-1.0, lt=0.5)
-
-    @field_validator("young")
-    @classmethod
-    def _stiff(cls, v: float) -> float:
-        if not v > 0:
-            raise ValueError(f"must be > 0, got {v:g} {_VOID_HINT}")
-        return v
 
 
 class ConductorMaterial(_Strict):
-    conductivity: float
-
-    @field_validator("conductivity")
-    @classmethod
-    def _conducting(cls, v: float) -> float:
-        if not v > 0:
-            raise ValueError(f"must be > 0, got {v:g} {_VOID_HINT}")
-        return v
+    conductivity: PhaseModulus
 
 
 class VoidMaterial(_Strict):
