@@ -78,7 +78,8 @@ def _user_loc(loc: tuple, data, missing: bool) -> str:
     return ".".join(parts)
 
 
-def _format_validation_error(err: ValidationError, source: str, data=None) -> str:
+def _describe(err: ValidationError, data=None) -> tuple[str, str]:
+    """``(dotted key, message)`` of the error to report (see :func:`_format_validation_error`)."""
     errors = err.errors()
     # An unknown key (typo) usually also makes a required key "missing": report the typo. Otherwise
     # the most specific error: for a union (``int | list[int]``, ``float | table``) pydantic reports
@@ -93,7 +94,18 @@ def _format_validation_error(err: ValidationError, source: str, data=None) -> st
     elif first["type"] == "value_error":
         msg = msg.removeprefix("Value error, ")
     more = f" (+{len(errors) - 1} more)" if len(errors) > 1 else ""
-    return f"{source}: {loc + ': ' if loc else ''}{msg}{more}"
+    return loc, msg + more
+
+
+def _format_validation_error(err: ValidationError, source: str, data=None) -> str:
+    loc, msg = _describe(err, data)
+    return f"{source}: {loc + ': ' if loc else ''}{msg}"
+
+
+def nested_error(err: ValidationError, prefix: str, data=None) -> str:
+    """One-line message of a table validated on its own (e.g. ``materials.fibre``): ``prefix.key: message``."""
+    loc, msg = _describe(err, data)
+    return f"{prefix}.{loc}: {msg}" if loc else f"{prefix}: {msg}"
 
 
 def parse_config[M: BaseModel](data: dict, model: type[M], source: str = "config") -> M:

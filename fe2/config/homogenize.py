@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any
 
-from pydantic import Field, model_validator
+from pydantic import BaseModel, Field, TypeAdapter, ValidationError, field_validator, model_validator
 
-from fe2.config.base import CommandConfig, load_toml, parse_config, resolve_file
+from fe2.config.base import CommandConfig, load_toml, nested_error, parse_config, resolve_file
 from fe2.config.rve import (
     BCName,
     ConductorMaterial,
@@ -20,25 +20,62 @@ from fe2.config.rve import (
     VoidMaterial,
     _all_bc_names,
 )
+from fe2.errors import ConfigError
 
 
 class HomogenizeConfig(CommandConfig):
-    """``fe2 homogenize`` input."""
+    """``fe2 homogenize`` input.
 
-    physics: Literal["elasticity", "conductivity"]
+    ``physics``: a registered micro physics (:func:`fe2.micro.physics.physics_names`): the built-in
+    ``elasticity`` and ``conductivity``, whose phase tables have the schema of
+    :mod:`fe2.config.rve`, or one registered by a plugin — a module named in ``plugins`` or an
+    installed ``fe2.physics`` entry point — whose tables are read by its ``material_from_table``.
+    """
+
+    physics: str
+    plugins: list[str] = []
     boundary_conditions: list[BCName] = Field(default_factory=_all_bc_names, min_length=1)
     geometry: Geometry
-    materials: dict[str, Material] = Field(min_length=1)
+    #: phase name -> a validated table (built-in physics: ElasticMaterial / ConductorMaterial /
+    #: VoidMaterial; a plugin physics: VoidMaterial or the table as written, checked by the physics)
+    materials: dict[str, Any] = Field(min_length=1)
     solver: SolverConfig = SolverConfig()
     output: OutputConfig = OutputConfig()
 
+    @model_validator(mode="before")
+    @classmethod
+    def _plugins_first(cls, data):
+        """Import the plugins before ``physics`` is checked against the registry."""
+        from fe2.micro.physics import load_physics_plugins
+
+        plugins = data.get("plugins", []) if isinstance(data, dict) else []
+        if isinstance(plugins, list) and all(isinstance(m, str) for m in plugins):
+            try:
+                load_physics_plugins(plugins)
+            except ConfigError as err:
+                raise ValueError(str(err)) from None
+        return data
+
+    @field_validator("physics")
+    @classmethod
+    def _registered(cls, name: str) -> str:
+        from fe2.micro.physics import physics_names
+
+        if name not in physics_names():
+            raise ValueError(f"unknown physics {name!r}; registered: {', '.join(physics_names())} "
+                             "(more with plugins = [\"module\"] or an installed fe2.physics entry point)")
+        return name
+
     @model_validator(mode="after")
     def _materials_match_physics(self):
-        want = ElasticMaterial if self.physics == "elasticity" else ConductorMaterial
-        key = "young/poisson" if self.physics == "elasticity" else "conductivity"
-        for name, mat in self.materials.items():
-            if not isinstance(mat, (want, VoidMaterial)):
-                raise ValueError(f"materials.{name}: {self.physics} phases need {key}")
+        tables = {name: _phase_table(self.physics, name, table) for name, table in self.materials.items()}
+        object.__setattr__(self, "materials", tables)  # the validated tables (the model is frozen)
+        if self.physics in ("elasticity", "conductivity"):
+            want = ElasticMaterial if self.physics == "elasticity" else ConductorMaterial
+            key = "young/poisson" if self.physics == "elasticity" else "conductivity"
+            for name, mat in self.materials.items():
+                if not isinstance(mat, (want, VoidMaterial)):
+                    raise ValueError(f"materials.{name}: {self.physics} phases need {key}")
         if all(isinstance(m, VoidMaterial) for m in self.materials.values()):
             raise ValueError("materials: every phase is a void; at least one needs a material")
         if len(set(self.boundary_conditions)) != len(self.boundary_conditions):
@@ -50,6 +87,35 @@ class HomogenizeConfig(CommandConfig):
 
         return [("geometry.mesh_size", rve_cells(self.geometry))]
 
+
+
+_MATERIAL: TypeAdapter = TypeAdapter(Material)
+_VOID: TypeAdapter = TypeAdapter(VoidMaterial)
+
+
+def _phase_table(physics: str, name: str, table):
+    """The validated phase table ``materials.<name>`` (see :class:`HomogenizeConfig`)."""
+    if isinstance(table, BaseModel):
+        return table
+    if physics in ("elasticity", "conductivity"):
+        try:
+            return _MATERIAL.validate_python(table)
+        except ValidationError as err:
+            raise ValueError(nested_error(err, f"materials.{name}", table)) from None
+    if not isinstance(table, dict):
+        raise ValueError(f"materials.{name}: expected a table")
+    if "void" in table:
+        try:
+            return _VOID.validate_python(table)
+        except ValidationError as err:
+            raise ValueError(nested_error(err, f"materials.{name}", table)) from None
+    from fe2.micro.physics import physics_class
+
+    try:
+        physics_class(physics).material_from_table(table)
+    except ValueError as err:
+        raise ValueError(f"materials.{name}: {err}") from None
+    return dict(table)
 
 
 def load_homogenize_config(path: str | Path) -> HomogenizeConfig:

@@ -43,7 +43,7 @@ the tensors S_k of an orthonormal basis, so that a Mandel component is
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -51,7 +51,7 @@ import numpy as np
 import ufl
 from dolfinx import fem
 
-from fe2.errors import ConfigError
+from fe2.errors import ConfigError, Fe2Error
 from fe2.materials import IsotropicConductor, IsotropicElastic
 from fe2.materials.contract import Kind
 from fe2.tensors import (
@@ -80,6 +80,33 @@ def physics_names() -> tuple[str, ...]:
     return tuple(_REGISTRY)
 
 
+#: entry-point group of installed packages that register physics (``[project.entry-points."fe2.physics"]``)
+ENTRY_POINT_GROUP = "fe2.physics"
+
+
+def load_physics_plugins(modules: Sequence[str] = ()) -> None:
+    """Import the modules that register more physics: every ``fe2.physics`` entry point, then ``modules``.
+
+    Raises:
+        ConfigError: a module that cannot be imported (one line, naming it).
+    """
+    import importlib
+    from importlib.metadata import entry_points
+
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        try:
+            ep.load()
+        except Exception as err:  # noqa: BLE001 -- a broken plugin is reported, whatever it raised
+            raise ConfigError(f"physics plugin {ep.name!r} ({ep.value}) fails to load: "
+                              f"{type(err).__name__}: {err}") from None
+    for name in modules:
+        try:
+            importlib.import_module(name)
+        except Exception as err:  # noqa: BLE001 -- as above
+            first = str(err).splitlines()[0] if str(err) else ""
+            raise ConfigError(f"plugins: cannot import {name!r} ({type(err).__name__}: {first})") from None
+
+
 def physics_class(name: str) -> type[Physics]:
     """The registered physics class of ``name``."""
     if name not in _REGISTRY:
@@ -105,6 +132,9 @@ class Physics:
     """Base class of a linear RVE physics (see the module docstring); ``dim`` is 2 or 3."""
 
     dim: int
+
+    #: names of the built-in physics, whose config tables have their own schema (fe2/config/rve.py)
+    BUILT_IN: ClassVar[tuple[str, ...]] = ("elasticity", "conductivity")
 
     name: ClassVar[str]
     #: contract kind of the effective tensor (:data:`fe2.materials.contract.KINDS`)
@@ -172,6 +202,20 @@ class Physics:
         return [f"{self.tensor_symbol}{a}{b}" for i, a in enumerate(labels) for b in labels[i:]]
 
     # ------------------------------------------------------------------ phase materials and coefficients
+    @classmethod
+    def material_from_table(cls, table: Mapping[str, object]) -> object:
+        """The phase material of a config table ``[materials.NAME]`` (its keys: the phase material's fields).
+
+        Raises:
+            ValueError: the table does not make a phase material (message without the key path).
+        """
+        try:
+            return cls.phase_material(**table)
+        except TypeError as err:
+            raise ValueError(f"not a {cls.phase_material.__name__} table ({err})") from None
+        except Fe2Error as err:
+            raise ValueError(str(err)) from None
+
     def coefficient_values(self, material) -> dict[str, float]:
         """Coefficient values of a phase material (a ConfigError for a material of another physics)."""
         if not isinstance(material, self.phase_material):

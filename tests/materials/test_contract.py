@@ -341,3 +341,56 @@ def test_solver_prefixes_are_stable():
     from petsc4py import PETSc
 
     assert not PETSc.Options().hasName("fe2_rve_ksp_type")  # defaults are removed after configuration
+
+
+def test_registered_physics_is_selected_from_toml(shared_tmp_path, capsys):
+    """`fe2 homogenize` with ``physics = "anisotropic_conductivity_test"`` and ``plugins = [this module]``:
+    the tables ``[materials.a] K = [[...]]`` reach the physics' material_from_table, and the periodic
+    tensor in result.json is the exact laminate to 1e-10 (as above); a table the physics cannot read
+    and an unknown physics are one-line errors naming the key."""
+    import json
+
+    from fe2.cli import main
+
+    Ka, Kb = [[2.0, 0.5], [0.5, 1.0]], [[10.0, -3.0], [-3.0, 4.0]]
+    text = f"""
+physics = "anisotropic_conductivity_test"
+plugins = ["{__name__}"]
+boundary_conditions = ["periodic", "kubc"]
+[geometry]
+kind = "laminate"
+lengths = [1.0, 1.0]
+axis = 0
+fractions = [0.3, 0.7]
+phases = ["a", "b"]
+mesh_size = 0.1
+[materials.a]
+K = {Ka}
+[materials.b]
+K = {Kb}
+[output]
+fields = false
+"""
+    comm = MPI.COMM_WORLD
+    cfg, bad, unknown = (shared_tmp_path / n for n in ("plugin.toml", "bad.toml", "unknown.toml"))
+    if comm.rank == 0:
+        cfg.write_text(text)
+        bad.write_text(text.replace("K = [[2.0", "k = [[2.0"))
+        unknown.write_text(text.replace('"anisotropic_conductivity_test"', '"anisotropic_conductivity_tset"'))
+    comm.Barrier()
+    assert main(["homogenize", str(cfg), "--out", str(shared_tmp_path / "out")]) == 0
+    comm.Barrier()  # rank 0 writes result.json
+    res = json.loads((shared_tmp_path / "out" / "result.json").read_text())
+    assert res["physics"] == "anisotropic_conductivity_test"
+    exact = anisotropic_laminate([Ka, Kb], [0.3, 0.7], axis=0)
+    K = np.asarray(res["effective"]["periodic"])
+    assert np.max(np.abs(K - exact)) <= 1e-10 * np.max(np.abs(exact))
+    capsys.readouterr()
+    assert main(["homogenize", str(bad), "--out", str(shared_tmp_path / "bad")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    if comm.rank == 0:
+        assert len(err) == 1 and "materials.a: not a AnisotropicConductor table" in err[0], err
+    assert main(["homogenize", str(unknown), "--out", str(shared_tmp_path / "unknown")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    if comm.rank == 0:
+        assert len(err) == 1 and "physics: unknown physics 'anisotropic_conductivity_tset'" in err[0], err

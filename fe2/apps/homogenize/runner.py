@@ -27,7 +27,7 @@ from fe2.io.plots import plot_field_png
 from fe2.io.results import write_json_atomic
 from fe2.materials import IsotropicConductor, IsotropicElastic
 from fe2.micro.linear_solver import LinearSolverOptions
-from fe2.micro.physics import make_physics
+from fe2.micro.physics import make_physics, physics_class
 from fe2.micro.rve_problem import RVEProblem
 
 
@@ -84,16 +84,18 @@ def void_phases_from_config(cfg: cfgmod.HomogenizeConfig) -> list[str]:
     return [name for name, m in cfg.materials.items() if isinstance(m, cfgmod.VoidMaterial)]
 
 
-def materials_from_config(cfg: cfgmod.HomogenizeConfig) -> dict[str, IsotropicElastic | IsotropicConductor]:
-    """Phase name -> material object, for the non-void phases."""
-    out: dict[str, IsotropicElastic | IsotropicConductor] = {}
+def materials_from_config(cfg: cfgmod.HomogenizeConfig) -> dict[str, object]:
+    """Phase name -> material object, for the non-void phases (a plugin physics builds its own)."""
+    out: dict[str, object] = {}
     for name, m in cfg.materials.items():
         if isinstance(m, cfgmod.VoidMaterial):
             continue
         if isinstance(m, cfgmod.ElasticMaterial):
             out[name] = IsotropicElastic(m.young, m.poisson)
-        else:
+        elif isinstance(m, cfgmod.ConductorMaterial):
             out[name] = IsotropicConductor(m.conductivity)
+        else:
+            out[name] = physics_class(cfg.physics).material_from_table(m)
     return out
 
 
