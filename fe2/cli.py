@@ -37,20 +37,35 @@ def _petsc(cfg, args: argparse.Namespace) -> AbstractContextManager[None]:
 
 
 @contextmanager
-def _collective() -> Iterator[None]:
-    """Errors raised inside are raised by every rank alike (each rank parses the same config)."""
+def _collective(comm: MPI.Comm | None = None) -> Iterator[None]:
+    """Errors raised inside are raised by every rank alike.
+
+    With ``comm``, the ranks agree first (one allgather): when any rank failed, every rank raises
+    the first failed rank's error, so a rank that read another file (node-local paths, a file
+    edited during start-up) never goes on alone. Without, each rank is known to do the same work.
+    """
+    failure: Fe2Error | None = None
     try:
         yield
     except Fe2Error as err:
-        err.collective = True
-        raise
+        failure = err
+    if comm is not None and comm.size > 1:
+        found = comm.allgather(None if failure is None else (type(failure), str(failure)))
+        first = next((f for f in found if f is not None), None)
+        if first is not None and failure is None:
+            cls, text = first
+            failure = cls(text) if issubclass(cls, Fe2Error) else Fe2Error(text)
+    if failure is not None:
+        failure.collective = True
+        raise failure
 
 
 def _load(loader: Callable, args: argparse.Namespace):
     """``loader(args.config)`` collectively, then the size estimates against ``[limits]`` / ``--max-cells``."""
     from fe2.config.limits import check_limits
 
-    with _collective():
+    loaded = None
+    with _collective(MPI.COMM_WORLD):
         loaded = loader(args.config)
         cfg = loaded[0] if isinstance(loaded, tuple) else loaded
         check_limits(cfg.size_estimates(), cfg.limits, str(args.config), getattr(args, "max_cells", None))
@@ -392,6 +407,11 @@ def _report(comm: MPI.Comm, line: str, code: int, collective: bool = False, erro
     failed (the same error met in a collective operation), rank 0 prints its line and all return
     ``code``; when a peer did not fail, it may be waiting in a collective, and the job is aborted.
     """
+    for sig in (signal.SIGTERM, signal.SIGINT):  # a second signal must not cut the report short
+        try:
+            signal.signal(sig, signal.SIG_IGN)
+        except ValueError:  # not the main thread
+            pass
     if collective or _all_failed(errors):
         if comm.rank == 0:
             print(line, file=sys.stderr, flush=True)

@@ -10,8 +10,10 @@ never killed:
 * ``fe2 run`` (FE², J2 RVEs): step records (reactions, every Newton residual) equal, the final
   checkpoint arrays (u and every committed RVE state) bitwise equal, every step once in
   ``displacement.xdmf``, micro statistics over the whole run equal (solves, iterations);
-* ``fe2 phasefield`` (Cahn–Hilliard, local-error step control, no-flux): the same times and
-  energies, the final c bitwise equal, every output frame once in ``concentration.xdmf``.
+* ``fe2 phasefield`` (Cahn–Hilliard, local-error step control, no-flux and periodic): the same
+  times and energies, the final c bitwise equal, every output frame once in ``concentration.xdmf``;
+* a new run in a folder with an older run's checkpoint discards it (a later ``--restart`` after
+  a kill before the first commit starts anew instead of resuming the older run).
 
 Tolerance: none (bitwise) — the same rank count and the same deterministic operations.
 """
@@ -135,11 +137,13 @@ checkpoint_every = 3
 """
 
 
-@pytest.fixture(scope="module")
-def pf_case(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("kill_pf")
+@pytest.fixture(scope="module", params=["noflux", "periodic"])
+def pf_case(request, tmp_path_factory):
+    """The CH case with no-flux and with periodic boundaries (periodic: a lagged LU in the Newton, whose
+    matrix the checkpoint carries)."""
+    tmp = tmp_path_factory.mktemp(f"kill_pf_{request.param}")
     path = tmp / "pf.toml"
-    path.write_text(_PF)
+    path.write_text(_PF.replace('mobility = 5.0', f'mobility = 5.0\nboundary = "{request.param}"'))
     proc = _cli(["phasefield", str(path), "--out", str(tmp / "full")])
     assert proc.returncode == 0, proc.stderr
     return tmp, path, json.loads((tmp / "full" / "result.json").read_text())
@@ -164,3 +168,18 @@ def test_phasefield_killed_and_resumed_equals_uninterrupted(pf_case, fault):
     assert [r["energy"] for r in res["history"]] == [r["energy"] for r in full["history"]]
     assert np.array_equal(_checkpoint_arrays(out)["u"], _checkpoint_arrays(tmp / "full")["u"])
     assert _frames(out / "concentration.xdmf") == _frames(tmp / "full" / "concentration.xdmf")
+
+
+def test_new_run_discards_an_older_checkpoint(pf_case):
+    """Kill a new run before its first checkpoint in a folder that holds a finished run: --restart then
+    starts at t = 0 (it must not resume the older run's checkpoint) and ends equal to the straight run."""
+    tmp, cfg, full = pf_case
+    out = tmp / "reused"
+    assert _cli(["phasefield", str(cfg), "--out", str(out)]).returncode == 0
+    killed = _cli(["phasefield", str(cfg), "--out", str(out)], fault="phasefield.step#2")
+    assert killed.returncode == -9
+    assert not (out / "checkpoint" / "manifest.json").exists()
+    resumed = _cli(["phasefield", str(cfg), "--out", str(out), "--restart"])
+    assert resumed.returncode == 0 and "starting at t = 0" in resumed.stdout, resumed.stdout
+    res = json.loads((out / "result.json").read_text())
+    assert [r["energy"] for r in res["history"]] == [r["energy"] for r in full["history"]]

@@ -55,7 +55,7 @@ class FieldSeries:
         self.comm = comm
         self.folder = self.out / FRAMES
         self.index = self.out / f"{stem}.xdmf"
-        self._pattern = re.compile(rf"^{re.escape(stem)}\.(\d{{6}})\.xdmf$")
+        self._pattern = re.compile(rf"^{re.escape(stem)}\.(\d{{6,}})\.xdmf$")
 
     def frame_path(self, number: int) -> Path:
         """The XDMF file of frame ``number`` (its HDF5 file has the suffix ``.h5``)."""
@@ -79,11 +79,17 @@ class FieldSeries:
             self.folder.mkdir(parents=True, exist_ok=True)
         self.comm.Barrier()
         path = self.frame_path(number)
-        with io.XDMFFile(self.comm, path, "w") as xdmf:
+        xdmf = io.XDMFFile(self.comm, path, "w")
+        try:
             xdmf.write_mesh(mesh)
             for f in functions:
                 xdmf.write_function(f, t)
                 fault_point("series.frame")  # inside a frame: part of its functions written
+        except BaseException as err:
+            if self.comm.size > 1:  # a peer may be inside a collective HDF5 write: closing would hang too
+                _abort(self.comm, f"writing {path} failed ({type(err).__name__}: {err})")
+            raise
+        xdmf.close()
 
     def commit(self, upto: int | None = None) -> None:
         """Rewrite the index atomically over the frames ``<= upto`` (all frames: ``None``). Collective."""
@@ -145,6 +151,16 @@ class FieldSeries:
         os.replace(tmp, self.index)
 
 
+def _abort(comm, what: str) -> None:
+    """One line on stderr, then end the MPI job (the library's own abort message suppressed)."""
+    import sys
+
+    print(f"fe2: error (rank {comm.rank}): {what}; the job is aborted", file=sys.stderr, flush=True)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    comm.Abort(3)
+
+
 def _prefix_hdf_paths(element: ET.Element, folder: str) -> None:
     """``a.h5:/Function/u/0`` → ``<folder>/a.h5:/Function/u/0`` in every HDF DataItem below ``element``."""
     for item in element.iter("DataItem"):
@@ -157,7 +173,7 @@ def truncate_all(out_dir: str | Path, keep_upto: int, comm) -> None:
     folder = Path(out_dir) / FRAMES
     stems: list[str] = []
     if comm.rank == 0 and folder.is_dir():
-        stems = sorted({m.group(1) for p in folder.iterdir() if (m := re.match(r"^(.+)\.\d{6}\.xdmf$", p.name))})
+        stems = sorted({m.group(1) for p in folder.iterdir() if (m := re.match(r"^(.+?)\.\d{6,}\.xdmf$", p.name))})
     stems = comm.bcast(stems, root=0)
     for stem in stems:
         FieldSeries(out_dir, stem, comm).truncate(keep_upto)

@@ -67,7 +67,8 @@ class Checkpoint:
     Arrays per rank: ``u`` (local dofs with ghosts) and ``state__<field>`` (the
     :class:`~fe2.materials.state.StateStore`'s committed state); the manifest's
     metadata holds ``step``, ``factor``, ``records`` (of the steps so far),
-    ``segments`` (runs that wrote the path so far), ``fingerprint`` and
+    ``segments`` (runs that wrote the path so far), ``cuts`` (halvings in force for the
+    next trial), ``fingerprint`` and
     ``micro_statistics`` (one :class:`MicroStatistics` dict per rank, summed over
     the segments).
     """
@@ -79,12 +80,12 @@ class Checkpoint:
 
     def save(self, solver: QuasiStaticMacroProblem, step: int, factor: float,
              statistics: MicroStatistics | None = None, segments: int = 1, fingerprint: str = "",
-             records: list[dict] | None = None) -> None:
+             records: list[dict] | None = None, cuts: int = 0) -> None:
         arrays = {"u": solver.u.x.array, **{f"state__{k}": v for k, v in solver.store.to_arrays().items()}}
         per_rank = self.comm.gather(dataclasses.asdict(statistics or MicroStatistics()), root=0)
         self.files.save(arrays, {"step": int(step), "factor": float(factor), "segments": int(segments),
                                  "micro_statistics": per_rank, "fingerprint": fingerprint,
-                                 "records": records or []})
+                                 "records": records or [], "cuts": int(cuts)})
 
     def load(self, solver: QuasiStaticMacroProblem) -> tuple[int, float, dict[str, Any]]:
         """Restore u and the committed state; returns ``(step, factor, meta)``."""
@@ -145,11 +146,13 @@ def run_load_steps(
     say = log or (lambda msg: None)
     ckpt = Checkpoint(out / "checkpoint", comm)
     records = StepRecords()
-    factor, step = 0.0, 0
+    factor, step, resume_cuts = 0.0, 0, 0
     rec_file = out / "steps.json"
     if comm.rank == 0:
         out.mkdir(parents=True, exist_ok=True)
     comm.Barrier()
+    if not restart:
+        ckpt.files.discard()  # a new run: an older run's checkpoint must not be resumed later
     if restart and not ckpt.files.exists():
         say(f"--restart: no checkpoint in {ckpt.folder} yet (killed before its first step?): starting at step 0")
         restart = False
@@ -163,6 +166,7 @@ def run_load_steps(
             records.statistics_before = MicroStatistics(**saved[comm.rank])
         records.segments = int(meta.get("segments", 1)) + 1
         records.extend(meta.get("records", [])[:step])
+        resume_cuts = int(meta.get("cuts", 0))
         say(f"restarted from step {step} (load factor {factor:.4g})")
     # frames newer than the checkpoint (or all, for a new run) belong to a run that did not commit them
     truncate_all(out, step, comm)
@@ -178,7 +182,8 @@ def run_load_steps(
     for target in targets:
         if target <= factor + 1e-14:
             continue
-        cuts = 0
+        # the halvings in force carry over a restart (a step between two targets resumes the same path)
+        cuts, resume_cuts = resume_cuts, 0
         while factor < target - 1e-14:
             trial = min(target, factor + (target - factor) / 2**cuts)
             fault_point("macro.step")  # between steps (or, with #n, before the n-th solve)
@@ -217,9 +222,11 @@ def run_load_steps(
                 for k, point in probes:
                     solver.material.write_point_fields(point_series[k].frame_path(step), drivers[point],
                                                        solver.state, point, factor, append=False)
-            # 2. the commit
+            # 2. the commit (with the halvings the next trial of this target uses)
+            cuts = max(cuts - 1, 0)
             ckpt.save(solver, step, factor, add_statistics(records.statistics_before, solver.material.statistics()),
-                      records.segments, fingerprint, records=list(records))
+                      records.segments, fingerprint, records=list(records),
+                      cuts=cuts if factor < target - 1e-14 else 0)
             # 3. what indexes the committed steps
             series_u.commit(step)
             series_s.commit(step)
@@ -232,7 +239,6 @@ def run_load_steps(
             comm.Barrier()
             say(f"step {step}: load factor {factor:.4g} converged in {rep.iterations} Newton iterations"
                 + (f", reaction {reaction:.6g}" if reaction is not None else ""))
-            cuts = max(cuts - 1, 0)
     if monitor is not None:
         rows = [[r["step"], r["load_factor"], r["reaction"]] for r in records]
         write_csv_atomic(out / "load_displacement.csv", ["step", "load_factor", "reaction_force"], rows, comm)

@@ -79,6 +79,14 @@ class RankCheckpoint:
         found = (self.folder / MANIFEST).is_file() if self.comm.rank == 0 else None
         return bool(self.comm.bcast(found, root=0))
 
+    def discard(self) -> None:
+        """Remove the checkpoint (manifest first, so a kill in between leaves none). Collective."""
+        if self.comm.rank == 0 and self.folder.is_dir():
+            (self.folder / MANIFEST).unlink(missing_ok=True)
+            for p in self.folder.glob("rank*_of_*.npz*"):
+                p.unlink(missing_ok=True)
+        self.comm.Barrier()
+
     def save(self, arrays: Mapping[str, np.ndarray], meta: Mapping[str, Any]) -> None:
         """Write this rank's ``arrays`` and commit them with ``meta`` (JSON-serializable) as one checkpoint."""
         comm = self.comm

@@ -218,3 +218,59 @@ def test_load_step_cutback_and_commit(shared_tmp_path):
     tight, _ = _pulled_plate(_IncrementLimitedLaw(c, limit=1e-9), comm)
     with pytest.raises(ConvergenceError, match="failed after 2 cuts"):
         run_load_steps(tight, [1.0], shared_tmp_path / "fail", max_cuts=2)
+
+
+class _EarlyLimitedLaw(_IncrementLimitedLaw):
+    """Fails (NaN) on strain jumps above ``limit`` only while the committed strain is below ``until``: the
+    increments are cut at first and grow back one halving per converged step afterwards."""
+
+    def __init__(self, c, limit, until):
+        super().__init__(c, limit)
+        self.until = until
+
+    def evaluate(self, driver, state, guess=None):
+        flux, tangent, trial = super().evaluate(driver, state)
+        if np.max(np.abs(state.strain), initial=0.0) >= self.until:
+            flux, tangent, trial = _ConstantLaw.evaluate(self, driver, state)
+            trial = _StrainState(driver.copy())
+        return flux, tangent, trial
+
+
+def test_restart_during_cutback_takes_the_same_increments(shared_tmp_path, monkeypatch):
+    """A run whose increments were cut (and are growing back) is stopped after a converged step (an error
+    raised at the next trial, on every rank) and restarted: the halvings in force are in the checkpoint,
+    so the resumed run takes the same load factors as the uninterrupted one, not the whole remaining
+    increment at once."""
+    from fe2 import faults
+    from fe2.macro.driver import run_load_steps
+
+    comm = MPI.COMM_WORLD
+    c = isotropic_stiffness_mandel(0.5, 0.4, 2)
+
+    def law():
+        return _EarlyLimitedLaw(c, limit=0.004, until=0.004)
+
+    full, _ = _pulled_plate(law(), comm)
+    ref = run_load_steps(full, [1.0], shared_tmp_path / "full", max_cuts=6)
+    assert len(ref) > 4
+    stop_after = len(ref) - 2  # the cut count is still > 0 there (it grows back one per step)
+    part, _ = _pulled_plate(law(), comm)
+    calls = {"n": 0}
+    real = part.solve_step
+
+    def counting(trial, log=None):
+        rep = real(trial, log=log)
+        calls["n"] += 1
+        if calls["n"] == stop_after:
+            monkeypatch.setenv("FE2_FAULT", "macro.step:raise")
+            faults._hits.clear()
+        return rep
+
+    monkeypatch.setattr(part, "solve_step", counting)
+    with pytest.raises(RuntimeError, match="injected fault"):
+        run_load_steps(part, [1.0], shared_tmp_path / "part", max_cuts=6)
+    monkeypatch.delenv("FE2_FAULT")
+    resumed, _ = _pulled_plate(law(), comm)
+    rec = run_load_steps(resumed, [1.0], shared_tmp_path / "part", max_cuts=6, restart=True)
+    assert [r["load_factor"] for r in rec] == [r["load_factor"] for r in ref]
+    assert _max_rel_diff(resumed.u.x.array, full.u.x.array, comm) == 0.0

@@ -86,11 +86,15 @@ def _save_checkpoint(solver, dt_next: float, history: list[StepRecord], ckpt: Pa
     A :class:`~fe2.solvers.RankCheckpoint`: the manifest, written last, names the arrays, so a run
     killed while saving resumes from the previous checkpoint, never a state with another time.
     """
-    RankCheckpoint(ckpt, comm).save(
-        {"u": solver.u0.x.array, "u_prev": solver.u_prev.x.array},
-        {"t": solver.t, "step": solver.step_count, "dt_next": dt_next, "dt_prev": solver.dt_prev,
-         "history": [r.to_dict() for r in history]},
-    )
+    arrays = {"u": solver.u0.x.array, "u_prev": solver.u_prev.x.array}
+    meta = {"t": solver.t, "step": solver.step_count, "dt_next": dt_next, "dt_prev": solver.dt_prev,
+            "history": [r.to_dict() for r in history]}
+    newton = getattr(solver, "_periodic", None)
+    if newton is not None:  # the lagged LU of the periodic Newton: a resume factorizes the same matrix
+        values, refactor = newton.lag_state()
+        arrays["lagged_jacobian"] = values
+        meta["lag_refactor"] = bool(comm.allreduce(int(refactor), op=MPI.MAX))
+    RankCheckpoint(ckpt, comm).save(arrays, meta)
 
 
 def _load_checkpoint(solver, ckpt: Path, comm: MPI.Comm):
@@ -110,6 +114,15 @@ def _load_checkpoint(solver, ckpt: Path, comm: MPI.Comm):
     # the second-order scheme and the error estimate need the level before
     solver.u_prev.x.array[:] = arrays["u_prev"]
     solver.dt_prev = meta["dt_prev"]
+    newton = getattr(solver, "_periodic", None)
+    if newton is not None and "lagged_jacobian" in arrays:
+        try:
+            newton.restore_lag(arrays["lagged_jacobian"], meta.get("lag_refactor", True))
+            bad = 0
+        except ValueError:
+            bad = 1
+        if comm.allreduce(bad, op=MPI.MAX):
+            raise ConfigError("--restart: checkpoint does not match this mesh/partition (config changed?)")
     solver.t = float(meta["t"])
     solver.step_count = int(meta["step"])
     return float(meta["dt_next"]), [StepRecord(**r) for r in meta["history"]]
@@ -153,6 +166,7 @@ def run_phasefield(cfg: PhaseFieldConfig, comm: MPI.Comm, out: str | Path, *, re
         dt0, history = _load_checkpoint(solver, ckpt, comm)
         say(f"restart from step {solver.step_count}, t = {solver.t:g}")
     else:
+        RankCheckpoint(ckpt, comm).discard()  # an older run's checkpoint must not be resumed later
         solver.set_initial_condition(_initial(cfg))
     if comm.rank == 0:
         out.mkdir(parents=True, exist_ok=True)

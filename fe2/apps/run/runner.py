@@ -75,8 +75,10 @@ def build_rve_material(cfg: RunConfig):
 
 
 def fingerprint(cfg: RunConfig) -> str:
-    """SHA-256 of the config without ``[loading]`` and ``[output]`` (what a restart may change)."""
-    data = cfg.model_dump(mode="json", exclude={"loading", "output"})
+    """SHA-256 of the config without ``[loading]``, ``[output]``, ``[limits]`` and ``[petsc]`` (what a
+    restart may change: solver options change iterations, not the solution, to solver tolerance).
+    """
+    data = cfg.model_dump(mode="json", exclude={"loading", "output", "limits", "petsc"})
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
 
 

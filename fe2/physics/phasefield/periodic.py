@@ -76,6 +76,7 @@ class PeriodicNewton:
         self.ksp = create_ksp(comm, prefix, KSP_DEFAULTS)
         self.ksp.setOperators(self._Jr, self._Jp)
         self._refactor = True  # factorize at the first solve
+        self._restored = False  # a checkpoint's lagged matrix is in _Jp: factorize it, do not copy Jr
         self.factorizations = 0
 
     def residual(self) -> float:
@@ -115,7 +116,12 @@ class PeriodicNewton:
         """
         pc = self.ksp.getPC()
         fresh = self._refactor
-        if fresh:
+        if self._restored and not fresh:  # the lagged matrix of a checkpoint: factorize it as it is
+            self.ksp.setOperators(self._Jr, self._Jp)
+            pc.setReusePreconditioner(False)
+            self.factorizations += 1
+            self._restored = False
+        elif fresh:
             self._Jr.copy(self._Jp, structure=PETSc.Mat.Structure.SAME_NONZERO_PATTERN)
             self.ksp.setOperators(self._Jr, self._Jp)
             pc.setReusePreconditioner(False)
@@ -131,6 +137,26 @@ class PeriodicNewton:
         if ok and self.ksp.getIterationNumber() > self.LAG_MAX_KSP_ITS:
             self._refactor = True  # good answer, weak preconditioner: refresh it for the next solve
         return ok
+
+    # ---- restart: the lagged preconditioner is part of the state ------------------------------
+    def lag_state(self) -> tuple[np.ndarray, bool]:
+        """This rank's values of the lagged matrix (CSR order) and whether a refresh is due.
+
+        A resumed run that factorizes this matrix again takes the same GMRES iterates as the run
+        that wrote the checkpoint (MUMPS factorizes the same matrix the same way on the same ranks).
+        """
+        _, _, values = self._Jp.getValuesCSR()
+        return np.array(values), bool(self._refactor or self.factorizations == 0)
+
+    def restore_lag(self, values: np.ndarray, refactor: bool) -> None:
+        """Put a checkpoint's lagged matrix back (same mesh and ranks: same sparsity)."""
+        indptr, indices, old = self._Jp.getValuesCSR()
+        if np.shape(values) != np.shape(old):
+            raise ValueError("lagged matrix of the checkpoint does not fit this mesh/partition")
+        self._Jp.setValuesCSR(indptr, indices, values)
+        self._Jp.assemble()
+        self._refactor = bool(refactor)
+        self._restored = not self._refactor
 
     def make_periodic(self, u: fem.Function) -> None:
         """u ← P (PᵀP)⁻¹ Pᵀ u: the mean over each group of periodically identified nodes."""
