@@ -25,7 +25,7 @@ from typing import NoReturn
 from mpi4py import MPI
 
 from fe2 import _compat  # noqa: F401  (dolfinx_solver first)
-from fe2.errors import Fe2Error
+from fe2.errors import Fe2Error, abort_job
 from fe2.faults import fault_point
 from fe2.io.outdir import prepare_out_dir
 from fe2.solvers.options import PREFIXES, split_petsc_args, user_options
@@ -64,7 +64,6 @@ def _load(loader: Callable, args: argparse.Namespace):
     """``loader(args.config)`` collectively, then the size estimates against ``[limits]`` / ``--max-cells``."""
     from fe2.config.limits import check_limits
 
-    loaded = None
     with _collective(MPI.COMM_WORLD):
         loaded = loader(args.config)
         cfg = loaded[0] if isinstance(loaded, tuple) else loaded
@@ -416,18 +415,13 @@ def _report(comm: MPI.Comm, line: str, code: int, collective: bool = False, erro
         if comm.rank == 0:
             print(line, file=sys.stderr, flush=True)
         return code
-    if comm.rank == 0 or comm.size == 1:
+    if comm.size == 1:
         print(line, file=sys.stderr, flush=True)
-    else:
+        return code
+    if comm.rank != 0:
         time.sleep(0.5)  # let rank 0 report a collective error first
-        print(line.replace("fe2: error:", f"fe2: error (rank {comm.rank}):", 1), file=sys.stderr, flush=True)
-    if comm.size > 1:
-        # a peer may be waiting in a collective: end the job, never hang. The MPI library's own
-        # "application called MPI_Abort" line would be a second line: stderr is closed first.
-        sys.stderr.flush()
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, 2)
-        comm.Abort(code)
+        line = line.replace("fe2: error:", f"fe2: error (rank {comm.rank}):", 1)
+    abort_job(comm, line, code)  # a peer may be waiting in a collective: end the job, never hang
     return code
 
 

@@ -42,6 +42,20 @@ class ConvergenceError(SolverError):
     """A nonlinear iteration did not converge."""
 
 
+def abort_job(comm, line: str, code: int) -> None:
+    """Print ``line`` on stderr and end the whole MPI job with ``code`` (``MPI_Abort``): for a failure
+    a peer may be waiting on in a collective. stderr is closed first, so the MPI library's own
+    "application called MPI_Abort" message does not make a second line.
+    """
+    import os
+    import sys
+
+    print(line, file=sys.stderr, flush=True)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    comm.Abort(code)
+
+
 class OutputError(Fe2Error):
     """A result file or picture cannot be written (raised on every rank together)."""
 

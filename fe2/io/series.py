@@ -30,7 +30,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from pathlib import Path
 
-from fe2.errors import OutputError
+from fe2.errors import OutputError, abort_job
 from fe2.faults import fault_point
 
 XINCLUDE = "https://www.w3.org/2001/XInclude"
@@ -87,7 +87,8 @@ class FieldSeries:
                 fault_point("series.frame")  # inside a frame: part of its functions written
         except BaseException as err:
             if self.comm.size > 1:  # a peer may be inside a collective HDF5 write: closing would hang too
-                _abort(self.comm, f"writing {path} failed ({type(err).__name__}: {err})")
+                abort_job(self.comm, f"fe2: error (rank {self.comm.rank}): writing {path} failed "
+                                     f"({type(err).__name__}: {err}); the job is aborted", 3)
             raise
         xdmf.close()
 
@@ -149,16 +150,6 @@ class FieldSeries:
             os.fsync(fh.fileno())
         fault_point("series.index")  # new index written, not yet renamed
         os.replace(tmp, self.index)
-
-
-def _abort(comm, what: str) -> None:
-    """One line on stderr, then end the MPI job (the library's own abort message suppressed)."""
-    import sys
-
-    print(f"fe2: error (rank {comm.rank}): {what}; the job is aborted", file=sys.stderr, flush=True)
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 2)
-    comm.Abort(3)
 
 
 def _prefix_hdf_paths(element: ET.Element, folder: str) -> None:

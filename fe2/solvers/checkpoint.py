@@ -79,6 +79,17 @@ class RankCheckpoint:
         found = (self.folder / MANIFEST).is_file() if self.comm.rank == 0 else None
         return bool(self.comm.bcast(found, root=0))
 
+    def finished_result(self, result: Path, is_done) -> dict | None:
+        """The JSON ``result`` of a finished run, or None: read when the committed manifest's metadata
+        satisfies ``is_done(meta)`` and the file is there (rank 0 reads, every rank gets it). Collective.
+        """
+        found = None
+        if self.comm.rank == 0:
+            manifest = self.manifest()
+            if manifest is not None and result.is_file() and is_done(manifest["meta"]):
+                found = json.loads(result.read_text())
+        return self.comm.bcast(found, root=0)
+
     def discard(self) -> None:
         """Remove the checkpoint (manifest first, so a kill in between leaves none). Collective."""
         if self.comm.rank == 0 and self.folder.is_dir():

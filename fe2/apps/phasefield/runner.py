@@ -12,7 +12,6 @@ mismatch is a :class:`~fe2.errors.ConfigError`.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -130,13 +129,9 @@ def _load_checkpoint(solver, ckpt: Path, comm: MPI.Comm):
 
 def _finished(cfg: PhaseFieldConfig, out: Path, comm: MPI.Comm) -> dict | None:
     """The result of a finished run in ``out`` (checkpoint at t_end and result.json there), or None."""
-    found = None
-    if comm.rank == 0:
-        manifest = RankCheckpoint(out / "checkpoint", comm).manifest()
-        if manifest is not None and (out / "result.json").is_file():
-            if float(manifest["meta"]["t"]) >= cfg.time.t_end - 1e-12 * max(1.0, cfg.time.t_end):
-                found = json.loads((out / "result.json").read_text())
-    return comm.bcast(found, root=0)
+    t_end = cfg.time.t_end
+    return RankCheckpoint(out / "checkpoint", comm).finished_result(
+        out / "result.json", lambda meta: float(meta["t"]) >= t_end - 1e-12 * max(1.0, t_end))
 
 
 def run_phasefield(cfg: PhaseFieldConfig, comm: MPI.Comm, out: str | Path, *, restart: bool = False,
@@ -177,8 +172,8 @@ def run_phasefield(cfg: PhaseFieldConfig, comm: MPI.Comm, out: str | Path, *, re
 
     snap_tol = 1e-9 * max(1.0, ts.t_end)
 
-    last_frame = [series.frames()[-1] if comm.rank == 0 and series.frames() else None]
-    last_frame = [comm.bcast(last_frame[0], root=0)]  # step of the last frame: a step is written once
+    frames = series.frames() if comm.rank == 0 else None
+    last_frame = [comm.bcast(frames[-1] if frames else None, root=0)]  # step of the last frame: written once
 
     def callback(s, rec: StepRecord):
         fault_point("phasefield.step")  # a step taken, its outputs not yet written

@@ -84,16 +84,11 @@ def fingerprint(cfg: RunConfig) -> str:
 
 def finished_result(cfg: RunConfig, out: Path, comm: MPI.Comm) -> dict | None:
     """The result of a finished run in ``out`` (checkpoint at the last load factor, result.json there), or None."""
-    found = None
-    if comm.rank == 0:
-        manifest = RankCheckpoint(out / "checkpoint", comm).manifest()
-        result = out / "result.json"
-        if manifest is not None and result.is_file() and cfg.loading.load_factors:
-            done = float(manifest["meta"]["factor"]) >= max(cfg.loading.load_factors) - 1e-14
-            same = manifest["meta"].get("fingerprint", "") in ("", fingerprint(cfg))
-            if done and same:
-                found = json.loads(result.read_text())
-    return comm.bcast(found, root=0)
+    def done(meta: dict) -> bool:
+        return (float(meta["factor"]) >= max(cfg.loading.load_factors) - 1e-14
+                and meta.get("fingerprint", "") in ("", fingerprint(cfg)))
+
+    return RankCheckpoint(out / "checkpoint", comm).finished_result(out / "result.json", done)
 
 
 def run_fe2(cfg: RunConfig, comm: MPI.Comm, out_dir: str | Path, *, restart: bool = False, progress=None) -> dict:
