@@ -6,6 +6,8 @@ Every error is raised where the problem is detected; the CLI turns any
 
 from __future__ import annotations
 
+import os
+
 
 class Fe2Error(Exception):
     """Base class of all errors fe2 raises on purpose (bad input, failed solves)."""
@@ -47,13 +49,42 @@ def abort_job(comm, line: str, code: int) -> None:
     a peer may be waiting on in a collective. stderr is closed first, so the MPI library's own
     "application called MPI_Abort" message does not make a second line.
     """
-    import os
     import sys
 
     print(line, file=sys.stderr, flush=True)
+    _wait_until_read(2)
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 2)
     comm.Abort(code)
+
+
+def _wait_until_read(fd: int, timeout_s: float = 3.0) -> None:
+    """Wait (at most ``timeout_s``) until the reader of the pipe ``fd`` has taken what was written.
+
+    Under ``mpirun`` stderr is a pipe to the launcher's proxy, and ``MPI_Abort`` makes the proxy
+    end every process: a line still in the pipe then never reaches the terminal (seen on a loaded
+    2-core CI machine). Linux reports the unread bytes of a pipe (``FIONREAD``) on either end; a
+    terminal or a file returns at once.
+    """
+    import array
+    import fcntl
+    import stat
+    import termios
+    import time
+
+    try:
+        if not stat.S_ISFIFO(os.fstat(fd).st_mode):
+            return
+        unread = array.array("i", [0])
+        t_end = time.monotonic() + timeout_s
+        while time.monotonic() < t_end:
+            fcntl.ioctl(fd, termios.FIONREAD, unread)
+            if unread[0] == 0:
+                break
+            time.sleep(0.005)
+        time.sleep(0.05)  # and the proxy's forwarding of it
+    except OSError:
+        pass
 
 
 class OutputError(Fe2Error):

@@ -273,4 +273,7 @@ def test_restart_during_cutback_takes_the_same_increments(shared_tmp_path, monke
     resumed, _ = _pulled_plate(law(), comm)
     rec = run_load_steps(resumed, [1.0], shared_tmp_path / "part", max_cuts=6, restart=True)
     assert [r["load_factor"] for r in rec] == [r["load_factor"] for r in ref]
-    assert _max_rel_diff(resumed.u.x.array, full.u.x.array, comm) == 0.0
+    # one rank: bitwise. Two ranks: two uninterrupted runs in one process already differ by 1.7e-16 (parallel
+    # MUMPS sums the contributions of the ranks in arrival order), so the bound is the project's -n 1 = -n 2 one
+    bound = 0.0 if comm.size == 1 else 1e-14
+    assert _max_rel_diff(resumed.u.x.array, full.u.x.array, comm) <= bound
