@@ -127,6 +127,10 @@ class BalancedMaterial(MicroModel[BatchedState]):
     def write_point_fields(self, path, driver, state, point, time_value, append) -> None:
         self.material.write_point_fields(path, driver, state, point, time_value, append)
 
+    def energy_increment(self, driver_n, driver, state_n, state):
+        """The wrapped model's, on the owner (the audit of a step runs after it, without lending)."""
+        return self.material.energy_increment(driver_n, driver, state_n, state)
+
     def statistics(self) -> MicroStatistics:
         """The wrapped model's counters, with the points this rank lent."""
         return dataclasses.replace(self.material.statistics(), points_lent=self.points_lent)

@@ -17,6 +17,10 @@ Files in ``out_dir``:
   (:class:`fe2.io.series.FieldSeries`: one closed XDMF/HDF5 pair per step);
 * ``load_displacement.csv`` / ``.png`` — load factor, prescribed displacement
   scale, reaction force on the monitored boundary (force per unit thickness in 2D);
+* ``energy_balance.csv`` — per step the energy audit (:mod:`fe2.macro.energy_audit`): external
+  work, macro and micro stress power, stored energy, physical and numerical dissipation, the
+  relative residuals between them and the minimum dissipation increments (models that declare
+  ``energy_increment`` only); the same numbers are in each step record (``energy``);
 * ``steps.json`` — the records of the converged steps;
 * ``checkpoint/`` — the last converged step (displacement dofs and committed
   micro states per rank; step, load factor, the step records and every rank's
@@ -48,6 +52,8 @@ from fe2.errors import ConfigError, ConvergenceError
 from fe2.faults import fault_point
 from fe2.io.results import write_csv_atomic
 from fe2.io.series import FieldSeries, truncate_all
+from fe2.macro import energy_audit
+from fe2.macro.energy_audit import EnergyAudit
 from fe2.macro.small_strain import QuasiStaticMacroProblem
 from fe2.materials.contract import MicroStatistics
 from fe2.solvers import RankCheckpoint
@@ -168,6 +174,7 @@ def run_load_steps(
         records.extend(meta.get("records", [])[:step])
         resume_cuts = int(meta.get("cuts", 0))
         say(f"restarted from step {step} (load factor {factor:.4g})")
+    audit = EnergyAudit(solver)  # from the committed state (the checkpoint's after a restart)
     # frames newer than the checkpoint (or all, for a new run) belong to a run that did not commit them
     truncate_all(out, step, comm)
     series_u = FieldSeries(out, "displacement", comm)
@@ -204,7 +211,8 @@ def run_load_steps(
                 solver.reaction(solver.dirichlet_dofs_for(monitor.tag), monitor.component) if monitor else None
             )
             records.append({"step": step, "load_factor": factor, "newton_iterations": rep.iterations,
-                            "residuals": rep.residuals, "reaction": reaction, "time_s": rep.time_s})
+                            "residuals": rep.residuals, "reaction": reaction, "time_s": rep.time_s,
+                            "energy": audit.step()})
             # 1. this step's frames (closed files of their own)
             stress.interpolate(stress_expr)
             fields = [stress]
@@ -239,6 +247,10 @@ def run_load_steps(
             comm.Barrier()
             say(f"step {step}: load factor {factor:.4g} converged in {rep.iterations} Newton iterations"
                 + (f", reaction {reaction:.6g}" if reaction is not None else ""))
+    if audit.available:
+        rows = [[r["step"], r["load_factor"], *(r["energy"][c] for c in energy_audit.COLUMNS)] for r in records
+                if r.get("energy")]
+        write_csv_atomic(out / "energy_balance.csv", energy_audit.csv_header(solver.dim), rows, comm)
     if monitor is not None:
         rows = [[r["step"], r["load_factor"], r["reaction"]] for r in records]
         write_csv_atomic(out / "load_displacement.csv", ["step", "load_factor", "reaction_force"], rows, comm)

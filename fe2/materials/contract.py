@@ -45,6 +45,9 @@ capability                  meaning                          default
 ``writes_point_fields``     ``write_point_fields`` writes    ``False`` (then it raises)
                             one point's micro fields
 ``statistics()``            :class:`MicroStatistics`         all zero
+``energy_increment(...)``   work, stored energy and          ``None`` (not declared: the
+                            dissipation of a step            energy audit says so)
+                            (:mod:`fe2.materials.energy`)
 =========================  ===============================  ==================================
 
 State: one type, :class:`~fe2.materials.state.BatchedState` (``EmptyState``
@@ -97,6 +100,7 @@ from typing import Literal, NamedTuple
 import numpy as np
 
 from fe2.errors import MaterialError
+from fe2.materials.energy import EnergyIncrement, linear_elastic_increment
 from fe2.materials.state import BatchedState, EmptyState, StateStore
 
 Kind = Literal["small_strain", "finite_strain", "conductivity", "darcy"]
@@ -288,6 +292,14 @@ class MicroModel[S: BatchedState](abc.ABC):
         """Counters of this rank's micro work (:meth:`MicroStatistics.reduce` sums them over ranks)."""
         return MicroStatistics()
 
+    def energy_increment(self, driver_n: np.ndarray, driver: np.ndarray, state_n: S, state: S
+                         ) -> EnergyIncrement | None:
+        """Work, stored energy and dissipation of the step from ``(driver_n, state_n)`` (committed) to
+        ``(driver, state)`` (its converged trial state), per point (:class:`~fe2.materials.energy.EnergyIncrement`);
+        ``None``: the model declares no energy (default).
+        """
+        return None
+
 
 #: the former name of :class:`MicroModel` (same class)
 MaterialModel = MicroModel
@@ -366,6 +378,11 @@ class LinearElasticLaw(MicroModel[EmptyState]):
         sigma = eps @ self.c_mandel  # C symmetric: (C eps)_i = eps_j C_ji
         tangent = np.broadcast_to(self.c_mandel, (n, self.driver_size, self.driver_size)).copy()
         return sigma, tangent, EmptyState()
+
+    def energy_increment(self, driver_n: np.ndarray, driver: np.ndarray, state_n: BatchedState,
+                         state: BatchedState) -> EnergyIncrement:
+        """ψ = ½ ε·C·ε, no dissipation (:func:`~fe2.materials.energy.linear_elastic_increment`)."""
+        return linear_elastic_increment(self.c_mandel, check_driver(self, driver_n), check_driver(self, driver))
 
 
 class LinearTransportLaw(MicroModel[EmptyState]):

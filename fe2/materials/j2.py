@@ -58,6 +58,7 @@ import numpy as np
 
 from fe2.errors import MaterialError
 from fe2.materials.contract import BatchedState, InadmissibleDriverError, Kind, MicroModel, check_driver
+from fe2.materials.energy import EnergyIncrement, quadratic_form
 
 SQRT23 = float(np.sqrt(2.0 / 3.0))
 
@@ -268,6 +269,45 @@ class J2Plasticity(MicroModel[J2State]):
 
         trial = J2State(plastic_strain=ep, eq_plastic_strain=alpha, back_stress=beta)
         return sigma[:, self._idx], tangent, trial
+
+    # ------------------------------------------------------------------ energy
+    def hardening_energy(self, alpha: np.ndarray) -> np.ndarray:
+        """ψ_iso(α) = ½ H_iso α² + Q (α + (e^{−bα} − 1)/b), so that ψ_iso'(α) = K(α) − σ_y0."""
+        psi = 0.5 * self.h_iso * alpha**2
+        if self.voce_q > 0.0:
+            psi = psi + self.voce_q * (alpha + np.expm1(-self.voce_b * alpha) / self.voce_b)
+        return psi
+
+    def free_energy(self, driver: np.ndarray, state: J2State) -> np.ndarray:
+        """ψ = ½ εᵉ·C·εᵉ + ψ_iso(α) + (3 / (4 H_kin)) ‖β‖² per point (the last term 0 without kinematic hardening)."""
+        ee = self.strain_3d(driver) - state.plastic_strain
+        psi = 0.5 * quadratic_form(ee, self.c_elastic_3d) + self.hardening_energy(state.eq_plastic_strain)
+        if self.h_kin > 0.0:
+            psi = psi + 0.75 / self.h_kin * np.einsum("pi,pi->p", state.back_stress, state.back_stress)
+        return psi
+
+    def energy_increment(self, driver_n: np.ndarray, driver: np.ndarray, state_n: J2State,
+                         state: J2State) -> EnergyIncrement:
+        """Work, stored energy and dissipation of the radial return from ``state_n``, by its discrete identity.
+
+            σ_{n+1}·Δε = Δψ + σ_y0 Δα + [½ Δεᵉ·C·Δεᵉ + (3/(4H_kin)) ‖Δβ‖² + Δα ψ_iso'(α_{n+1}) − Δψ_iso]
+
+        (σ_{n+1} = C εᵉ_{n+1}; s − β = √(2/3) K(α_{n+1}) n on the yield surface; β = (2/3) H_kin εᵖ). The
+        physical dissipation σ_y0 Δα and the bracket (the numerical dissipation; ψ_iso convex) are ≥ 0.
+        """
+        e0, e1 = self.strain_3d(driver_n), self.strain_3d(driver)
+        sigma = self.stress_3d(driver, state)
+        d_alpha = state.eq_plastic_strain - state_n.eq_plastic_strain
+        d_ee = (e1 - state.plastic_strain) - (e0 - state_n.plastic_strain)
+        d_iso = self.hardening_energy(state.eq_plastic_strain) - self.hardening_energy(state_n.eq_plastic_strain)
+        numerical = (0.5 * quadratic_form(d_ee, self.c_elastic_3d)
+                     + d_alpha * (self.yield_stress(state.eq_plastic_strain) - self.sigma_y0) - d_iso)
+        if self.h_kin > 0.0:
+            d_beta = state.back_stress - state_n.back_stress
+            numerical = numerical + 0.75 / self.h_kin * np.einsum("pi,pi->p", d_beta, d_beta)
+        return EnergyIncrement.of_points(np.einsum("pi,pi->p", sigma, e1 - e0),
+                                         self.free_energy(driver, state) - self.free_energy(driver_n, state_n),
+                                         self.sigma_y0 * d_alpha, numerical)
 
     # ------------------------------------------------------------------ internals
     def _solve_consistency(

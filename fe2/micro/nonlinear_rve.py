@@ -40,6 +40,7 @@ from fe2.errors import ConfigError, ConvergenceError, MaterialError, SolverError
 from fe2.geometry.base import RVEMesh
 from fe2.kinematics import Kinematics
 from fe2.materials.contract import MicroModel, MicroStatistics
+from fe2.materials.energy import EnergyIncrement
 from fe2.materials.state import BatchedState
 from fe2.micro import constraints
 from fe2.micro.linear_solver import LinearSolverOptions
@@ -272,6 +273,13 @@ class NonlinearRVEMaterial(MicroModel[RVEState]):
             for ph, st in new_local.items():
                 trial_phases[ph].put(self._slice(ph, i), st)
         return flux, tangent, RVEState(trial_phases, trial_w)
+
+    def energy_increment(self, driver_n: np.ndarray, driver: np.ndarray, state_n: RVEState,
+                         state: RVEState) -> EnergyIncrement | None:
+        """RVE volume averages of the phase laws' increments (:func:`fe2.micro.rve_energy.rve_energy_increment`)."""
+        from fe2.micro.rve_energy import rve_energy_increment
+
+        return rve_energy_increment(self, driver_n, driver, state_n, state)
 
     def point_fields(self, state: RVEState) -> dict[str, np.ndarray]:
         """Per macro point, RVE volume averages of the phases' scalar fields (e.g. equivalent plastic

@@ -17,6 +17,7 @@ import time
 import numpy as np
 
 from fe2.materials.contract import MicroModel, MicroStatistics
+from fe2.materials.energy import EnergyIncrement, linear_elastic_increment
 from fe2.materials.state import BatchedState, EmptyState
 from fe2.micro.results import BCResult
 from fe2.micro.rve_problem import RVEProblem
@@ -63,6 +64,13 @@ class LinearRVEMaterial(MicroModel):
         is the RVE solve's own).
         """
         return MicroStatistics(solves=self.micro_solves, time_s=self.micro_time_s)
+
+    def energy_increment(self, driver_n: np.ndarray, driver: np.ndarray, state_n: BatchedState,
+                         state: BatchedState) -> EnergyIncrement | None:
+        """Elasticity: ψ = ½ E·C_hom·E (= ⟨½ ε:C:ε⟩ by Hill–Mandel), no dissipation; other physics: None."""
+        if self.kind != "small_strain":
+            return None
+        return linear_elastic_increment(self.c_mandel, driver_n, driver)
 
     def evaluate(self, driver: np.ndarray, state: BatchedState, guess: BatchedState | None = None):
         """Flux (n, m) = driver @ C_homᵀ, tangent (n, m, m) = C_hom; no state."""

@@ -34,6 +34,7 @@ from fe2.geometry.macro_domains import MacroMesh, bar, plate_with_hole
 from fe2.io.results import write_json_atomic
 from fe2.macro.balance import BalancedMaterial
 from fe2.macro.driver import Monitor, add_statistics, run_load_steps
+from fe2.macro.energy_audit import summarize
 from fe2.macro.small_strain import Dirichlet, QuasiStaticMacroProblem, Traction
 from fe2.materials import IsotropicElastic, LinearElasticLaw
 from fe2.materials.contract import MicroModel
@@ -153,11 +154,19 @@ def run_fe2(cfg: RunConfig, comm: MPI.Comm, out_dir: str | Path, *, restart: boo
                              "balanced": isinstance(material, BalancedMaterial),
                              "points_lent": stats.points_lent},
         },
+        "energy": {**summarize(records),
+                   "units": f"sums over the mesh in stress*length^{solver.dim}"
+                            + (" (per unit thickness)" if solver.dim == 2 else "")
+                            + "; residuals relative to the step's external work; minima per unit volume (stress)",
+                   "per_step": "energy_balance.csv and steps[*].energy"},
         "wall_time_s": time.perf_counter() - t0,  # this segment's
         "config": cfg.model_dump(),
     }
     write_json_atomic(out / "result.json", result, comm)
     lb = result["micro"]["load_balance"]
     say(f"done: {len(records)} step(s); micro time per rank min/mean/max {lb['min']:.2f}/{lb['mean']:.2f}/"
-        f"{lb['max']:.2f} s; Hill-Mandel max {result['micro']['hill_mandel_max']:.1e}")
+        f"{lb['max']:.2f} s; Hill-Mandel max {result['micro']['hill_mandel_max']:.1e}"
+        + (f"; energy balance max {result['energy']['max_abs_balance_residual']:.1e} (relative), dissipation "
+           f"min {min(result['energy']['min_dissipated'], result['energy']['min_numerical']):.1e}"
+           if result["energy"]["available"] else ""))
     return result
