@@ -9,9 +9,9 @@ checkpoint and outputs of every converged step are on disk.
 Files in ``out_dir``:
 
 * ``displacement.xdmf`` — u at every converged step (time = load factor);
-* ``stress.xdmf`` — cell averages of the macro stress (Mandel components in the
-  DG0 vector field ``stress_mandel``; order 11 22 12 / 11 22 33 23 13 12; at
-  finite strain P row-major) and of the material's scalar history fields, e.g.
+* ``stress.xdmf`` — cell averages of the macro stress (the DG0 vector field ``stress_voigt``:
+  σ in Voigt order 11 22 12 / 11 22 33 23 13 12, shear components unscaled; at finite strain
+  ``first_piola``: P row-major, P11 P12 P21 P22 ...) and of the material's scalar history fields, e.g.
   ``eq_plastic_strain`` (for an RVE: its volume average);
 * ``series/`` — the frames behind those two index files and ``micro_point<k>.xdmf``
   (:class:`fe2.io.series.FieldSeries`: one closed XDMF/HDF5 pair per step);
@@ -45,6 +45,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import ufl
 from dolfinx import fem
 from mpi4py import MPI
 
@@ -57,6 +58,7 @@ from fe2.macro.energy_audit import EnergyAudit
 from fe2.macro.small_strain import QuasiStaticMacroProblem
 from fe2.materials.contract import MicroStatistics
 from fe2.solvers import RankCheckpoint
+from fe2.tensors import mandel_scale
 
 
 @dataclass(frozen=True)
@@ -180,8 +182,13 @@ def run_load_steps(
     series_u = FieldSeries(out, "displacement", comm)
     series_s = FieldSeries(out, "stress", comm)
     Q0 = fem.functionspace(solver.mesh, ("DG", 0, (solver.m,)))
-    stress = fem.Function(Q0, name="stress_mandel")
-    stress_expr = fem.Expression(solver.quad.flux, Q0.element.interpolation_points)
+    if solver.kinematics.kind == "small_strain":  # output notation is Voigt: stress shears are not scaled
+        stress = fem.Function(Q0, name="stress_voigt")
+        to_voigt = ufl.as_vector([solver.quad.flux[i] / w for i, w in enumerate(mandel_scale(solver.dim))])
+    else:
+        stress = fem.Function(Q0, name="first_piola")
+        to_voigt = solver.quad.flux
+    stress_expr = fem.Expression(to_voigt, Q0.element.interpolation_points)
     Qs = fem.functionspace(solver.mesh, ("DG", 0))
     scalars: dict[str, fem.Function] = {}
     probes = _locate_points(solver, micro_points) if solver.material.writes_point_fields else []

@@ -133,9 +133,10 @@ def run_fe2(cfg: RunConfig, comm: MPI.Comm, out_dir: str | Path, *, restart: boo
     micro_t = comm.allgather(float(mine.time_s))
     result = {
         "problem": f"fe2 {solver.kinematics.kind.replace('_', ' ')}",
-        "notation": ("stress.xdmf holds Mandel sigma (11 22 12 / 11 22 33 23 13 12, shear x sqrt 2)"
+        "notation": ("stress.xdmf field stress_voigt: sigma in Voigt order (11 22 12 / 11 22 33 23 13 12), "
+                     "shear components unscaled"
                      if solver.kinematics.kind == "small_strain" else
-                     "stress.xdmf holds the first Piola-Kirchhoff stress P, row-major (P11 P12 P21 P22 ...)"),
+                     "stress.xdmf field first_piola: the first Piola-Kirchhoff stress P, row-major (P11 P12 P21 ...)"),
         "units": "as given in the config (fe2 does not convert units); reaction: force (per unit thickness in 2D)",
         "ranks": comm.size,
         "macro_quadrature_points": n_points,
