@@ -5,7 +5,7 @@
 #                suite serially, then on 2 MPI ranks
 #
 # .venv is made by scripts/bootstrap_venv.sh from a Python >= 3.12 (python3.13 /
-# python3.12 on PATH, or pyenv) with every dependency pinned in pyproject.toml.
+# python3.12 on PATH, or pyenv) with the exact versions of constraints.txt (ranges in pyproject.toml).
 # Everything below calls .venv/bin/... explicitly: no activation needed.
 
 SHELL := /bin/bash
@@ -60,7 +60,7 @@ demo: venv
 	@echo "Demo output in $(DEMO_OUT)/ -- open the .xdmf files in ParaView (File > Open, reader 'Xdmf3 Reader S'):"
 	@find $(DEMO_OUT) -maxdepth 2 \( -name '*.xdmf' -o -name '*.bp' -o -name '*.json' -o -name '*.png' \) -print 2>/dev/null | sort | sed 's/^/  /'
 
-# ruff and mypy are pinned in pyproject's `test` extra. ruff must pass; mypy always runs and
+# ruff and mypy are in pyproject's `test` extra, pinned in constraints.txt. ruff must pass; mypy always runs and
 # fails `make lint` (and so `make test`) unless MYPY_STRICT=0.
 lint: venv
 	@rc=0; \
@@ -95,9 +95,9 @@ test-fast: venv
 test-slow: venv
 	$(RUN_ENV) timeout -k 30 $(TEST_TIMEOUT) $(MPIRUN) -n $(NP) $(PY) -m mpi4py -m pytest tests -q -m "slow and not serial" --run-slow -p no:cacheprovider $(PYTEST_ARGS)
 
-# FiPy (phase-field peer) is pinned in pyproject's `bench` extra; installed once per pyproject change.
-$(VENV)/.fe2-bench: pyproject.toml | venv
-	$(PY) -m pip install --quiet --disable-pip-version-check -e ".[bench]"
+# FiPy (phase-field peer) is in pyproject's `bench` extra (pinned in constraints.txt); installed once per change.
+$(VENV)/.fe2-bench: pyproject.toml constraints.txt | venv
+	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[bench]"
 	@touch $@
 
 bench: venv $(VENV)/.fe2-bench
@@ -107,9 +107,9 @@ bench: venv $(VENV)/.fe2-bench
 		echo "bench/run.py does not exist yet: nothing to run"; \
 	fi
 
-# mkdocs is pinned in pyproject's `docs` extra; installed once per pyproject change.
-$(VENV)/.fe2-docs: pyproject.toml | venv
-	$(PY) -m pip install --quiet --disable-pip-version-check -e ".[docs]"
+# mkdocs is in pyproject's `docs` extra (pinned in constraints.txt); installed once per change.
+$(VENV)/.fe2-docs: pyproject.toml constraints.txt | venv
+	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[docs]"
 	@touch $@
 
 docs: venv $(VENV)/.fe2-docs

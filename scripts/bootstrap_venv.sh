@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Create .venv from a Python >= 3.12 and install fe2 with its pinned dependencies.
+# Create .venv from a Python >= 3.12 and install fe2 with the pinned versions of constraints.txt.
 #
 # Interpreter search order: $FE2_PYTHON, python3.13 / python3.12 on PATH,
 # then pyenv's installed 3.13.x / 3.12.x. If the chosen interpreter already
@@ -35,7 +35,8 @@ find_python() {
     return 1
 }
 
-if [ -f "$stamp" ] && [ "$stamp" -nt pyproject.toml ] && [ "$(cat "$stamp")" = "$extras" ]; then
+if [ -f "$stamp" ] && [ "$stamp" -nt pyproject.toml ] && [ "$stamp" -nt constraints.txt ] \
+        && [ "$(cat "$stamp")" = "$extras" ]; then
     exit 0
 fi
 
@@ -67,5 +68,6 @@ all_extras="$extras"
 if [ "$(cat "$venv/.fe2-dolfinx")" = wheel ]; then
     all_extras="dolfinx${extras:+,$extras}"
 fi
-"$venv/bin/python" -m pip install --quiet --disable-pip-version-check -e ".[${all_extras}]"
+# ranges in pyproject.toml, the tested exact versions from constraints.txt
+"$venv/bin/python" -m pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[${all_extras}]"
 echo "$extras" > "$stamp"
