@@ -327,10 +327,33 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{self.prog}: {message} (see {self.prog} --help)")
 
 
+class _VersionAction(argparse.Action):
+    """``fe2 --version``: fe2's version and the stack it runs on (rank 0 prints), exit 0."""
+
+    def __init__(self, option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS, help=None):
+        super().__init__(option_strings, dest=dest, default=default, nargs=0, help=help)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        import platform
+
+        import dolfinx
+        from petsc4py import PETSc
+
+        from fe2 import __version__
+
+        petsc = ".".join(str(v) for v in PETSc.Sys.getVersion())
+        mpi = " ".join(MPI.Get_library_version().splitlines()[0].split())
+        if MPI.COMM_WORLD.rank == 0:
+            print(f"fe2 {__version__} (dolfinx {dolfinx.__version__}, PETSc {petsc}, {mpi}, "
+                  f"Python {platform.python_version()})")
+        parser.exit(0)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``fe2`` argument parser, one subparser per row of :data:`COMMANDS`."""
     parser = _Parser(prog="fe2", description="FE² multiscale homogenization on DOLFINx", epilog=PETSC_EPILOG)
     parser.set_defaults(petsc_cli={})
+    parser.add_argument("--version", action=_VersionAction, help="print the versions of fe2 and its stack, exit")
     sub = parser.add_subparsers(dest="command", required=True)
     for cmd in COMMANDS:
         p = sub.add_parser(cmd.name, help=cmd.help, description=cmd.help, epilog=PETSC_EPILOG)
