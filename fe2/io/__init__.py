@@ -1,1 +1,5 @@
-"""Field writers (XDMF/VTX), atomic JSON/CSV results and PNG plots."""
+"""Field writers (XDMF/VTX, VTK series), atomic JSON/CSV results, PNG plots, and :func:`open_results`."""
+
+from fe2.io.readers import Results, open_results
+
+__all__ = ["Results", "open_results"]

@@ -6,7 +6,9 @@ never appends: each frame is written by dolfinx's ``XDMFFile`` in ``"w"`` mode t
 its own pair and closed::
 
     OUT/displacement.xdmf                 # the index: what ParaView opens (one time series)
+    OUT/displacement.pvd                  # the same series as VTK XML: what pyvista (and ParaView) read
     OUT/series/displacement.000001.xdmf   # frame of step 1 (and its .h5)
+    OUT/series/displacement_000001.pvd    # the same frame as VTK (.pvd + .vtu, .pvtu on several ranks)
     OUT/series/displacement.000002.xdmf
 
 After a frame (and the caller's checkpoint) is on disk, :meth:`FieldSeries.commit`
@@ -61,6 +63,10 @@ class FieldSeries:
         """The XDMF file of frame ``number`` (its HDF5 file has the suffix ``.h5``)."""
         return self.folder / f"{self.stem}.{number:06d}.xdmf"
 
+    def vtk_frame_path(self, number: int) -> Path:
+        """The VTK collection (.pvd) of frame ``number``: its data are ``<stem>_<number>*.vtu`` / ``.pvtu``."""
+        return self.folder / f"{self.stem}_{number:06d}.pvd"
+
     def frames(self) -> list[int]:
         """Numbers of the frames on disk, in order (an XDMF file whose HDF5 partner exists)."""
         found = []
@@ -85,12 +91,15 @@ class FieldSeries:
             for f in functions:
                 xdmf.write_function(f, t)
                 fault_point("series.frame")  # inside a frame: part of its functions written
+            xdmf.close()
+            # the same frame as VTK XML (what pyvista reads; the XDMF reader of VTK 9.7 crashes on these files)
+            with io.VTKFile(self.comm, self.vtk_frame_path(number), "w") as vtk:
+                vtk.write_function(list(functions), t)
         except BaseException as err:
             if self.comm.size > 1:  # a peer may be inside a collective HDF5 write: closing would hang too
                 abort_job(self.comm, f"fe2: error (rank {self.comm.rank}): writing {path} failed "
                                      f"({type(err).__name__}: {err}); the job is aborted", 3)
             raise
-        xdmf.close()
 
     def commit(self, upto: int | None = None) -> None:
         """Rewrite the index atomically over the frames ``<= upto`` (all frames: ``None``). Collective."""
@@ -105,11 +114,14 @@ class FieldSeries:
                 if n > keep_upto:
                     self.frame_path(n).unlink(missing_ok=True)
                     self.frame_path(n).with_suffix(".h5").unlink(missing_ok=True)
+                    for p in self.folder.glob(f"{self.stem}_{n:06d}*"):  # its VTK files
+                        p.unlink(missing_ok=True)
             self._write_index(self.frames())
         self.comm.Barrier()
 
     # ------------------------------------------------------------------ index
     def _write_index(self, numbers: list[int]) -> None:
+        self._write_vtk_index(numbers)
         if not numbers:
             self.index.unlink(missing_ok=True)
             return
@@ -150,6 +162,36 @@ class FieldSeries:
             os.fsync(fh.fileno())
         fault_point("series.index")  # new index written, not yet renamed
         os.replace(tmp, self.index)
+
+
+    def _write_vtk_index(self, numbers: list[int]) -> None:
+        """``OUT/<stem>.pvd``: one VTK collection over the VTK frames of ``numbers`` (frames without one,
+        e.g. an RVE's written by its material, are left out; none: no file).
+        """
+        index = self.out / f"{self.stem}.pvd"
+        root = ET.Element("VTKFile", {"type": "Collection", "version": "1.0"})
+        coll = ET.SubElement(root, "Collection")
+        for n in numbers:
+            path = self.vtk_frame_path(n)
+            if not path.is_file():
+                continue
+            try:
+                datasets = ET.parse(path).getroot().iter("DataSet")
+            except (ET.ParseError, OSError) as err:
+                raise OutputError(f"{path}: not a readable VTK collection ({err})") from err
+            for ds in datasets:
+                ds.set("file", f"{FRAMES}/{ds.get('file', '')}")
+                coll.append(ds)
+        if not len(coll):
+            index.unlink(missing_ok=True)
+            return
+        ET.indent(root, space="  ")
+        tmp = index.with_name(index.name + ".tmp")
+        with tmp.open("w", encoding="utf-8") as fh:
+            fh.write('<?xml version="1.0"?>\n' + ET.tostring(root, encoding="unicode") + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, index)
 
 
 def _prefix_hdf_paths(element: ET.Element, folder: str) -> None:
