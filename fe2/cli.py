@@ -260,6 +260,7 @@ class Command:
     restart: str | None = None  #: help of --restart, None: not restartable
     fresh: str | None = None  #: help of --fresh, None: no such flag
     add_arguments: Callable[[argparse.ArgumentParser], None] | None = None
+    load: str | None = None  #: "module:function" loading its config (for --check); None: no config file
 
 
 def _scales_arguments(sc: argparse.ArgumentParser) -> None:
@@ -275,23 +276,25 @@ def _scales_arguments(sc: argparse.ArgumentParser) -> None:
 #: The command table: ``fe2 <name> ...`` for every row, in this order in ``fe2 --help``.
 COMMANDS: tuple[Command, ...] = (
     Command("homogenize", "effective tensor of one RVE under KUBC / periodic / TUBC", _cmd_homogenize,
-            "docs/config.md", "output folder (result.json, fields/, PNG)"),
+            "docs/config.md", "output folder (result.json, fields/, PNG)", load="fe2.config:load_homogenize_config"),
     Command("bounds", "bound-convergence study: KUBC / periodic / TUBC vs RVE size over random realizations",
             _cmd_bounds, "docs/config.md, section fe2 bounds",
             "output folder; finished realizations found there are reused (the study resumes)",
-            fresh="discard the realizations of earlier runs in --out"),
+            fresh="discard the realizations of earlier runs in --out", load="fe2.config:load_bounds_config"),
     Command("run", "FE² macro problem with an RVE at every quadrature point", _cmd_run,
             "docs/config.md, section fe2 run", "output folder (XDMF series, CSV/PNG, checkpoint/, result.json)",
-            restart="continue from the last checkpoint in --out"),
+            restart="continue from the last checkpoint in --out", load="fe2.config.run:load_run_config"),
     Command("phasefield", "Cahn–Hilliard / Allen–Cahn phase field (energy-stable, adaptive dt)", _cmd_phasefield,
             "docs/phasefield.md", "output folder (XDMF series, free_energy.csv/.png, result.json, checkpoint/)",
-            restart="continue from the last checkpoint in --out (same rank count)"),
+            restart="continue from the last checkpoint in --out (same rank count)",
+            load="fe2.config.phasefield:load_phasefield_config"),
     Command("reactions", "reaction network: well-mixed ODEs, stochastic (SSA / tau-leap / hybrid) "
             "or reaction–diffusion on a rectangle", _cmd_reactions, "docs/reactions.md and docs/config.md",
-            "output folder (CSV time series, PNG plots, result.json, XDMF)"),
+            "output folder (CSV time series, PNG plots, result.json, XDMF)",
+            load="fe2.config.reactions:load_reactions"),
     Command("darcy", "tissue perfusion: Darcy flow with Starling exchange, K from tissue data or "
             "micro Stokes cells, conservation audit, solute transport", _cmd_darcy, "docs/darcy.md",
-            "output folder (fields.bp, result.json, profile.csv/.png)"),
+            "output folder (fields.bp, result.json, profile.csv/.png)", load="fe2.config.darcy:load_darcy_config"),
     Command("scales", "sequential vs concurrent coupling from the length and time scale ratios", _cmd_scales,
             None, "optional folder for scales.json", add_arguments=_scales_arguments),
 )
@@ -363,13 +366,45 @@ def build_parser() -> argparse.ArgumentParser:
                            help="largest mesh (cells) this run may build; wins over [limits] max_cells (2e6)")
         if cmd.add_arguments is not None:
             cmd.add_arguments(p)
-        p.add_argument("--out", required=cmd.config_doc is not None, help=cmd.out_help)
+        p.add_argument("--out", help=cmd.out_help + (" (required unless --check)" if cmd.config_doc else ""))
+        if cmd.config_doc is not None:
+            p.add_argument("--check", action="store_true",
+                           help="validate the config, estimate the mesh sizes, print the plan; write nothing")
         if cmd.restart:
             p.add_argument("--restart", action="store_true", help=cmd.restart)
         if cmd.fresh:
             p.add_argument("--fresh", action="store_true", help=cmd.fresh)
-        p.set_defaults(func=cmd.run)
+        p.set_defaults(func=cmd.run, command_row=cmd)
     return parser
+
+
+def _check(args: argparse.Namespace, comm: MPI.Comm) -> int:
+    """``fe2 SUB CONFIG --check``: the config validated and its sizes estimated, as a run would; nothing written."""
+    import importlib
+
+    from fe2.config.limits import check_limits
+
+    cmd: Command = args.command_row
+    assert cmd.load is not None
+    module, name = cmd.load.split(":")
+    loader = getattr(importlib.import_module(module), name)
+    with _collective(MPI.COMM_WORLD):
+        loaded = loader(args.config)
+        cfg = loaded[0] if isinstance(loaded, tuple) else loaded
+        estimates = cfg.size_estimates()
+        check_limits(estimates, cfg.limits, str(args.config), getattr(args, "max_cells", None))
+    if comm.rank == 0:
+        print(f"fe2 {cmd.name} {args.config}: valid; would run on {comm.size} rank(s)"
+              + (f", writing to {args.out}" if args.out else ""))
+        cap = float(args.max_cells) if getattr(args, "max_cells", None) else cfg.limits.max_cells
+        for key, n in estimates:
+            micro = key.startswith("micro:")
+            limit = cfg.limits.max_micro_cells if micro else cap
+            what = "" if micro else " cells"
+            size = "not estimated (imported mesh)" if n is None else f"about {n:.3g}{what} (limit {limit:.3g})"
+            print(f"  {key.removeprefix('micro:')}: {size}")
+        print("  nothing written (--check)")
+    return 0
 
 
 class Interrupted(BaseException):
@@ -469,8 +504,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             pass
     try:
         argv, petsc_cli = split_petsc_args(argv)
-        args = build_parser().parse_args(argv)
+        parser = build_parser()
+        args = parser.parse_args(argv)
         args.petsc_cli = petsc_cli
+        row = getattr(args, "command_row", None)
+        if row is not None and row.config_doc is not None and not args.out and not args.check:
+            raise UsageError(f"fe2 {row.name}: the following arguments are required: --out (or --check) "
+                             f"(see fe2 {row.name} --help)")
+        if getattr(args, "check", False):
+            return _check(args, comm)
         if getattr(args, "out", None):
             with _collective():
                 prepare_out_dir(args.out, comm, keep_results=bool(getattr(args, "restart", False)))
