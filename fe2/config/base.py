@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -78,7 +79,39 @@ def _user_loc(loc: tuple, data, missing: bool) -> str:
     return ".".join(parts)
 
 
-def _describe(err: ValidationError, data=None) -> tuple[str, str]:
+def _key_names(model: Any) -> set[str]:
+    """Every key name of ``model`` and of the models nested in it (fields, unions, lists, dicts)."""
+    import typing
+
+    names: set[str] = set()
+    seen: set[type] = set()
+
+    def walk(tp) -> None:
+        if isinstance(tp, type) and issubclass(tp, BaseModel):
+            if tp in seen:
+                return
+            seen.add(tp)
+            for name, f in tp.model_fields.items():
+                names.add(f.alias or name)
+                walk(f.annotation)
+        for arg in typing.get_args(tp):
+            walk(arg)
+
+    walk(model)
+    return names
+
+
+def _suggestion(key: str, model: Any) -> str:
+    """`` (did you mean 'mesh_size'?)`` for a misspelt key close to a key of ``model`` (difflib, ratio ≥ 0.75)."""
+    import difflib
+
+    if model is None:
+        return ""
+    close = difflib.get_close_matches(key, sorted(_key_names(model)), n=1, cutoff=0.75)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _describe(err: ValidationError, data=None, model: Any = None) -> tuple[str, str]:
     """``(dotted key, message)`` of the error to report (see :func:`_format_validation_error`)."""
     errors = err.errors()
     # An unknown key (typo) usually also makes a required key "missing": report the typo. Otherwise
@@ -90,21 +123,23 @@ def _describe(err: ValidationError, data=None) -> tuple[str, str]:
     loc = _user_loc(first["loc"], data, first["type"] == "missing")
     msg = first["msg"]
     if first["type"] == "extra_forbidden":
-        msg = "unknown key"
+        msg = "unknown key" + (_suggestion(str(first["loc"][-1]), model) if first["loc"] else "")
     elif first["type"] == "value_error":
         msg = msg.removeprefix("Value error, ")
     more = f" (+{len(errors) - 1} more)" if len(errors) > 1 else ""
     return loc, msg + more
 
 
-def _format_validation_error(err: ValidationError, source: str, data=None) -> str:
-    loc, msg = _describe(err, data)
+def _format_validation_error(err: ValidationError, source: str, data=None, model: Any = None) -> str:
+    loc, msg = _describe(err, data, model)
     return f"{source}: {loc + ': ' if loc else ''}{msg}"
 
 
-def nested_error(err: ValidationError, prefix: str, data=None) -> str:
-    """One-line message of a table validated on its own (e.g. ``materials.fibre``): ``prefix.key: message``."""
-    loc, msg = _describe(err, data)
+def nested_error(err: ValidationError, prefix: str, data=None, model: Any = None) -> str:
+    """One-line message of a table validated on its own (e.g. ``materials.fibre``): ``prefix.key: message``;
+    ``model`` (a model class or a union of them): where a misspelt key's suggestion is looked up.
+    """
+    loc, msg = _describe(err, data, model)
     return f"{prefix}.{loc}: {msg}" if loc else f"{prefix}: {msg}"
 
 
@@ -113,7 +148,7 @@ def parse_config[M: BaseModel](data: dict, model: type[M], source: str = "config
     try:
         return model.model_validate(data)
     except ValidationError as err:
-        raise ConfigError(_format_validation_error(err, source, data)) from None
+        raise ConfigError(_format_validation_error(err, source, data, model)) from None
 
 
 def load_toml(path: str | Path) -> dict:

@@ -101,14 +101,14 @@ def _phase_table(physics: str, name: str, table):
         try:
             return _MATERIAL.validate_python(table)
         except ValidationError as err:
-            raise ValueError(nested_error(err, f"materials.{name}", table)) from None
+            raise ValueError(nested_error(err, f"materials.{name}", table, Material)) from None
     if not isinstance(table, dict):
         raise ValueError(f"materials.{name}: expected a table")
     if "void" in table:
         try:
             return _VOID.validate_python(table)
         except ValidationError as err:
-            raise ValueError(nested_error(err, f"materials.{name}", table)) from None
+            raise ValueError(nested_error(err, f"materials.{name}", table, VoidMaterial)) from None
     from fe2.micro.physics import physics_class
 
     try:

@@ -54,3 +54,21 @@ def test_out_is_required_without_check(capsys):
     assert main(["homogenize", str(cfg)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--out" in err[0]
+
+
+@pytest.mark.parametrize("good, typo, expected", [
+    ("mesh_size = 0.2 }", "mesh_sise = 0.2 }", "macro.domain.mesh_sise: unknown key (did you mean 'mesh_size'?)"),
+    ("poisson = 0.35", "poison = 0.35", "rve.materials.matrix.poison: unknown key (did you mean 'poisson'?)"),
+    ("[loading]", "[loadings]", "loadings: unknown key (did you mean 'loading'?)"),
+])
+def test_misspelt_key_gets_a_suggestion(capsys, tmp_path, good, typo, expected):
+    """An unknown key close to a key of the schema (difflib ratio >= 0.75) is named with the likely key."""
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[2] / "demos" / "configs" / "run" / "fe2_plate_j2.toml").read_text()
+    assert good in text
+    cfg = tmp_path / "typo.toml"
+    cfg.write_text(text.replace(good, typo, 1))
+    assert main(["run", str(cfg), "--check"]) == 2
+    err = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]
+    assert len(err) == 1 and expected in err[0]
