@@ -26,10 +26,14 @@ and e_j = u_j - u_{h,j}:
   and the discrete solution is too stiff: ``S_ij - S_h,ij = a(e_i, e_j) / |Y|``,
   S_h ⪯ S, hence C_h = S_h⁻¹ ⪰ C as well.
 
-Both identities need V_h to contain the exact affine field (KUBC, PBC): true on
-straight-sided cells for every degree, and on curved (order-2) cells only for
-field degree >= 2. A P1 field on a curved mesh interpolates E·x, and its tensor
-may lie on either side (``nested`` is False in the estimate then).
+Both identities need V_h to contain the exact affine field (KUBC, PBC) and the
+forms to be integrated exactly. Both hold on straight-sided cells for every
+degree (DG0 coefficients, polynomial integrands, exact quadrature): ``nested``
+is True. On curved (order-2) cells a P1 field only interpolates E·x, so its
+tensor may lie on either side of the exact one, and for every degree the
+integrands are rational, so the quadrature of V_p and V_{p+1} differ and the
+identity below holds up to quadrature error only (``nested`` is False;
+``identity_residual`` measures the discrepancy).
 
 The estimator: hierarchical, p -> p+1 on the same mesh
 ------------------------------------------------------
@@ -85,7 +89,8 @@ class ErrorEstimate:
         identity_residual: |Gram - (C_p - C_{p+1})| / |C| (KUBC, PBC) or
             |Gram - (S_{p+1} - S_p)| / |S| (TUBC), max norm: 0 up to solver
             tolerance when the spaces are nested.
-        nested: V_p contains the exact affine field and V_p ⊂ V_{p+1} (see module doc).
+        nested: straight-sided cells: V_p contains the exact affine field, V_p ⊂ V_{p+1} and
+            the forms are integrated exactly, so the identities of the module doc are exact.
         cell_indicators: (owned cells, n) array, η_K,jj = a_K(δ_j, δ_j)/|Y|.
     """
 
@@ -134,9 +139,10 @@ _SIGN = {
 
 
 def _nested(problem: RVEProblem) -> bool:
+    """Straight-sided cells: affine fields in V_p, V_p ⊂ V_{p+1}, forms integrated exactly."""
     msh = problem.rve.mesh
     cmap = msh.geometry.cmaps[0] if hasattr(msh.geometry, "cmaps") else msh.geometry.cmap
-    return problem.degree >= int(cmap.degree)
+    return int(cmap.degree) == 1
 
 
 class ErrorEstimator:
