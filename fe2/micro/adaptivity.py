@@ -130,6 +130,7 @@ class AdaptiveStep:
     cells: int
     effective_voigt: np.ndarray
     estimate: ErrorEstimate = field(repr=False)
+    rve: RVEMesh | None = field(default=None, repr=False)
 
     @property
     def error(self) -> float:
@@ -181,7 +182,7 @@ def adapt(
     steps: list[AdaptiveStep] = []
     for _ in range(max_steps):
         res, est, dofs, cells = _solve_and_estimate(rve, physics, materials, degree, solver, bc)
-        steps.append(AdaptiveStep(dofs, cells, res.effective_voigt, est))
+        steps.append(AdaptiveStep(dofs, cells, res.effective_voigt, est, rve))
         if progress is not None:
             progress(f"{bc} {'uniform' if uniform else 'adaptive'}: {dofs} dofs, est. error {steps[-1].error:.3e}")
         if steps[-1].error <= target_error:
