@@ -10,8 +10,8 @@ What is verified and why the tolerances are what they are:
 * effectivity indices against a reference on the same polygonal geometry
   (mesh refined uniformly once, P3 fields; its own error is ~3e-5 against a
   true error ~1e-2 at h = 0.1): the estimate is a lower bound (index <= 1 up to
-  the reference error) and tends to 1 — measured 0.90-0.91 at h = 0.2 and
-  0.953-0.955 at h = 0.1 for conductivity (docs/verification.md); asked: in
+  the reference error) and tends to 1 — measured 0.90-0.92 at h = 0.2 and
+  0.956-0.957 at h = 0.1 for conductivity (docs/verification.md); asked: in
   [0.93, 1.005] at h = 0.1 and larger than at h = 0.2;
 * P2 -> P3 on a curved (order-2) mesh: flagged as not nested, the identity holds to
   quadrature error (below 1 % of the estimate);
