@@ -123,3 +123,15 @@ def test_refined_mesh_keeps_phases_and_periodicity(coarse_rve):
         assert b.volume_fractions[phase] == pytest.approx(f, rel=1e-12)
     assert fine.periodic
     b.solve("periodic")
+
+
+def test_energy_identity_3d_elasticity():
+    """3D (6 load cases, 21 Gram pairs): the same exact identity and sign, coarse tetrahedral cell."""
+    rve = square_array(MPI.COMM_WORLD, volume_fraction=0.2, mesh_size=0.35, dim=3)
+    mats = {"matrix": IsotropicElastic(1.0, 0.3), "fibre": IsotropicElastic(10.0, 0.2)}
+    hom = homogenize_with_estimates(RVEProblem(rve, Elasticity(3), mats), BCS)
+    for bc in BCS:
+        est = hom.bcs[bc].error_estimate
+        assert est is not None and est.error_voigt.shape == (6, 6)
+        assert est.identity_residual < ROUNDOFF, bc
+        assert np.min(np.linalg.eigvalsh(est.energy_gram)) > 0.0, bc
