@@ -23,6 +23,17 @@ from fe2.config.rve import (
 from fe2.errors import ConfigError
 
 
+class HomogenizeSolverConfig(SolverConfig):
+    """``[solver]`` of ``fe2 homogenize``: the RVE solver, and the opt-in error estimate.
+
+    ``error_estimate = true`` solves every BC once more with degree + 1 on the same mesh
+    (:mod:`fe2.micro.error_estimate`) and writes the estimated discretization error of each
+    effective tensor next to it in result.json.
+    """
+
+    error_estimate: bool = False
+
+
 class HomogenizeConfig(CommandConfig):
     """``fe2 homogenize`` input.
 
@@ -39,7 +50,7 @@ class HomogenizeConfig(CommandConfig):
     #: phase name -> a validated table (built-in physics: ElasticMaterial / ConductorMaterial /
     #: VoidMaterial; a plugin physics: VoidMaterial or the table as written, checked by the physics)
     materials: dict[str, Any] = Field(min_length=1)
-    solver: SolverConfig = SolverConfig()
+    solver: HomogenizeSolverConfig = HomogenizeSolverConfig()
     output: OutputConfig = OutputConfig()
 
     @model_validator(mode="before")

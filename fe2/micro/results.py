@@ -9,10 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from fe2.micro.physics import make_physics, physics_class, physics_names
+
+if TYPE_CHECKING:
+    from fe2.micro.error_estimate import ErrorEstimate
 
 
 class _NotationTable(Mapping):
@@ -63,6 +67,8 @@ class BCResult:
     load_cases: list[LoadCase]
     timings: dict[str, float] = field(default_factory=dict)
     checks: dict[str, float] = field(default_factory=dict)
+    #: the estimated discretization error (:mod:`fe2.micro.error_estimate`), when asked for
+    error_estimate: ErrorEstimate | None = None
 
     @property
     def hill_mandel_max(self) -> float:
@@ -76,6 +82,7 @@ class BCResult:
             "timings_s": self.timings,
             "checks": self.checks,
             "iterations": [lc.iterations for lc in self.load_cases],
+            **({} if self.error_estimate is None else {"error_estimate": self.error_estimate.to_dict()}),
         }
 
 
@@ -116,6 +123,7 @@ class HomogenizationResult:
             "components": list(labels),
             "effective": {k: v.effective_voigt.tolist() for k, v in self.bcs.items()},
             "hill_mandel": {k: v.hill_mandel_max for k, v in self.bcs.items()},
+            **self._error_estimates(),
             "volume_fractions": self.volume_fractions,
             "mesh": self.mesh,
             "bounds": {
@@ -125,3 +133,10 @@ class HomogenizationResult:
             "details": {k: v.to_dict() for k, v in self.bcs.items()},
             "timings_s": self.timings,
         }
+
+    def _error_estimates(self) -> dict:
+        """{"error_estimate": {bc: estimated C_h - C (Voigt)}} when every BC carries an estimate, else {}."""
+        if not self.bcs or any(v.error_estimate is None for v in self.bcs.values()):
+            return {}
+        return {"error_estimate": {k: v.error_estimate.error_voigt.tolist()  # type: ignore[union-attr]
+                                   for k, v in self.bcs.items()}}

@@ -54,7 +54,7 @@ class RVEProblem:
         physics: a registered :class:`~fe2.micro.physics.Physics` (elasticity, conductivity, …).
         materials: phase name -> material, for every non-void phase of the mesh;
             empty when ``coefficients`` is given.
-        degree: Lagrange degree of the field (1 or 2).
+        degree: Lagrange degree of the field (1, 2 or 3; 3 is used by the p+1 error estimate of P2 runs).
         solver: linear-solver settings (default 'auto': see LinearSolverOptions).
         forms: compiled forms shared by many RVEs of one kind (see
             :mod:`fe2.micro.forms`); compiled for this mesh when omitted.
@@ -87,8 +87,8 @@ class RVEProblem:
         self.comm: MPI.Intracomm = rve.mesh.comm
         if physics.dim != rve.dim:
             raise ConfigError(f"physics is {physics.dim}D but the RVE mesh is {rve.dim}D")
-        if degree not in (1, 2):
-            raise ConfigError(f"element degree must be 1 or 2, got {degree}")
+        if degree not in (1, 2, 3):
+            raise ConfigError(f"element degree must be 1, 2 or 3, got {degree}")
         self.degree = degree
         self.field_coefficients = coefficients is not None
         if self.field_coefficients:

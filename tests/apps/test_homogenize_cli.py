@@ -473,3 +473,17 @@ def test_cli_mpirun_matches_serial(serial_cli_run, tmp_path: Path):
         assert np.abs(C2 - C1).max() <= 1e-10 * np.abs(C1).max(), bc
         assert d2["hill_mandel"][bc] < HM_TOL
 
+
+
+def test_error_estimate_flag_writes_estimates():
+    """[solver] error_estimate = true: every BC carries the p+1 estimate, next to its tensor (collective)."""
+    cfg = _config(BASE.replace("mesh_size = 0.1", "mesh_size = 0.2") + "\n[solver]\nerror_estimate = true\n")
+    assert cfg.solver.error_estimate
+    data = run_homogenization(cfg, MPI.COMM_WORLD, None)
+    assert list(data["error_estimate"]) == cfg.boundary_conditions
+    for bc in cfg.boundary_conditions:
+        err = np.asarray(data["error_estimate"][bc])
+        assert err.shape == (3, 3) and np.all(np.diag(err) > 0.0), bc  # the FE tensor is too stiff
+        details = data["details"][bc]["error_estimate"]
+        assert details["nested"] and details["identity_residual"] < HM_TOL
+    assert "error_estimate" not in run_homogenization(_config(BASE), MPI.COMM_WORLD, None)

@@ -26,6 +26,7 @@ from fe2.io.fields import gather_p1_field, write_rve_fields
 from fe2.io.plots import plot_field_png
 from fe2.io.results import write_json_atomic
 from fe2.materials import IsotropicConductor, IsotropicElastic
+from fe2.micro.error_estimate import homogenize_with_estimates
 from fe2.micro.linear_solver import LinearSolverOptions
 from fe2.micro.physics import make_physics, physics_class
 from fe2.micro.rve_problem import RVEProblem
@@ -127,7 +128,10 @@ def run_homogenization(
         rve, physics, materials_from_config(cfg), degree=cfg.solver.degree,
         solver=LinearSolverOptions(kind=cfg.solver.kind, rtol=cfg.solver.rtol),
     )
-    hom, fields = problem.homogenize(cfg.boundary_conditions, keep_fields=True, progress=say)
+    if cfg.solver.error_estimate:
+        hom, fields = homogenize_with_estimates(problem, cfg.boundary_conditions, keep_fields=True, progress=say)
+    else:
+        hom, fields = problem.homogenize(cfg.boundary_conditions, keep_fields=True, progress=say)
     hom.timings["mesh_s"] = t_mesh
     data = hom.to_dict()
     data["geometry"] = rve.description
