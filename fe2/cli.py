@@ -83,7 +83,7 @@ def _progress(comm: MPI.Comm) -> Callable[[str], None]:
 
 
 def _cmd_homogenize(args: argparse.Namespace, comm: MPI.Comm) -> int:
-    from fe2.apps.homogenize.runner import run_homogenization
+    from fe2.apps.homogenize.runner import print_effective_table, run_homogenization
     from fe2.config import load_homogenize_config
 
     cfg = _load(load_homogenize_config, args)
@@ -92,7 +92,7 @@ def _cmd_homogenize(args: argparse.Namespace, comm: MPI.Comm) -> int:
     with _petsc(cfg, args):
         data = run_homogenization(cfg, comm, args.out, progress=say)
     if comm.rank == 0:
-        _print_table(data)
+        print_effective_table(data)
         print(
             f"wrote {args.out}/result.json"
             + (" and fields/ (open the .xdmf files in ParaView)" if data.get("fields") else "")
@@ -102,6 +102,7 @@ def _cmd_homogenize(args: argparse.Namespace, comm: MPI.Comm) -> int:
 
 def _cmd_bounds(args: argparse.Namespace, comm: MPI.Comm) -> int:
     from fe2.apps.bounds import run_bounds_study
+    from fe2.apps.bounds.report import print_bounds_table
     from fe2.config import load_bounds_config
 
     cfg = _load(load_bounds_config, args)
@@ -111,63 +112,10 @@ def _cmd_bounds(args: argparse.Namespace, comm: MPI.Comm) -> int:
     with _petsc(cfg, args):
         summary = run_bounds_study(cfg, comm, args.out, progress=say, fresh=args.fresh)
     if comm.rank == 0:
-        _print_bounds_table(summary)
+        print_bounds_table(summary)
         print(f"wrote {args.out}/summary.json, statistics.csv, gaps.csv, fits.csv, realizations.csv and "
               f"{', '.join(summary['files']['figures'])}")
     return 0
-
-
-def _print_bounds_table(s: dict) -> None:
-    """Main case: mean ± CI per size and BC, relative gap, fitted exponents, tolerance answers."""
-    c = s["cases"]["main"]
-    conf = int(round(100 * s["confidence"]))
-    for m in s["measures"]:
-        print(f"\n{m}: mean ± {conf}% CI over realizations; gap = (KUBC - TUBC) / periodic")
-        head = "".join(f"{bc:>24s}" for bc in s["boundary_conditions"])
-        print(f"{'L/ℓ':>6s}{'n':>5s}{head}{'gap':>18s}")
-        for e in c["sizes"]:
-            if "stats" not in e:
-                continue
-            cols = "".join(f"{e['stats'][bc][m]['mean']:>13.6g} ± {e['stats'][bc][m]['ci']:<8.2g}"
-                           for bc in s["boundary_conditions"])
-            gap = e.get("gap", {}).get(m)
-            gtxt = f"{gap['relative']['mean']:>9.4f} ± {gap['relative']['ci']:<6.2g}" if gap else ""
-            print(f"{e['size']:>6g}{e['n']:>5d}{cols}{gtxt:>18s}")
-        for bc, per in c["fits"]["variance"].items():
-            f = per.get(m)
-            if f:
-                print(f"  Var[{m}] ∝ (L/ℓ)^-γ, {bc:8s}: γ = {f['exponent']:.2f} ± {f['stderr']:.2f}"
-                      f" (theory: d = {s['dim']})")
-        f = c["fits"]["relative_gap"].get(m)
-        if f:
-            print(f"  gap ∝ (L/ℓ)^-β: β = {f['exponent']:.2f} ± {f['stderr']:.2f}")
-        t = c["tolerance"].get(m, {})
-        questions = (
-            ("gap", "gap"),
-            ("ci", "CI of the mean"),
-            ("single_realization", "one realization"),
-            ("mean_converged", "mean drift vs the largest size"),
-        )
-        for what, label in questions:
-            if what in t:
-                x = t[what]
-                ext = x.get("extrapolated_size")
-                ext_txt = f", extrapolated {ext:.3g}" if ext is not None and math.isfinite(ext) else ""
-                sm = x["smallest_size"]
-                found = "none of the sizes" if sm is None else f"{sm:g}"
-                print(f"  smallest L/ℓ with {label} <= {x['tolerance']:g}: {found}{ext_txt}")
-
-
-def _print_table(data: dict) -> None:
-    """Diagonal and the (1,2) entry of each effective tensor (Voigt notation), and Hill–Mandel residuals."""
-    comps = data["components"]
-    pairs = [(i, i) for i in range(len(comps))] + [(0, 1)]
-    sym = "C" if data["physics"] == "elasticity" else "K"
-    head = "".join(f"{sym + comps[i] + comps[j]:>11s}" for i, j in pairs)
-    print(f"{'BC':9s}{head}{'Hill-Mandel':>13s}")
-    for bc, C in data["effective"].items():
-        vals = "".join(f" {C[i][j]:10.5g}" for i, j in pairs)
-        print(f"{bc:9s}{vals}{data['hill_mandel'][bc]:13.1e}")
 
 
 def _cmd_run(args: argparse.Namespace, comm: MPI.Comm) -> int:

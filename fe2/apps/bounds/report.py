@@ -8,6 +8,7 @@ Notation: Voigt with engineering shear, order ``11 22 12`` (2D) / ``11 22 33 23 
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -21,7 +22,7 @@ from fe2.apps.bounds.record import BoundsRecord
 from fe2.apps.bounds.store import RECORD_GLOB
 from fe2.io.results import write_csv_atomic, write_json_atomic
 
-__all__ = ["write_report"]
+__all__ = ["print_bounds_table", "write_report"]
 
 
 def _fmt(v) -> str | float | int:
@@ -181,3 +182,44 @@ def write_report(
         "figures": figures,
     }
     write_json_atomic(out / "summary.json", summary)
+
+
+def print_bounds_table(s: dict) -> None:
+    """Main case: mean ± CI per size and BC, relative gap, fitted exponents, tolerance answers."""
+    c = s["cases"]["main"]
+    conf = int(round(100 * s["confidence"]))
+    for m in s["measures"]:
+        print(f"\n{m}: mean ± {conf}% CI over realizations; gap = (KUBC - TUBC) / periodic")
+        head = "".join(f"{bc:>24s}" for bc in s["boundary_conditions"])
+        print(f"{'L/ℓ':>6s}{'n':>5s}{head}{'gap':>18s}")
+        for e in c["sizes"]:
+            if "stats" not in e:
+                continue
+            cols = "".join(f"{e['stats'][bc][m]['mean']:>13.6g} ± {e['stats'][bc][m]['ci']:<8.2g}"
+                           for bc in s["boundary_conditions"])
+            gap = e.get("gap", {}).get(m)
+            gtxt = f"{gap['relative']['mean']:>9.4f} ± {gap['relative']['ci']:<6.2g}" if gap else ""
+            print(f"{e['size']:>6g}{e['n']:>5d}{cols}{gtxt:>18s}")
+        for bc, per in c["fits"]["variance"].items():
+            f = per.get(m)
+            if f:
+                print(f"  Var[{m}] ∝ (L/ℓ)^-γ, {bc:8s}: γ = {f['exponent']:.2f} ± {f['stderr']:.2f}"
+                      f" (theory: d = {s['dim']})")
+        f = c["fits"]["relative_gap"].get(m)
+        if f:
+            print(f"  gap ∝ (L/ℓ)^-β: β = {f['exponent']:.2f} ± {f['stderr']:.2f}")
+        t = c["tolerance"].get(m, {})
+        questions = (
+            ("gap", "gap"),
+            ("ci", "CI of the mean"),
+            ("single_realization", "one realization"),
+            ("mean_converged", "mean drift vs the largest size"),
+        )
+        for what, label in questions:
+            if what in t:
+                x = t[what]
+                ext = x.get("extrapolated_size")
+                ext_txt = f", extrapolated {ext:.3g}" if ext is not None and math.isfinite(ext) else ""
+                sm = x["smallest_size"]
+                found = "none of the sizes" if sm is None else f"{sm:g}"
+                print(f"  smallest L/ℓ with {label} <= {x['tolerance']:g}: {found}{ext_txt}")

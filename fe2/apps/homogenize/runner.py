@@ -178,3 +178,15 @@ def _fluctuation_png(problem: RVEProblem, u, bc: str, label: str, path: Path) ->
         comp = "w1" if bs > 1 else "w"
         plot_field_png(pts, cells, vals, path, f"{bc}: fluctuation {comp} under unit {label}")
     return path.name
+
+
+def print_effective_table(data: dict) -> None:
+    """Diagonal and the (1,2) entry of each effective tensor (Voigt notation), and Hill–Mandel residuals."""
+    comps = data["components"]
+    pairs = [(i, i) for i in range(len(comps))] + [(0, 1)]
+    sym = "C" if data["physics"] == "elasticity" else "K"
+    head = "".join(f"{sym + comps[i] + comps[j]:>11s}" for i, j in pairs)
+    print(f"{'BC':9s}{head}{'Hill-Mandel':>13s}")
+    for bc, C in data["effective"].items():
+        vals = "".join(f" {C[i][j]:10.5g}" for i, j in pairs)
+        print(f"{bc:9s}{vals}{data['hill_mandel'][bc]:13.1e}")
