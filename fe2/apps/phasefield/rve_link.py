@@ -456,8 +456,10 @@ def run_and_homogenize(
     def on_snapshot(s) -> None:
         snap = homogenizer.snapshot(s.concentration(), s.t, s.free_energy())
         snaps.append(snap)
-        diag = {bc: np.round(np.diag(r.effective_voigt), 6).tolist() for bc, r in snap.result.bcs.items()}
-        say(f"homogenized t = {s.t:g}: beta fraction {snap.beta_fraction:.4f}, diag {diag}")
+        sym = "C (Voigt)" if material.physics_name == "elasticity" else "K"
+        cols = "; ".join(f"{bc} " + " ".join(f"{v:.5g}" for v in np.diag(r.effective_voigt))
+                         for bc, r in snap.result.bcs.items())
+        say(f"homogenized t = {s.t:g}: beta fraction {snap.beta_fraction:.4f}, diagonal of {sym}: {cols}")
 
     run_with_snapshots(solver, t_end, stepping, spec.times, on_snapshot, callback, t_stops)
     return write_snapshots(snaps, material, out, solver.comm)
