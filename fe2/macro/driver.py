@@ -51,6 +51,7 @@ from mpi4py import MPI
 
 from fe2.errors import ConfigError, ConvergenceError
 from fe2.faults import fault_point
+from fe2.io.progress import Eta
 from fe2.io.results import write_csv_atomic
 from fe2.io.series import FieldSeries, truncate_all
 from fe2.macro import energy_audit
@@ -177,6 +178,8 @@ def run_load_steps(
         resume_cuts = int(meta.get("cuts", 0))
         say(f"restarted from step {step} (load factor {factor:.4g})")
     audit = EnergyAudit(solver)  # from the committed state (the checkpoint's after a restart)
+    final = max(max(targets, default=1.0), 1e-300)
+    eta = Eta(factor / final)
     # frames newer than the checkpoint (or all, for a new run) belong to a run that did not commit them
     truncate_all(out, step, comm)
     series_u = FieldSeries(out, "displacement", comm)
@@ -253,7 +256,8 @@ def run_load_steps(
                 os.replace(tmp, rec_file)
             comm.Barrier()
             say(f"step {step}: load factor {factor:.4g} converged in {rep.iterations} Newton iterations"
-                + (f", reaction {reaction:.6g}" if reaction is not None else ""))
+                + (f", reaction {reaction:.6g}" if reaction is not None else "")
+                + f"  [{eta.text(factor / final, 'of the load path')}]")
     if audit.available:
         rows = [[r["step"], r["load_factor"], *(r["energy"][c] for c in energy_audit.COLUMNS)] for r in records
                 if r.get("energy")]

@@ -22,6 +22,7 @@ from mpi4py import MPI
 from fe2.config.phasefield import PhaseFieldConfig
 from fe2.errors import ConfigError
 from fe2.faults import fault_point
+from fe2.io.progress import Eta
 from fe2.io.results import write_csv_atomic, write_json_atomic
 from fe2.io.series import FieldSeries, truncate_all
 from fe2.physics.phasefield import (
@@ -175,6 +176,8 @@ def run_phasefield(cfg: PhaseFieldConfig, comm: MPI.Comm, out: str | Path, *, re
     frames = series.frames() if comm.rank == 0 else None
     last_frame = [comm.bcast(frames[-1] if frames else None, root=0)]  # step of the last frame: written once
 
+    eta = Eta(solver.t / cfg.time.t_end)
+
     def callback(s, rec: StepRecord):
         fault_point("phasefield.step")  # a step taken, its outputs not yet written
         if rec.step % cfg.output.every == 0 or any(abs(rec.t - t) <= snap_tol for t in cfg.output.times):
@@ -183,9 +186,9 @@ def run_phasefield(cfg: PhaseFieldConfig, comm: MPI.Comm, out: str | Path, *, re
             last_frame[0] = rec.step
         if rec.step > 0 and rec.step % cfg.output.checkpoint_every == 0:
             _save_checkpoint(s, s.dt_next, history + new, ckpt, comm)
-        if rec.step % cfg.output.every == 0:
+        if rec.step % cfg.output.every == 0 or eta.due():
             say(f"step {rec.step:5d}  t = {rec.t:10.4g}  dt = {rec.dt:9.3g}  F = {rec.energy:.8g}  "
-                f"mass = {rec.mass:.12g}  newton {rec.newton_its}")
+                f"mass = {rec.mass:.12g}  newton {rec.newton_its}  [{eta.text(rec.t / cfg.time.t_end, 'of t_end')}]")
 
     new: list[StepRecord] = []
 
