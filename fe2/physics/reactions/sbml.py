@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import re
 from pathlib import Path
 from typing import NoReturn
 
@@ -95,6 +96,28 @@ def load_sbml(path: str | Path) -> Network:
 def network_from_sbml_string(text: str, source: str = "<SBML string>") -> Network:
     """Like :func:`load_sbml` for SBML given as a string; ``source`` prefixes error messages."""
     return _Importer(libsbml.readSBMLFromString(text), source).network()
+
+
+# never needed for simulation (L3 makes them required="false"); libsbml enables both plugins on
+# every Level 2 document and reports them as required there
+_IGNORED_PACKAGES = {"layout", "render", "l3v2extendedmath"}  # the last: libsbml's L3V2 core math
+
+
+def _required_packages(doc: libsbml.SBMLDocument) -> list[str]:
+    """Packages the document itself declares ``required="true"`` (only Level 3 has packages),
+    known to libsbml or not, except those in ``_IGNORED_PACKAGES``."""
+    if doc.getLevel() < 3:
+        return []
+    out = []
+    ns = doc.getNamespaces()
+    for i in range(ns.getNumNamespaces()):
+        uri = ns.getURI(i)  # http://www.sbml.org/sbml/level3/version1/<package>/version1
+        m = re.search(r"sbml\.org/sbml/level3/version\d+/([^/]+)/", uri)
+        if m is None or m.group(1) == "core":
+            continue  # core, or a non-SBML namespace (annotations)
+        if m.group(1) not in _IGNORED_PACKAGES and doc.getPackageRequired(uri):
+            out.append(m.group(1))
+    return out
 
 
 def _sym(name: str) -> sp.Symbol:
@@ -156,11 +179,8 @@ class _Importer:
             if err.isError() or err.isFatal():
                 msg = " ".join(err.getMessage().split())
                 self.fail(f"invalid SBML (line {err.getLine()}): {msg}")
-        for i in range(doc.getNumPlugins()):
-            pkg = doc.getPlugin(i).getPackageName()
-            # l3v2extendedmath is libsbml's internal plugin for L3V2 core math, not a package
-            if pkg != "l3v2extendedmath" and doc.isPackageEnabled(pkg) and doc.getPackageRequired(pkg):
-                self.unsupported(f"required SBML package {pkg!r}")
+        for pkg in _required_packages(doc):
+            self.unsupported(f"required SBML package {pkg!r}")
         self.m = doc.getModel()
         if self.m is None:
             self.fail("the document has no <model>")
