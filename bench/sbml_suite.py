@@ -90,7 +90,7 @@ def sbml_file(case: Path, level: str | None) -> Path | None:
 def reason_key(msg: str) -> str:
     """A refusal message with its source, ids and numbers blanked (for grouping)."""
     msg = msg.split(": ", 1)[1] if ": " in msg else msg
-    msg = re.sub(r"'[^']*'", "'…'", msg)
+    msg = re.sub(r"(?<![A-Za-z0-9])'[^']*'", "'…'", msg)  # ids, not the apostrophe of fe2's
     msg = re.sub(r"\b\d+(\.\d+)?(e[-+]?\d+)?\b", "N", msg)
     return msg
 
@@ -226,8 +226,10 @@ def main() -> None:
     jobs = [(str(c), a.level, a.timeout) for c in _select(root, a.cases)]
     import fe2.physics.reactions.sbml  # noqa: F401 -- imported before the workers fork
     tic = time.perf_counter()
-    with mp.get_context("fork").Pool(a.jobs, maxtasksperchild=50) as pool:
-        rows = list(pool.imap(_job, jobs, chunksize=4))
+    pool = mp.get_context("fork").Pool(a.jobs, maxtasksperchild=50)
+    rows = list(pool.imap(_job, jobs, chunksize=4))
+    pool.close()  # not terminate(): workers exit on their own (no SIGTERM into PETSc's handler)
+    pool.join()
     rows = [r for r in rows if r[1] != "skip"]
     counts = Counter(r[1] for r in rows)
     print(f"{len(rows)} time-course cases ({a.level or 'highest level'}) in "

@@ -164,17 +164,17 @@ class _SpeciesMajorODE(Protocol):
     def jac_T(self, cT: np.ndarray, pvals: list, /) -> np.ndarray: ...
 
 
-def _jac_finite(cn, y, pv):
+def _jac_finite(cn, y, pv, method: str):
     J = cn.jac_T(y, pv)
     if not np.isfinite(J).all():
-        _raise_nonfinite(cn, y, pv, "integrate", "in a step")
-        raise ConvergenceError("integrate: non-finite Jacobian in a step")
+        _raise_nonfinite(cn, y, pv, method, "in a step")
+        raise ConvergenceError(f"{method}: non-finite Jacobian in a step")
     return J
 
 
 def _step_ros2(cn: _SpeciesMajorODE, y, h, pv):
     f0 = cn.rhs_T(y, pv)
-    sol = _Solver(_jac_finite(cn, y, pv), GAMMA_ROS2 * h)
+    sol = _Solver(_jac_finite(cn, y, pv, "ros2"), GAMMA_ROS2 * h)
     k1 = sol.solve(f0)
     y1 = y + h * k1
     k2 = sol.solve(cn.rhs_T(y1, pv) - 2.0 * k1)
@@ -188,7 +188,7 @@ def _step_be(cn: CompiledNetwork, y, h, pv, newton_tol, max_newton, scale):
     ok = np.zeros(y.shape[1], dtype=bool)
     for _ in range(max_newton):
         r = z - y - h * cn.rhs_T(z, pv)
-        dz = _Solver(_jac_finite(cn, z, pv), h).solve(-r)
+        dz = _Solver(_jac_finite(cn, z, pv, "be"), h).solve(-r)
         z += dz
         ok = np.max(np.abs(dz) / scale(z), axis=0) <= newton_tol
         if ok.all():
@@ -199,7 +199,8 @@ def _step_be(cn: CompiledNetwork, y, h, pv, newton_tol, max_newton, scale):
 
 def _raise_nonfinite(cn, y, pv, method: str, when: str) -> None:
     """Raise a one-line ConvergenceError naming the non-finite rate or Jacobian entry at the
-    states ``y`` (species-major), if there is one; return otherwise."""
+    states ``y`` (species-major), if there is one; return otherwise.
+    """
     if isinstance(cn, CompiledNetwork) and (msg := cn.nonfinite_report(y, pv)) is not None:
         raise ConvergenceError(f"{method}: {msg} ({when})")
 

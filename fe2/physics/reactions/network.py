@@ -426,7 +426,8 @@ class CompiledNetwork:
     def nonfinite_report(self, cT: np.ndarray, pvals: list) -> str | None:
         """One line naming the first non-finite reaction rate, or else the first non-finite
         Jacobian entry (with the reactions it comes from), over the nodes of ``cT``
-        (species-major, shape ``(s, n)``); None when all are finite."""
+        (species-major, shape ``(s, n)``); None when all are finite.
+        """
         names = self.network.species_names
         rxs = self.network.reactions
 
@@ -451,8 +452,12 @@ class CompiledNetwork:
         if not bad_entries.size:
             return None
         i, j, k = (int(x) for x in bad_entries[0])
+        point = [*cT[:, k], *[v[k] if np.ndim(v) else v for v in pvals]]
+        args = [*svals, *self.network.symbols[1].values()]
         from_rx = [rxs[r].name for r in range(len(rxs))
-                   if self.S[i, r] and svals[j] in rate_exprs[r].free_symbols]
+                   if self.S[i, r] and svals[j] in rate_exprs[r].free_symbols
+                   and not np.isfinite(sp.lambdify(args, derivative(rate_exprs[r], svals[j]),
+                                                   modules="numpy")(*point))]
         return (f"the Jacobian entry d(d{names[i]}/dt)/d{names[j]} is {J[i, j, k]} at "
                 f"{at(k, deps(self.jacobian_expressions[i, j]) | {j})}, from reaction(s) "
                 f"{', '.join(map(repr, from_rx))} (not differentiable there)")

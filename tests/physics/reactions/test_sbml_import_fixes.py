@@ -102,14 +102,14 @@ def test_l3_layout_not_required_but_other_required_package_refused():
 # P has hasOnlySubstanceUnits: in the math it is the amount P*cell, so the Hill term is
 # ((P*cell)/K)**n with a compound base; sympy's derivative n*(P*cell/K)**n/P is 0/0 at P = 0.
 _A, _K, _N, _B, _D, _V = 4.0, 0.7, 2.0, 1.5, 0.8, 2.0
-HILL = dict(
-    species=[("m", 0.0, False), ("P", 0.0, True)],
-    params={"a": _A, "K": _K, "n": _N, "b": _B, "d": _D},
-    reactions=[("transcription", {}, {"m": 1}, "cell * a / (1 + (P / K)^n)"),
+HILL = {
+    "species": [("m", 0.0, False), ("P", 0.0, True)],
+    "params": {"a": _A, "K": _K, "n": _N, "b": _B, "d": _D},
+    "reactions": [("transcription", {}, {"m": 1}, "cell * a / (1 + (P / K)^n)"),
                ("translation", {}, {"P": 1}, "cell * b * m"),
                ("m_decay", {"m": 1}, {}, "cell * d * m"),
                ("P_decay", {"P": 1}, {}, "d * P")],
-)
+}
 
 
 def _hill_reference(times):
@@ -153,4 +153,4 @@ def test_nonfinite_jacobian_named():
             run()
         msg = str(err.value)
         assert "\n" not in msg
-        assert "d(dP/dt)/dP is inf" in msg and "'grow'" in msg and "P = 0" in msg, msg
+        assert "d(dP/dt)/dP is inf" in msg and "reaction(s) 'grow' (" in msg and "P = 0" in msg, msg
