@@ -199,10 +199,12 @@ class _Importer(MathMixin):
         self.params = {m.getParameter(i).getId(): m.getParameter(i) for i in range(m.getNumParameters())}
         for sid, (s, _) in self.species.items():
             c = self.compartments.get(s.getCompartment())
-            if c is not None and (c.getSpatialDimensions() == 0 if m.getLevel() < 3 else
-                                  c.isSetSpatialDimensions() and c.getSpatialDimensionsAsDouble() == 0):
-                self.unsupported(f"species {sid!r} in a 0-D compartment (no size, and fe2 integrates "
-                                 f"concentrations)", c.getId())
+            if c is None or c.isSetSize() or m.getInitialAssignment(c.getId()) is not None:
+                continue
+            if (c.getSpatialDimensions() == 0 if m.getLevel() < 3 else
+                    c.isSetSpatialDimensions() and c.getSpatialDimensionsAsDouble() == 0):
+                self.unsupported(f"species {sid!r} in a 0-D compartment without a size (fe2 "
+                                 f"integrates concentrations, amount / size)", c.getId())
         for name in [*self.species, *self.compartments, *self.params]:
             if name in _RESERVED:
                 self.fail(f"id {name!r} clashes with a name fe2 reserves ({', '.join(sorted(_RESERVED))})")

@@ -154,3 +154,58 @@ def test_nonfinite_jacobian_named():
         msg = str(err.value)
         assert "\n" not in msg
         assert "d(dP/dt)/dP is inf" in msg and "reaction(s) 'grow' (" in msg and "P = 0" in msg, msg
+
+
+# ------------------------------------------------------------------------------------------
+# 3. floor / ceiling, booleans as numbers, rules with time, 0-D compartments
+# ------------------------------------------------------------------------------------------
+def test_floor_ceiling_rates_and_jacobian():
+    """Loaded, then crashed in code generation (sympy's Derivative(floor(S), S) has no numpy
+    form). Their derivative is 0 away from the jumps."""
+    spec = {"species": [("S", 2.3, False)], "params": {"k": 0.5},
+                "reactions": [("R", {"S": 1}, {}, "cell * k * (floor(S) + ceiling(S / 2)) * S")]}
+    cn = network_from_sbml_string(_model(**spec), "floor").compile()
+    for S, fl, ce in ((2.3, 2, 2), (0.7, 0, 1), (5.5, 5, 3)):
+        assert cn.rates(np.array([S]))[0] == pytest.approx(0.5 * (fl + ce) * S, rel=1e-15)
+        assert cn.jacobian(np.array([S]))[0, 0] == pytest.approx(-0.5 * (fl + ce), rel=1e-15)
+
+
+def test_booleans_as_numbers_and_numbers_as_conditions():
+    """A relation times a number was a raw sympy TypeError; SBML makes true 1 and false 0, and
+    a number used as a condition true when nonzero."""
+    spec = {"species": [("S", 2.0, False), ("Q", 0.0, False)], "params": {"k": 3.0, "k2": 0.25},
+                "reactions": [("R", {"S": 1}, {"Q": 1},
+                            "cell * (k * (S > 1 && S < 4) * S + piecewise(k2, Q, 0))")]}
+    cn = network_from_sbml_string(_model(**spec), "bool").compile()
+    for S, Q, v in ((2.0, 0.0, 6.0), (0.5, 0.0, 0.0), (5.0, 1.0, 0.25), (2.0, -1.0, 6.25)):
+        assert cn.rates(np.array([S, Q]))[0] == pytest.approx(v, rel=1e-15)
+    assert cn.jacobian(np.array([2.0, 1.0]))[0, 0] == pytest.approx(-3.0, rel=1e-15)
+
+
+@pytest.mark.parametrize("formula,construct", [("k * time", "time symbol"),
+                                               ("delay(S, 1)", "delay"),
+                                               ("rateOf(S)", "rateOf")])
+def test_unused_rule_with_time_refused(formula, construct):
+    """An assignment rule that no rate law uses was dropped without a word, although a
+    ``time`` (``delay``, ``rateOf``) anywhere is documented as refused."""
+    spec = {"species": [("S", 2.0, False)], "params": {"k": 3.0, "x": 0.0},
+                "reactions": [("R", {"S": 1}, {}, "cell * k * S")], "rules": [("x", formula)]}
+    with pytest.raises(ConfigError, match=f"{construct}.* assignment rule for 'x'") as err:
+        network_from_sbml_string(_model(**spec), "rule")
+    assert "\n" not in str(err.value)
+
+
+def test_zero_dimensional_compartment_named():
+    """Was 'its initial amount needs the size of compartment 'cell', which is not set'."""
+    doc = libsbml.readSBMLFromString(_model(species=[("S", 1.0, True)], params={"k": 1.0},
+                                            reactions=[("R", {"S": 1}, {}, "k * S")]))
+    m = doc.getModel()
+    m.getCompartment("cell").setSpatialDimensions(0.0)
+    m.getCompartment("cell").unsetSize()
+    s = m.getSpecies("S")
+    s.unsetInitialConcentration(), s.setInitialAmount(1.0)
+    with pytest.raises(ConfigError, match=r"species 'S' in a 0-D compartment without a size .*'cell'"):
+        network_from_sbml_string(libsbml.writeSBMLToString(doc), "zero-d")
+    m.getCompartment("cell").setSize(2.0)  # with a size: an ordinary compartment
+    net = network_from_sbml_string(libsbml.writeSBMLToString(doc), "zero-d")
+    assert net.initial[0] == 0.5
