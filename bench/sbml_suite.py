@@ -105,11 +105,10 @@ def _outputs(imp, net, vals: dict, cfg: dict, times: np.ndarray, c_eval: np.ndar
     known = {**vals, **imp.local_values, **net.parameters}
     cols = []
     for var in cfg["variables"]:
-        if var in species:
+        if var in species:  # a floating species, or a parameter / species with a rate rule
             col = c_eval[:, species.index(var)]
-            comp = imp.species[var][0].getCompartment()
-            if var in cfg.get("amount", []):
-                col = col * known[comp]
+            if var in imp.species and var in cfg.get("amount", []):
+                col = col * known[imp.species[var][0].getCompartment()]
             cols.append(col)
             continue
         expr = imp._name(var, "output", {})
@@ -124,6 +123,10 @@ def _outputs(imp, net, vals: dict, cfg: dict, times: np.ndarray, c_eval: np.ndar
         subs = {}
         for x in expr.free_symbols:
             if x.name in species:
+                continue
+            if x.name == imp.time_name:  # time in a rule no law uses: not a state, just t
+                species = [*species, x.name]
+                c_eval = np.concatenate([c_eval, times[:, None]], axis=1)
                 continue
             if x.name not in known:
                 raise LookupError(f"output {var!r} needs {x.name!r}, which has no value")

@@ -134,6 +134,8 @@ class _Importer(MathMixin):
 
     # set by _check_model
     assign: dict[str, libsbml.ASTNode]
+    rate_rules: dict[str, libsbml.ASTNode]
+    time_name: str
     species: dict[str, tuple[libsbml.Species, bool]]
     compartments: dict[str, libsbml.Compartment]
     params: dict[str, libsbml.Parameter]
@@ -173,20 +175,20 @@ class _Importer(MathMixin):
         if m.isSetConversionFactor():
             self.unsupported("model conversionFactor", m.getConversionFactor())
         self.assign = {}
+        self.rate_rules = {}
         for i in range(m.getNumRules()):
             r = m.getRule(i)
             var = r.getVariable() if not r.isAlgebraic() else ""
             if r.isAlgebraic():
                 self.unsupported("algebraic rule", r.getId() or f"rule {i}")
-            if r.isRate():
-                self.unsupported("rate rule", var)
+            kind = "rate rule" if r.isRate() else "assignment rule"
             if m.getCompartment(var) is not None:
-                self.unsupported("assignment rule for a compartment (variable volume)", var)
+                self.unsupported(f"{kind} for a compartment (variable volume)", var)
             if m.getSpecies(var) is None and m.getParameter(var) is None:
-                self.unsupported("assignment rule for a species reference or reaction", var)
+                self.unsupported(f"{kind} for a species reference or reaction", var)
             if not r.isSetMath():
-                self.fail(f"assignment rule for {var!r} has no math")
-            self.assign[var] = r.getMath()
+                self.fail(f"{kind} for {var!r} has no math")
+            (self.rate_rules if r.isRate() else self.assign)[var] = r.getMath()
         self.species = {}
         for i in range(m.getNumSpecies()):
             s = m.getSpecies(i)
@@ -205,6 +207,9 @@ class _Importer(MathMixin):
                     c.isSetSpatialDimensions() and c.getSpatialDimensionsAsDouble() == 0):
                 self.unsupported(f"species {sid!r} in a 0-D compartment without a size (fe2 "
                                  f"integrates concentrations, amount / size)", c.getId())
+        self.time_name = "time"  # the state that stands for SBML's time symbol, if used
+        while self.time_name in {*self.species, *self.compartments, *self.params}:
+            self.time_name += "_"
         for name in [*self.species, *self.compartments, *self.params]:
             if name in _RESERVED:
                 self.fail(f"id {name!r} clashes with a name fe2 reserves ({', '.join(sorted(_RESERVED))})")
@@ -214,7 +219,7 @@ class _Importer(MathMixin):
     def _initial_values(self) -> dict[str, float]:
         """Initial value of every symbol: sizes, parameter values, species concentrations."""
         m = self.m
-        vals: dict[str, float] = {}
+        vals: dict[str, float] = {self.time_name: 0.0}  # SBML time starts at 0
         ia = {m.getInitialAssignment(i).getSymbol(): m.getInitialAssignment(i)
               for i in range(m.getNumInitialAssignments())}
         for sid in ia.keys():
@@ -311,6 +316,8 @@ class _Importer(MathMixin):
                 nu = sr.getStoichiometry()
                 if self.species[sid][1]:
                     continue  # boundary / constant / rule-determined: not changed by reactions
+                if sid in self.rate_rules and round(nu):
+                    self.unsupported(f"rate rule for a species that {where} also changes", sid)
                 if abs(nu - round(nu)) > 1e-12 or nu < 0:
                     self.unsupported(f"non-integer stoichiometry {nu:g} of {sid!r} in {where}")
                 if round(nu):
@@ -334,19 +341,36 @@ class _Importer(MathMixin):
         for var in self.assign:  # every rule, used by a kept law or not: refusals never depend on use
             self._name(var, f"assignment rule for {var!r}", {})
         vals = self._initial_values()
-        self.taken = set(self.species) | set(self.compartments) | set(self.params)
+        self.taken = set(self.species) | set(self.compartments) | set(self.params) | {self.time_name}
         self.local_values = {}
         self.used = set()  # names the kept rate laws depend on
-        self.floating = {sid for sid, (_, fixed) in self.species.items() if not fixed}
+        # states: mass action never takes one of them for a rate constant
+        self.floating = ({sid for sid, (_, fixed) in self.species.items() if not fixed}
+                         | set(self.rate_rules) | {self.time_name})
         reactions = []
         for i in range(self.m.getNumReactions()):
             rx = self._reaction(self.m.getReaction(i))
             if rx is not None:
                 reactions.append(rx)
+        floating = [sid for sid, (_, fixed) in self.species.items() if not fixed]
+        for var, ast in self.rate_rules.items():  # d var/dt = rule: a state with an inflow "reaction"
+            rate = _num(self.expr(ast, f"rate rule for {var!r}"))
+            if var in self.species and self.species[var][0].getHasOnlySubstanceUnits():
+                rate = rate / _sym(self.species[var][0].getCompartment())  # d amount/dt -> dc/dt
+            self.used |= {x.name for x in rate.free_symbols}
+            reactions.append(Reaction({}, {var: 1}, "expression", {"rate": rate}, f"rate rule for {var}"))
+            if var not in floating:
+                floating.append(var)
+        if self.time_name in self.used:  # time: a state with d time/dt = 1, time(0) = 0
+            reactions.append(Reaction({}, {self.time_name: 1}, "mass_action", {"k": 1.0}, "time"))
+            floating.append(self.time_name)
         if not reactions:
             self.fail("the model has no reaction that changes a floating species")
-        floating = [sid for sid, (_, fixed) in self.species.items() if not fixed]
         for sid in floating:
+            if sid not in self.species:
+                if sid not in vals:
+                    self.fail(f"parameter {sid!r} (rate rule) has no value")
+                continue
             if sid not in vals:
                 self.fail(f"species {sid!r} has no initial amount or concentration")
             comp = self.species[sid][0].getCompartment()

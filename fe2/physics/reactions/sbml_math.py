@@ -43,7 +43,6 @@ _RELATIONS = {
 _LOGICAL = {libsbml.AST_LOGICAL_AND: sp.And, libsbml.AST_LOGICAL_OR: sp.Or,
             libsbml.AST_LOGICAL_XOR: sp.Xor}
 _FORBIDDEN = {
-    libsbml.AST_NAME_TIME: "the time symbol (fe2's integrators are autonomous)",
     libsbml.AST_FUNCTION_DELAY: "delay",
     libsbml.AST_FUNCTION_RATE_OF: "rateOf",
 }
@@ -81,6 +80,7 @@ class MathMixin:
     species: dict[str, tuple[libsbml.Species, bool]]
     compartments: dict[str, libsbml.Compartment]
     params: dict[str, libsbml.Parameter]
+    time_name: str
     _rule_cache: dict[str, sp.Expr]
     _expanding: list[str]
 
@@ -109,6 +109,8 @@ class MathMixin:
             if not math.isfinite(v):
                 self.fail(f"{where}: non-finite number {v} in the math")
             return sp.Integer(int(v)) if float(v).is_integer() and abs(v) < 2**53 else sp.Float(v)
+        if t == libsbml.AST_NAME_TIME:
+            return _sym(self.time_name)
         if t == libsbml.AST_NAME_AVOGADRO:
             return sp.Float(AVOGADRO)
         if t == libsbml.AST_CONSTANT_E:

@@ -30,7 +30,8 @@ def _rel_err(c, ref):
     return float(np.max(np.abs(c - ref) / np.where(scale > 0, scale, 1.0)))
 
 
-def _model(species, params, reactions, *, comp_size=2.0, rules=(), level=(3, 2)) -> str:
+def _model(species, params, reactions, *, comp_size=2.0, rules=(), rate_rules=(),
+           level=(3, 2)) -> str:
     """A one-compartment model: species (id, initial concentration, hasOnlySubstanceUnits),
     params {id: value}, reactions (id, {reactant: nu}, {product: nu}, L3 formula),
     rules (variable, formula) as assignment rules."""
@@ -45,9 +46,12 @@ def _model(species, params, reactions, *, comp_size=2.0, rules=(), level=(3, 2))
         s.setHasOnlySubstanceUnits(hosu), s.setBoundaryCondition(False), s.setConstant(False)
     for pid, v in params.items():
         p = m.createParameter()
-        p.setId(pid), p.setValue(v), p.setConstant(pid not in dict(rules))
+        p.setId(pid), p.setValue(v), p.setConstant(pid not in dict([*rules, *rate_rules]))
     for var, formula in rules:
         r = m.createAssignmentRule()
+        r.setVariable(var), r.setMath(libsbml.parseL3Formula(formula))
+    for var, formula in rate_rules:
+        r = m.createRateRule()
         r.setVariable(var), r.setMath(libsbml.parseL3Formula(formula))
     for rid, reac, prod, formula in reactions:
         r = m.createReaction()
@@ -182,12 +186,11 @@ def test_booleans_as_numbers_and_numbers_as_conditions():
     assert cn.jacobian(np.array([2.0, 1.0]))[0, 0] == pytest.approx(-3.0, rel=1e-15)
 
 
-@pytest.mark.parametrize("formula,construct", [("k * time", "time symbol"),
-                                               ("delay(S, 1)", "delay"),
+@pytest.mark.parametrize("formula,construct", [("delay(S, 1)", "delay"),
                                                ("rateOf(S)", "rateOf")])
 def test_unused_rule_with_time_refused(formula, construct):
     """An assignment rule that no rate law uses was dropped without a word, although a
-    ``time`` (``delay``, ``rateOf``) anywhere is documented as refused."""
+    ``delay`` or ``rateOf`` anywhere is documented as refused."""
     spec = {"species": [("S", 2.0, False)], "params": {"k": 3.0, "x": 0.0},
                 "reactions": [("R", {"S": 1}, {}, "cell * k * S")], "rules": [("x", formula)]}
     with pytest.raises(ConfigError, match=f"{construct}.* assignment rule for 'x'") as err:
@@ -209,3 +212,54 @@ def test_zero_dimensional_compartment_named():
     m.getCompartment("cell").setSize(2.0)  # with a size: an ordinary compartment
     net = network_from_sbml_string(libsbml.writeSBMLToString(doc), "zero-d")
     assert net.initial[0] == 0.5
+
+
+# ------------------------------------------------------------------------------------------
+# 4. supported since: rate rules and the time symbol (exact solutions)
+# ------------------------------------------------------------------------------------------
+def _errors(net, times, exact):
+    span = (float(times[0]), float(times[-1]))
+    ros2 = integrate(net, net.initial, span, rtol=1e-6, atol=1e-10, t_eval=times)
+    bdf = solve_ivp_reference(net, net.initial, span, rtol=1e-10, atol=1e-12, t_eval=times)
+    return _rel_err(ros2.c_eval, exact), _rel_err(bdf.c_eval, exact)
+
+
+def test_rate_rule_on_parameter_and_amount_species():
+    """dp/dt = -k p (a parameter with a rate rule becomes a state) drives S -> with law
+    cell * p * S: S = S0 exp(-p0 (1 - exp(-k t)) / k). Q has hasOnlySubstanceUnits and the
+    rate rule d(amount)/dt = r, so its concentration grows by r / V: Q = Q0 + r t / V."""
+    S0, p0, k, r, Q0 = 3.0, 2.0, 0.5, 0.6, 0.25
+    spec = {"species": [("S", S0, False), ("Q", Q0, True)], "params": {"p": p0, "k": k, "r": r},
+                "reactions": [("R", {"S": 1}, {}, "cell * p * S")],
+                "rate_rules": [("p", "-k * p"), ("Q", "r")]}
+    net = network_from_sbml_string(_model(**spec), "rate rules")
+    assert net.species_names == ["S", "Q", "p"]
+    times = np.linspace(0.0, 4.0, 17)
+    exact = np.stack([S0 * np.exp(-p0 * (1 - np.exp(-k * times)) / k),
+                      Q0 + r * times / _V, p0 * np.exp(-k * times)], axis=1)
+    e_ros2, e_bdf = _errors(net, times, exact)
+    assert e_ros2 <= 1e-4 and e_bdf <= 1e-7, (e_ros2, e_bdf)
+
+
+def test_time_symbol_in_law_and_rule():
+    """The time symbol was refused: it is now a state ``time`` with d time/dt = 1, time(0) = 0
+    (SBML time starts at 0). Law cell * k * time * S and, through an assignment rule
+    x = time^2, cell * x * Q: S = S0 exp(-k t^2 / 2), Q = Q0 exp(-t^3 / 3)."""
+    S0, Q0, k = 2.0, 1.5, 0.8
+    spec = {"species": [("S", S0, False), ("Q", Q0, False)], "params": {"k": k, "x": 0.0},
+                "reactions": [("R", {"S": 1}, {}, "cell * k * time * S"),
+                           ("R2", {"Q": 1}, {}, "cell * x * Q")],
+                "rules": [("x", "time^2")]}
+    net = network_from_sbml_string(_model(**spec), "time")
+    assert net.species_names == ["S", "Q", "time"]
+    times = np.linspace(0.0, 1.5, 16)
+    exact = np.stack([S0 * np.exp(-k * times**2 / 2), Q0 * np.exp(-times**3 / 3), times], axis=1)
+    e_ros2, e_bdf = _errors(net, times, exact)
+    assert e_ros2 <= 1e-4 and e_bdf <= 1e-7, (e_ros2, e_bdf)
+
+
+def test_rate_rule_on_reacting_species_refused():
+    spec = {"species": [("S", 1.0, False)], "params": {"k": 1.0},
+                "reactions": [("R", {"S": 1}, {}, "cell * k * S")], "rate_rules": [("S", "k")]}
+    with pytest.raises(ConfigError, match="rate rule for a species that reaction 'R' also changes"):
+        network_from_sbml_string(_model(**spec), "rr")

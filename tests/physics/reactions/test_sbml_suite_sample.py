@@ -32,7 +32,6 @@ PASS_L2V4 = ["00001", "00020", "00090", "00196", "00206", "00482", "00507", "008
 REFUSED = {  # case -> words of its one-line refusal
     "00026": "event",
     "00048": "0-D compartment without a size",
-    "00880": "time symbol",
     "00939": "delay",
     "01124": "required SBML package 'comp'",
     "01256": "rateOf",
