@@ -24,18 +24,28 @@ Mapping
   ``k`` a parameter or a number, becomes a ``mass_action`` reaction, any other an
   ``expression`` reaction with the sympy rate;
 * function definitions are inlined; assignment rules for parameters / species are substituted
-  into every law that uses them; initial assignments are evaluated once;
+  into every law that uses them (every rule is translated, used or not, so a refused construct
+  in an unused rule is still refused); initial assignments are evaluated once (time = 0);
+* a rate rule ``d x/dt = f`` for a parameter or a species that no reaction changes -> a state
+  ``x`` of the network with one inflow reaction ``-> x`` of rate ``f`` (``f / V`` for a species
+  with ``hasOnlySubstanceUnits``: the rule gives its amount);
+* the ``time`` symbol -> a state ``time`` (``time_`` if the id is taken) with
+  ``d time/dt = 1``, ``time(0) = 0``: the system stays autonomous; integrate from t = 0;
 * ``piecewise``, relational and logical operators, ``min``/``max``, ``exp``/``ln``/``log``/
-  ``root``/``abs``/``floor``/``ceiling`` and trigonometric functions are translated to sympy.
+  ``root``/``abs``/``floor``/``ceiling`` and trigonometric functions are translated to sympy
+  (sbml_math.py); a boolean used as a number is 1 or 0, a number used as a condition is true
+  when nonzero; floor/ceiling have derivative 0 in the Jacobian.
 
 Everything else the integrators could not honour raises a one-line
-:class:`~fe2.errors.ConfigError` naming the construct and the element id: events, rate rules,
-algebraic rules, assignment rules for compartments, ``delay``, ``rateOf``, the ``time``
-symbol, fast reactions, conversion factors, non-integer or variable stoichiometry, reactions
-without a kinetic law, reactions whose species lie in different compartments, required SBML
-packages (``comp``, ``fbc`` with ``required="true"`` ...), and invalid SBML. Reactions that
-change no floating species are dropped (they cannot affect the state). Constraints are
-ignored (they assert, never change, the trajectory).
+:class:`~fe2.errors.ConfigError` naming the construct and the element id: events, algebraic
+rules, rules for compartments (variable volume) or species references, rate rules for species
+that reactions change, ``delay``, ``rateOf``, fast reactions, conversion factors, non-integer
+or variable stoichiometry, reactions without a kinetic law, reactions whose species lie in
+different compartments, species in a 0-D compartment without a size, models with no reaction
+and no rate rule, SBML packages an L3 document declares ``required="true"`` (``comp`` ...;
+``layout``/``render`` are ignored, and Level 2 documents have no required packages), and
+invalid SBML. Reactions that change no floating species are dropped (they cannot affect the
+state). Constraints are ignored (they assert, never change, the trajectory).
 """
 
 from __future__ import annotations
