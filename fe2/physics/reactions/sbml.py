@@ -29,8 +29,8 @@ Mapping
 * a rate rule ``d x/dt = f`` for a parameter or a species that no reaction changes -> a state
   ``x`` of the network with one inflow reaction ``-> x`` of rate ``f`` (``f / V`` for a species
   with ``hasOnlySubstanceUnits``: the rule gives its amount);
-* the ``time`` symbol -> a state ``time`` (``time_`` if the id is taken) with
-  ``d time/dt = 1``, ``time(0) = 0``: the system stays autonomous; integrate from t = 0;
+* the ``time`` symbol -> a state ``sbml_time`` (``sbml_time_`` if the id is taken) with
+  ``d sbml_time/dt = 1``, ``sbml_time(0) = 0``: the system stays autonomous; integrate from t = 0;
 * ``piecewise``, relational and logical operators, ``min``/``max``, ``exp``/``ln``/``log``/
   ``root``/``abs``/``floor``/``ceiling`` and trigonometric functions are translated to sympy
   (sbml_math.py); a boolean used as a number is 1 or 0, a number used as a condition is true
@@ -217,7 +217,7 @@ class _Importer(MathMixin):
                     c.isSetSpatialDimensions() and c.getSpatialDimensionsAsDouble() == 0):
                 self.unsupported(f"species {sid!r} in a 0-D compartment without a size (fe2 "
                                  f"integrates concentrations, amount / size)", c.getId())
-        self.time_name = "time"  # the state that stands for SBML's time symbol, if used
+        self.time_name = "sbml_time"  # the state that stands for SBML's time symbol, if used
         while self.time_name in {*self.species, *self.compartments, *self.params}:
             self.time_name += "_"
         for name in [*self.species, *self.compartments, *self.params]:

@@ -19,8 +19,6 @@ import libsbml
 import sympy as sp
 from sympy.logic.boolalg import Boolean
 
-from fe2.errors import ConfigError
-
 AVOGADRO = 6.02214076e23  # SBML L3 csymbol avogadro, 1/mol
 _AST_NAMES = {getattr(libsbml, n): n[4:].lower() for n in dir(libsbml) if n.startswith("AST_")}
 _UNARY = {
@@ -147,7 +145,7 @@ class MathMixin:
         if t == libsbml.AST_FUNCTION_PIECEWISE:
             pairs = [(sub[i], _bool(raw[i + 1])) for i in range(0, len(sub) - 1, 2)]
             if len(sub) % 2 == 0:  # undefined where no piece applies: would integrate NaN silently
-                raise ConfigError(f"{where}: a piecewise without an <otherwise> branch is not supported")
+                self.unsupported(f"piecewise without an <otherwise> branch in the math of {where}")
             return sp.Piecewise(*pairs, (sub[-1], True))
         if t == libsbml.AST_FUNCTION:
             return self._call(ast, kids, where, local)

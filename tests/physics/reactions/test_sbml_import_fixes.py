@@ -242,8 +242,8 @@ def test_rate_rule_on_parameter_and_amount_species():
 
 
 def test_time_symbol_in_law_and_rule():
-    """The time symbol was refused: it is now a state ``time`` with d time/dt = 1, time(0) = 0
-    (SBML time starts at 0). Law cell * k * time * S and, through an assignment rule
+    """The time symbol was refused: it is now a state ``sbml_time`` with d sbml_time/dt = 1,
+    sbml_time(0) = 0 (SBML time starts at 0). Law cell * k * time * S and, through an assignment rule
     x = time^2, cell * x * Q: S = S0 exp(-k t^2 / 2), Q = Q0 exp(-t^3 / 3)."""
     S0, Q0, k = 2.0, 1.5, 0.8
     spec = {"species": [("S", S0, False), ("Q", Q0, False)], "params": {"k": k, "x": 0.0},
@@ -251,7 +251,7 @@ def test_time_symbol_in_law_and_rule():
                            ("R2", {"Q": 1}, {}, "cell * x * Q")],
                 "rules": [("x", "time^2")]}
     net = network_from_sbml_string(_model(**spec), "time")
-    assert net.species_names == ["S", "Q", "time"]
+    assert net.species_names == ["S", "Q", "sbml_time"]
     times = np.linspace(0.0, 1.5, 16)
     exact = np.stack([S0 * np.exp(-k * times**2 / 2), Q0 * np.exp(-times**3 / 3), times], axis=1)
     e_ros2, e_bdf = _errors(net, times, exact)
