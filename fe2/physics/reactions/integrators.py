@@ -164,9 +164,17 @@ class _SpeciesMajorODE(Protocol):
     def jac_T(self, cT: np.ndarray, pvals: list, /) -> np.ndarray: ...
 
 
+def _jac_finite(cn, y, pv, method: str):
+    J = cn.jac_T(y, pv)
+    if not np.isfinite(J).all():
+        _raise_nonfinite(cn, y, pv, method, "in a step")
+        raise ConvergenceError(f"{method}: non-finite Jacobian in a step")
+    return J
+
+
 def _step_ros2(cn: _SpeciesMajorODE, y, h, pv):
     f0 = cn.rhs_T(y, pv)
-    sol = _Solver(cn.jac_T(y, pv), GAMMA_ROS2 * h)
+    sol = _Solver(_jac_finite(cn, y, pv, "ros2"), GAMMA_ROS2 * h)
     k1 = sol.solve(f0)
     y1 = y + h * k1
     k2 = sol.solve(cn.rhs_T(y1, pv) - 2.0 * k1)
@@ -180,13 +188,21 @@ def _step_be(cn: CompiledNetwork, y, h, pv, newton_tol, max_newton, scale):
     ok = np.zeros(y.shape[1], dtype=bool)
     for _ in range(max_newton):
         r = z - y - h * cn.rhs_T(z, pv)
-        dz = _Solver(cn.jac_T(z, pv), h).solve(-r)
+        dz = _Solver(_jac_finite(cn, z, pv, "be"), h).solve(-r)
         z += dz
         ok = np.max(np.abs(dz) / scale(z), axis=0) <= newton_tol
         if ok.all():
             break
     est = 0.5 * h * (cn.rhs_T(z, pv) - f0)
     return z, est, ok
+
+
+def _raise_nonfinite(cn, y, pv, method: str, when: str) -> None:
+    """Raise a one-line ConvergenceError naming the non-finite rate or Jacobian entry at the
+    states ``y`` (species-major), if there is one; return otherwise.
+    """
+    if isinstance(cn, CompiledNetwork) and (msg := cn.nonfinite_report(y, pv)) is not None:
+        raise ConvergenceError(f"{method}: {msg} ({when})")
 
 
 # ------------------------------------------------------------------------------------------
@@ -276,6 +292,7 @@ def integrate(
         t_cur = t0
         for j, stop in enumerate(stops):
             if dt is not None:
+                y_prev = y
                 for _ in range(counts[j]):
                     if method == "ros2":
                         y, _, ok = _step_ros2(cn, y, dt, pb)
@@ -285,6 +302,9 @@ def integrate(
                             raise ConvergenceError(
                                 f"backward Euler: Newton did not converge at {np.sum(~ok)} node(s) "
                                 f"with dt = {dt:g}; reduce dt")
+                    if not np.isfinite(y).all():
+                        _raise_nonfinite(cn, y_prev, pb, method, f"with dt = {dt:g}")
+                    y_prev = y
                     res.sweeps += 1
                     res.node_steps += m
             else:
@@ -359,6 +379,9 @@ def _adaptive(cn, y, t0, t1, h, method, rtol, atol, pv, newton_tol, max_newton, 
         res.node_steps += int(acc.sum())
         res.rejected += int((~acc).sum())
         if np.any(hn < 1e-14 * span):
+            tiny = np.nonzero(hn < 1e-14 * span)[0]
+            _raise_nonfinite(cn, ya[:, tiny], _pv_subset(pa, tiny, ya.shape[1]), method,
+                             f"before t = {t1:g}")
             raise ConvergenceError(f"{method}: step size underflow before t = {t1:g}")
     res.sweeps += sweeps
     return y, h
@@ -400,11 +423,15 @@ def solve_ivp_reference(
         def f(_t, y, pv=pv):
             return cn.rhs_T(y[:, None], pv)[:, 0]
 
-        def jac(_t, y, pv=pv):
-            return cn.jac_T(y[:, None], pv)[:, :, 0]
+        def jac(t, y, pv=pv, i=i):
+            out = cn.jac_T(y[:, None], pv)[:, :, 0]
+            if not np.isfinite(out).all():
+                _raise_nonfinite(cn, y[:, None], pv, method, f"node {i}, t = {t:g}")
+            return out
 
         sol = solve_ivp(f, t_span, C0[i], method=method, jac=jac, rtol=rtol, atol=atol, t_eval=t_eval)
         if not sol.success:
+            _raise_nonfinite(cn, sol.y[:, -1:], pv, method, f"node {i}, t = {sol.t[-1]:g}")
             raise ConvergenceError(f"solve_ivp ({method}) failed at node {i}: {sol.message}")
         out[i] = sol.y[:, -1]
         steps += sol.t.size - 1 if t_eval is None else sol.nfev

@@ -35,6 +35,7 @@ import numpy as np
 import sympy as sp
 
 from fe2.errors import ConfigError
+from fe2.physics.reactions.symbolic import derivative
 
 LAWS = ("mass_action", "michaelis_menten", "hill", "expression")
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -365,8 +366,8 @@ class CompiledNetwork:
         f = network.rhs_expressions
         self._rhs = _lambdify_list(args, f)
         svals = list(ssym.values())
-        # powsimp: d(x**n)/dx is n*x**n/x for a symbolic n (0/0 at x = 0); n*x**(n-1) is not
-        J = [[sp.powsimp(sp.diff(fi, cj)) for cj in svals] for fi in f]
+        # power rule on whole bases: sympy's d(b**n)/dx = n*b**n*b'/b is 0/0 at b = 0
+        J = [[derivative(fi, cj) for cj in svals] for fi in f]
         self._jac_nz = [(i, j) for i in range(len(f)) for j in range(len(svals)) if J[i][j] != 0]
         self._jac = _lambdify_list(args, [J[i][j] for i, j in self._jac_nz])
         self.jacobian_expressions = sp.Matrix(J)
@@ -421,6 +422,45 @@ class CompiledNetwork:
         c2, one = self._as2d(c)
         out = np.moveaxis(self.jac_T(np.ascontiguousarray(c2.T), self._pvals(params)), 2, 0)
         return out[0] if one else out
+
+    def nonfinite_report(self, cT: np.ndarray, pvals: list) -> str | None:
+        """One line naming the first non-finite reaction rate, or else the first non-finite
+        Jacobian entry (with the reactions it comes from), over the nodes of ``cT``
+        (species-major, shape ``(s, n)``); None when all are finite.
+        """
+        names = self.network.species_names
+        rxs = self.network.reactions
+
+        def at(k: int, deps) -> str:
+            state = ", ".join(f"{names[i]} = {cT[i, k]:.6g}" for i in sorted(deps)) or "no species"
+            return f"node {k} ({state})"
+
+        v = self._fill(self._rates(*cT, *pvals), (len(rxs),), cT.shape[1])
+        rate_exprs = self.network.rate_expressions
+        svals = list(self.network.symbols[0].values())
+
+        def deps(e) -> set[int]:
+            return {i for i, x in enumerate(svals) if x in e.free_symbols}
+
+        for r in range(len(rxs)):
+            bad = np.nonzero(~np.isfinite(v[r]))[0]
+            if bad.size:
+                return (f"the rate of reaction {rxs[r].name!r} is {v[r, bad[0]]} at "
+                        f"{at(int(bad[0]), deps(rate_exprs[r]))}")
+        J = self.jac_T(cT, pvals)
+        bad_entries = np.argwhere(~np.isfinite(J))
+        if not bad_entries.size:
+            return None
+        i, j, k = (int(x) for x in bad_entries[0])
+        point = [*cT[:, k], *[v[k] if np.ndim(v) else v for v in pvals]]
+        args = [*svals, *self.network.symbols[1].values()]
+        from_rx = [rxs[r].name for r in range(len(rxs))
+                   if self.S[i, r] and svals[j] in rate_exprs[r].free_symbols
+                   and not np.isfinite(sp.lambdify(args, derivative(rate_exprs[r], svals[j]),
+                                                   modules="numpy")(*point))]
+        return (f"the Jacobian entry d(d{names[i]}/dt)/d{names[j]} is {J[i, j, k]} at "
+                f"{at(k, deps(self.jacobian_expressions[i, j]) | {j})}, from reaction(s) "
+                f"{', '.join(map(repr, from_rx))} (not differentiable there)")
 
     def moieties(self, c) -> np.ndarray:
         """Conserved totals ``W c``, shape ``(n_nodes, n_laws)``."""

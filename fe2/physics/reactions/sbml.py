@@ -24,24 +24,33 @@ Mapping
   ``k`` a parameter or a number, becomes a ``mass_action`` reaction, any other an
   ``expression`` reaction with the sympy rate;
 * function definitions are inlined; assignment rules for parameters / species are substituted
-  into every law that uses them; initial assignments are evaluated once;
+  into every law that uses them (every rule is translated, used or not, so a refused construct
+  in an unused rule is still refused); initial assignments are evaluated once (time = 0);
+* a rate rule ``d x/dt = f`` for a parameter or a species that no reaction changes -> a state
+  ``x`` of the network with one inflow reaction ``-> x`` of rate ``f`` (``f / V`` for a species
+  with ``hasOnlySubstanceUnits``: the rule gives its amount);
+* the ``time`` symbol -> a state ``sbml_time`` (``sbml_time_`` if the id is taken) with
+  ``d sbml_time/dt = 1``, ``sbml_time(0) = 0``: the system stays autonomous; integrate from t = 0;
 * ``piecewise``, relational and logical operators, ``min``/``max``, ``exp``/``ln``/``log``/
-  ``root``/``abs``/``floor``/``ceiling`` and trigonometric functions are translated to sympy.
+  ``root``/``abs``/``floor``/``ceiling`` and trigonometric functions are translated to sympy
+  (sbml_math.py); a boolean used as a number is 1 or 0, a number used as a condition is true
+  when nonzero; floor/ceiling have derivative 0 in the Jacobian.
 
 Everything else the integrators could not honour raises a one-line
-:class:`~fe2.errors.ConfigError` naming the construct and the element id: events, rate rules,
-algebraic rules, assignment rules for compartments, ``delay``, ``rateOf``, the ``time``
-symbol, fast reactions, conversion factors, non-integer or variable stoichiometry, reactions
-without a kinetic law, reactions whose species lie in different compartments, required SBML
-packages (``comp``, ``fbc`` with ``required="true"`` ...), and invalid SBML. Reactions that
-change no floating species are dropped (they cannot affect the state). Constraints are
-ignored (they assert, never change, the trajectory).
+:class:`~fe2.errors.ConfigError` naming the construct and the element id: events, algebraic
+rules, rules for compartments (variable volume) or species references, rate rules for species
+that reactions change, ``delay``, ``rateOf``, fast reactions, conversion factors, non-integer
+or variable stoichiometry, reactions without a kinetic law, reactions whose species lie in
+different compartments, species in a 0-D compartment without a size, models with no reaction
+and no rate rule, SBML packages an L3 document declares ``required="true"`` (``comp`` ...;
+``layout``/``render`` are ignored, and Level 2 documents have no required packages), and
+invalid SBML. Reactions that change no floating species are dropped (they cannot affect the
+state). Constraints are ignored (they assert, never change, the trajectory).
 """
 
 from __future__ import annotations
 
-import itertools
-import math
+import re
 from pathlib import Path
 from typing import NoReturn
 
@@ -50,34 +59,9 @@ import sympy as sp
 
 from fe2.errors import ConfigError
 from fe2.physics.reactions.network import _RESERVED, Network, Reaction, Species
+from fe2.physics.reactions.sbml_math import AVOGADRO, MathMixin, _num, _sym
 
-AVOGADRO = 6.02214076e23  # SBML L3 csymbol avogadro, 1/mol
-_AST_NAMES = {getattr(libsbml, n): n[4:].lower() for n in dir(libsbml) if n.startswith("AST_")}
-_UNARY = {
-    libsbml.AST_FUNCTION_EXP: sp.exp, libsbml.AST_FUNCTION_LN: sp.log,
-    libsbml.AST_FUNCTION_ABS: sp.Abs, libsbml.AST_FUNCTION_FLOOR: sp.floor,
-    libsbml.AST_FUNCTION_CEILING: sp.ceiling, libsbml.AST_FUNCTION_SIN: sp.sin,
-    libsbml.AST_FUNCTION_COS: sp.cos, libsbml.AST_FUNCTION_TAN: sp.tan,
-    libsbml.AST_FUNCTION_SEC: sp.sec, libsbml.AST_FUNCTION_CSC: sp.csc,
-    libsbml.AST_FUNCTION_COT: sp.cot, libsbml.AST_FUNCTION_SINH: sp.sinh,
-    libsbml.AST_FUNCTION_COSH: sp.cosh, libsbml.AST_FUNCTION_TANH: sp.tanh,
-    libsbml.AST_FUNCTION_ARCSIN: sp.asin, libsbml.AST_FUNCTION_ARCCOS: sp.acos,
-    libsbml.AST_FUNCTION_ARCTAN: sp.atan, libsbml.AST_FUNCTION_ARCSINH: sp.asinh,
-    libsbml.AST_FUNCTION_ARCCOSH: sp.acosh, libsbml.AST_FUNCTION_ARCTANH: sp.atanh,
-    libsbml.AST_LOGICAL_NOT: sp.Not,
-}
-_RELATIONS = {
-    libsbml.AST_RELATIONAL_EQ: sp.Eq, libsbml.AST_RELATIONAL_NEQ: sp.Ne,
-    libsbml.AST_RELATIONAL_LT: sp.Lt, libsbml.AST_RELATIONAL_LEQ: sp.Le,
-    libsbml.AST_RELATIONAL_GT: sp.Gt, libsbml.AST_RELATIONAL_GEQ: sp.Ge,
-}
-_LOGICAL = {libsbml.AST_LOGICAL_AND: sp.And, libsbml.AST_LOGICAL_OR: sp.Or,
-            libsbml.AST_LOGICAL_XOR: sp.Xor}
-_FORBIDDEN = {
-    libsbml.AST_NAME_TIME: "the time symbol (fe2's integrators are autonomous)",
-    libsbml.AST_FUNCTION_DELAY: "delay",
-    libsbml.AST_FUNCTION_RATE_OF: "rateOf",
-}
+__all__ = ["AVOGADRO", "load_sbml", "network_from_sbml_string"]
 
 
 def load_sbml(path: str | Path) -> Network:
@@ -97,8 +81,28 @@ def network_from_sbml_string(text: str, source: str = "<SBML string>") -> Networ
     return _Importer(libsbml.readSBMLFromString(text), source).network()
 
 
-def _sym(name: str) -> sp.Symbol:
-    return sp.Symbol(name, real=True)
+# never needed for simulation (L3 makes them required="false"); libsbml enables both plugins on
+# every Level 2 document and reports them as required there
+_IGNORED_PACKAGES = {"layout", "render", "l3v2extendedmath"}  # the last: libsbml's L3V2 core math
+
+
+def _required_packages(doc: libsbml.SBMLDocument) -> list[str]:
+    """Packages the document itself declares ``required="true"`` (only Level 3 has packages),
+    known to libsbml or not, except those in ``_IGNORED_PACKAGES``.
+    """
+    if doc.getLevel() < 3:
+        return []
+    out = []
+    ns = doc.getNamespaces()
+    for i in range(ns.getNumNamespaces()):
+        uri = ns.getURI(i)  # http://www.sbml.org/sbml/level3/version1/<package>/version1
+        m = re.search(r"sbml\.org/sbml/level3/version\d+/([^/]+)/", uri)
+        if m is None or m.group(1) == "core":
+            continue  # core, or a non-SBML namespace (annotations)
+        if m.group(1) not in _IGNORED_PACKAGES and doc.getPackageRequired(uri):
+            out.append(m.group(1))
+    return out
+
 
 
 def _mass_action(rate: sp.Expr, reactants: dict[str, int], products: dict[str, int],
@@ -135,11 +139,13 @@ def _mass_action(rate: sp.Expr, reactants: dict[str, int], products: dict[str, i
     return out if "k" in out else None
 
 
-class _Importer:
+class _Importer(MathMixin):
     """One SBML document -> one Network. Raises ConfigError('<source>: <problem>')."""
 
     # set by _check_model
     assign: dict[str, libsbml.ASTNode]
+    rate_rules: dict[str, libsbml.ASTNode]
+    time_name: str
     species: dict[str, tuple[libsbml.Species, bool]]
     compartments: dict[str, libsbml.Compartment]
     params: dict[str, libsbml.Parameter]
@@ -156,11 +162,8 @@ class _Importer:
             if err.isError() or err.isFatal():
                 msg = " ".join(err.getMessage().split())
                 self.fail(f"invalid SBML (line {err.getLine()}): {msg}")
-        for i in range(doc.getNumPlugins()):
-            pkg = doc.getPlugin(i).getPackageName()
-            # l3v2extendedmath is libsbml's internal plugin for L3V2 core math, not a package
-            if pkg != "l3v2extendedmath" and doc.isPackageEnabled(pkg) and doc.getPackageRequired(pkg):
-                self.unsupported(f"required SBML package {pkg!r}")
+        for pkg in _required_packages(doc):
+            self.unsupported(f"required SBML package {pkg!r}")
         self.m = doc.getModel()
         if self.m is None:
             self.fail("the document has no <model>")
@@ -182,20 +185,20 @@ class _Importer:
         if m.isSetConversionFactor():
             self.unsupported("model conversionFactor", m.getConversionFactor())
         self.assign = {}
+        self.rate_rules = {}
         for i in range(m.getNumRules()):
             r = m.getRule(i)
             var = r.getVariable() if not r.isAlgebraic() else ""
             if r.isAlgebraic():
                 self.unsupported("algebraic rule", r.getId() or f"rule {i}")
-            if r.isRate():
-                self.unsupported("rate rule", var)
+            kind = "rate rule" if r.isRate() else "assignment rule"
             if m.getCompartment(var) is not None:
-                self.unsupported("assignment rule for a compartment (variable volume)", var)
+                self.unsupported(f"{kind} for a compartment (variable volume)", var)
             if m.getSpecies(var) is None and m.getParameter(var) is None:
-                self.unsupported("assignment rule for a species reference or reaction", var)
+                self.unsupported(f"{kind} for a species reference or reaction", var)
             if not r.isSetMath():
-                self.fail(f"assignment rule for {var!r} has no math")
-            self.assign[var] = r.getMath()
+                self.fail(f"{kind} for {var!r} has no math")
+            (self.rate_rules if r.isRate() else self.assign)[var] = r.getMath()
         self.species = {}
         for i in range(m.getNumSpecies()):
             s = m.getSpecies(i)
@@ -206,119 +209,27 @@ class _Importer:
         self.compartments = {m.getCompartment(i).getId(): m.getCompartment(i)
                              for i in range(m.getNumCompartments())}
         self.params = {m.getParameter(i).getId(): m.getParameter(i) for i in range(m.getNumParameters())}
+        for sid, (s, _) in self.species.items():
+            c = self.compartments.get(s.getCompartment())
+            if c is None or c.isSetSize() or m.getInitialAssignment(c.getId()) is not None:
+                continue
+            if (c.getSpatialDimensions() == 0 if m.getLevel() < 3 else
+                    c.isSetSpatialDimensions() and c.getSpatialDimensionsAsDouble() == 0):
+                self.unsupported(f"species {sid!r} in a 0-D compartment without a size (fe2 "
+                                 f"integrates concentrations, amount / size)", c.getId())
+        self.time_name = "sbml_time"  # the state that stands for SBML's time symbol, if used
+        while self.time_name in {*self.species, *self.compartments, *self.params}:
+            self.time_name += "_"
         for name in [*self.species, *self.compartments, *self.params]:
             if name in _RESERVED:
                 self.fail(f"id {name!r} clashes with a name fe2 reserves ({', '.join(sorted(_RESERVED))})")
 
     # -- math -----------------------------------------------------------------------------------
-    def expr(self, ast: libsbml.ASTNode, where: str, local: dict[str, sp.Expr] | None = None) -> sp.Expr:
-        """SBML math -> sympy, in the symbol space of the network (see the module docstring)."""
-        local = local or {}
-        t = ast.getType()
-        kids = [ast.getChild(i) for i in range(ast.getNumChildren())]
-        # a function call's arguments are translated by _call (in the caller's scope): sub is unused there
-        sub: list[sp.Expr] = [self.expr(k, where, local) for k in kids] if t != libsbml.AST_FUNCTION else []
-        if t == libsbml.AST_NAME:
-            return self._name(ast.getName(), where, local)
-        if t == libsbml.AST_INTEGER:
-            return sp.Integer(ast.getInteger())
-        if t == libsbml.AST_RATIONAL:
-            return sp.Rational(ast.getNumerator(), ast.getDenominator())
-        if t in (libsbml.AST_REAL, libsbml.AST_REAL_E):
-            v = ast.getReal()
-            if not math.isfinite(v):
-                self.fail(f"{where}: non-finite number {v} in the math")
-            return sp.Integer(int(v)) if float(v).is_integer() and abs(v) < 2**53 else sp.Float(v)
-        if t == libsbml.AST_NAME_AVOGADRO:
-            return sp.Float(AVOGADRO)
-        if t == libsbml.AST_CONSTANT_E:
-            return sp.E
-        if t == libsbml.AST_CONSTANT_PI:
-            return sp.pi
-        if t in (libsbml.AST_CONSTANT_TRUE, libsbml.AST_CONSTANT_FALSE):
-            return sp.true if t == libsbml.AST_CONSTANT_TRUE else sp.false
-        if t == libsbml.AST_PLUS:
-            return sp.Add(*sub)
-        if t == libsbml.AST_MINUS:
-            return -sub[0] if len(sub) == 1 else sub[0] - sub[1]
-        if t == libsbml.AST_TIMES:
-            return sp.Mul(*sub)
-        if t == libsbml.AST_DIVIDE:
-            return sub[0] / sub[1]
-        if t in (libsbml.AST_POWER, libsbml.AST_FUNCTION_POWER):
-            return sub[0] ** sub[1]
-        if t == libsbml.AST_FUNCTION_ROOT:
-            return sp.sqrt(sub[0]) if len(sub) == 1 else sub[1] ** (1 / sub[0])
-        if t == libsbml.AST_FUNCTION_LOG:
-            return sp.log(sub[0], 10) if len(sub) == 1 else sp.log(sub[1], sub[0])
-        if t in _UNARY and len(sub) == 1:
-            return _UNARY[t](sub[0])
-        if t in (libsbml.AST_FUNCTION_MAX, libsbml.AST_FUNCTION_MIN):
-            return (sp.Max if t == libsbml.AST_FUNCTION_MAX else sp.Min)(*sub)
-        if t in _RELATIONS:
-            rel = _RELATIONS[t]
-            return sp.And(*[rel(a, b) for a, b in itertools.pairwise(sub)])
-        if t in _LOGICAL:
-            return _LOGICAL[t](*sub)
-        if t == libsbml.AST_FUNCTION_PIECEWISE:
-            pairs = [(sub[i], sub[i + 1]) for i in range(0, len(sub) - 1, 2)]
-            if len(sub) % 2 == 0:  # undefined where no piece applies: would integrate NaN silently
-                raise ConfigError(f"{where}: a piecewise without an <otherwise> branch is not supported")
-            return sp.Piecewise(*pairs, (sub[-1], True))
-        if t == libsbml.AST_FUNCTION:
-            return self._call(ast, kids, where, local)
-        if t in _FORBIDDEN:
-            self.unsupported(f"{_FORBIDDEN[t]} in the math of {where}")
-        self.unsupported(f"MathML operator {ast.getName() or _AST_NAMES.get(t, t)!r} in the math of {where}")
-
-    def _call(self, ast, kids, where, local) -> sp.Expr:
-        fname = ast.getName()
-        fd = self.m.getFunctionDefinition(fname)
-        if fd is None or not fd.isSetMath():
-            self.fail(f"{where}: unknown function {fname!r}")
-        if fd.getNumArguments() != len(kids):
-            self.fail(f"{where}: function {fname!r} takes {fd.getNumArguments()} arguments, "
-                      f"got {len(kids)}")
-        if fname in self._expanding:
-            self.fail(f"{where}: function {fname!r} calls itself")
-        args = {fd.getArgument(i).getName(): self.expr(kids[i], where, local) for i in range(len(kids))}
-        self._expanding.append(fname)
-        try:
-            return self.expr(fd.getBody(), f"function {fname!r} (called from {where})", args)
-        finally:
-            self._expanding.pop()
-
-    def _name(self, name: str, where: str, local: dict[str, sp.Expr]) -> sp.Expr:
-        if name in local:
-            return local[name]
-        if name in self.assign:
-            if name not in self._rule_cache:
-                if name in self._expanding:
-                    self.fail(f"assignment rules for {name!r} form a cycle")
-                self._expanding.append(name)
-                try:
-                    self._rule_cache[name] = self.expr(self.assign[name], f"assignment rule for {name!r}")
-                finally:
-                    self._expanding.pop()
-            return self._rule_cache[name]
-        if name in self.species:
-            s, _ = self.species[name]
-            c = _sym(name)
-            return c * _sym(s.getCompartment()) if s.getHasOnlySubstanceUnits() else c
-        if name in self.compartments or name in self.params:
-            return _sym(name)
-        if self.m.getReaction(name) is not None:
-            self.unsupported(f"reaction id used as a value in the math of {where}", name)
-        if self.m.getElementBySId(name) is not None:
-            self.unsupported(f"species-reference (or other element) id used as a value in the math "
-                             f"of {where}", name)
-        self.fail(f"{where}: unknown identifier {name!r}")
-
     # -- values at t = 0 --------------------------------------------------------------------
     def _initial_values(self) -> dict[str, float]:
         """Initial value of every symbol: sizes, parameter values, species concentrations."""
         m = self.m
-        vals: dict[str, float] = {}
+        vals: dict[str, float] = {self.time_name: 0.0}  # SBML time starts at 0
         ia = {m.getInitialAssignment(i).getSymbol(): m.getInitialAssignment(i)
               for i in range(m.getNumInitialAssignments())}
         for sid in ia.keys():
@@ -338,7 +249,7 @@ class _Importer:
                 vals[sid] = s.getInitialConcentration()
             elif s.isSetInitialAmount():
                 pending_amount[sid] = s.getInitialAmount()
-        pending_ia = {sid: self.expr(a.getMath(), f"initial assignment for {sid!r}")
+        pending_ia = {sid: _num(self.expr(a.getMath(), f"initial assignment for {sid!r}"))
                       for sid, a in ia.items() if a.isSetMath()}
         def size(comp: str) -> float:
             if not vals[comp] > 0.0:
@@ -415,6 +326,8 @@ class _Importer:
                 nu = sr.getStoichiometry()
                 if self.species[sid][1]:
                     continue  # boundary / constant / rule-determined: not changed by reactions
+                if sid in self.rate_rules and round(nu):
+                    self.unsupported(f"rate rule for a species that {where} also changes", sid)
                 if abs(nu - round(nu)) > 1e-12 or nu < 0:
                     self.unsupported(f"non-integer stoichiometry {nu:g} of {sid!r} in {where}")
                 if round(nu):
@@ -425,7 +338,7 @@ class _Importer:
         if len(comps) > 1:
             self.unsupported(f"reaction between compartments {', '.join(sorted(comps))} (transport "
                              f"across compartments)", rid)
-        rate = self.expr(kl.getMath(), where, local) / _sym(comps.pop())
+        rate = _num(self.expr(kl.getMath(), where, local)) / _sym(comps.pop())
         self.used |= {x.name for x in rate.free_symbols}
         ma = _mass_action(rate, *sides, self.floating)
         if ma is not None:
@@ -435,20 +348,39 @@ class _Importer:
     # -- assemble ---------------------------------------------------------------------------
     def network(self) -> Network:
         self._check_model()
+        for var in self.assign:  # every rule, used by a kept law or not: refusals never depend on use
+            self._name(var, f"assignment rule for {var!r}", {})
         vals = self._initial_values()
-        self.taken = set(self.species) | set(self.compartments) | set(self.params)
+        self.taken = set(self.species) | set(self.compartments) | set(self.params) | {self.time_name}
         self.local_values = {}
         self.used = set()  # names the kept rate laws depend on
-        self.floating = {sid for sid, (_, fixed) in self.species.items() if not fixed}
+        # states: mass action never takes one of them for a rate constant
+        self.floating = ({sid for sid, (_, fixed) in self.species.items() if not fixed}
+                         | set(self.rate_rules) | {self.time_name})
         reactions = []
         for i in range(self.m.getNumReactions()):
             rx = self._reaction(self.m.getReaction(i))
             if rx is not None:
                 reactions.append(rx)
+        floating = [sid for sid, (_, fixed) in self.species.items() if not fixed]
+        for var, ast in self.rate_rules.items():  # d var/dt = rule: a state with an inflow "reaction"
+            rate = _num(self.expr(ast, f"rate rule for {var!r}"))
+            if var in self.species and self.species[var][0].getHasOnlySubstanceUnits():
+                rate = rate / _sym(self.species[var][0].getCompartment())  # d amount/dt -> dc/dt
+            self.used |= {x.name for x in rate.free_symbols}
+            reactions.append(Reaction({}, {var: 1}, "expression", {"rate": rate}, f"rate rule for {var}"))
+            if var not in floating:
+                floating.append(var)
+        if self.time_name in self.used:  # time: a state with d time/dt = 1, time(0) = 0
+            reactions.append(Reaction({}, {self.time_name: 1}, "mass_action", {"k": 1.0}, "time"))
+            floating.append(self.time_name)
         if not reactions:
             self.fail("the model has no reaction that changes a floating species")
-        floating = [sid for sid, (_, fixed) in self.species.items() if not fixed]
         for sid in floating:
+            if sid not in self.species:
+                if sid not in vals:
+                    self.fail(f"parameter {sid!r} (rate rule) has no value")
+                continue
             if sid not in vals:
                 self.fail(f"species {sid!r} has no initial amount or concentration")
             comp = self.species[sid][0].getCompartment()

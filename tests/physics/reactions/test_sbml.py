@@ -239,10 +239,6 @@ def _delay(m):
     m.getReaction("catalysis").getKineticLaw().setMath(_math("cell * k2 * delay(C, 0.5)"))
 
 
-def _time(m):
-    m.getReaction("catalysis").getKineticLaw().setMath(_math("cell * k2 * C * time"))
-
-
 def _transport(m):
     c = m.createCompartment()
     c.setId("outside"), c.setSize(3.0), c.setConstant(True)
@@ -277,10 +273,9 @@ def _conversion(m):
 
 
 UNSUPPORTED = [
-    (_rate_rule, "rate rule", "P"),
+    (_rate_rule, "rate rule for a species that reaction 'catalysis' also changes", "P"),
     (_algebraic, "algebraic rule", "rule 0"),
     (_delay, "delay", "catalysis"),
-    (_time, "time symbol", "catalysis"),
     (_transport, "transport across compartments", "export"),
     (_half_stoichiometry, "non-integer stoichiometry 0.5", "catalysis"),
     (_no_law, "has no kinetic law", "catalysis"),

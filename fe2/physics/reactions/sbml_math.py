@@ -1,0 +1,197 @@
+"""SBML math (libsbml ASTs) -> sympy, in the symbol space of an fe2 network.
+
+A species symbol stands for its concentration ``c`` (the network's state), or for its amount
+``c * V`` when ``hasOnlySubstanceUnits`` is true; compartments and parameters are symbols of
+their ids; assignment-rule variables are replaced by their (translated, cached) rule; function
+definitions are inlined. Booleans and numbers mix as in SBML: a relation or logical value used
+as a number is 1 or 0, a number used as a condition is true when nonzero. Constructs the
+integrators cannot honour (``delay``, ``rateOf``, the ``time`` symbol, ids of reactions or
+species references used as values, unknown operators) raise a one-line ConfigError.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from typing import NoReturn
+
+import libsbml
+import sympy as sp
+from sympy.logic.boolalg import Boolean
+
+AVOGADRO = 6.02214076e23  # SBML L3 csymbol avogadro, 1/mol
+_AST_NAMES = {getattr(libsbml, n): n[4:].lower() for n in dir(libsbml) if n.startswith("AST_")}
+_UNARY = {
+    libsbml.AST_FUNCTION_EXP: sp.exp, libsbml.AST_FUNCTION_LN: sp.log,
+    libsbml.AST_FUNCTION_ABS: sp.Abs, libsbml.AST_FUNCTION_FLOOR: sp.floor,
+    libsbml.AST_FUNCTION_CEILING: sp.ceiling, libsbml.AST_FUNCTION_SIN: sp.sin,
+    libsbml.AST_FUNCTION_COS: sp.cos, libsbml.AST_FUNCTION_TAN: sp.tan,
+    libsbml.AST_FUNCTION_SEC: sp.sec, libsbml.AST_FUNCTION_CSC: sp.csc,
+    libsbml.AST_FUNCTION_COT: sp.cot, libsbml.AST_FUNCTION_SINH: sp.sinh,
+    libsbml.AST_FUNCTION_COSH: sp.cosh, libsbml.AST_FUNCTION_TANH: sp.tanh,
+    libsbml.AST_FUNCTION_ARCSIN: sp.asin, libsbml.AST_FUNCTION_ARCCOS: sp.acos,
+    libsbml.AST_FUNCTION_ARCTAN: sp.atan, libsbml.AST_FUNCTION_ARCSINH: sp.asinh,
+    libsbml.AST_FUNCTION_ARCCOSH: sp.acosh, libsbml.AST_FUNCTION_ARCTANH: sp.atanh,
+}
+_RELATIONS = {
+    libsbml.AST_RELATIONAL_EQ: sp.Eq, libsbml.AST_RELATIONAL_NEQ: sp.Ne,
+    libsbml.AST_RELATIONAL_LT: sp.Lt, libsbml.AST_RELATIONAL_LEQ: sp.Le,
+    libsbml.AST_RELATIONAL_GT: sp.Gt, libsbml.AST_RELATIONAL_GEQ: sp.Ge,
+}
+_LOGICAL = {libsbml.AST_LOGICAL_AND: sp.And, libsbml.AST_LOGICAL_OR: sp.Or,
+            libsbml.AST_LOGICAL_XOR: sp.Xor}
+_FORBIDDEN = {
+    libsbml.AST_FUNCTION_DELAY: "delay",
+    libsbml.AST_FUNCTION_RATE_OF: "rateOf",
+}
+
+
+def _sym(name: str) -> sp.Symbol:
+    return sp.Symbol(name, real=True)
+
+
+def _is_bool(e) -> bool:
+    return isinstance(e, Boolean) and not isinstance(e, sp.Expr)  # a Symbol is both
+
+
+def _num(e):
+    """``e`` as a number: a relation or logical value is 1 where true, 0 where false."""
+    if e is sp.true:
+        return sp.Integer(1)
+    if e is sp.false:
+        return sp.Integer(0)
+    if _is_bool(e):
+        return sp.Piecewise((sp.Integer(1), e), (sp.Integer(0), True))
+    return e
+
+
+def _bool(e):
+    """``e`` as a condition: a number is true where nonzero."""
+    return e if _is_bool(e) else sp.Ne(e, 0)
+
+
+class MathMixin:
+    """Translation of SBML math; the importer provides the model tables it reads."""
+
+    m: libsbml.Model
+    assign: dict[str, libsbml.ASTNode]
+    species: dict[str, tuple[libsbml.Species, bool]]
+    compartments: dict[str, libsbml.Compartment]
+    params: dict[str, libsbml.Parameter]
+    time_name: str
+    _rule_cache: dict[str, sp.Expr]
+    _expanding: list[str]
+
+    def fail(self, msg: str) -> NoReturn:
+        raise NotImplementedError
+
+    def unsupported(self, what: str, elem_id: str = "") -> NoReturn:
+        raise NotImplementedError
+
+    def expr(self, ast: libsbml.ASTNode, where: str, local: dict[str, sp.Expr] | None = None) -> sp.Expr:
+        """SBML math -> sympy, in the symbol space of the network (see the module docstring)."""
+        local = local or {}
+        t = ast.getType()
+        kids = [ast.getChild(i) for i in range(ast.getNumChildren())]
+        # a function call's arguments are translated by _call (in the caller's scope): sub is unused there
+        raw = [self.expr(k, where, local) for k in kids] if t != libsbml.AST_FUNCTION else []
+        sub: list[sp.Expr] = [_num(e) for e in raw]  # the operands of arithmetic, as numbers
+        if t == libsbml.AST_NAME:
+            return self._name(ast.getName(), where, local)
+        if t == libsbml.AST_INTEGER:
+            return sp.Integer(ast.getInteger())
+        if t == libsbml.AST_RATIONAL:
+            return sp.Rational(ast.getNumerator(), ast.getDenominator())
+        if t in (libsbml.AST_REAL, libsbml.AST_REAL_E):
+            v = ast.getReal()
+            if not math.isfinite(v):
+                self.fail(f"{where}: non-finite number {v} in the math")
+            return sp.Integer(int(v)) if float(v).is_integer() and abs(v) < 2**53 else sp.Float(v)
+        if t == libsbml.AST_NAME_TIME:
+            return _sym(self.time_name)
+        if t == libsbml.AST_NAME_AVOGADRO:
+            return sp.Float(AVOGADRO)
+        if t == libsbml.AST_CONSTANT_E:
+            return sp.E
+        if t == libsbml.AST_CONSTANT_PI:
+            return sp.pi
+        if t in (libsbml.AST_CONSTANT_TRUE, libsbml.AST_CONSTANT_FALSE):
+            return sp.true if t == libsbml.AST_CONSTANT_TRUE else sp.false
+        if t == libsbml.AST_PLUS:
+            return sp.Add(*sub)
+        if t == libsbml.AST_MINUS:
+            return -sub[0] if len(sub) == 1 else sub[0] - sub[1]
+        if t == libsbml.AST_TIMES:
+            return sp.Mul(*sub)
+        if t == libsbml.AST_DIVIDE:
+            return sub[0] / sub[1]
+        if t in (libsbml.AST_POWER, libsbml.AST_FUNCTION_POWER):
+            return sub[0] ** sub[1]
+        if t == libsbml.AST_FUNCTION_ROOT:
+            return sp.sqrt(sub[0]) if len(sub) == 1 else sub[1] ** (1 / sub[0])
+        if t == libsbml.AST_FUNCTION_LOG:
+            return sp.log(sub[0], 10) if len(sub) == 1 else sp.log(sub[1], sub[0])
+        if t == libsbml.AST_LOGICAL_NOT and len(raw) == 1:
+            return sp.Not(_bool(raw[0]))
+        if t in _UNARY and len(sub) == 1:
+            return _UNARY[t](sub[0])
+        if t in (libsbml.AST_FUNCTION_MAX, libsbml.AST_FUNCTION_MIN):
+            return (sp.Max if t == libsbml.AST_FUNCTION_MAX else sp.Min)(*sub)
+        if t in _RELATIONS:
+            rel = _RELATIONS[t]
+            return sp.And(*[rel(a, b) for a, b in itertools.pairwise(sub)])
+        if t in _LOGICAL:
+            return _LOGICAL[t](*[_bool(e) for e in raw])
+        if t == libsbml.AST_FUNCTION_PIECEWISE:
+            pairs = [(sub[i], _bool(raw[i + 1])) for i in range(0, len(sub) - 1, 2)]
+            if len(sub) % 2 == 0:  # undefined where no piece applies: would integrate NaN silently
+                self.unsupported(f"piecewise without an <otherwise> branch in the math of {where}")
+            return sp.Piecewise(*pairs, (sub[-1], True))
+        if t == libsbml.AST_FUNCTION:
+            return self._call(ast, kids, where, local)
+        if t in _FORBIDDEN:
+            self.unsupported(f"{_FORBIDDEN[t]} in the math of {where}")
+        self.unsupported(f"MathML operator {ast.getName() or _AST_NAMES.get(t, t)!r} in the math of {where}")
+
+    def _call(self, ast, kids, where, local) -> sp.Expr:
+        fname = ast.getName()
+        fd = self.m.getFunctionDefinition(fname)
+        if fd is None or not fd.isSetMath():
+            self.fail(f"{where}: unknown function {fname!r}")
+        if fd.getNumArguments() != len(kids):
+            self.fail(f"{where}: function {fname!r} takes {fd.getNumArguments()} arguments, "
+                      f"got {len(kids)}")
+        if fname in self._expanding:
+            self.fail(f"{where}: function {fname!r} calls itself")
+        args = {fd.getArgument(i).getName(): self.expr(kids[i], where, local) for i in range(len(kids))}
+        self._expanding.append(fname)
+        try:
+            return self.expr(fd.getBody(), f"function {fname!r} (called from {where})", args)
+        finally:
+            self._expanding.pop()
+
+    def _name(self, name: str, where: str, local: dict[str, sp.Expr]) -> sp.Expr:
+        if name in local:
+            return local[name]
+        if name in self.assign:
+            if name not in self._rule_cache:
+                if name in self._expanding:
+                    self.fail(f"assignment rules for {name!r} form a cycle")
+                self._expanding.append(name)
+                try:
+                    self._rule_cache[name] = self.expr(self.assign[name], f"assignment rule for {name!r}")
+                finally:
+                    self._expanding.pop()
+            return self._rule_cache[name]
+        if name in self.species:
+            s, _ = self.species[name]
+            c = _sym(name)
+            return c * _sym(s.getCompartment()) if s.getHasOnlySubstanceUnits() else c
+        if name in self.compartments or name in self.params:
+            return _sym(name)
+        if self.m.getReaction(name) is not None:
+            self.unsupported(f"reaction id used as a value in the math of {where}", name)
+        if self.m.getElementBySId(name) is not None:
+            self.unsupported(f"species-reference (or other element) id used as a value in the math "
+                             f"of {where}", name)
+        self.fail(f"{where}: unknown identifier {name!r}")
