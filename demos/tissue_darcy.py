@@ -25,6 +25,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 from mpi4py import MPI
@@ -34,7 +35,8 @@ from fe2.config.darcy import load_darcy_config
 from fe2.physics.darcy import units
 
 ap = argparse.ArgumentParser()
-ap.add_argument("--quick", action="store_true", help="coarse meshes (smoke test)")
+ap.add_argument("--quick", action="store_true", default=bool(os.environ.get("CI")),
+                help="coarse meshes (smoke test; the default when CI is set)")
 ap.add_argument("--out", default="out/tissue_darcy")
 args = ap.parse_args()
 comm = MPI.COMM_WORLD
