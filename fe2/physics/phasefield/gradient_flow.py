@@ -85,6 +85,10 @@ class _GradientFlow:
         self.t = 0.0
         self.step_count = 0
         self.prefix = self.prefix_base
+        # energy of the prescribed initial field and the energy its periodic closure added
+        # (set_initial_condition; None when the state was set otherwise)
+        self.initial_energy: float | None = None
+        self.seam_energy: float | None = None
 
     def _blend(self, mu_cn, grad_cn, mu_be, grad_be):
         """(1 − s)·CN + s·split-Euler terms, s = self.startup ∈ {0, 1} (one compiled form)."""
@@ -132,6 +136,20 @@ class _GradientFlow:
 
     def record(self, dt: float = 0.0, its: int = 0, rejected: int = 0) -> StepRecord:
         return StepRecord(self.step_count, self.t, dt, self.free_energy(), self.mass(), its, rejected)
+
+    def _initial_record(self, E_state: float) -> StepRecord:
+        """The step-0 record: F of the initial field *as prescribed* (see set_initial_condition).
+
+        For a periodic run from a non-periodic field that is the energy before the periodic
+        closure; ``E_state`` (the closed state's energy) exceeds it by ``seam_energy``. If the
+        state was changed after set_initial_condition (or set otherwise), the state's own energy.
+        """
+        E0 = E_state
+        if self.initial_energy is not None and self.seam_energy is not None:
+            closed = self.initial_energy + self.seam_energy
+            if abs(E_state - closed) <= 1e-12 * max(1.0, abs(closed)):  # still the state set there
+                E0 = self.initial_energy
+        return StepRecord(self.step_count, self.t, 0.0, E0, self.mass(), 0, 0)
 
     # ---- stepping -------------------------------------------------------------------
     def _c_part(self, arr: np.ndarray) -> np.ndarray:
@@ -218,10 +236,12 @@ class _GradientFlow:
         """
         ts = stepping or TimeStepping()
         dt = ts.dt
-        history = [self.record()] if self.step_count == 0 else []
+        # the energy law bounds every step by the energy of the state it starts from: for the
+        # first step that is the (periodically closed) current state, not the prescribed field
+        E_old = self.free_energy()
+        history = [self._initial_record(E_old)] if self.step_count == 0 else []
         if self.step_count == 0 and callback is not None:
             callback(self, history[0])
-        E_old = history[0].energy if history else self.free_energy()
         tol = 1e-12 * max(1.0, abs(t_end))
         stops = sorted({float(s) for s in t_stops if s < t_end - tol} | {float(t_end)})
         cn = self.scheme == "secant_cn"
@@ -305,12 +325,25 @@ class _GradientFlow:
         on [0, 200]²) is made periodic first — every group of nodes identified by the periodic
         map gets the mean of its interpolated values (û = (PᵀP)⁻¹Pᵀu, u = Pû) — so the first
         step starts from a state of the periodic space, as a constrained FE code would.
+
+        ``initial_energy`` is F of the field as prescribed (interpolated on the box, before the
+        closure; it converges to ∫ over the open box of f(c) + κ/2|∇c|², O(h²) for P1) and is the
+        energy of the step-0 record of :meth:`run`; ``seam_energy`` is what the closure added
+        (zero for a periodic field; for a non-periodic one it grows like 1/h). The state after the
+        closure is the one the first step starts from and the one its energy law bounds.
         """
         func = c0 if callable(c0) else (lambda x, v=float(c0): np.full(x.shape[1], v))
         self._interpolate_c(func)
+        # F of the field as prescribed: its interpolant on the box, every cell (a jump of a
+        # non-periodic field across the periodic seam lies on boundary facets, in no cell)
+        self.initial_energy = self.free_energy()
         if self.boundary == "periodic":
             assert self._periodic is not None  # _build_solver made the periodic Newton
             self._periodic.make_periodic(self.u)
+        # the energy the periodic closure added (0 for a periodic field, and for no-flux):
+        # ≈ κ/(4h)∮|[c]|² ds over the seam for P1 — it grows like 1/h, the discrete image of the
+        # unbounded gradient energy of the jump (docs/phasefield.md, "F(0) on periodic lattices")
+        self.seam_energy = self.free_energy() - self.initial_energy
         self.u0.x.array[:] = self.u.x.array
         self.u_prev.x.array[:] = self.u.x.array
         self.dt_prev = None
