@@ -137,20 +137,6 @@ class _GradientFlow:
     def record(self, dt: float = 0.0, its: int = 0, rejected: int = 0) -> StepRecord:
         return StepRecord(self.step_count, self.t, dt, self.free_energy(), self.mass(), its, rejected)
 
-    def _initial_record(self, E_state: float) -> StepRecord:
-        """The step-0 record: F of the initial field *as prescribed* (see set_initial_condition).
-
-        For a periodic run from a non-periodic field that is the energy before the periodic
-        closure; ``E_state`` (the closed state's energy) exceeds it by ``seam_energy``. If the
-        state was changed after set_initial_condition (or set otherwise), the state's own energy.
-        """
-        E0 = E_state
-        if self.initial_energy is not None and self.seam_energy is not None:
-            closed = self.initial_energy + self.seam_energy
-            if abs(E_state - closed) <= 1e-12 * max(1.0, abs(closed)):  # still the state set there
-                E0 = self.initial_energy
-        return StepRecord(self.step_count, self.t, 0.0, E0, self.mass(), 0, 0)
-
     # ---- stepping -------------------------------------------------------------------
     def _c_part(self, arr: np.ndarray) -> np.ndarray:
         """The c entries of a state array (all of it for Allen–Cahn)."""
@@ -236,10 +222,10 @@ class _GradientFlow:
         """
         ts = stepping or TimeStepping()
         dt = ts.dt
-        # the energy law bounds every step by the energy of the state it starts from: for the
-        # first step that is the (periodically closed) current state, not the prescribed field
-        E_old = self.free_energy()
-        history = [self._initial_record(E_old)] if self.step_count == 0 else []
+        # the step-0 record is the state the first step starts from (for a periodic run from a
+        # non-periodic field: the periodically closed one, initial_energy + seam_energy)
+        history = [self.record()] if self.step_count == 0 else []
+        E_old = history[0].energy if history else self.free_energy()
         if self.step_count == 0 and callback is not None:
             callback(self, history[0])
         tol = 1e-12 * max(1.0, abs(t_end))
@@ -327,10 +313,10 @@ class _GradientFlow:
         step starts from a state of the periodic space, as a constrained FE code would.
 
         ``initial_energy`` is F of the field as prescribed (interpolated on the box, before the
-        closure; it converges to ∫ over the open box of f(c) + κ/2|∇c|², O(h²) for P1) and is the
-        energy of the step-0 record of :meth:`run`; ``seam_energy`` is what the closure added
-        (zero for a periodic field; for a non-periodic one it grows like 1/h). The state after the
-        closure is the one the first step starts from and the one its energy law bounds.
+        closure; it converges to ∫ over the open box of f(c) + κ/2|∇c|², O(h²) for P1);
+        ``seam_energy`` is what the closure added (zero for a periodic field; for a non-periodic
+        one it grows like 1/h). The closed state is the one the first step starts from, the one
+        the step-0 record of :meth:`run` holds and the one its energy law bounds.
         """
         func = c0 if callable(c0) else (lambda x, v=float(c0): np.full(x.shape[1], v))
         self._interpolate_c(func)
