@@ -3,8 +3,9 @@
 Fluctuation formulation. For KUBC and periodic conditions the field is
 ``u = E·(x - x_c) + w`` and the macro driver E enters only the right-hand
 side ``f_j = -G_j``; for TUBC the field u itself is solved for under the
-self-equilibrated boundary load ``H_j``. Every load and every average is a dot
-product with vectors assembled once per RVE:
+unit stress and the exact affine part ``Ē·(x - x_c)`` with Ē unknown (see
+:mod:`fe2.micro.traction`). Every load and every average is a dot product with
+vectors assembled once per RVE:
 
     G_k = ∫_Ω flux(v) : S_k dx          (volume, S_k = k-th Mandel basis tensor)
     H_k = ∫_{∂Y∩Ω} sym(v ⊗ n) : S_k ds   (box faces)
@@ -12,8 +13,12 @@ product with vectors assembled once per RVE:
 so that, with |Y| the box volume (pores included, with zero stress):
 
     <σ>_k   = (G_k · u) / |Y|
-    <ε>_k   = E_k + (H_k · w) / |Y|       (KUBC, PBC)   |   (H_k · u) / |Y|   (TUBC)
-    <σ:ε>   = (u · K u) / |Y|
+    <σ>_k   = <C>_kl E_l + (G_k · w) / |Y|    (u = E·(x - x_c) + w, every BC)
+    <ε>_k   = E_k + (H_k · w) / |Y|
+    <σ:ε>   = E·<C>·E + (2 E·(G·w) + w · K w) / |Y|
+
+with <C>_kl = ∫ S_k : flux(S_l) dx / |Y| of the exact affine fields (the affine
+fields need not lie in V: P1 fields on curved cells).
 
 These are the discrete integrals of the fields themselves, so the Hill–Mandel
 residual |<σ:ε> - <σ>:<ε>| / |<σ>:<ε>| measures how well the discrete
@@ -41,6 +46,7 @@ from fe2.micro.forms import RVEForms
 from fe2.micro.linear_solver import LinearSolverOptions
 from fe2.micro.physics import Physics
 from fe2.micro.results import BCResult, HomogenizationResult, LoadCase
+from fe2.micro.traction import solve_tubc
 from fe2.solvers import ConstrainedSystem, solve_checked
 
 BOUNDARY_CONDITIONS = ("kubc", "periodic", "tubc")
@@ -190,9 +196,11 @@ class RVEProblem:
 
         facets = dmesh.locate_entities_boundary(msh, fdim, on_box)
         self._selector = fem.Constant(msh, np.zeros(self.physics.selector_shape))
+        self._selector2 = fem.Constant(msh, np.zeros(self.physics.selector_shape))
         self.forms = forms if forms is not None else RVEForms.for_mesh(self.physics, msh, self.degree)
-        f = self.forms.attach(self.V, self.coefficients, self.indicator, self._selector, facets)
+        f = self.forms.attach(self.V, self.coefficients, self.indicator, self._selector, facets, self._selector2)
         self.a_form, self.g_form, self.h_form = f["a"], f["g"], f["h"]
+        self.voigt_form, self.rot_form = f["voigt"], f.get("rot")
         self.box_area_form, self.indicator_form = f["box_area"], f["indicator"]
 
     def _new_vec(self) -> PETSc.Vec:
@@ -222,9 +230,20 @@ class RVEProblem:
             av = self._new_vec()
             a.x.petsc_vec.copy(av)
             self.A.append(av)
+        self.R = []
+        for Wm in ph.rotation_basis():
+            self._selector.value[...] = Wm
+            self.R.append(self._assemble_vec(self.rot_form))
         n = ph.n_driver
-        # Voigt average <C> (Mandel): G_k · A_j = ∫ S_k : C : S_j dx
-        self.c_voigt_mandel = np.array([[self.G[k].dot(self.A[j]) for j in range(n)] for k in range(n)]) / self.volume
+        # Voigt average <C> (Mandel) of the exact affine fields: ∫ S_k : C : S_j dx (not G_k · A_j: A_j is
+        # only the interpolant of the affine field, inexact for P1 fields on curved cells)
+        cv = np.zeros((n, n))
+        for j in range(n):
+            self._selector.value[...] = basis[j]
+            for k in range(j, n):
+                self._selector2.value[...] = basis[k]
+                cv[k, j] = cv[j, k] = self.comm.allreduce(fem.assemble_scalar(self.voigt_form))
+        self.c_voigt_mandel = cv / self.volume
         box_area_expected = 2.0 * sum(self.volume / L for L in self.rve.lengths)
         box_area = self.comm.allreduce(fem.assemble_scalar(self.box_area_form))
         self.boundary_coverage = box_area / box_area_expected
@@ -258,9 +277,12 @@ class RVEProblem:
                     f" {100 * (1 - self.boundary_coverage):.3g}% of the box faces; use KUBC/periodic"
                     " or keep void inclusions away from the faces"
                 )
-            pins = constraints.rigid_pins(
+            nodes = constraints.rigid_pin_nodes(
                 self.comm, self.node_x, self.global_node, self.box_min, self.box_max, self.bs
             )
+            pins = np.asarray([node * self.bs + c for owner, node, comps in nodes if owner == self.comm.rank
+                               for c in comps], dtype=PETSc.IntType)
+            self._bordered_dofs = [node * self.bs + c for _, node, comps in nodes[1:] for c in comps]
             A = self.K.duplicate(copy=True)
             A.zeroRowsColumns(pins, diag=1.0)
             return None, A, pins
@@ -316,37 +338,35 @@ class RVEProblem:
         w = self._new_vec()
         Kw = self._new_vec()
         fields, cases = [], []
+        if bc == "tubc":
+            e_bar, fluct, tubc_its = solve_tubc(ksp, self.K, pins, self._bordered_dofs, self.G, self.H, self.R,
+                                                self.c_voigt_mandel, self.volume, self._new_vec)
         for j in range(n):
+            driver = np.zeros(n)
+            driver[j] = 1.0
             if bc == "tubc":
-                self.H[j].copy(br)
-                br.setValues(pins, np.zeros(len(pins)))
-                br.assemble()
+                fluct[j].copy(w)
+                w.ghostUpdate(addv=PETSc.InsertMode.INSERT, mode=PETSc.ScatterMode.FORWARD)
+                fluct[j].destroy()
+                strain, its = e_bar[j], tubc_its
             else:
                 system.restrict(self.G[j], br)
                 br.scale(-1.0)
-            its = solve_checked(ksp, br, xr, f"RVE {bc} load case {j + 1}")
-            if system is None:
-                xr.copy(w)
-                w.ghostUpdate(addv=PETSc.InsertMode.INSERT, mode=PETSc.ScatterMode.FORWARD)
-            else:
+                its = solve_checked(ksp, br, xr, f"RVE {bc} load case {j + 1}")
                 system.expand(xr, w)
+                strain = driver
             self.K.mult(w, Kw)
             gw = np.array([self.G[k].dot(w) for k in range(n)])
             hw = np.array([self.H[k].dot(w) for k in range(n)])
             wKw = w.dot(Kw)
-            driver = np.zeros(n)
-            driver[j] = 1.0
-            if bc == "tubc":
-                sig = gw / self.volume
-                eps = hw / self.volume
-                energy = wKw / self.volume
-                u = w.copy()
-            else:
-                sig = self.c_voigt_mandel[:, j] + gw / self.volume
-                eps = driver + hw / self.volume
-                energy = self.c_voigt_mandel[j, j] + (2.0 * gw[j] + wKw) / self.volume
-                u = w.copy()
-                u.axpy(1.0, self.A[j])
+            cv = self.c_voigt_mandel
+            sig = cv @ strain + gw / self.volume
+            eps = strain + hw / self.volume
+            energy = float(strain @ cv @ strain) + (2.0 * float(strain @ gw) + wKw) / self.volume
+            u = w.copy()
+            for k in range(n):
+                if strain[k] != 0.0:
+                    u.axpy(float(strain[k]), self.A[k])
             u.ghostUpdate(addv=PETSc.InsertMode.INSERT, mode=PETSc.ScatterMode.FORWARD)
             work = float(sig @ eps)
             hm = abs(energy - work) / max(abs(work), 1e-300)
