@@ -45,7 +45,7 @@ from fe2.micro import constraints
 from fe2.micro.forms import RVEForms
 from fe2.micro.linear_solver import LinearSolverOptions
 from fe2.micro.physics import Physics
-from fe2.micro.results import BCResult, HomogenizationResult, LoadCase
+from fe2.micro.results import BCResult, HomogenizationResult, LoadCase, hill_mandel_tolerance
 from fe2.micro.traction import solve_tubc
 from fe2.solvers import ConstrainedSystem, solve_checked
 
@@ -391,7 +391,8 @@ class RVEProblem:
         if system is not None:
             system.P.destroy()
         timings = {"operator_s": t1 - t0, "factorization_s": t2 - t1, "solves_s": t3 - t2, "total_s": t3 - t0}
-        result = BCResult(bc, C, self.physics.to_voigt(C), cases, timings, checks)
+        tol = hill_mandel_tolerance(self.solver.kind, self.solver.rtol)
+        result = BCResult(bc, C, self.physics.to_voigt(C), cases, timings, checks, tol)
         return result, fields
 
     def homogenize(self, bcs: Iterable[str] = BOUNDARY_CONDITIONS, keep_fields: bool = False, progress=None):
@@ -481,5 +482,6 @@ class RVEProblem:
 
 
 def progress_line(res: BCResult) -> str:
-    """The one-line progress report of a solved BC."""
-    return f"{res.bc:8s} Hill-Mandel {res.hill_mandel_max:.2e}  ({res.timings['total_s']:.2f} s)"
+    """The one-line progress report of a solved BC (says so when the Hill–Mandel residual is above its tolerance)."""
+    flag = "" if res.hill_mandel_ok else f"  EXCEEDS its tolerance {res.hill_mandel_tol:.0e}"
+    return f"{res.bc:8s} Hill-Mandel {res.hill_mandel_max:.2e}{flag}  ({res.timings['total_s']:.2f} s)"
