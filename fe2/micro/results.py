@@ -66,7 +66,8 @@ class LoadCase:
         mean_stress: <sigma> (volume average over Y, pores = 0), (n,).
         mean_energy: <sigma : eps> (twice the mean strain-energy density).
         hill_mandel: |<sigma:eps> - <sigma>:<eps>| / |<sigma>:<eps>|.
-        iterations: linear-solver iterations (0 for a direct solver's solve phase).
+        iterations: linear-solver iterations (0 for a direct solver's solve phase); TUBC: the
+            largest count of the condensation solves that all its load cases share.
     """
 
     driver: np.ndarray

@@ -2,9 +2,9 @@
 
 Fluctuation formulation. For KUBC and periodic conditions the field is
 ``u = E·(x - x_c) + w`` and the macro driver E enters only the right-hand
-side ``f_j = -G_j``; for TUBC the field u itself is solved for under the
-unit stress and the exact affine part ``Ē·(x - x_c)`` with Ē unknown (see
-:mod:`fe2.micro.traction`). Every load and every average is a dot product with
+side ``f_j = -G_j``; for TUBC ``u = Ē·(x - x_c) + w`` as well, with the mean
+strain Ē unknown, the unit stress as its load and w of zero boundary-mean strain
+and rotation (see :mod:`fe2.micro.traction`). Every load and every average is a dot product with
 vectors assembled once per RVE:
 
     G_k = ∫_Ω flux(v) : S_k dx          (volume, S_k = k-th Mandel basis tensor)
@@ -12,7 +12,6 @@ vectors assembled once per RVE:
 
 so that, with |Y| the box volume (pores included, with zero stress):
 
-    <σ>_k   = (G_k · u) / |Y|
     <σ>_k   = <C>_kl E_l + (G_k · w) / |Y|    (u = E·(x - x_c) + w, every BC)
     <ε>_k   = E_k + (H_k · w) / |Y|
     <σ:ε>   = E·<C>·E + (2 E·(G·w) + w · K w) / |Y|
