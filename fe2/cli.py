@@ -93,6 +93,8 @@ def _cmd_homogenize(args: argparse.Namespace, comm: MPI.Comm) -> int:
         data = run_homogenization(cfg, comm, args.out, progress=say)
     if comm.rank == 0:
         print_effective_table(data)
+        for line in data.get("warnings", []):
+            print(line, flush=True)
         print(
             f"wrote {args.out}/result.json"
             + (" and fields/ (open the .xdmf files in ParaView)" if data.get("fields") else "")
@@ -113,6 +115,8 @@ def _cmd_bounds(args: argparse.Namespace, comm: MPI.Comm) -> int:
         summary = run_bounds_study(cfg, comm, args.out, progress=say, fresh=args.fresh)
     if comm.rank == 0:
         print_bounds_table(summary)
+        for line in summary.get("warnings", []):
+            print(line, flush=True)
         print(f"wrote {args.out}/summary.json, statistics.csv, gaps.csv, fits.csv, realizations.csv and "
               f"{', '.join(summary['files']['figures'])}")
     return 0

@@ -9,9 +9,9 @@ empty rows where w = 0). The reduced system is ``PᵀKP ŵ = Pᵀf``.
   faces (corners and edges map straight to their single master, never through
   a chain); one gauge node has an empty row (w is periodic only up to a
   translation, and fixing it at one node changes no strain or stress).
-* TUBC: P is the identity; the rigid-body modes are removed by pinning
-  individual dofs (see :func:`rigid_pins`), which is exact because the
-  uniform-traction load is self-equilibrated.
+* TUBC: P is the identity; the translations are removed by pinning one node
+  (see :func:`rigid_pins`); the rotations by a zero boundary-mean rotation of
+  the fluctuation (see :mod:`fe2.micro.traction`).
 
 Works on one rank and on a distributed mesh: masters found on another rank are
 matched through an all-gather of the (few) boundary nodes.
@@ -183,20 +183,20 @@ def prolongation(comm: MPI.Comm, node_map: NodeMap, n_owned_nodes: int, bs: int)
     return P
 
 
-def rigid_pins(
+def rigid_pin_nodes(
     comm: MPI.Comm,
     x: np.ndarray,
     global_node: np.ndarray,
     box_min: np.ndarray,
     box_max: np.ndarray,
     bs: int,
-) -> np.ndarray:
-    """Global dof indices (owned by this rank) that remove the rigid-body modes.
+) -> list[tuple[int, int, list[int]]]:
+    """(owner rank, global node, pinned components) of every pin node, the same on every rank.
 
     Scalar fields (bs = 1): one node. Vectors: node A nearest to box_min (all
-    components), node B nearest to the corner along x1 (components 2.., kills
-    the rotations about x3 (and x2)), and in 3D node C nearest to the corner
-    along x2 (component 3, kills the rotation about x1).
+    components: the translations), node B nearest to the corner along x1
+    (components 2..), and in 3D node C nearest to the corner along x2
+    (component 3); B and C fix the rotations where the space contains them.
     """
     d = x.shape[1]
     lengths = box_max - box_min
@@ -209,12 +209,25 @@ def rigid_pins(
             c = box_min.copy()
             c[1] = box_max[1]
             targets.append((c, [2]))
-    pins: list[int] = []
+    out: list[tuple[int, int, list[int]]] = []
     for target, comps in targets:
         dist = np.linalg.norm((x - target) / lengths, axis=1) if x.shape[0] else np.zeros(0)
         local_best = (float(dist.min()), comm.rank) if dist.size else (np.inf, comm.rank)
         best = comm.allreduce(local_best, op=MPI.MIN)
-        if comm.rank == best[1]:
-            node = int(global_node[int(np.argmin(dist))])
-            pins.extend(node * bs + c for c in comps)
+        node = int(global_node[int(np.argmin(dist))]) if comm.rank == best[1] else -1
+        out.append((int(best[1]), comm.bcast(node, root=best[1]), comps))
+    return out
+
+
+def rigid_pins(
+    comm: MPI.Comm,
+    x: np.ndarray,
+    global_node: np.ndarray,
+    box_min: np.ndarray,
+    box_max: np.ndarray,
+    bs: int,
+) -> np.ndarray:
+    """Global dof indices (owned by this rank) of the pins of :func:`rigid_pin_nodes`."""
+    pins = [node * bs + c for owner, node, comps in rigid_pin_nodes(comm, x, global_node, box_min, box_max, bs)
+            if owner == comm.rank for c in comps]
     return np.asarray(pins, dtype=PETSc.IntType)

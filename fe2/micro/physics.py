@@ -176,6 +176,14 @@ class Physics:
     def boundary_strain(self, u, n):
         raise NotImplementedError
 
+    def boundary_rotation(self, u, n):
+        """Integrand of the boundary average of the rigid rotation (TUBC gauge), or None (no rotations)."""
+        return None
+
+    def rotation_basis(self) -> np.ndarray:
+        """Selector tensors of the rigid rotations, shape (n_rot, *selector_shape); none by default."""
+        return np.zeros((0, *self.selector_shape))
+
     def affine(self, driver: np.ndarray, x: np.ndarray) -> np.ndarray:
         """Affine field of a driver (d, d) or (d,) at points x (d, n)."""
         return driver @ x
@@ -296,6 +304,18 @@ class Elasticity(Physics):
     def boundary_strain(self, u, n):
         """Integrand of the boundary average of the driver: sym(u ⊗ n)."""
         return ufl.sym(ufl.outer(u, n))
+
+    def boundary_rotation(self, u, n):
+        """Integrand of the boundary average of the rotation: skew(u ⊗ n)."""
+        return ufl.skew(ufl.outer(u, n))
+
+    def rotation_basis(self) -> np.ndarray:
+        """Orthonormal skew tensors (e_i⊗e_j - e_j⊗e_i)/√2, one per rigid rotation: (1 or 3, d, d)."""
+        pairs = [(0, 1)] if self.dim == 2 else [(1, 2), (0, 2), (0, 1)]
+        basis = np.zeros((len(pairs), self.dim, self.dim))
+        for k, (i, j) in enumerate(pairs):
+            basis[k, i, j], basis[k, j, i] = 1.0 / np.sqrt(2.0), -1.0 / np.sqrt(2.0)
+        return basis
 
     def affine(self, driver: np.ndarray, x: np.ndarray) -> np.ndarray:
         """Affine field E·x for E (d, d) at points x (d, n) -> (d, n)."""

@@ -32,6 +32,30 @@ class _NotationTable(Mapping):
         return len(physics_names())
 
 
+#: Hill–Mandel residual every linear RVE solve with a direct solver must stay below: the identity holds for
+#: the discrete problem, a direct solve leaves round-off (measured 1e-16 … 4e-14)
+HILL_MANDEL_TOL = 1e-10
+#: iterative solves: the TUBC residual follows the solver tolerance (measured 0.4 rtol for rtol 1e-10 … 1e-6)
+HILL_MANDEL_PER_RTOL = 10.0
+
+
+#: FE² micro solves (nonlinear RVEs converge their Newton to a residual tolerance): docs/verification.md
+MICRO_HILL_MANDEL_TOL = 1e-8
+
+
+def hill_mandel_tolerance(kind: str, rtol: float) -> float:
+    """The declared Hill–Mandel bound of a linear RVE solve with solver ``kind`` ('direct'/'iterative')."""
+    return HILL_MANDEL_TOL if kind == "direct" else max(HILL_MANDEL_TOL, HILL_MANDEL_PER_RTOL * rtol)
+
+
+def hill_mandel_warning(what: str, residual: float, tolerance: float) -> str | None:
+    """The one-line warning of a residual above its declared tolerance (None when within)."""
+    if residual <= tolerance:
+        return None
+    return (f"WARNING: {what}: Hill-Mandel residual {residual:.2e} exceeds its tolerance {tolerance:.0e};"
+            " the averages are not energy-consistent, do not trust this result")
+
+
 #: physics name -> how its results are written (``notation``, ``order_2d`` …), for every registered physics
 NOTATION: Mapping[str, dict[str, str]] = _NotationTable()
 
@@ -46,7 +70,8 @@ class LoadCase:
         mean_stress: <sigma> (volume average over Y, pores = 0), (n,).
         mean_energy: <sigma : eps> (twice the mean strain-energy density).
         hill_mandel: |<sigma:eps> - <sigma>:<eps>| / |<sigma>:<eps>|.
-        iterations: linear-solver iterations (0 for a direct solver's solve phase).
+        iterations: linear-solver iterations (0 for a direct solver's solve phase); TUBC: the
+            largest count of the condensation solves that all its load cases share.
     """
 
     driver: np.ndarray
@@ -69,16 +94,28 @@ class BCResult:
     checks: dict[str, float] = field(default_factory=dict)
     #: the estimated discretization error (:mod:`fe2.micro.error_estimate`), when asked for
     error_estimate: ErrorEstimate | None = None
+    #: the declared bound of ``hill_mandel_max`` (see :func:`hill_mandel_tolerance`)
+    hill_mandel_tol: float = HILL_MANDEL_TOL
 
     @property
     def hill_mandel_max(self) -> float:
         return max(lc.hill_mandel for lc in self.load_cases)
+
+    @property
+    def hill_mandel_ok(self) -> bool:
+        return self.hill_mandel_max <= self.hill_mandel_tol
+
+    def warning(self) -> str | None:
+        """A one-line warning when the Hill–Mandel residual exceeds its tolerance, else None."""
+        return hill_mandel_warning(self.bc, self.hill_mandel_max, self.hill_mandel_tol)
 
     def to_dict(self) -> dict:
         return {
             "effective": self.effective_voigt.tolist(),
             "hill_mandel_max": self.hill_mandel_max,
             "hill_mandel": [lc.hill_mandel for lc in self.load_cases],
+            "hill_mandel_tolerance": self.hill_mandel_tol,
+            "hill_mandel_ok": self.hill_mandel_ok,
             "timings_s": self.timings,
             "checks": self.checks,
             "iterations": [lc.iterations for lc in self.load_cases],
@@ -114,6 +151,10 @@ class HomogenizationResult:
         """Effective tensor of one BC in Voigt notation (engineering shear)."""
         return self.bcs[bc].effective_voigt
 
+    def warnings(self) -> list[str]:
+        """One line per BC whose Hill–Mandel residual exceeds its tolerance."""
+        return [w for w in (r.warning() for r in self.bcs.values()) if w is not None]
+
     def to_dict(self) -> dict:
         labels = make_physics(self.physics, self.dim).component_labels()
         return {
@@ -124,6 +165,9 @@ class HomogenizationResult:
             "effective": {k: v.effective_voigt.tolist() for k, v in self.bcs.items()},
             "hill_mandel": {k: v.hill_mandel_max for k, v in self.bcs.items()},
             **self._error_estimates(),
+            "hill_mandel_tolerance": {k: v.hill_mandel_tol for k, v in self.bcs.items()},
+            "hill_mandel_ok": all(v.hill_mandel_ok for v in self.bcs.values()),
+            "warnings": self.warnings(),
             "volume_fractions": self.volume_fractions,
             "mesh": self.mesh,
             "bounds": {

@@ -272,6 +272,22 @@ def test_every_realization_is_ordered(elastic_study):
     assert not summary["cases"]["pores"]["wrap"]
 
 
+def test_hill_mandel_above_tolerance_is_flagged(elastic_study, monkeypatch):
+    """The summary flags Hill–Mandel residuals above the declared tolerance (none in the real study;
+    a tolerance no residual can meet reaches the flagged path)."""
+    import fe2.apps.bounds.summary as summary_mod
+
+    cfg, summary, out = elastic_study
+    assert summary["warnings"] == []
+    assert all(c["hill_mandel_violations"] == 0 and c["hill_mandel_tolerance"] == 1e-10
+               for c in summary["cases"].values())
+    monkeypatch.setattr(summary_mod, "hill_mandel_tolerance", lambda kind, rtol: -1.0)
+    flagged = summary_mod.summarize(cfg, read_records(out))
+    assert flagged["cases"]["main"]["hill_mandel_violations"] == 4 * 2
+    assert len(flagged["warnings"]) == len(flagged["cases"])
+    assert all("exceeds its tolerance" in w and "\n" not in w for w in flagged["warnings"])
+
+
 def test_gap_grows_with_contrast_and_vanishes_at_one(elastic_study):
     _, summary, _ = elastic_study
     for m in ("bulk", "shear"):

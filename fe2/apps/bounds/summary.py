@@ -19,7 +19,7 @@ from fe2.apps.bounds import statistics as st
 from fe2.apps.bounds.measures import MEASURE_DEFINITIONS, measure_values, reference_bounds
 from fe2.apps.bounds.plan import Case, build_cases, effective_radius, record_key
 from fe2.apps.bounds.record import BoundsRecord
-from fe2.micro.results import NOTATION
+from fe2.micro.results import NOTATION, hill_mandel_tolerance, hill_mandel_warning
 
 __all__ = ["ORDERING_TOL", "summarize"]
 
@@ -64,12 +64,16 @@ def summarize(
     d = cfg.dim
     out_cases: dict[str, dict] = {}
     complete = True
+    # 'auto' may solve a realization iteratively: the looser (iterative) bound, the same 1e-10 at rtol <= 1e-11
+    hm_tol = hill_mandel_tolerance("direct" if cfg.solver.kind == "direct" else "iterative", cfg.solver.rtol)
+    warnings: list[str] = []
     for case in cases:
         rows = []
         per_size_values: dict[float, dict[str, dict[str, np.ndarray]]] = {}
         ordering_min: dict[str, float] = {}
         violations = 0
         hm_max = 0.0
+        hm_violations = 0
         fractions_largest: list[float] = []
         for size, n_exp in zip(case.sizes, case.realizations, strict=True):
             recs = []
@@ -108,6 +112,7 @@ def summarize(
                     ordering_min[k] = min(ordering_min.get(k, math.inf), v)
                 violations += any(v < -ORDERING_TOL for v in r.ordering.values())
                 hm_max = max(hm_max, max(r.hill_mandel.values()))
+                hm_violations += max(r.hill_mandel.values()) > hm_tol
             fr = [r.volume_fractions["inclusion"] for r in recs]
             entry["inclusion_fraction_measured"] = float(np.mean(fr))
             if size == case.sizes[-1]:
@@ -241,7 +246,12 @@ def summarize(
                 "violations": violations,
             },
             "hill_mandel_max": hm_max,
+            "hill_mandel_tolerance": hm_tol,
+            "hill_mandel_violations": hm_violations,
         }
+        w = hill_mandel_warning(f"case {case.name!r}, {hm_violations} realization(s)", hm_max, hm_tol)
+        if w is not None:
+            warnings.append(w)
     contrast: dict = {}
     sweep = [c for c in cases if c.name != "main"]
     if sweep and "kubc" in bcs and "tubc" in bcs:
@@ -279,5 +289,6 @@ def summarize(
         "complete": complete,
         "cases": out_cases,
         "contrast": contrast,
+        "warnings": warnings,
         "config": cfg.model_dump(),
     }

@@ -189,4 +189,5 @@ def print_effective_table(data: dict) -> None:
     print(f"{'BC':9s}{head}{'Hill-Mandel':>13s}")
     for bc, C in data["effective"].items():
         vals = "".join(f" {C[i][j]:10.5g}" for i, j in pairs)
-        print(f"{bc:9s}{vals}{data['hill_mandel'][bc]:13.1e}")
+        flag = "" if data["details"][bc].get("hill_mandel_ok", True) else "  EXCEEDS TOLERANCE"
+        print(f"{bc:9s}{vals}{data['hill_mandel'][bc]:13.1e}{flag}")

@@ -155,6 +155,9 @@ class Snapshot:
             "beta_fraction": self.beta_fraction,
             "effective": {bc: res.effective_voigt.tolist() for bc, res in r.bcs.items()},
             "hill_mandel": {bc: res.hill_mandel_max for bc, res in r.bcs.items()},
+            "hill_mandel_tolerance": {bc: res.hill_mandel_tol for bc, res in r.bcs.items()},
+            "hill_mandel_ok": all(res.hill_mandel_ok for res in r.bcs.values()),
+            "warnings": r.warnings(),
             "voigt_bound": r.voigt_bound.tolist(),
             "reuss_bound": None if r.reuss_bound is None else r.reuss_bound.tolist(),
         }
@@ -460,6 +463,8 @@ def run_and_homogenize(
         cols = "; ".join(f"{bc} " + " ".join(f"{v:.5g}" for v in np.diag(r.effective_voigt))
                          for bc, r in snap.result.bcs.items())
         say(f"homogenized t = {s.t:g}: beta fraction {snap.beta_fraction:.4f}, diagonal of {sym}: {cols}")
+        for line in snap.result.warnings():
+            say(f"t = {s.t:g}: {line}")
 
     run_with_snapshots(solver, t_end, stepping, spec.times, on_snapshot, callback, t_stops)
     return write_snapshots(snaps, material, out, solver.comm)

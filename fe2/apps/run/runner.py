@@ -42,6 +42,7 @@ from fe2.materials.j2 import J2Plasticity
 from fe2.materials.neo_hookean import NeoHookean
 from fe2.micro.nonlinear_rve import NonlinearRVEMaterial
 from fe2.micro.physics import Elasticity
+from fe2.micro.results import MICRO_HILL_MANDEL_TOL, hill_mandel_warning
 from fe2.micro.rve_material import LinearRVEMaterial
 from fe2.micro.rve_problem import RVEProblem
 from fe2.solvers import RankCheckpoint
@@ -148,6 +149,8 @@ def run_fe2(cfg: RunConfig, comm: MPI.Comm, out_dir: str | Path, *, restart: boo
             "solves": stats.solves,
             "iterations": stats.iterations,
             "hill_mandel_max": stats.hill_mandel_max,
+            "hill_mandel_tolerance": MICRO_HILL_MANDEL_TOL,
+            "hill_mandel_ok": stats.hill_mandel_max <= MICRO_HILL_MANDEL_TOL,
             "factorizations": stats.factorizations,
             "factorizations_reused": stats.factorizations_reused,
             "time_per_rank_s": micro_t,
@@ -163,6 +166,8 @@ def run_fe2(cfg: RunConfig, comm: MPI.Comm, out_dir: str | Path, *, restart: boo
         "wall_time_s": time.perf_counter() - t0,  # this segment's
         "config": cfg.model_dump(),
     }
+    hm_warning = hill_mandel_warning("micro solves", stats.hill_mandel_max, MICRO_HILL_MANDEL_TOL)
+    result["warnings"] = [] if hm_warning is None else [hm_warning]
     write_json_atomic(out / "result.json", result, comm)
     audit = result["energy"]
     if audit["available"] and not audit["within_tolerance"]:
@@ -175,4 +180,6 @@ def run_fe2(cfg: RunConfig, comm: MPI.Comm, out_dir: str | Path, *, restart: boo
         + (f"; energy balance max {result['energy']['max_abs_balance_residual']:.1e} (relative), dissipation "
            f"min {min(result['energy']['min_dissipated'], result['energy']['min_numerical']):.1e}"
            if result["energy"]["available"] else ""))
+    if hm_warning is not None:
+        say(hm_warning)
     return result
