@@ -57,14 +57,14 @@ def test_declared_tolerances():
 
 def test_bc_result_above_tolerance_is_flagged():
     lc = LoadCase(np.ones(2), np.ones(2), np.ones(2), 2.0, 3e-6)
-    res = BCResult("tubc", np.eye(2), np.eye(2), [lc], {"total_s": 0.1}, {}, 1e-10)
+    res = BCResult("tubc", np.eye(2), np.eye(2), [lc], {"total_s": 0.1}, {}, hill_mandel_tol=1e-10)
     assert not res.hill_mandel_ok
     assert res.to_dict()["hill_mandel_ok"] is False
     line = res.warning()
     assert line is not None and "\n" not in line and "3.00e-06 exceeds its tolerance 1e-10" in line
     assert "EXCEEDS" in progress_line(res)
     ok = BCResult("tubc", np.eye(2), np.eye(2), [LoadCase(np.ones(2), np.ones(2), np.ones(2), 2.0, 1e-15)],
-                  {"total_s": 0.1}, {}, 1e-10)
+                  {"total_s": 0.1}, {}, hill_mandel_tol=1e-10)
     assert ok.hill_mandel_ok and ok.warning() is None and "EXCEEDS" not in progress_line(ok)
 
 
