@@ -80,9 +80,12 @@ def identity_node_map(comm: MPI.Intracomm, n_owned: int) -> NodeMap:
 
 def periodic_node_map(
     comm: MPI.Intracomm, x: np.ndarray, box_min: np.ndarray, box_max: np.ndarray, rel_tol: float = 1e-8,
-    *, removed: np.ndarray | None = None, gauge: bool = True,
+    *, removed: np.ndarray | None = None, gauge: bool = True, axes: tuple[int, ...] | None = None,
 ) -> NodeMap:
     """Pair every node on a max face with its image on the min faces; fix one gauge node.
+
+    ``axes`` (default: all) are the directions that are periodic; the faces normal to the others
+    are ordinary boundaries (e.g. PFHub BM7: periodic in x₁, Dirichlet faces in x₂).
 
     ``removed`` (bool per owned node, e.g. no-slip wall nodes of a Stokes cell) get no column
     (the field is zero there) and a slave takes its master's, so a removed node crossing a box
@@ -98,6 +101,12 @@ def periodic_node_map(
     d = x.shape[1]
     lengths = box_max - box_min
     on_min, on_max = face_masks(x, box_min, box_max, rel_tol)
+    if axes is not None:
+        if not axes or any(a not in range(d) for a in axes):
+            raise ValueError(f"periodic axes must be a non-empty subset of 0..{d - 1}, got {axes}")
+        other = [a for a in range(d) if a not in axes]
+        on_min[:, other] = False
+        on_max[:, other] = False
 
     # A face that is not matched node for node cannot be periodic: compare counts.
     for a in range(d):

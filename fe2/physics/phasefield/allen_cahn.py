@@ -29,6 +29,9 @@ class AllenCahn(_GradientFlow):
             (x = ufl.SpatialCoordinate, t = a fem.Constant), for manufactured solutions.
         flux: optional callable (x, t) ↦ UFL vector g with ∇c·n = g·n on the boundary
             (default: zero flux).
+        periodic_axes: with ``boundary='periodic'``, the periodic directions (default: all).
+        held: with ``boundary='periodic'``, a callable x (gdim, n) ↦ bool (n,) marking nodes held
+            at their initial values (constant Dirichlet data, e.g. PFHub BM7's c = 1 / c = 0 faces).
     """
 
     prefix_base = "fe2_ac_"  # fe2.solvers.PREFIXES
@@ -49,6 +52,8 @@ class AllenCahn(_GradientFlow):
         atol: float = 1e-12,
         max_it: int = 12,
         scheme: Scheme = "secant_cn",
+        periodic_axes: tuple[int, ...] | None = None,
+        held: Callable | None = None,
     ):
         self._setup_common(mesh, energy, kappa, quadrature_degree, scheme)
         self.V = fem.functionspace(mesh, ("Lagrange", degree))
@@ -72,7 +77,7 @@ class AllenCahn(_GradientFlow):
             n = ufl.FacetNormal(mesh)
             F -= dt * L * k * ufl.inner(flux(x, self.t_src), n) * v * ufl.ds(domain=mesh)
         self._dissipative = source is None and flux is None
-        self._build_solver(F, self.u, boundary, rtol, atol, max_it)
+        self._build_solver(F, self.u, boundary, rtol, atol, max_it, periodic_axes, held)
         self._build_monitors(self.u)
 
     def _interpolate_c(self, func):

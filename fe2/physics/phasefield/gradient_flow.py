@@ -101,9 +101,11 @@ class _GradientFlow:
         self._mass_form = fem.form(c * self.dx)
 
     def _build_solver(self, F: ufl.Form, u: fem.Function, boundary: str, rtol: float, atol: float,
-                      max_it: int) -> None:
+                      max_it: int, periodic_axes: tuple[int, ...] | None = None, held=None) -> None:
         if boundary not in ("noflux", "periodic"):
             raise ConfigError(f"{type(self).__name__}: boundary must be 'noflux' or 'periodic', got {boundary!r}")
+        if boundary == "noflux" and (periodic_axes is not None or held is not None):
+            raise ConfigError(f"{type(self).__name__}: periodic_axes and held nodes need boundary = 'periodic'")
         self.boundary = boundary
         self._periodic: PeriodicNewton | None = None
         if boundary == "noflux":
@@ -118,7 +120,7 @@ class _GradientFlow:
             return
         # Periodic: u = P û on a mesh whose opposite faces match node for node (a box mesh
         # from dolfinx.mesh.create_rectangle/create_box does). Own Newton on PᵀF(P û) = 0.
-        self._periodic = PeriodicNewton(F, u, self.prefix, rtol, atol, max_it)
+        self._periodic = PeriodicNewton(F, u, self.prefix, rtol, atol, max_it, axes=periodic_axes, held=held)
         self.problem = None
         self.snes = None
 

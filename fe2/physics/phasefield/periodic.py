@@ -34,6 +34,11 @@ class PeriodicNewton:
         u: the state (its function space is the constrained one; its mesh a periodic box).
         prefix: options prefix of the KSP, one of :data:`fe2.solvers.PREFIXES`.
         rtol, atol, max_it: stop when |PᵀF| <= max(atol, rtol |PᵀF⁰|), at most ``max_it`` increments.
+        axes: the periodic directions (default: all); faces normal to the others are boundaries.
+        held: optional callable ``x (gdim, n) -> bool (n,)`` marking nodes whose value is held
+            (Dirichlet data = the value they have when a step starts; P has no column there, so
+            every Newton increment is zero on them). A held node on a periodic face is held on
+            both sides (its data must be periodic).
 
     Attributes:
         factorizations: MUMPS factorizations so far (the lagged LU is refreshed only when needed).
@@ -42,7 +47,8 @@ class PeriodicNewton:
     #: refresh the lagged factorization when GMRES needs more iterations than this
     LAG_MAX_KSP_ITS = 6
 
-    def __init__(self, F, u: fem.Function, prefix: str, rtol: float, atol: float, max_it: int) -> None:
+    def __init__(self, F, u: fem.Function, prefix: str, rtol: float, atol: float, max_it: int, *,
+                 axes: tuple[int, ...] | None = None, held=None) -> None:
         self.u = u
         V = u.function_space
         self.comm = comm = V.mesh.comm
@@ -56,7 +62,9 @@ class PeriodicNewton:
         hi = np.array([comm.allreduce(float(x[:, a].max()) if n_nodes else -np.inf, op=MPI.MAX)
                        for a in range(gdim)])
         # no gauge: a concentration, unlike an RVE fluctuation, is not defined up to a constant
-        nm = constraints.periodic_node_map(comm, x, lo, hi, gauge=False)
+        self._held = (np.zeros(n_nodes, dtype=bool) if held is None
+                      else np.asarray(held(x.T), dtype=bool).reshape(n_nodes))
+        nm = constraints.periodic_node_map(comm, x, lo, hi, gauge=False, axes=axes, removed=self._held)
         self.P = constraints.prolongation(comm, nm, n_nodes, bs)
         self._F_form = fem.form(F)
         self._J_form = fem.form(ufl.derivative(F, u))
@@ -159,7 +167,12 @@ class PeriodicNewton:
         self._restored = not self._refactor
 
     def make_periodic(self, u: fem.Function) -> None:
-        """u ← P (PᵀP)⁻¹ Pᵀ u: the mean over each group of periodically identified nodes."""
+        """u ← P (PᵀP)⁻¹ Pᵀ u: the mean over each group of periodically identified nodes (held nodes keep
+        their values).
+        """
+        bs = u.function_space.dofmap.index_map_bs
+        held_dofs = (np.flatnonzero(self._held)[:, None] * bs + np.arange(bs)[None, :]).ravel()
+        held_values = u.x.array[held_dofs].copy()
         ones = self._dx_full.duplicate()
         ones.set(1.0)
         counts, uh = self._xr.duplicate(), self._xr.duplicate()
@@ -167,6 +180,7 @@ class PeriodicNewton:
         self._sys.restrict(u.x.petsc_vec, uh)
         uh.pointwiseDivide(uh, counts)
         self._sys.expand(uh, u.x.petsc_vec, ghosts=False)
+        u.x.array[held_dofs] = held_values
         u.x.scatter_forward()
         for v in (ones, counts, uh):
             v.destroy()
