@@ -14,7 +14,9 @@ GPa and strains, GJ/m³),
   return map is dissipative, Simo & Hughes 1998, *Computational Inelasticity*,
   ch. 6), ≥ 0 and O(Δ²);
 * ``min_dissipated`` / ``min_numerical`` — the smallest value of the two at any
-  (micro) point behind each point: both must be ≥ 0 at every point, not only on average.
+  (micro) point behind each point: both must be ≥ 0 at every point, not only on average
+  (the numerical part of a hyperelastic law with a non-convex W may be negative on large steps,
+  see :mod:`fe2.materials.neo_hookean`; the audit's verdict reads the physical dissipation).
 
 For a step that the integrator took consistently (every evaluation of the step
 started from the committed state n) the balance
