@@ -137,6 +137,21 @@ def _cmd_run(args: argparse.Namespace, comm: MPI.Comm) -> int:
     return 0
 
 
+def _cmd_reduce(args: argparse.Namespace, comm: MPI.Comm) -> int:
+    from fe2.apps.reduce.runner import run_reduce
+    from fe2.config.reduce import load_reduce_config
+
+    cfg = _load(load_reduce_config, args)
+    say = _progress(comm)
+    say(f"reduce {args.config} on {comm.size} rank(s)")
+    with _petsc(cfg, args):
+        result = run_reduce(cfg, comm, args.out, progress=say)
+    if comm.rank == 0:
+        print(f"wrote {args.out}/reduced_rve.npz, reduced_rve.json and result.json: {result['n_modes']} modes, "
+              f"{result['ecm']['n_points']} cubature points")
+    return 0
+
+
 def _cmd_phasefield(args: argparse.Namespace, comm: MPI.Comm) -> int:
     from fe2.apps.phasefield.runner import run_phasefield
     from fe2.config.phasefield import load_phasefield_config
@@ -236,6 +251,9 @@ COMMANDS: tuple[Command, ...] = (
     Command("run", "FE² macro problem with an RVE at every quadrature point", _cmd_run,
             "docs/config.md, section fe2 run", "output folder (XDMF series, CSV/PNG, checkpoint/, result.json)",
             restart="continue from the last checkpoint in --out", load="fe2.config.run:load_run_config"),
+    Command("reduce", "train a reduced RVE (POD + empirical cubature) for FE² from full RVE solves", _cmd_reduce,
+            "docs/reduced_rve.md", "output folder (reduced_rve.npz, reduced_rve.json, result.json)",
+            load="fe2.config.reduce:load_reduce_config"),
     Command("phasefield", "Cahn–Hilliard / Allen–Cahn phase field (energy-stable, adaptive dt)", _cmd_phasefield,
             "docs/phasefield.md", "output folder (XDMF series, free_energy.csv/.png, result.json, checkpoint/)",
             restart="continue from the last checkpoint in --out (same rank count)",
