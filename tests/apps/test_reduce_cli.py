@@ -17,7 +17,8 @@ DEMO = Path(__file__).resolve().parents[2] / "demos" / "configs" / "reduce" / "f
 
 def test_fe2_reduce_writes_a_validated_reduced_rve(shared_tmp_path, capsys):
     """Coarse RVE (mesh 0.2), 8 directions x 8 steps: the validation path's stress error is below 1 %
-    (measured 1.42e-3 on 1 and 2 ranks, 14 modes, 36 of 76 points), the files load, the provenance says what was trained."""
+    (measured 1.42e-3 on 1 and 2 ranks, 14 modes, 36 of 76 points), the files load, the provenance
+    says what was trained."""
     comm = MPI.COMM_WORLD
     text = DEMO.read_text().replace("mesh_size = 0.15", "mesh_size = 0.2").replace(
         "n_directions = 16", "n_directions = 8").replace("n_steps = 6", "n_steps = 4")
