@@ -164,6 +164,8 @@ class ReducedRVEMaterial(MicroModel[ReducedRVEState]):
     # ---------------------------------------------------------------- statistics
     def reset_stats(self) -> None:
         self.stats = ReducedStatistics()
+        # the full RVE's counters from here on count as this model's fallback work
+        self._full_baseline = self.full.statistics() if self.full is not None else MicroStatistics()
 
     @property
     def hill_mandel_max(self) -> float:
@@ -171,12 +173,14 @@ class ReducedRVEMaterial(MicroModel[ReducedRVEState]):
 
     def statistics(self) -> ReducedStatistics:
         s = dataclasses.replace(self.stats)
-        if self.full is not None:  # the full RVE's own work of the fallback solves
-            fs = self.full.statistics()
-            s.iterations += fs.iterations
-            s.time_s += fs.time_s
-            s.hill_mandel_max = max(s.hill_mandel_max, fs.hill_mandel_max)
-            s.factorizations, s.factorizations_reused = fs.factorizations, fs.factorizations_reused
+        if self.full is not None:  # the full RVE's own work of the fallback solves since reset_stats
+            fs, b = self.full.statistics(), self._full_baseline
+            s.iterations += fs.iterations - b.iterations
+            s.time_s += fs.time_s - b.time_s
+            if fs.solves > b.solves:
+                s.hill_mandel_max = max(s.hill_mandel_max, fs.hill_mandel_max)
+            s.factorizations = fs.factorizations - b.factorizations
+            s.factorizations_reused = fs.factorizations_reused - b.factorizations_reused
         return s
 
     # ---------------------------------------------------------------- contract
