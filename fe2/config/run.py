@@ -14,6 +14,7 @@ from pydantic import Field, PositiveFloat, model_validator
 
 from fe2.config.base import CommandConfig, _Strict, load_toml, parse_config, resolve_file
 from fe2.config.rve import Geometry, MshGeometry
+from fe2.errors import ConfigError
 
 
 class PlateWithHole(_Strict):
@@ -106,6 +107,11 @@ class RVEConfig(_Strict):
     materials: dict[str, LawSpec] = Field(min_length=1)
     #: under MPI, lend micro solves to less loaded ranks by their measured cost (fe2/macro/balance.py)
     balance: bool = True
+    #: folder written by ``fe2 reduce`` for these materials: a reduced RVE answers the points, the full RVE
+    #: those beyond its trained range (docs/reduced_rve.md)
+    reduced: str | None = None
+    #: error indicator threshold η of the reduced RVE (None: no indicator); points above it use the full RVE
+    reduced_indicator: PositiveFloat | None = None
 
     @model_validator(mode="after")
     def _one_kinematics(self):
@@ -189,4 +195,10 @@ def load_run_config(path: str | Path) -> RunConfig:
         mesh_path = resolve_file(p, g.path, "rve.geometry.path", "mesh file")
         rve = cfg.rve.model_copy(update={"geometry": g.model_copy(update={"path": str(mesh_path)})})
         cfg = cfg.model_copy(update={"rve": rve})
+    if cfg.rve.reduced is not None:
+        rom = resolve_file(p, Path(cfg.rve.reduced) / "reduced_rve.json", "rve.reduced",
+                           "reduced RVE (fe2 reduce output)")
+        cfg = cfg.model_copy(update={"rve": cfg.rve.model_copy(update={"reduced": str(rom.parent)})})
+    elif cfg.rve.reduced_indicator is not None:
+        raise ConfigError(f"{p}: rve.reduced_indicator: needs rve.reduced (a reduced RVE folder)")
     return cfg

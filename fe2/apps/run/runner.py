@@ -73,6 +73,12 @@ def build_rve_material(cfg: RunConfig):
             laws[name] = NeoHookean(s.young, s.poisson, dim=rve.dim)
         else:
             laws[name] = LinearElasticLaw.isotropic(s.young, s.poisson, rve.dim)
+    if cfg.rve.reduced is not None:  # a trained reduced RVE, the full one as its fallback (docs/reduced_rve.md)
+        from fe2.micro.reduced import ReducedRVEData, ReducedRVEMaterial
+
+        full = NonlinearRVEMaterial(rve, laws, bc=cfg.rve.bc)
+        return ReducedRVEMaterial(ReducedRVEData.load(cfg.rve.reduced), laws, full=full,
+                                  indicator_threshold=cfg.rve.reduced_indicator), rve
     return NonlinearRVEMaterial(rve, laws, bc=cfg.rve.bc), rve
 
 
@@ -106,7 +112,7 @@ def run_fe2(cfg: RunConfig, comm: MPI.Comm, out_dir: str | Path, *, restart: boo
     t0 = time.perf_counter()
     domain = build_macro_domain(cfg, comm)
     material, rve = build_rve_material(cfg)
-    if comm.size > 1 and cfg.rve.balance and not material.is_linear:
+    if comm.size > 1 and cfg.rve.balance and not material.is_linear and cfg.rve.reduced is None:
         material = BalancedMaterial(material, comm)
     if rve.dim != domain.mesh.geometry.dim:
         raise ConfigError(f"the RVE is {rve.dim}D but the macro domain is {domain.mesh.geometry.dim}D")
@@ -166,6 +172,10 @@ def run_fe2(cfg: RunConfig, comm: MPI.Comm, out_dir: str | Path, *, restart: boo
         "wall_time_s": time.perf_counter() - t0,  # this segment's
         "config": cfg.model_dump(),
     }
+    if cfg.rve.reduced is not None:  # this segment's split of the solves (fe2/micro/reduced/model.py)
+        split = material.statistics().reduce(comm)
+        result["micro"]["reduced"] = {k: getattr(split, k) for k in ("reduced_solves", "full_solves", "out_of_range",
+                                                                      "indicator_max")}
     hm_warning = hill_mandel_warning("micro solves", stats.hill_mandel_max, MICRO_HILL_MANDEL_TOL)
     result["warnings"] = [] if hm_warning is None else [hm_warning]
     write_json_atomic(out / "result.json", result, comm)
