@@ -1,6 +1,7 @@
 """TOML schema of ``fe2 reduce`` (train a reduced RVE; see docs/reduced_rve.md).
 
-``[rve]`` is the ``fe2 run`` RVE table (geometry, bc, materials: small-strain phases);
+``[rve]`` is the ``fe2 run`` RVE table (geometry, bc, materials: small-strain phases, or all
+neo-Hookean for a finite-strain reduced RVE, whose amplitude is ‖F̄ − I‖);
 ``[training]`` the strain paths (:class:`fe2.micro.reduced.TrainingDesign`); ``[reduction]`` the
 POD energy tolerance and the hyper-reduction. Unknown keys and out-of-range values are one-line
 :class:`~fe2.errors.ConfigError` messages naming the key.
@@ -11,10 +12,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, PositiveFloat, model_validator
+from pydantic import Field, PositiveFloat
 
 from fe2.config.base import CommandConfig, _Strict, load_toml, parse_config, resolve_file
-from fe2.config.run import NeoHookeanLawSpec, RVEConfig
+from fe2.config.run import RVEConfig
 from fe2.config.rve import MshGeometry
 
 
@@ -43,12 +44,6 @@ class ReduceConfig(CommandConfig):
     rve: RVEConfig
     training: TrainingSpec = TrainingSpec()
     reduction: ReductionSpec = ReductionSpec()
-
-    @model_validator(mode="after")
-    def _small_strain(self):
-        if any(isinstance(m, NeoHookeanLawSpec) for m in self.rve.materials.values()):
-            raise ValueError("rve.materials: reduced RVEs are small strain only (no neo_hookean phases)")
-        return self
 
     def size_estimates(self) -> list[tuple[str, float | None]]:
         from fe2.config.limits import rve_cells

@@ -24,16 +24,18 @@ from fe2.errors import ConfigError, Fe2Error
 from fe2.io.results import write_json_atomic
 from fe2.micro.nonlinear_rve import NonlinearRVEMaterial
 from fe2.micro.reduced import ReducedRVEMaterial, Snapshots, TrainingDesign, build_reduced_rve, training_paths
-from fe2.micro.reduced.training import collect_snapshots, run_path
+from fe2.micro.reduced.training import collect_snapshots, driver_origin, run_path
 
 
-def validation_path(max_amplitude: float, m: int, seed: int) -> np.ndarray:
-    """Ramp to 0.8·max along a random direction in 5 steps, then turn to 0.6·max along another in 5."""
+def validation_path(max_amplitude: float, m: int, seed: int, kind: str = "small_strain") -> np.ndarray:
+    """Ramp to 0.8·max along a random direction in 5 steps, then turn to 0.6·max along another in 5
+    (from the undeformed driver: 0, or I at finite strain).
+    """
     rng = np.random.default_rng(10_000 + seed)
     d1, d2 = (v / np.linalg.norm(v) for v in rng.normal(size=(2, m)))
     a, b = 0.8 * max_amplitude, 0.6 * max_amplitude
-    return np.concatenate([np.linspace(0, a, 6)[1:, None] * d1,
-                           a * d1 + np.linspace(0, 1, 6)[1:, None] * (b * d2 - a * d1)])
+    return driver_origin(kind, m) + np.concatenate([np.linspace(0, a, 6)[1:, None] * d1,
+                                                    a * d1 + np.linspace(0, 1, 6)[1:, None] * (b * d2 - a * d1)])
 
 
 def _gather_snapshots(comm: MPI.Comm, full: NonlinearRVEMaterial, paths: list[np.ndarray]) -> Snapshots:
@@ -76,13 +78,13 @@ def run_reduce(cfg: ReduceConfig, comm: MPI.Comm, out_dir: str | Path, *, progre
         full = NonlinearRVEMaterial(rve, _elastic_laws(cfg, rve.dim), bc=cfg.rve.bc)
     t = cfg.training
     design = TrainingDesign(t.n_directions, t.max_amplitude, t.n_steps, t.reversal_fraction, t.seed)
-    paths = training_paths(design, full.m)
+    paths = training_paths(design, full.m, full.kind)
     say(f"training: {len(paths)} paths x {len(paths[0])} steps on a {full.n_w}-dof RVE, {comm.size} rank(s)")
     snaps = _gather_snapshots(comm, full, paths)
     r = cfg.reduction
     data = build_reduced_rve(full, design, snapshots=snaps, pod_tol=r.pod_tol, max_modes=r.max_modes,
                              hyper_reduction=r.hyper_reduction, ecm_tol=r.ecm_tol)
-    path = validation_path(t.max_amplitude, full.m, t.seed)
+    path = validation_path(t.max_amplitude, full.m, t.seed, full.kind)
     ref, _, _ = run_path(full, path)
     red = ReducedRVEMaterial(data, full.laws)
     state, got = red.initial_state(1), []

@@ -43,6 +43,7 @@ from fe2.materials.energy import EnergyIncrement
 from fe2.materials.state import BatchedState
 from fe2.micro.nonlinear_rve import NonlinearRVEMaterial, RVEState
 from fe2.micro.reduced.offline import ReducedRVEData
+from fe2.micro.reduced.training import driver_origin
 
 
 @dataclasses.dataclass
@@ -120,7 +121,8 @@ class ReducedStatistics(MicroStatistics):
 
 
 class ReducedRVEMaterial(MicroModel[ReducedRVEState]):
-    """A trained reduced RVE (:class:`ReducedRVEData`) behind the micro–macro contract (small strain).
+    """A trained reduced RVE (:class:`ReducedRVEData`) behind the micro–macro contract (small or finite
+    strain, as trained: at finite strain ε → ∇, σ → P, C → dP/dF in the formulas of the module docstring).
 
     Args:
         data: the offline result (:func:`~fe2.micro.reduced.offline.build_reduced_rve` or ``ReducedRVEData.load``).
@@ -131,15 +133,15 @@ class ReducedRVEMaterial(MicroModel[ReducedRVEState]):
         tol, max_it: reduced Newton, converged when ‖r‖ ≤ tol · max_s|σ_s| · |Y|^((d−1)/d).
     """
 
-    kind = "small_strain"
     has_history = True
     uses_guess = True
 
     def __init__(self, data: ReducedRVEData, laws: Mapping[str, MicroModel], *,
                  full: NonlinearRVEMaterial | None = None, indicator_threshold: float | None = None,
                  tol: float = 1e-11, max_it: int = 30) -> None:
-        if data.meta.get("kind") != "small_strain":
-            raise ConfigError(f"reduced RVE kind {data.meta.get('kind')!r} is not supported (small_strain only)")
+        if data.meta.get("kind") not in ("small_strain", "finite_strain"):
+            raise ConfigError(f"reduced RVE kind {data.meta.get('kind')!r} is not supported")
+        self.kind = data.meta["kind"]
         self.dim = int(data.meta["dim"])
         data.check_laws(laws)
         if indicator_threshold is not None and full is None:
@@ -153,6 +155,7 @@ class ReducedRVEMaterial(MicroModel[ReducedRVEState]):
         self.m = int(data.meta["m"])
         self.volume = float(data.meta["volume"])
         self.max_amplitude = data.max_amplitude
+        self.origin = driver_origin(self.kind, self.m)  # ‖driver − origin‖ is the amplitude checked
         self.phases = list(data.meta["phases"])
         # cubature points grouped by phase (in stored order)
         self.phase_sel = {ph: np.flatnonzero(data.point_phase == k) for k, ph in enumerate(self.phases)}
@@ -207,7 +210,7 @@ class ReducedRVEMaterial(MicroModel[ReducedRVEState]):
         return flux, tangent, trial
 
     def _solve_point(self, E: np.ndarray, committed: ReducedRVEState, starts: list[np.ndarray]):
-        amplitude = float(np.linalg.norm(E))
+        amplitude = float(np.linalg.norm(E - self.origin))
         if amplitude > self.max_amplitude * (1.0 + 1e-9):
             if self.full is None:
                 raise MaterialError(f"macro strain norm {amplitude:.4g} is above the reduced RVE's trained maximum "

@@ -132,13 +132,13 @@ def build_reduced_rve(full: NonlinearRVEMaterial, design: TrainingDesign | None 
     POD at the energy tolerance ``pod_tol``, and ECM at ``ecm_tol`` (``hyper_reduction="none"``: all
     quadrature points with their exact weights, plain POD-Galerkin).
     """
-    if full.kind != "small_strain":
-        raise ConfigError(f"reduced RVEs are trained at small strain, the RVE is {full.kind}")
+    if full.kind not in ("small_strain", "finite_strain"):
+        raise ConfigError(f"reduced RVEs are trained for mechanics, the RVE is {full.kind}")
     if hyper_reduction not in ("ecm", "none"):
         raise ConfigError(f"hyper_reduction must be 'ecm' or 'none', got {hyper_reduction!r}")
     design = design or TrainingDesign()
     t0 = time.perf_counter()
-    snaps = snapshots or collect_snapshots(full, training_paths(design, full.m))
+    snaps = snapshots or collect_snapshots(full, training_paths(design, full.m, full.kind))
     basis = pod_basis(snaps.fluctuations, pod_tol, max_modes)
     G = strain_modes(full, basis.modes)
     vol = full.point_volume

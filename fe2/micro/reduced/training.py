@@ -11,7 +11,9 @@ in ``n_steps`` steps, so that the snapshots contain elastic unloading and revers
 w (dofs of the full RVE) and the micro stress at every quadrature point (for the cubature).
 
 The declared range of the reduced model is ‖E‖_Mandel ≤ max_amplitude (the Mandel norm equals
-the Frobenius norm of the strain tensor).
+the Frobenius norm of the strain tensor). At finite strain (driver F̄, row-major, m = d²) the
+directions live in the space of displacement gradients H̄ = F̄ − I and the paths are F̄(t) = I + a(t) n_k;
+the range is ‖F̄ − I‖_F ≤ max_amplitude.
 """
 
 from __future__ import annotations
@@ -67,15 +69,24 @@ def sphere_directions(n: int, m: int, seed: int = 0) -> np.ndarray:
     return g / np.linalg.norm(g, axis=1, keepdims=True)
 
 
-def training_paths(design: TrainingDesign, m: int) -> list[np.ndarray]:
-    """The strain paths, each ``(n_points_on_path, m)`` Mandel (the first point is the first step, not 0)."""
+def driver_origin(kind: str, m: int) -> np.ndarray:
+    """The undeformed driver: 0 (small strain, Mandel ε) or the identity (finite strain, F row-major)."""
+    if kind == "finite_strain":
+        d = int(round(np.sqrt(m)))
+        return np.eye(d).ravel()
+    return np.zeros(m)
+
+
+def training_paths(design: TrainingDesign, m: int, kind: str = "small_strain") -> list[np.ndarray]:
+    """The driver paths, each ``(n_points_on_path, m)`` (the first point is the first step, not the origin)."""
     amp_up = design.max_amplitude * np.arange(1, design.n_steps + 1) / design.n_steps
     amps = list(amp_up)
     if design.reversal_fraction > 0.0:
         lo = -design.reversal_fraction * design.max_amplitude
         amps += list(np.linspace(design.max_amplitude, lo, design.n_steps + 1)[1:])
     a = np.asarray(amps)
-    return [a[:, None] * n[None, :] for n in sphere_directions(design.n_directions, m, design.seed)]
+    origin = driver_origin(kind, m)
+    return [origin + a[:, None] * n[None, :] for n in sphere_directions(design.n_directions, m, design.seed)]
 
 
 @dataclass
@@ -129,4 +140,5 @@ def collect_snapshots(full: NonlinearRVEMaterial, paths: list[np.ndarray]) -> Sn
     )
 
 
-__all__ = ["Snapshots", "TrainingDesign", "collect_snapshots", "run_path", "sphere_directions", "training_paths"]
+__all__ = ["Snapshots", "TrainingDesign", "collect_snapshots", "driver_origin", "run_path", "sphere_directions",
+           "training_paths"]
