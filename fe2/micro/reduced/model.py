@@ -14,19 +14,22 @@ the exact derivative dσ̄/dE of the reduced model. Hill–Mandel of the reduced
 |⟨σ·ε⟩ − σ̄·E| / |σ̄·E| with ⟨σ·ε⟩ = Σ_s ω_s σ_s·ε_s/|Y|, equals |q·r|/|σ̄·E|: zero to the Newton
 tolerance, reported as for the full RVE.
 
-Error control (``full`` given and ``indicator_threshold`` set). The state then also tracks the full
-history of every micro point: after each reduced solve the laws are evaluated once at all points at
-the reconstructed strain E + ε(Φ q) from their committed history (no assembly of a matrix, no
-solve), which gives the indicator
+Fallback and error control (``full`` given; ``track_full_history``, default True with ``full``).
+The state then also tracks the full history of every micro point: after each reduced solve the laws
+are evaluated once at all points at the reconstructed strain E + ε(Φ q) from their committed history
+and one residual vector is assembled (no matrix, no solve), which gives the indicator
 
     η = ‖Pᵀ r_full(Φ q)‖ / (max_p |σ_p| · |Y|^((d−1)/d)),
 
 the full-order residual of the reconstructed fluctuation in the units of the full Newton's
-criterion (dimensionless: 1e-11 is a converged full solve). A point with η > threshold, or with
-‖E‖ above the trained amplitude, or whose reduced Newton fails, is solved by the full RVE from the
-tracked history; its reduced coordinates and cubature history are then the projection q = Φᵀ w and
-the full history at the cubature points. Without error control the cost is independent of the RVE
-mesh; with it, it is one vectorized law evaluation and one vector assembly of the full RVE per point.
+criterion (dimensionless: 1e-11 is a converged full solve), reported as ``indicator_max``. A point
+with η > ``indicator_threshold`` (when set), or with ‖E‖ above the trained amplitude, or whose
+reduced Newton fails, is solved by the full RVE from the tracked history; its reduced coordinates and
+cubature history are then the projection q = Φᵀ w and the full history at the cubature points.
+Without tracking (no ``full``, or ``track_full_history=False``) the online cost is independent of
+the RVE mesh, but a fallback solve starts from the virgin history (exact only for history-free
+phases); with it, each point costs one vectorized law evaluation and one vector assembly of the
+full RVE more.
 """
 
 from __future__ import annotations
@@ -128,8 +131,10 @@ class ReducedRVEMaterial(MicroModel[ReducedRVEState]):
         data: the offline result (:func:`~fe2.micro.reduced.offline.build_reduced_rve` or ``ReducedRVEData.load``).
         laws: phase name -> law; must equal the trained laws (one-line ConfigError otherwise).
         full: the full RVE of the same mesh and laws, for the fallback (out-of-range strains, failed
-            reduced Newton) and, with ``indicator_threshold``, the error control.
-        indicator_threshold: η above which a point is re-solved by the full RVE (needs ``full``).
+            reduced Newton, η above the threshold).
+        indicator_threshold: η above which a point is re-solved by the full RVE (needs the tracking).
+        track_full_history: keep the full history of every micro point for the fallback and η
+            (default: True when ``full`` is given).
         tol, max_it: reduced Newton, converged when ‖r‖ ≤ tol · max_s|σ_s| · |Y|^((d−1)/d).
     """
 
@@ -138,14 +143,15 @@ class ReducedRVEMaterial(MicroModel[ReducedRVEState]):
 
     def __init__(self, data: ReducedRVEData, laws: Mapping[str, MicroModel], *,
                  full: NonlinearRVEMaterial | None = None, indicator_threshold: float | None = None,
-                 tol: float = 1e-11, max_it: int = 30) -> None:
+                 track_full_history: bool | None = None, tol: float = 1e-11, max_it: int = 30) -> None:
         if data.meta.get("kind") not in ("small_strain", "finite_strain"):
             raise ConfigError(f"reduced RVE kind {data.meta.get('kind')!r} is not supported")
         self.kind = data.meta["kind"]
         self.dim = int(data.meta["dim"])
         data.check_laws(laws)
-        if indicator_threshold is not None and full is None:
-            raise ConfigError("the error indicator needs the full RVE (full=...) to fall back to")
+        self.tracks_full = full is not None and (track_full_history is None or track_full_history)
+        if indicator_threshold is not None and not self.tracks_full:
+            raise ConfigError("the error indicator needs the full RVE (full=...) and its tracked history")
         if full is not None and (full.n_w != data.modes.shape[0] or full.point_volume.size
                                  != data.meta["n_quadrature_points"]):
             raise ConfigError("the full RVE given for the fallback is not the mesh the reduced RVE was trained on")
@@ -161,7 +167,6 @@ class ReducedRVEMaterial(MicroModel[ReducedRVEState]):
         self.phase_sel = {ph: np.flatnonzero(data.point_phase == k) for k, ph in enumerate(self.phases)}
         self.G, self.omega = data.point_strain_modes, data.weights
         self._weighted_G = self.omega[:, None, None] * self.G
-        self.tracks_full = indicator_threshold is not None
         self.reset_stats()
 
     # ---------------------------------------------------------------- statistics
