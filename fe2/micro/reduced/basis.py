@@ -119,7 +119,9 @@ def empirical_cubature(integrands: np.ndarray, volumes: np.ndarray, *, tol: floa
     chosen: list[int] = []
     weights = np.zeros(0)
     res = b.copy()
-    while np.linalg.norm(res) > tol * np.linalg.norm(b) and len(chosen) < limit:
+    for _ in range(4 * vol.size):  # points leave when NNLS zeroes them: bound the sweeps, not the points
+        if np.linalg.norm(res) <= tol * np.linalg.norm(b) or len(chosen) >= limit:
+            break
         score = (G.T @ res) / norms
         score[chosen] = -np.inf
         best = int(np.argmax(score))
