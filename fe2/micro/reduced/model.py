@@ -231,19 +231,25 @@ class ReducedRVEMaterial(MicroModel[ReducedRVEState]):
                 break
             except (ConvergenceError, MaterialError):
                 continue
-        self.stats.time_s += time.perf_counter() - t0
         if result is None:
+            self.stats.time_s += time.perf_counter() - t0
             if self.full is None:
                 raise ConvergenceError(f"reduced micro Newton did not converge for macro strain {E}")
             return self._full_solve(E, committed, self.data.modes @ starts[-1])
         sigma, c_bar, q, trials = result
         new = ReducedRVEState(RVEState(trials, q[None, :]), None)
         if self.tracks_full and self.full is not None and committed.full is not None:
-            eta, full_trials = self._indicator(E, q, committed.full)
-            if self.indicator_threshold is not None and eta > self.indicator_threshold:
+            try:
+                eta, full_trials = self._indicator(E, q, committed.full)
+            except MaterialError:  # the reconstruction is inadmissible somewhere (e.g. det F <= 0): not trusted
+                eta, full_trials = np.inf, {}
+            self.stats.time_s += time.perf_counter() - t0
+            if not np.isfinite(eta) or (self.indicator_threshold is not None and eta > self.indicator_threshold):
                 return self._full_solve(E, committed, self.data.modes @ q)
             self.stats.indicator_max = max(self.stats.indicator_max, eta)
             new.full = RVEState(full_trials, (self.data.modes @ q)[None, :])
+        else:
+            self.stats.time_s += time.perf_counter() - t0
         self.stats.solves += 1
         self.stats.reduced_solves += 1
         return sigma, c_bar, new
