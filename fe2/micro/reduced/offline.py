@@ -89,7 +89,10 @@ class ReducedRVEData:
             if fp["class"] != want["class"]:
                 raise ConfigError(f"phase {ph!r}: reduced RVE trained with {want['class']}, given {fp['class']}")
             for k, v in want["params"].items():
-                if not np.allclose(fp["params"].get(k, np.nan), v, rtol=1e-12, atol=0.0):
+                got = fp["params"].get(k)
+                same = (got == v if isinstance(v, str | bool) or got is None or isinstance(got, str | bool)
+                        else bool(np.allclose(got, v, rtol=1e-12, atol=0.0)))
+                if not same:
                     raise ConfigError(f"phase {ph!r}: parameter {k} = {fp['params'].get(k)} differs from the "
                                       f"trained {v}")
 
