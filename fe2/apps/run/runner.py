@@ -168,12 +168,17 @@ def run_fe2(cfg: RunConfig, comm: MPI.Comm, out_dir: str | Path, *, restart: boo
     }
     hm_warning = hill_mandel_warning("micro solves", stats.hill_mandel_max, MICRO_HILL_MANDEL_TOL)
     result["warnings"] = [] if hm_warning is None else [hm_warning]
-    write_json_atomic(out / "result.json", result, comm)
     audit = result["energy"]
+    audit_warning = None
     if audit["available"] and not audit["within_tolerance"]:
-        say(f"WARNING: the energy audit does not close: balance residual {audit['max_abs_balance_residual']:.1e}"
-            f" > {audit['tolerance']:.0e} of a step's work, or a negative dissipation (see energy_balance.csv: "
-            "equilibrium, Hill-Mandel and constitutive parts)")
+        audit_warning = (f"WARNING: the energy audit does not close: balance residual "
+                         f"{audit['max_abs_balance_residual']:.1e} > {audit['tolerance']:.0e} of a step's work, or a "
+                         "negative dissipation (see energy_balance.csv: equilibrium, Hill-Mandel and constitutive "
+                         "parts)")
+        result["warnings"].append(audit_warning)
+    write_json_atomic(out / "result.json", result, comm)
+    if audit_warning is not None:
+        say(audit_warning)
     lb = result["micro"]["load_balance"]
     say(f"done: {len(records)} step(s); micro time per rank min/mean/max {lb['min']:.2f}/{lb['mean']:.2f}/"
         f"{lb['max']:.2f} s; Hill-Mandel max {result['micro']['hill_mandel_max']:.1e}"
