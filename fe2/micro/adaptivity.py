@@ -26,8 +26,9 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 from dolfinx import fem
 from dolfinx import mesh as dmesh
+from mpi4py import MPI
 
-from fe2.errors import ConfigError
+from fe2.errors import ConfigError, MeshError
 from fe2.geometry.base import RVEMesh
 from fe2.micro.error_estimate import ErrorEstimate, ErrorEstimator
 from fe2.micro.linear_solver import LinearSolverOptions
@@ -84,8 +85,10 @@ def _transfer_cell_tags(tags: dmesh.MeshTags, coarse: dmesh.Mesh, fine: dmesh.Me
     n_owned, n_all = imf.size_local, imf.size_local + imf.num_ghosts
     offset = comm.exscan(int(parent_cell.size)) or 0
     created = np.asarray(fine.topology.original_cell_index[:n_owned], dtype=np.int64) - offset
-    if created.size and (created.min() < 0 or created.max() >= parent_cell.size):
-        raise RuntimeError("refined cells cannot be matched to their parents")
+    bad = bool(created.size and (created.min() < 0 or created.max() >= parent_cell.size))
+    if comm.allreduce(bad, op=MPI.LOR):  # every rank raises together (a scatter follows)
+        raise MeshError("refined cells cannot be matched to their parents (dolfinx's cell numbering of the "
+                        "refined mesh is not the one this code expects)")
     Q = fem.functionspace(fine, ("DG", 0))
     cell_dof = Q.dofmap.list[:, 0]
     f = fem.Function(Q)
