@@ -158,7 +158,7 @@ class SensitivityModel:
             x0[idx] = float(theta[len(self._stud_index) + k])
         return x0, pv
 
-    def simulate(self, theta, times, sensitivities: bool = True, method: str = "BDF",
+    def simulate(self, theta, times, sensitivities: bool = True, method: str = "LSODA",
                  rtol: float = 1e-10, atol: float = 1e-12) -> Simulation:
         """Integrate from t = 0 and return the observables (and dy/dtheta) at ``times`` (sorted, >= 0)."""
         if method not in METHODS:
