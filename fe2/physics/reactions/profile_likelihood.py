@@ -159,6 +159,9 @@ class Profile:
     lower: float | None = None  # interval ends (linear values), None: not reached within the bounds
     upper: float | None = None
     better_optimum: float | None = None  # a lower chi2 met on the way (the fit was not global)
+    #: other parameters at one of their bounds where the profile crosses the threshold: the end
+    #: then comes from those bounds (e.g. a structurally non-identifiable family cut by positivity)
+    limited_by: list[str] = field(default_factory=list)
 
     @property
     def verdict(self) -> str:
@@ -168,7 +171,7 @@ class Profile:
     def to_dict(self) -> dict:
         order = np.argsort(self.log_values)
         return {"verdict": self.verdict, "lower": self.lower, "upper": self.upper,
-                "better_optimum_chi2": self.better_optimum,
+                "better_optimum_chi2": self.better_optimum, "end_limited_by_bounds_of": self.limited_by,
                 "values": np.exp(np.asarray(self.log_values)[order]).tolist(),
                 "delta_chi2": np.asarray(self.delta_chi2)[order].tolist()}
 
@@ -192,12 +195,13 @@ def _predict(problem: LeastSquares, x: np.ndarray, j: int, free: np.ndarray, s_n
 
 
 def profile(problem: LeastSquares, best: Fit, j: int, level: float = 0.95, step: float = 0.1,
-            max_step: float = 1.0, max_points: int = 40) -> Profile:
+            max_step: float = 1.0, max_points: int = 40, increment: float = 0.5) -> Profile:
     """Profile likelihood of parameter ``j`` (see the module docstring); ``step``: the first step in
     ln theta_j when the Wald standard deviation is unknown, ``max_step``: the largest one,
-    ``max_points``: per side.
+    ``max_points``: per side, ``increment``: the aimed rise of ``Delta chi2`` per step, as a
+    fraction of the threshold (smaller: more points on the curve).
 
-    Steps aim at ``Delta chi2`` increments of half the threshold (a quadratic model through the
+    Steps aim at ``Delta chi2`` increments of ``increment`` times the threshold (a quadratic model through the
     optimum and the last point), then the crossing itself; each new point starts from the
     first-order prediction of the other parameters (:func:`_predict`).
     """
@@ -227,20 +231,24 @@ def profile(problem: LeastSquares, best: Fit, j: int, level: float = 0.95, step:
             prof.log_values.append(s_new)
             prof.delta_chi2.append(c)
             if c >= thr:
-                inner = x
+                inner, last = x, {"x": x_new}
 
-                def excess(sv, inner=inner):
-                    return problem.chi2(problem.optimize(_predict(problem, inner, j, free, sv), free)) - c_min - thr
+                def excess(sv, inner=inner, last=last):
+                    last["x"] = problem.optimize(_predict(problem, inner, j, free, sv), free)
+                    return problem.chi2(last["x"]) - c_min - thr
 
                 cross = brentq(excess, s, s_new, xtol=1e-4) if c_prev < thr else s
+                xe = last["x"]
+                at_bound = free & ((xe - problem.lb < 1e-6) | (problem.ub - xe < 1e-6))
+                prof.limited_by += [names[k] for k in np.nonzero(at_bound)[0] if names[k] not in prof.limited_by]
                 if direction < 0:
                     prof.lower = float(np.exp(cross))
                 else:
                     prof.upper = float(np.exp(cross))
                 break
             dist = abs(s_new - s0)
-            if c > 1e-8 and dist > 0:  # quadratic model c = a (s - s0)^2: next target increment thr/2
-                target = min(c + thr / 2, 1.05 * thr)
+            if c > 1e-8 and dist > 0:  # quadratic model c = a (s - s0)^2: next target c + increment thr
+                target = min(c + increment * thr, 1.05 * thr)
                 h_next = np.sqrt(target / c) * dist - dist
                 h = float(np.clip(h_next, h / 4, min(4 * h, max_step)))
             else:
