@@ -67,10 +67,10 @@ def _on_root(comm: MPI.Comm, work: Callable[[], dict]) -> dict:
     assert payload is not None
     if payload[0] == "error":
         cls, text = payload[1], payload[2]
-        err = cls(text)
-        if isinstance(err, Fe2Error):
-            err.collective = True
-        raise err
+        failure = cls(text)
+        if isinstance(failure, Fe2Error):
+            failure.collective = True
+        raise failure
     return payload[1]
 
 
@@ -168,11 +168,11 @@ def _analyse(cfg: IdentifyConfig, network: Network, out: Path, say: Callable[[st
 
     verdicts: dict[str, dict] = {}
     for n in names:
-        v: dict = {"structural_local": "identifiable" if local.identifiable[n] else "not identifiable"}
+        row: dict = {"structural_local": "identifiable" if local.identifiable[n] else "not identifiable"}
         if sym is not None and sym.status != "skipped":
             ok = sym.identifiable.get(n)
-            v["structural_symbolic"] = None if ok is None else ("identifiable" if ok else "not identifiable")
-        verdicts[n] = v
+            row["structural_symbolic"] = None if ok is None else ("identifiable" if ok else "not identifiable")
+        verdicts[n] = row
 
     if cal is not None:
         prob = pl.LeastSquares(model, cal, sigma, lower, upper, **integ)
