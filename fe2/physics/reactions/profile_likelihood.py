@@ -121,12 +121,13 @@ class Fit:
 
     def to_dict(self, names) -> dict:
         dof = self.n_data - len(self.log_theta)
+        wald = [float(v) if np.isfinite(v) else None for v in self.wald_std_log]
         return {"estimate": dict(zip(names, np.exp(self.log_theta).tolist(), strict=True)),
                 "chi2": self.chi2, "n_data": self.n_data, "degrees_of_freedom": dof,
                 "reduced_chi2": self.chi2 / dof if dof > 0 else None,
                 "goodness_of_fit_p_value": float(chi2_dist.sf(self.chi2, dof)) if dof > 0 else None,
                 "starts": self.starts,
-                "wald_std_ln": dict(zip(names, self.wald_std_log.tolist(), strict=True))}
+                "wald_std_ln": dict(zip(names, wald, strict=True))}
 
 
 def fit(problem: LeastSquares, starts: np.ndarray) -> Fit:
@@ -141,11 +142,12 @@ def fit(problem: LeastSquares, starts: np.ndarray) -> Fit:
             best, best_c = x, c
     assert best is not None
     _, J = problem.evaluate(best)
-    with np.errstate(all="ignore"):
-        try:
-            std = np.sqrt(np.diag(np.linalg.inv(J.T @ J)))
-        except np.linalg.LinAlgError:
-            std = np.full(J.shape[1], np.nan)
+    fim = J.T @ J  # Fisher information in ln theta; Wald std undefined (nan) where it is singular
+    s = np.linalg.svd(fim, compute_uv=False)
+    std = np.full(J.shape[1], np.nan)
+    if s.size and s[-1] > 1e-12 * s[0]:
+        with np.errstate(invalid="ignore"):
+            std = np.sqrt(np.diag(np.linalg.inv(fim)))
     return Fit(best, best_c, problem.n_data, len(np.atleast_2d(starts)), std)
 
 
@@ -233,9 +235,12 @@ def profile(problem: LeastSquares, best: Fit, j: int, level: float = 0.95, step:
             if c >= thr:
                 inner, last = x, {"x": x_new}
 
-                def excess(sv, inner=inner, last=last):
+                def excess(sv, inner=inner, last=last):  # its evaluations are points of the profile too
                     last["x"] = problem.optimize(_predict(problem, inner, j, free, sv), free)
-                    return problem.chi2(last["x"]) - c_min - thr
+                    dc = problem.chi2(last["x"]) - c_min
+                    prof.log_values.append(float(sv))
+                    prof.delta_chi2.append(dc)
+                    return dc - thr
 
                 cross = brentq(excess, s, s_new, xtol=1e-4) if c_prev < thr else s
                 xe = last["x"]
