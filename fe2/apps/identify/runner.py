@@ -170,8 +170,9 @@ def _analyse(cfg: IdentifyConfig, network: Network, out: Path, say: Callable[[st
     for n in names:
         row: dict = {"structural_local": "identifiable" if local.identifiable[n] else "not identifiable"}
         if sym is not None and sym.status != "skipped":
-            ok = sym.identifiable.get(n)
-            row["structural_symbolic"] = None if ok is None else ("identifiable" if ok else "not identifiable")
+            ok = sym.identifiable.get(n)  # inconclusive: a lower rank bound, only "identifiable" is final
+            no = "not identifiable" if sym.status == "conclusive" else "undecided (test inconclusive)"
+            row["structural_symbolic"] = None if ok is None else ("identifiable" if ok else no)
         verdicts[n] = row
 
     if cal is not None:

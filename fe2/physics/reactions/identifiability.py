@@ -210,9 +210,11 @@ def _exact(v: float) -> sp.Rational:
 
 def symbolic_rank_test(network: Network, parameters: Sequence[str],
                        observables: Mapping[str, str] | Sequence[str], seed: int = 0, n_points: int = 2,
-                       max_order: int | None = None) -> SymbolicRankResult:
+                       max_order: int | None = None, max_ops: int = 200_000) -> SymbolicRankResult:
     """Generic observability rank of ``(x, parameters)`` from the observables (other parameters
-    fixed at their network values, exactly as rationals).
+    fixed at their network values, exactly as rationals). ``max_order``: cap on the Lie-derivative
+    order (default ``dim z``, where the test is always conclusive); ``max_ops``: stop, inconclusive,
+    when the next derivatives would exceed this many sympy operations (expression swell).
     """
     ssym, psym = network.symbols
     x = list(ssym.values())
@@ -255,6 +257,12 @@ def symbolic_rank_test(network: Network, parameters: Sequence[str],
             break
         if order < limit:  # next Lie derivatives (p' = 0: only the state directions)
             current = [sp.Add(*[derivative(e, xi) * fi for xi, fi in zip(x, f, strict=True)]) for e in current]
+            ops = sum(sp.count_ops(e) for e in current)
+            if ops > max_ops:  # expression swell: stop with what is known (the rank so far is a lower bound)
+                status = "inconclusive"
+                reason = (f"expression swell: the order-{order + 1} Lie derivatives have {ops} operations "
+                          f"(> {max_ops}); the rank so far is a lower bound")
+                break
     rank = ranks_by_order[-1]
     best = next(q for q in range(len(pts)) if sp.Matrix(rows[q]).rank() == rank)
     J = sp.Matrix(rows[best])

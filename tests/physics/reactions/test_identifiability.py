@@ -126,6 +126,16 @@ def test_two_compartment_classic_verdicts():
                                  "k02": False}
 
 
+def test_symbolic_test_inconclusive_when_capped():
+    """Capping the order (or the expression size) stops early and says so: after orders 0 and 1
+    the two-compartment rank is 2 of 5, a lower bound, not a verdict."""
+    net = two_compartment(False)
+    capped = symbolic_rank_test(net, ["k01", "k12", "k21"], ["X1"], seed=1, max_order=1)
+    assert capped.status == "inconclusive" and capped.ranks_by_order == [1, 2] and "max_order = 1" in capped.reason
+    swell = symbolic_rank_test(net, ["k01", "k12", "k21"], ["X1"], seed=1, max_ops=20)
+    assert swell.status == "inconclusive" and "expression swell" in swell.reason and swell.rank < 5
+
+
 def test_symbolic_test_skips_non_rational_models():
     net = network_from_dict({"species": {"A": 1.0}, "parameters": {"k": 1.0},
                              "reactions": [{"equation": "A ->", "law": "expression", "rate": "k*exp(-A)"}]})
