@@ -187,6 +187,7 @@ def _analyse(cfg: IdentifyConfig, network: Network, out: Path, say: Callable[[st
         say(f"fit: chi2 = {best.chi2:.4g} on {best.n_data} data, estimate "
             + ", ".join(f"{n} = {v:.4g}" for n, v in zip(names, theta_hat, strict=True)))
         thr = pl.threshold(cfg.profile.level)
+        warnings: list[str] = []
         result["profiles"] = {"level": cfg.profile.level, "threshold": thr, "coordinates": "ln theta"}
         for j, n in enumerate(names):
             prof = pl.profile(prob, best, j, level=cfg.profile.level, max_points=cfg.profile.max_points,
@@ -198,6 +199,9 @@ def _analyse(cfg: IdentifyConfig, network: Network, out: Path, say: Callable[[st
             result["profiles"][n] = prof.to_dict() | {"png": png}
             verdicts[n].update(practical=prof.verdict, estimate=float(theta_hat[j]),
                                interval=[prof.lower, prof.upper], end_limited_by_bounds_of=prof.limited_by)
+            if prof.better_optimum is not None:
+                warnings.append(f"profile {n} met chi2 = {prof.better_optimum:.6g} < chi2_min = {best.chi2:.6g}: "
+                                "the fit was not the global optimum (raise fit.starts)")
             say(f"profile {n}: {prof.verdict}, interval [{prof.lower}, {prof.upper}]"
                 + (f" (ends set by the bounds of {', '.join(prof.limited_by)})" if prof.limited_by else ""))
         if val is not None:
@@ -210,6 +214,9 @@ def _analyse(cfg: IdentifyConfig, network: Network, out: Path, say: Callable[[st
         plot_fit(out / "fit.png", t_fine, sim.y, cal, val, sigma, cfg.units.time, cfg.units.amount)
         files.append("fit.png")
         result["solves"] = prob.n_solves
+        result["warnings"] = warnings
+        for w in warnings:
+            say(f"warning: {w}")
     result["verdicts"] = verdicts
     result["files"] = [*files, "result.json"]
     return result
