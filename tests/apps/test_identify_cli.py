@@ -241,3 +241,20 @@ def test_bad_input_one_line_exit_2(tmp_path, capsys):
 def test_demo_configs_validate(path):
     cfg, network = load_identify(path)
     assert cfg.synthetic is not None and set(cfg.parameters) <= set(network.parameters)
+
+
+def test_sbml_network_structural_only(shared_tmp_path):
+    """An SBML model (full Michaelis–Menten mass action, E + S <-> C -> E + P) with S and P observed
+    and no data: only the structural tests run. The two independent tests agree — k1, km1, k2
+    identifiable (P' = k2 C and S' = -k1 E S + km1 C with E = E0 - C determine them) — and the
+    symbolic one is full rank 7 of (E, S, C, P)(0) + 3 rates; no fit, no profile files."""
+    sbml = ROOT / "tests" / "data" / "sbml" / "enzyme_mm.xml"
+    text = f'sbml = "{sbml}"\nobservables = ["S", "P"]\n[design]\nt_end = 10.0\nn_times = 21\n' + "".join(
+        f"[parameters.{k}]\nnominal = 1.0\nlower = 0.1\nupper = 10.0\n" for k in ("k1", "km1", "k2"))
+    cfg, network = load_identify(_write(shared_tmp_path, "sbml.toml", text))
+    res = run_identify(cfg, network, MPI.COMM_WORLD, shared_tmp_path / "out_sbml")
+    assert res["structural_local"]["rank"] == 3
+    assert res["structural_symbolic"]["rank"] == res["structural_symbolic"]["dimension"] == 7
+    assert all(v == {"structural_local": "identifiable", "structural_symbolic": "identifiable"}
+               for v in res["verdicts"].values())
+    assert res["files"] == ["result.json"] and "calibration" not in res
