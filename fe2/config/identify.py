@@ -41,6 +41,8 @@
     seed = 0
     rel_tol = 1e-6                              # relative singular-value threshold of the rank
     symbolic = true                             # observability rank test (rational models)
+    symbolic_initial = "generic"                # or "configured": Taylor series at the known initial
+                                                # values (species not under [initial])
     max_order = 12                              # optional cap on Lie-derivative orders (default dim z)
 
     [fit]
@@ -116,6 +118,7 @@ class StructuralSpec(_Strict):
     seed: int = Field(default=0, ge=0)
     rel_tol: float = Field(default=1e-6, gt=0, lt=1)
     symbolic: bool = True
+    symbolic_initial: Literal["generic", "configured"] = "generic"
     max_order: PositiveInt | None = None
 
 

@@ -247,7 +247,9 @@ def test_sbml_network_structural_only(shared_tmp_path):
     """An SBML model (full Michaelis–Menten mass action, E + S <-> C -> E + P) with S and P observed
     and no data: only the structural tests run. The two independent tests agree — k1, km1, k2
     identifiable (P' = k2 C and S' = -k1 E S + km1 C with E = E0 - C determine them) — and the
-    symbolic one is full rank 7 of (E, S, C, P)(0) + 3 rates; no fit, no profile files."""
+    symbolic one is full rank 7 of (E, S, C, P)(0) + 3 rates; no fit, no profile files. With
+    ``symbolic_initial = "configured"`` (Taylor series at the file's initial state) the unknowns
+    are the 3 rates, full rank."""
     sbml = ROOT / "tests" / "data" / "sbml" / "enzyme_mm.xml"
     text = f'sbml = "{sbml}"\nobservables = ["S", "P"]\n[design]\nt_end = 10.0\nn_times = 21\n' + "".join(
         f"[parameters.{k}]\nnominal = 1.0\nlower = 0.1\nupper = 10.0\n" for k in ("k1", "km1", "k2"))
@@ -258,3 +260,9 @@ def test_sbml_network_structural_only(shared_tmp_path):
     assert all(v == {"structural_local": "identifiable", "structural_symbolic": "identifiable"}
                for v in res["verdicts"].values())
     assert res["files"] == ["result.json"] and "calibration" not in res
+    # the Taylor-series variant at the SBML file's initial state (E, S, C, P) = (1, 10, 0, 0): full rank 3
+    text2 = text + '[structural]\nsymbolic_initial = "configured"\n'
+    cfg2, network2 = load_identify(_write(shared_tmp_path, "sbml_known.toml", text2))
+    sym = run_identify(cfg2, network2, MPI.COMM_WORLD, shared_tmp_path / "out_sbml2")["structural_symbolic"]
+    assert (sym["status"], sym["rank"], sym["unknowns"], sym["initial_state"]) == (
+        "conclusive", 3, ["k1", "km1", "k2"], "configured")

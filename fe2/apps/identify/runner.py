@@ -161,9 +161,11 @@ def _analyse(cfg: IdentifyConfig, network: Network, out: Path, say: Callable[[st
         f"non-identifiable: {', '.join(n for n, ok in local.identifiable.items() if not ok) or 'none'}")
     sym = None
     if st.symbolic:
+        known = ({s.name: s.initial for s in network.species if s.name not in cfg.initial}
+                 if st.symbolic_initial == "configured" else None)
         sym = symbolic_rank_test(network, list(cfg.parameters), cfg.observables, seed=st.seed,
-                                 max_order=st.max_order)
-        result["structural_symbolic"] = sym.to_dict()
+                                 max_order=st.max_order, known_initial=known)
+        result["structural_symbolic"] = sym.to_dict() | {"initial_state": st.symbolic_initial}
         say(f"symbolic rank test: {sym.status}, rank {sym.rank} of {len(sym.unknowns)} ({sym.reason})")
 
     verdicts: dict[str, dict] = {}

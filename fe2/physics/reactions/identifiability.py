@@ -195,7 +195,8 @@ class SymbolicRankResult:
         return {"method": "Hermann-Krener observability rank condition on the state augmented with the "
                           "parameters (p' = 0); generic rank of the Jacobian of stacked Lie derivatives "
                           "w.r.t. (x0, p), exact at random rational points (Sedoglavic-style)",
-                "limits": "local (not global) and generic; initial state treated as unknown and generic; "
+                "limits": "local (not global) and generic; initial state unknown and generic unless "
+                          "known_initial lists the known values (Taylor series: only full rank is conclusive); "
                           "rational right-hand sides only",
                 "status": self.status, "reason": self.reason, "unknowns": self.unknowns,
                 "dimension": len(self.unknowns), "rank": self.rank, "lie_derivative_orders": self.orders,
@@ -210,17 +211,27 @@ def _exact(v: float) -> sp.Rational:
 
 def symbolic_rank_test(network: Network, parameters: Sequence[str],
                        observables: Mapping[str, str] | Sequence[str], seed: int = 0, n_points: int = 2,
-                       max_order: int | None = None, max_ops: int = 200_000) -> SymbolicRankResult:
+                       max_order: int | None = None, max_ops: int = 200_000,
+                       known_initial: Mapping[str, float] | None = None) -> SymbolicRankResult:
     """Generic observability rank of ``(x, parameters)`` from the observables (other parameters
     fixed at their network values, exactly as rationals). ``max_order``: cap on the Lie-derivative
     order (default ``dim z``, where the test is always conclusive); ``max_ops``: stop, inconclusive,
     when the next derivatives would exceed this many sympy operations (expression swell).
+
+    ``known_initial`` (species -> value): the **Taylor-series** variant (Pohjanpalo 1978) — the
+    Lie derivatives are the Taylor coefficients ``y^(k)(0)``, evaluated at these known initial
+    values and differentiated only w.r.t. the unknowns (the other initial values and the
+    parameters). Full rank proves local identifiability at that initial state; the stabilization
+    argument does not hold there, so a rank deficit after ``max_order`` (default ``2 dim z``) is
+    reported inconclusive, not as non-identifiability.
     """
     ssym, psym = network.symbols
     x = list(ssym.values())
     p = [psym[n] for n in parameters]
     z = x + p
-    unknowns = [*(f"{s}(0)" for s in network.species_names), *parameters]
+    known = {ssym[s]: _exact(v) for s, v in (known_initial or {}).items()}
+    cols = [zi for zi in z if zi not in known]  # the unknowns: Jacobian columns
+    unknowns = [*(f"{s}(0)" for s in network.species_names if ssym[s] not in known), *parameters]
     fixed = {psym[n]: _exact(v) for n, v in network.parameters.items() if n not in parameters}
 
     def exact(e: sp.Expr) -> sp.Expr:  # fixed parameters and float literals as exact rationals
@@ -234,20 +245,22 @@ def symbolic_rank_test(network: Network, parameters: Sequence[str],
         return SymbolicRankResult("skipped", f"not a rational function of the states and parameters: {bad[0]}",
                                   unknowns, 0, 0, [], {}, [], [])
     rng = np.random.default_rng(seed)
-    pts = [{zi: sp.Rational(int(rng.integers(1, 1000)), int(rng.integers(1, 100))) for zi in z}
+    pts = [{zi: known.get(zi, sp.Rational(int(rng.integers(1, 1000)), int(rng.integers(1, 100)))) for zi in z}
            for _ in range(n_points)]
-    dim = len(z)
-    limit = dim if max_order is None else max_order
+    dim = len(cols)
+    limit = (len(z) if not known else 2 * len(z)) if max_order is None else max_order
     rows: list[list[list[sp.Rational]]] = [[] for _ in pts]
     current = list(hs)
     ranks_by_order: list[int] = []
-    status, reason, order = "inconclusive", f"max_order = {limit} reached before the rank stabilized", 0
+    status, reason, order = "inconclusive", (f"max_order = {limit} reached before the rank stabilized" if not known
+                                             else f"rank deficient after {limit} orders of the Taylor series at the "
+                                                  "known initial state (not a proof of non-identifiability)"), 0
     for order in range(limit + 1):
         for q, pt in enumerate(pts):
             for e in current:
-                rows[q].append([derivative(e, zi).xreplace(pt) for zi in z])
+                rows[q].append([derivative(e, zi).xreplace(pt) for zi in cols])
         rank = max(sp.Matrix(r).rank() for r in rows)
-        if ranks_by_order and rank == ranks_by_order[-1]:
+        if ranks_by_order and rank == ranks_by_order[-1] and not known:
             ranks_by_order.append(rank)
             status, reason = "conclusive", f"order {order} added no rank (the rank has stabilized)"
             break
@@ -272,7 +285,7 @@ def symbolic_rank_test(network: Network, parameters: Sequence[str],
         ident[nm] = bool(rest.rank() == rank - 1)
 
     def null_log(q: int) -> np.ndarray:  # orthonormal null basis in log coordinates at point q
-        vs = [[float(v[i] / pts[q][z[i]]) for i in range(dim)] for v in sp.Matrix(rows[q]).nullspace()]
+        vs = [[float(v[i] / pts[q][cols[i]]) for i in range(dim)] for v in sp.Matrix(rows[q]).nullspace()]
         if not vs:
             return np.zeros((0, dim))
         return np.linalg.qr(np.asarray(vs).T)[0].T
