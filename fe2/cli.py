@@ -168,6 +168,23 @@ def _cmd_reactions(args: argparse.Namespace, comm: MPI.Comm) -> int:
     return 0
 
 
+def _cmd_identify(args: argparse.Namespace, comm: MPI.Comm) -> int:
+    from fe2.apps.identify.runner import run_identify
+    from fe2.config.identify import load_identify
+
+    cfg, network = _load(load_identify, args)
+    say = _progress(comm)
+    say(f"identify {args.config}: {len(cfg.parameters) + len(cfg.initial)} parameter(s), "
+        f"observables {', '.join(cfg.observable_names)}, {comm.size} rank(s)")
+    res = run_identify(cfg, network, comm, args.out, progress=say)
+    if comm.rank == 0:
+        for name, v in res["verdicts"].items():
+            print(f"  {name}: " + ", ".join(f"{k} {x}" for k, x in v.items() if k in
+                                            ("structural_local", "structural_symbolic", "practical")))
+        print(f"wrote {args.out}/" + ", ".join(res["files"]))
+    return 0
+
+
 def _cmd_darcy(args: argparse.Namespace, comm: MPI.Comm) -> int:
     from fe2.apps.darcy.runner import run_darcy
     from fe2.config.darcy import load_darcy_config
@@ -244,6 +261,11 @@ COMMANDS: tuple[Command, ...] = (
             "or reaction–diffusion on a rectangle", _cmd_reactions, "docs/reactions.md and docs/config.md",
             "output folder (CSV time series, PNG plots, result.json, XDMF)",
             load="fe2.config.reactions:load_reactions"),
+    Command("identify", "identifiability of reaction-network parameters: structural (sensitivity rank, "
+            "observability rank) and practical (profile likelihood), calibration vs validation data",
+            _cmd_identify, "docs/identifiability.md",
+            "output folder (result.json, profile_*.png, fit.png, synthetic CSV data)",
+            load="fe2.config.identify:load_identify"),
     Command("darcy", "tissue perfusion: Darcy flow with Starling exchange, K from tissue data or "
             "micro Stokes cells, conservation audit, solute transport", _cmd_darcy, "docs/darcy.md",
             "output folder (fields.bp, result.json, profile.csv/.png)", load="fe2.config.darcy:load_darcy_config"),

@@ -45,6 +45,7 @@ BASES = [
     ("reactions", "reactions/spatial_reversible_binding.toml"),
     ("darcy", "darcy/isolated_tumour.toml"),
     ("darcy", "darcy/tumour_micro_k.toml"),
+    ("identify", "identify/two_compartment.toml"),
 ]
 #: keys that name files, made absolute when a case is written elsewhere
 PATH_KEYS = {("geometry", "path"), ("domain", "file"), ("network",), ("sbml",)}
