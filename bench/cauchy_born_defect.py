@@ -33,6 +33,11 @@ import time
 import numpy as np
 
 
+def _slope(r: np.ndarray, y: np.ndarray) -> float:
+    """Exponent of a power-law fit y ~ r^m (NaN with fewer than 3 shells: a box too small to tell)."""
+    return float(np.polyfit(np.log(r), np.log(y), 1)[0]) if r.size >= 3 else float("nan")
+
+
 def dilatation_with_images(x: np.ndarray, length: float, images: int = 4) -> np.ndarray:
     """Σ_n (x − nL)/|x − nL|³ over the cube of images |n_k| ≤ ``images`` (A = 1), ``(m, 3)``."""
     n = np.array([(i, j, k) for i in range(-images, images + 1) for j in range(-images, images + 1)
@@ -86,7 +91,7 @@ def relaxed_vacancy(cells: int, fmax: float = 1e-5) -> dict:
     shells = np.unique(np.round(r, 6))
     mean_u = np.array([np.linalg.norm(u_na[np.abs(r - s) < 1e-5], axis=1).mean() for s in shells])
     fit = (shells > 1.5 * nn) & (shells < half - nn)
-    slope_u = float(np.polyfit(np.log(shells[fit]), np.log(mean_u[fit]), 1)[0])
+    slope_u = _slope(shells[fit], mean_u[fit])
     # the continuum prediction in the same periodic box: a centre of dilatation u = A x/|x|³ and its
     # images (cube-ordered sum), treated exactly like the measurement (affine part removed, shells)
     pred = dilatation_with_images(x, cells * a0)
@@ -94,7 +99,7 @@ def relaxed_vacancy(cells: int, fmax: float = 1e-5) -> dict:
     far = r > 1.5 * nn
     amplitude = float(np.sum(pred[far] * u_na[far]) / np.sum(pred[far] * pred[far]))
     mean_pred = np.array([np.linalg.norm(pred[np.abs(r - s) < 1e-5], axis=1).mean() for s in shells])
-    slope_pred = float(np.polyfit(np.log(shells[fit]), np.log(mean_pred[fit]), 1)[0])
+    slope_pred = _slope(shells[fit], mean_pred[fit])
     misfit = float(np.linalg.norm(u_na[far] - amplitude * pred[far]) / np.linalg.norm(u_na[far]))
     # Cauchy-Born energy error per atom at the local affine deformation of each atom's neighbour shell
     e_atoms = atoms.get_potential_energies()
@@ -110,7 +115,7 @@ def relaxed_vacancy(cells: int, fmax: float = 1e-5) -> dict:
         f_local = np.linalg.lstsq(dx[near], dy, rcond=None)[0].T
         err[i] = abs(e_atoms[i] - omega * law.strain_energy(f_local.reshape(1, 9))[0])
     mean_err = np.array([err[np.abs(r - s) < 1e-5].mean() for s in shells])
-    slope_e = float(np.polyfit(np.log(shells[fit]), np.log(mean_err[fit]), 1)[0])
+    slope_e = _slope(shells[fit], mean_err[fit])
     return {"cells": cells, "atoms": n - 1, "lattice_parameter": a0, "fire_steps": opt.nsteps,
             "relax_time_s": t_relax, "vacancy_formation_energy": e_relaxed - (n - 1) / n * e_perfect,
             "max_displacement": float(np.linalg.norm(u, axis=1).max()),

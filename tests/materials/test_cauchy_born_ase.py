@@ -26,7 +26,8 @@ ase = pytest.importorskip("ase")
 from ase import Atoms  # noqa: E402
 from ase.calculators.lj import LennardJones as AseLJ  # noqa: E402
 
-pytestmark = pytest.mark.serial
+# ASE 3.29 sets ndarray.shape, deprecated in numpy 2.5: its warning, not ours
+pytestmark = [pytest.mark.serial, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
 
 RC = 2.5
 
