@@ -306,3 +306,21 @@ def test_breakdown_strain_vs_lattice_phonon_instability(axis):
         dm = np.einsum("bik,b->ik", h, 1.0 - np.cos(x @ k)) / kappa**2
         np.testing.assert_allclose(dm, omega * q, rtol=0, atol=1e-6 * np.abs(omega * q).max())
         assert sign * lam[0] > 0 and sign * np.linalg.eigvalsh(dm)[0] > 0
+
+
+def test_bad_input_is_a_typed_error():
+    """Unknown formula symbols, a potential that collapses the lattice, and an F beyond the bond-list
+    margin are typed errors (MaterialError at construction, InadmissibleDriverError for the point).
+    """
+    from fe2.errors import MaterialError
+    from fe2.materials.contract import InadmissibleDriverError
+
+    with pytest.raises(MaterialError, match="no value"):
+        FormulaPotential("4*eps*((1/r)**12 - (1/r)**6)")
+    with pytest.raises(MaterialError, match="no energy minimum"):
+        CauchyBornLaw(Morse(depth=1.0, alpha=2.0, r0=1.0, cutoff=1.9), lattice("bcc"))
+    law = LAWS["triangular"]
+    f = np.array([[1.0, 0.0, 0.0, 1.0], [0.5, 0.0, 0.0, 1.0]])  # point 1: stretch 0.5 < min_stretch 0.6
+    with pytest.raises(InadmissibleDriverError) as info:
+        law.evaluate(f, law.initial_state(2))
+    assert list(info.value.points) == [1]

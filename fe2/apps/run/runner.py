@@ -40,6 +40,7 @@ from fe2.macro.driver import Monitor, add_statistics, run_load_steps
 from fe2.macro.energy_audit import summarize
 from fe2.macro.small_strain import Dirichlet, QuasiStaticMacroProblem, Traction
 from fe2.materials import IsotropicElastic, LinearElasticLaw
+from fe2.materials.cauchy_born import CauchyBornLaw
 from fe2.materials.contract import MicroModel
 from fe2.materials.j2 import J2Plasticity
 from fe2.materials.neo_hookean import NeoHookean
@@ -189,8 +190,8 @@ def run_fe2(cfg: RunConfig, comm: MPI.Comm, out_dir: str | Path, *, restart: boo
         "rve": None if rve is None or cfg.rve is None else {
             "linear": bool(material.is_linear), "bc": cfg.rve.bc, "phases": sorted(rve.phases),
             "dofs": int(rve.mesh.topology.index_map(0).size_global * rve.dim)},
-        "material": None if rve is not None else {"law": type(material).__name__,
-                                                  **(material.describe() if hasattr(material, "describe") else {})},
+        "material": None if rve is not None else {
+            "law": type(material).__name__, **(material.describe() if isinstance(material, CauchyBornLaw) else {})},
         "flagged_points": flag_summary(list(records)),
         "steps": list(records),
         "segments": records.segments,
