@@ -85,6 +85,8 @@ def test_demo_plate_fires_the_breakdown_indicator(shared_tmp_path):
     nominal = 0.1 * flag["first_load_factor"]  # right-edge displacement / width
     assert nominal < 0.126  # below the homogeneous uniaxial-strain breakdown of the lattice
     assert 0 < flag["last_points"] < result["macro_quadrature_points"]  # local, at the hole
+    frames = sorted((shared_tmp_path / "demo" / "series").glob("stress*.xdmf"))
+    assert frames and all(name in frames[-1].read_text() for name in ("cb_ellipticity", "cb_ellipticity_lost_flag"))
 
 
 @pytest.mark.serial
