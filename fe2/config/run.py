@@ -13,6 +13,7 @@ from typing import Annotated, Literal
 from pydantic import Field, PositiveFloat, model_validator
 
 from fe2.config.base import CommandConfig, _Strict, load_toml, parse_config, resolve_file
+from fe2.config.cauchy_born import LATTICE_DIM, CauchyBornLawSpec
 from fe2.config.rve import Geometry, MshGeometry
 
 
@@ -97,7 +98,9 @@ class NeoHookeanLawSpec(_Strict):
     poisson: float = Field(gt=-1.0, lt=0.5)
 
 
-LawSpec = Annotated[ElasticLawSpec | J2LawSpec | NeoHookeanLawSpec, Field(discriminator="model")]
+LawSpec = Annotated[ElasticLawSpec | J2LawSpec | NeoHookeanLawSpec | CauchyBornLawSpec, Field(discriminator="model")]
+#: the finite-strain laws (F -> P); an RVE does not mix them with small-strain ones
+FINITE_STRAIN_LAWS = (NeoHookeanLawSpec, CauchyBornLawSpec)
 
 
 class RVEConfig(_Strict):
@@ -109,9 +112,10 @@ class RVEConfig(_Strict):
 
     @model_validator(mode="after")
     def _one_kinematics(self):
-        finite = [isinstance(m, NeoHookeanLawSpec) for m in self.materials.values()]
+        finite = [isinstance(m, FINITE_STRAIN_LAWS) for m in self.materials.values()]
         if any(finite) and not all(finite):
-            raise ValueError("materials: neo_hookean (finite strain) cannot be mixed with small-strain models")
+            raise ValueError("materials: neo_hookean / cauchy_born (finite strain) cannot be mixed with "
+                             "small-strain models")
         return self
 
 
@@ -127,7 +131,10 @@ class RunConfig(CommandConfig):
 
     macro: MacroConfig
     loading: LoadingConfig
-    rve: RVEConfig
+    #: FE²: an RVE at every macro point; or (exactly one of the two) a single-scale ``[material]``
+    rve: RVEConfig | None = None
+    #: single scale: one constitutive law at every macro point (e.g. a Cauchy–Born crystal)
+    material: LawSpec | None = None
     output: RunOutputConfig = RunOutputConfig()
 
     @property
@@ -138,6 +145,13 @@ class RunConfig(CommandConfig):
     @model_validator(mode="after")
     def _fits_the_domain(self):
         dim, d = self.dim, self.macro.domain
+        if (self.rve is None) == (self.material is None):
+            raise ValueError("give exactly one of [rve] (FE²) and [material] (a single-scale law)")
+        for key, law in ([("material", self.material)] if self.material is not None else []) + (
+                [(f"rve.materials.{k}", v) for k, v in self.rve.materials.items()] if self.rve is not None else []):
+            if isinstance(law, CauchyBornLawSpec) and LATTICE_DIM[law.lattice] != dim:
+                raise ValueError(f"{key}.lattice: {law.lattice!r} is a {LATTICE_DIM[law.lattice]}D lattice, the "
+                                 f"{d.kind} domain is {dim}D")
         names = (("left", "bottom", "right", "top", "hole") if dim == 2 else
                  ("xmin", "xmax", "ymin", "ymax", "zmin", "zmax"))
         if isinstance(d, PlateWithHole) and not d.radius < min(d.width, d.height):
@@ -172,8 +186,11 @@ class RunConfig(CommandConfig):
             macro = unstructured_cells(d.width * d.height - math.pi * d.radius**2 / 4, d.mesh_size, 2)
         else:
             macro = unstructured_cells(math.prod(d.lengths), d.mesh_size, 3)
+        out: list[tuple[str, float | None]] = [("macro.domain.mesh_size", macro)]
+        if self.rve is None:
+            return out
         rve = rve_cells(self.rve.geometry)
-        out: list[tuple[str, float | None]] = [("macro.domain.mesh_size", macro), ("rve.geometry.mesh_size", rve)]
+        out.append(("rve.geometry.mesh_size", rve))
         if rve is not None and not all(isinstance(m, ElasticLawSpec) for m in self.rve.materials.values()):
             points = macro * (1 if self.macro.degree == 1 else self.dim + 1)  # quadrature points per cell
             out.append(("micro:macro.domain.mesh_size x rve.geometry.mesh_size (points x RVE cells)", points * rve))
@@ -184,8 +201,8 @@ def load_run_config(path: str | Path) -> RunConfig:
     """Load and validate an ``fe2 run`` TOML file (relative RVE mesh paths resolve against the file)."""
     p = Path(path)
     cfg = parse_config(load_toml(p), RunConfig, str(p))
-    g = cfg.rve.geometry
-    if isinstance(g, MshGeometry):
+    if cfg.rve is not None and isinstance(cfg.rve.geometry, MshGeometry):
+        g = cfg.rve.geometry
         mesh_path = resolve_file(p, g.path, "rve.geometry.path", "mesh file")
         rve = cfg.rve.model_copy(update={"geometry": g.model_copy(update={"path": str(mesh_path)})})
         cfg = cfg.model_copy(update={"rve": rve})

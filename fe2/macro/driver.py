@@ -226,7 +226,11 @@ def run_load_steps(
             # 1. this step's frames (closed files of their own)
             stress.interpolate(stress_expr)
             fields = [stress]
-            for name, values in _point_fields(solver).items():
+            point_fields = _point_fields(solver)
+            # diagnostics named *_flag (1 where they fire) are counted over all points into the record
+            records[-1]["flagged_points"] = {name: int(comm.allreduce(int(np.count_nonzero(v > 0))))
+                                             for name, v in sorted(point_fields.items()) if name.endswith("_flag")}
+            for name, values in point_fields.items():
                 scalars.setdefault(name, fem.Function(Qs, name=name))
                 f = scalars[name]
                 f.x.array[Qs.dofmap.list[solver.quad.owned_cells, 0]] = (

@@ -1,4 +1,6 @@
-"""``fe2 run``: an FE² macro problem whose material at every quadrature point is an RVE.
+"""``fe2 run``: an FE² macro problem whose material at every quadrature point is an RVE (``[rve]``),
+or a single-scale problem with one constitutive law at every point (``[material]``, e.g. a
+Cauchy–Born crystal continuum: :mod:`fe2.materials.cauchy_born`).
 
 * The macro mesh is distributed over ``comm``; each rank solves the RVEs of the
   quadrature points it owns, on ``MPI.COMM_SELF`` (one RVE object per rank).
@@ -28,7 +30,8 @@ import numpy as np
 from mpi4py import MPI
 
 from fe2.apps.homogenize.runner import build_rve
-from fe2.config.run import Bar, ElasticLawSpec, J2LawSpec, NeoHookeanLawSpec, RunConfig
+from fe2.config.cauchy_born import CauchyBornLawSpec, FormulaSpec, LennardJonesSpec
+from fe2.config.run import Bar, ElasticLawSpec, J2LawSpec, LawSpec, NeoHookeanLawSpec, RunConfig
 from fe2.errors import ConfigError
 from fe2.geometry.macro_domains import MacroMesh, bar, plate_with_hole
 from fe2.io.results import write_json_atomic
@@ -37,6 +40,7 @@ from fe2.macro.driver import Monitor, add_statistics, run_load_steps
 from fe2.macro.energy_audit import summarize
 from fe2.macro.small_strain import Dirichlet, QuasiStaticMacroProblem, Traction
 from fe2.materials import IsotropicElastic, LinearElasticLaw
+from fe2.materials.cauchy_born import CauchyBornLaw
 from fe2.materials.contract import MicroModel
 from fe2.materials.j2 import J2Plasticity
 from fe2.materials.neo_hookean import NeoHookean
@@ -55,25 +59,60 @@ def build_macro_domain(cfg: RunConfig, comm: MPI.Comm) -> MacroMesh:
     return plate_with_hole(comm, width=d.width, height=d.height, radius=d.radius, mesh_size=d.mesh_size)
 
 
+def cauchy_born_law(spec: CauchyBornLawSpec):
+    """The Cauchy–Born law of a ``model = "cauchy_born"`` spec (its lattice parameter computed here)."""
+    from fe2.materials import cauchy_born as cb
+
+    p = spec.potential
+    pot: cb.PairPotential
+    if isinstance(p, LennardJonesSpec):
+        pot = cb.LennardJones(p.epsilon, p.sigma, cutoff=p.cutoff)
+    elif isinstance(p, FormulaSpec):
+        pot = cb.FormulaPotential(p.expression, p.parameters, cutoff=p.cutoff, length_scale=p.length_scale)
+    else:
+        pot = cb.Morse(p.depth, p.alpha, p.r0, cutoff=p.cutoff)
+    return cb.CauchyBornLaw(pot, cb.lattice(spec.lattice), shells=spec.shells, min_stretch=spec.min_stretch)
+
+
+def build_law(spec: LawSpec, dim: int) -> MicroModel:
+    """One constitutive law from its spec (a single-scale material or an RVE phase)."""
+    if isinstance(spec, J2LawSpec):
+        return J2Plasticity(spec.young, spec.poisson, spec.sigma_y0, h_iso=spec.h_iso, h_kin=spec.h_kin, dim=dim)
+    if isinstance(spec, NeoHookeanLawSpec):
+        return NeoHookean(spec.young, spec.poisson, dim=dim)
+    if isinstance(spec, CauchyBornLawSpec):
+        return cauchy_born_law(spec)
+    return LinearElasticLaw.isotropic(spec.young, spec.poisson, dim)
+
+
 def build_rve_material(cfg: RunConfig):
     """The RVE material of every point (on COMM_SELF): linear (C_hom once) or nonlinear (J2 phases)."""
+    assert cfg.rve is not None
     rve = build_rve(cfg.rve.geometry, MPI.COMM_SELF)
     specs = cfg.rve.materials
     unknown = sorted(set(specs) - set(rve.phases))
     if unknown:
         raise ConfigError(f"rve.materials: phase(s) {unknown} not in the RVE (phases: {sorted(rve.phases)})")
-    if all(isinstance(s, ElasticLawSpec) for s in specs.values()):
-        mats = {k: IsotropicElastic(s.young, s.poisson) for k, s in specs.items()}
+    elastic = {k: s for k, s in specs.items() if isinstance(s, ElasticLawSpec)}
+    if len(elastic) == len(specs):
+        mats = {k: IsotropicElastic(s.young, s.poisson) for k, s in elastic.items()}
         return LinearRVEMaterial(RVEProblem(rve, Elasticity(rve.dim), mats), bc=cfg.rve.bc), rve
-    laws: dict[str, MicroModel] = {}
-    for name, s in specs.items():
-        if isinstance(s, J2LawSpec):
-            laws[name] = J2Plasticity(s.young, s.poisson, s.sigma_y0, h_iso=s.h_iso, h_kin=s.h_kin, dim=rve.dim)
-        elif isinstance(s, NeoHookeanLawSpec):
-            laws[name] = NeoHookean(s.young, s.poisson, dim=rve.dim)
-        else:
-            laws[name] = LinearElasticLaw.isotropic(s.young, s.poisson, rve.dim)
+    laws = {name: build_law(s, rve.dim) for name, s in specs.items()}
     return NonlinearRVEMaterial(rve, laws, bc=cfg.rve.bc), rve
+
+
+def flag_summary(records: list[dict]) -> dict:
+    """Per diagnostic ``*_flag`` point field: the first load factor where it fired, and its largest and
+    last counts of flagged quadrature points (e.g. ``cb_ellipticity_lost_flag``: loss of strong ellipticity).
+    """
+    names = sorted({k for r in records for k in r.get("flagged_points", {})})
+    out = {}
+    for name in names:
+        counts = [(r["load_factor"], r.get("flagged_points", {}).get(name, 0)) for r in records]
+        fired = [f for f, c in counts if c > 0]
+        out[name] = {"first_load_factor": fired[0] if fired else None, "max_points": max(c for _, c in counts),
+                     "last_points": counts[-1][1] if counts else 0}
+    return out
 
 
 def fingerprint(cfg: RunConfig) -> str:
@@ -105,17 +144,24 @@ def run_fe2(cfg: RunConfig, comm: MPI.Comm, out_dir: str | Path, *, restart: boo
             return {**done, "_finished_before": True}
     t0 = time.perf_counter()
     domain = build_macro_domain(cfg, comm)
-    material, rve = build_rve_material(cfg)
-    if comm.size > 1 and cfg.rve.balance and not material.is_linear:
-        material = BalancedMaterial(material, comm)
-    if rve.dim != domain.mesh.geometry.dim:
-        raise ConfigError(f"the RVE is {rve.dim}D but the macro domain is {domain.mesh.geometry.dim}D")
+    rve = None
+    if cfg.material is not None:  # single scale: one analytic law everywhere (cheap per point: no balancing)
+        material = build_law(cfg.material, domain.mesh.geometry.dim)
+    else:
+        assert cfg.rve is not None
+        material, rve = build_rve_material(cfg)
+        if comm.size > 1 and cfg.rve.balance and not material.is_linear:
+            material = BalancedMaterial(material, comm)
+        if rve.dim != domain.mesh.geometry.dim:
+            raise ConfigError(f"the RVE is {rve.dim}D but the macro domain is {domain.mesh.geometry.dim}D")
     dirichlet = [Dirichlet(domain.tag(b.boundary), b.value, b.component) for b in cfg.macro.dirichlet]
     tractions = [Traction(domain.tag(t.boundary), t.value) for t in cfg.macro.traction]
     solver = QuasiStaticMacroProblem(domain.mesh, domain.facet_tags, material, degree=cfg.macro.degree,
                                      dirichlet=dirichlet, tractions=tractions)
     n_points = comm.allreduce(solver.n_points)
     kind = "linear (C_hom computed once)" if material.is_linear else "nonlinear (one RVE solve per point)"
+    if rve is None:
+        kind = f"none: single-scale {type(material).__name__} law"
     say(f"macro: {domain.mesh.topology.index_map(domain.mesh.topology.dim).size_global} cells, {n_points}"
         f" quadrature points on {comm.size} rank(s); RVE {kind}")
     monitor = None
@@ -141,8 +187,12 @@ def run_fe2(cfg: RunConfig, comm: MPI.Comm, out_dir: str | Path, *, restart: boo
         "units": "as given in the config (fe2 does not convert units); reaction: force (per unit thickness in 2D)",
         "ranks": comm.size,
         "macro_quadrature_points": n_points,
-        "rve": {"linear": bool(material.is_linear), "bc": cfg.rve.bc, "phases": sorted(rve.phases),
-                "dofs": int(rve.mesh.topology.index_map(0).size_global * rve.dim)},
+        "rve": None if rve is None or cfg.rve is None else {
+            "linear": bool(material.is_linear), "bc": cfg.rve.bc, "phases": sorted(rve.phases),
+            "dofs": int(rve.mesh.topology.index_map(0).size_global * rve.dim)},
+        "material": None if rve is not None else {
+            "law": type(material).__name__, **(material.describe() if isinstance(material, CauchyBornLaw) else {})},
+        "flagged_points": flag_summary(list(records)),
         "steps": list(records),
         "segments": records.segments,
         "micro": {
