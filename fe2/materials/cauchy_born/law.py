@@ -270,6 +270,33 @@ class CauchyBornLaw(MicroModel[CauchyBornState]):
         trial = CauchyBornState(f.reshape(n, d * d).copy(), shift, diag["iterations"], diag["unconverged"], jump)
         return sums.stress.reshape(n, d * d), tangent.reshape(n, d * d, d * d), trial
 
+    def energy_increment(self, driver_n: np.ndarray, driver: np.ndarray, state_n: CauchyBornState,
+                         state: CauchyBornState):
+        """Hyperelastic step (:func:`fe2.materials.energy.hyperelastic_increment`): no dissipation; the
+        numerical part from the relaxed stress along the step (the inner shifts relaxed at every path
+        point from the interpolated shift; P = ∂W/∂F at the relaxed shift, the envelope theorem), W at the
+        two states' relaxed shifts.
+        """
+        from fe2.materials.energy import hyperelastic_increment
+
+        d, n = self.dim, np.shape(driver)[0]
+        s0 = np.asarray(state_n.shift, dtype=float).reshape(n, -1)
+        s1 = np.asarray(state.shift, dtype=float).reshape(n, -1)
+
+        def stress(f: np.ndarray, s: float, points: np.ndarray) -> np.ndarray:
+            fm = f.reshape(-1, d, d)
+            start = (1.0 - s) * s0[points] + s * s1[points]
+            return self._relaxed(fm, start)[0].stress.reshape(fm.shape[0], d * d)
+
+        def admissible(path: np.ndarray) -> np.ndarray:
+            fm = path.reshape(-1, d, d)
+            ok = (np.linalg.det(fm) > 0.0) & (np.linalg.svd(fm, compute_uv=False)[:, -1] >= self.min_stretch)
+            return ok.reshape(path.shape[:2])
+
+        energy_n = self.strain_energy(driver_n, s0 if self.n_shift else None)
+        energy = self.strain_energy(driver, s1 if self.n_shift else None)
+        return hyperelastic_increment(stress, energy_n, energy, admissible, driver_n, driver)
+
     # ------------------------------------------------------------------ direct use
     def strain_energy(self, driver: np.ndarray, shift: np.ndarray | None = None) -> np.ndarray:
         """W(F) per reference volume at the relaxed shift (or at the given ``shift``), ``(n,)``."""
