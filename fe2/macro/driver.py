@@ -239,7 +239,8 @@ def run_load_steps(
                 drivers = solver.quad.evaluate(solver.strain_expr)
                 for k, point in probes:
                     solver.material.write_point_fields(point_series[k].frame_path(step), drivers[point],
-                                                       solver.state, point, factor, append=False)
+                                                       solver.state, point, factor, append=False,
+                                                       vtk_path=point_series[k].vtk_frame_path(step))
             # 2. the commit (with the halvings the next trial of this target uses)
             cuts = max(cuts - 1, 0)
             ckpt.save(solver, step, factor, add_statistics(records.statistics_before, solver.material.statistics()),

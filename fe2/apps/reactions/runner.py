@@ -327,6 +327,8 @@ def _spatial(cfg, network, comm, out, say) -> dict:
         n_dofs = rd.V.dofmap.index_map.size_global
         say(f"spatial: {sp_.mesh.cells[0]}x{sp_.mesh.cells[1]} cells, {n_dofs} dofs per species, "
             f"{n_steps} steps of dt = {sp_.dt:g} ({sp_.scheme}), {comm.size} rank(s)")
+        # every species also goes to one VTK time series (species.pvd: what pyvista reads, all species in one file)
+        vtk_writer = io.VTKFile(comm, str(out / "species.pvd"), "w")
         if sp_.format == "xdmf":
             writer = io.XDMFFile(comm, str(out / "species.xdmf"), "w")
             writer.write_mesh(msh)
@@ -334,11 +336,13 @@ def _spatial(cfg, network, comm, out, say) -> dict:
             def write(t):
                 for f in rd.c:
                     writer.write_function(f, t)
+                vtk_writer.write_function(list(rd.c), t)
         else:
             writer = io.VTXWriter(comm, str(out / "species.bp"), rd.c, engine="BP4")
 
             def write(t):
                 writer.write(t)
+                vtk_writer.write_function(list(rd.c), t)
 
         m0 = rd.moiety_totals()
         history = [[0.0, *rd.integrals()]]
@@ -352,6 +356,7 @@ def _spatial(cfg, network, comm, out, say) -> dict:
                 say(f"  step {k}/{n_steps}  t = {t:.6g}  integrals " +
                     ", ".join(f"{nm} {v:.6g}" for nm, v in zip(names, history[-1][1:], strict=False)))
         writer.close()
+        vtk_writer.close()
         m1 = rd.moiety_totals()
         vals = rd.values()
         vmin, vmax = np.empty(len(names)), np.empty(len(names))
@@ -371,7 +376,7 @@ def _spatial(cfg, network, comm, out, say) -> dict:
            "integrals": {"file": "integrals.csv", "columns": header,
                          "units": {c: (cfg.units.time if c == "time" else f"{cfg.units.amount} * area")
                                    for c in header}},
-           "files": [field_file, "integrals.csv", "integrals.png", "result.json"]}
+           "files": [field_file, "species.pvd", "integrals.csv", "integrals.png", "result.json"]}
     if comm.rank == 0:
         plt = _pyplot()
         H = np.array(history)
