@@ -91,7 +91,11 @@ def test_fe2_phasefield_series_opens_in_pyvista(shared_tmp_path):
     (name,) = [k for k in c.point_data if not k.startswith("vtk")]
     values = c.point_data[name]
     assert np.all(np.isfinite(values)) and 0.0 < values.mean() < 1.0
-    assert json.loads((out / "result.json").read_text())  # finished
+    result = json.loads((out / "result.json").read_text())  # finished
+    # units and notation of every monitored quantity (2D: per unit thickness) and the field's name
+    assert {"t", "dt", "energy", "mass", "c"} <= set(result["units"])
+    assert "per unit thickness" in result["units"]["energy"] and "'c'" in result["notation"]
+    assert name == "c"
 
 
 def _run_cli(shared_tmp_path, command: str, config: dict, name: str):
@@ -166,3 +170,18 @@ def test_fe2_reactions_species_open_in_pyvista(shared_tmp_path):
     # interpolation on triangles: integrate_data is exact for them, up to round-off)
     integ = g.integrate_data()
     assert integ.point_data["C"][0] == pytest.approx(res.tables["integrals"]["C"][-1], rel=1e-10)
+    # units of result.json from the config's [units] (defaults "1"), and the notation of the mode
+    units = res.result["units"]
+    assert units["time"] == units["t_end"] == d.get("units", {}).get("time", "1")
+    assert units["integrals"] == f"{d.get('units', {}).get('amount', '1')} * area"
+    assert "concentration fields" in res.result["notation"]
+
+
+def test_reactions_well_mixed_result_has_units(shared_tmp_path):
+    d = _base("reactions/well_mixed_enzyme.toml")
+    d["units"] = {"time": "s", "amount": "mol/m^3"}
+    res = _run_cli(shared_tmp_path, "reactions", d, "wm")
+    if res is None:
+        return
+    assert res.result["units"]["concentration"] == "mol/m^3" and res.result["units"]["time"] == "s"
+    assert res.result["timeseries"]["units"]["time"] == "s"

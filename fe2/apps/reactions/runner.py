@@ -52,6 +52,7 @@ def run_reactions(cfg: ReactionsConfig, network: Network, comm: MPI.Comm, out: s
     result = runner(cfg, network, comm, out, say)
     result.update(mode=cfg.mode, ranks=comm.size, wall_time=time.perf_counter() - tic,
                   species=network.species_names, moieties=network.moiety_names(),
+                  units=reaction_units(cfg), notation=NOTATION[cfg.mode],
                   config=cfg.model_dump(mode="json"))
     write_json_atomic(out / "result.json", result, comm=comm)
     return comm.bcast(result if comm.rank == 0 else None, root=0)
@@ -74,6 +75,24 @@ def _pyplot():
     import matplotlib.pyplot as plt
 
     return plt
+
+
+NOTATION = {
+    "well_mixed": "species concentrations c (one column per species); rates k of mass action in amount^(1-order)/time",
+    "stochastic": "copy numbers (molecules) per trajectory; propensities in 1/time",
+    "spatial": "concentration fields c(x, t) on the rectangle; integrals are integrals of c over it",
+}
+
+
+def reaction_units(cfg: ReactionsConfig) -> dict[str, str]:
+    """The units of result.json's quantities, from the config's ``[units]`` (fe2 converts none)."""
+    t, a = cfg.units.time, cfg.units.amount
+    return {"convention": "as named in the config's [units] (fe2 does not convert units)",
+            "time": t, "t_end": t, "dt": t, "wall_time": "s (wall clock)",
+            "concentration": "molecules" if cfg.mode == "stochastic" else a,
+            "time_scales": t, "stiffness_ratio": "1",
+            "diffusivity": "length^2/" + t, "integrals": f"{a} * area",
+            "moiety_totals": f"{a} * area" if cfg.mode == "spatial" else a}
 
 
 def _units(cfg: ReactionsConfig, columns: list[str], species: list[str]) -> dict:
