@@ -430,7 +430,7 @@ def _report(comm: MPI.Comm, line: str, code: int, collective: bool = False, erro
         return code
     if comm.rank != 0:
         time.sleep(0.5)  # let rank 0 report a collective error first
-        line = line.replace("fe2: error:", f"fe2: error (rank {comm.rank}):", 1)
+        line = line.replace("fe2: error:", f"fe2: error (rank {comm.rank}):")
     abort_job(comm, line, code)  # a peer may be waiting in a collective: end the job, never hang
     return code
 
@@ -469,8 +469,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             with _collective():
                 prepare_out_dir(args.out, comm, keep_results=bool(getattr(args, "restart", False)))
         return args.func(args, comm)
-    except Fe2Error as err:
-        return _report(comm, f"fe2: error: {err}", err.exit_code, collective=err.collective, errors=errors)
+    except Fe2Error as err:  # one line per problem (a config with several errors lists them all)
+        lines = "\n".join(f"fe2: error: {line}" for line in str(err).splitlines() or [""])
+        return _report(comm, lines, err.exit_code, collective=err.collective, errors=errors)
     except (Interrupted, KeyboardInterrupt) as err:
         signum = err.signum if isinstance(err, Interrupted) else signal.SIGINT
         name = signal.Signals(signum).name
