@@ -129,7 +129,7 @@ def _union_site(loc: tuple, data, missing: bool = False) -> tuple[tuple, object]
     return None
 
 
-def _relevant(errors: list[dict], data) -> list[dict]:
+def _relevant(errors: list, data) -> list:
     """The errors to report, in pydantic's order.
 
     For a union (``int | list[int]``, ``float | table``) pydantic reports every branch: only the
