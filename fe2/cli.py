@@ -25,6 +25,7 @@ from typing import NoReturn
 from mpi4py import MPI
 
 from fe2 import _compat  # noqa: F401  (dolfinx_solver first)
+from fe2.config.schema import ConfigHelp, init_arguments, run_init
 from fe2.errors import Fe2Error, abort_job
 from fe2.faults import fault_point
 from fe2.io.outdir import prepare_out_dir
@@ -249,7 +250,10 @@ COMMANDS: tuple[Command, ...] = (
             "output folder (fields.bp, result.json, profile.csv/.png)", load="fe2.config.darcy:load_darcy_config"),
     Command("scales", "sequential vs concurrent coupling from the length and time scale ratios", _cmd_scales,
             None, "optional folder for scales.json", add_arguments=_scales_arguments),
+    Command("init", "write a commented template config of a command (from its schema; it validates)",
+            run_init, None, "file to write (default: print it)", add_arguments=init_arguments),
 )
+
 
 PETSC_EPILOG = (
     "PETSc options for fe2's solvers go after the other arguments, with a stable prefix "
@@ -311,8 +315,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action=_VersionAction, help="print the versions of fe2 and its stack, exit")
     sub = parser.add_subparsers(dest="command", required=True)
     for cmd in COMMANDS:
-        p = sub.add_parser(cmd.name, help=cmd.help, description=cmd.help, epilog=PETSC_EPILOG)
+        p = sub.add_parser(cmd.name, help=cmd.help, description=cmd.help, epilog=PETSC_EPILOG,
+                           add_help=cmd.config_doc is None)
         if cmd.config_doc is not None:
+            p.add_argument("-h", "--help", action=ConfigHelp, epilog=PETSC_EPILOG,
+                           help="show this help and the config keys, exit")
             p.add_argument("config", help=f"TOML file (see {cmd.config_doc})")
             p.add_argument("--max-cells", type=_positive_float, metavar="N",
                            help="largest mesh (cells) this run may build; wins over [limits] max_cells (2e6)")
@@ -465,7 +472,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                              f"(see fe2 {row.name} --help)")
         if getattr(args, "check", False):
             return _check(args, comm)
-        if getattr(args, "out", None):
+        if getattr(args, "out", None) and args.command != "init":  # init's --out is a file
             with _collective():
                 prepare_out_dir(args.out, comm, keep_results=bool(getattr(args, "restart", False)))
         return args.func(args, comm)
