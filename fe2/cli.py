@@ -98,7 +98,7 @@ def _cmd_homogenize(args: argparse.Namespace, comm: MPI.Comm) -> int:
             print(line, flush=True)
         print(
             f"wrote {args.out}/result.json"
-            + (" and fields/ (open the .xdmf files in ParaView)" if data.get("fields") else "")
+            + (" and fields/ (.xdmf: ParaView, .pvd: pyvista, fe2.io.open_results)" if data.get("fields") else "")
         )
     return 0
 

@@ -52,6 +52,9 @@ def test_fe2_run_outputs_open_in_pyvista(shared_tmp_path):
     assert right.any() and np.allclose(u.point_data["displacement"][right, 0], 0.02, rtol=0, atol=1e-15)
     table = res.tables["load_displacement"]
     np.testing.assert_array_equal(table["reaction_force"], [r["reaction"] for r in res.result["steps"]])
+    # the measured displacement of the monitored edge: its prescribed 0.02 x load factor (to round-off)
+    np.testing.assert_allclose(table["displacement [length]"], 0.02 * table["load_factor"], rtol=0, atol=1e-15)
+    assert "reaction_force [force per unit thickness]" in table
     assert "dissipated [stress*length^2]" in res.tables["energy_balance"]
     first = res.field("stress", 0)
     assert first.n_cells == s.n_cells

@@ -161,7 +161,13 @@ def run_homogenization(
 
 
 def _fluctuation_png(problem: RVEProblem, u, bc: str, label: str, path: Path) -> str:
-    """PNG of the first component of the fluctuation w = u - E·x (rank 0 draws)."""
+    """PNG of the first component of the fluctuation w = u - E·x (rank 0 draws); a fluctuation that
+    is round-off relative to the total field u (a laminate under a load it carries uniformly) is
+    drawn as uniform, not as magnified noise.
+    """
+    from petsc4py import PETSc
+
+    scale = u.norm(PETSc.NormType.NORM_INFINITY)  # collective: every rank, before the rank-0 branch
     w = u.copy()
     if bc != "tubc":
         w.axpy(-1.0, problem.A[0])
@@ -179,7 +185,9 @@ def _fluctuation_png(problem: RVEProblem, u, bc: str, label: str, path: Path) ->
     if gathered is not None:
         pts, cells, vals = gathered
         comp = "w1" if bs > 1 else "w"
-        plot_field_png(pts, cells, vals, path, f"{bc}: fluctuation {comp} under unit {label}")
+        plot_field_png(pts, cells, vals, path, f"{bc}: fluctuation {comp} under unit {label}",
+                       label=f"{comp} [length × applied {label}]", length_unit="length of the config",
+                       scale=scale)
     return path.name
 
 

@@ -265,8 +265,9 @@ def run_phasefield(cfg: PhaseFieldConfig, comm: MPI.Comm, out: str | Path, *, re
 
         fig, ax = plt.subplots(figsize=(5, 3.5))
         ax.plot([r.t for r in history], E, "o-", ms=2)
-        ax.set_xlabel("time")
-        ax.set_ylabel("free energy")
+        units = phasefield_units(dim)  # the same units as result.json states
+        ax.set_xlabel("time t [time of the mobility]")
+        ax.set_ylabel("free energy F\n[" + units["energy"] + "]", fontsize=8)
         ax.set_title(cfg.model.replace("_", "–"))
         fig.tight_layout()
         fig.savefig(out / "free_energy.png", dpi=120)
