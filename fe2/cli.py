@@ -96,10 +96,8 @@ def _cmd_homogenize(args: argparse.Namespace, comm: MPI.Comm) -> int:
         print_effective_table(data)
         for line in data.get("warnings", []):
             print(line, flush=True)
-        print(
-            f"wrote {args.out}/result.json"
-            + (" and fields/ (.xdmf: ParaView, .pvd: pyvista, fe2.io.open_results)" if data.get("fields") else "")
-        )
+        fields = " and fields/ (.xdmf: ParaView, .pvd: pyvista, fe2.io.open_results)" if data.get("fields") else ""
+        print(f"wrote {args.out}/result.json{fields}")
     return 0
 
 
@@ -254,7 +252,6 @@ COMMANDS: tuple[Command, ...] = (
             run_init, None, "file to write (default: print it)", add_arguments=init_arguments),
 )
 
-
 PETSC_EPILOG = (
     "PETSc options for fe2's solvers go after the other arguments, with a stable prefix "
     "(" + ", ".join(sorted(PREFIXES)) + "), e.g. -fe2_rve_ksp_type cg -fe2_rve_ksp_view; "
@@ -315,20 +312,18 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action=_VersionAction, help="print the versions of fe2 and its stack, exit")
     sub = parser.add_subparsers(dest="command", required=True)
     for cmd in COMMANDS:
-        p = sub.add_parser(cmd.name, help=cmd.help, description=cmd.help, epilog=PETSC_EPILOG,
-                           add_help=cmd.config_doc is None)
-        if cmd.config_doc is not None:
-            p.add_argument("-h", "--help", action=ConfigHelp, epilog=PETSC_EPILOG,
-                           help="show this help and the config keys, exit")
+        conf = cmd.config_doc is not None  # a command with a config: its --help lists the config's keys
+        p = sub.add_parser(cmd.name, help=cmd.help, description=cmd.help, epilog=PETSC_EPILOG, add_help=not conf)
+        if conf:
+            p.add_argument("-h", "--help", action=ConfigHelp, epilog=PETSC_EPILOG, help="this help and the config keys")
             p.add_argument("config", help=f"TOML file (see {cmd.config_doc})")
             p.add_argument("--max-cells", type=_positive_float, metavar="N",
                            help="largest mesh (cells) this run may build; wins over [limits] max_cells (2e6)")
         if cmd.add_arguments is not None:
             cmd.add_arguments(p)
-        p.add_argument("--out", help=cmd.out_help + (" (required unless --check)" if cmd.config_doc else ""))
-        if cmd.config_doc is not None:
-            p.add_argument("--check", action="store_true",
-                           help="validate the config, estimate the mesh sizes, print the plan; write nothing")
+        p.add_argument("--out", help=cmd.out_help + (" (required unless --check)" if conf else ""))
+        if conf:
+            p.add_argument("--check", action="store_true", help="validate, estimate sizes, print the plan only")
         if cmd.restart:
             p.add_argument("--restart", action="store_true", help=cmd.restart)
         if cmd.fresh:
