@@ -89,6 +89,19 @@ EXAMPLES: dict[str, dict[str, dict[str, Any]]] = {
 }
 
 
+#: (model class, field) typed loosely (``dict[str, Any]``, validated by a model validator) -> the
+#: annotation its entries are validated with, so that their keys are listed too
+VALIDATED_AS = {("HomogenizeConfig", "materials"): ("fe2.config.rve", "Material")}
+
+
+def _annotation(model: type[BaseModel], name: str, f: FieldInfo):
+    """The annotation of field ``name`` of ``model`` as the loader validates it (see :data:`VALIDATED_AS`)."""
+    target = VALIDATED_AS.get((model.__name__, name))
+    if target is None:
+        return f.annotation
+    return dict[str, getattr(importlib.import_module(target[0]), target[1])]  # type: ignore[misc]
+
+
 @dataclass(frozen=True)
 class Key:
     """One key of a config table: dotted table, name, admissible values, default (``None``: required)."""
@@ -252,7 +265,8 @@ def keys(model: type[BaseModel]) -> list[Key]:
             return
         for name, f in m.model_fields.items():
             key = f.alias or name
-            k = Key(table, key, type_text(f.annotation, f.metadata), _default_text(f))
+            ann = _annotation(m, name, f)
+            k = Key(table, key, type_text(ann, f.metadata), _default_text(f))
             old = found.get((table, key))
             if old is None:
                 found[(table, key)] = k
@@ -262,12 +276,12 @@ def keys(model: type[BaseModel]) -> list[Key]:
                         old.admits + k.admits else f"{old.admits} | {k.admits}")
                 found[(table, key)] = Key(table, key, both, old.default or k.default)
             sub = f"{table}.{key}" if table else key
-            for inner in _models_in(f.annotation):
+            for inner in _models_in(ann):
                 walk(inner, sub, seen | {m})
-            val = _dict_value_type(f.annotation)
+            val = _dict_value_type(ann)
             for inner in _models_in(val) if val is not None else []:
                 walk(inner, f"{sub}.<name>", seen | {m})
-            item = _list_item_type(f.annotation)
+            item = _list_item_type(ann)
             for inner in _models_in(item) if item is not None else []:
                 walk(inner, f"{sub}[]", seen | {m})
 
@@ -325,13 +339,15 @@ def _render(model: type[BaseModel] | None, data: dict, table: str) -> list[str]:
     commented_tables: list[tuple[str, type[BaseModel]]] = []
     fields = model.model_fields if model is not None else {}
     by_key = {(f.alias or n): f for n, f in fields.items()}
+    names = {(f.alias or n): n for n, f in fields.items()}
     for key, value in data.items():
         f = by_key.get(key)
+        ann = _annotation(model, names[key], f) if model is not None and f is not None else None
         if isinstance(value, dict) and f is not None and (sub := _model_for(f.annotation, value)) is not None:
             subs.append((key, sub, value))
-        elif isinstance(value, dict) and f is not None and _dict_value_type(f.annotation) is not None \
+        elif isinstance(value, dict) and f is not None and _dict_value_type(ann) is not None \
                 and all(isinstance(v, dict) for v in value.values()) and value:
-            inner = _dict_value_type(f.annotation)
+            inner = _dict_value_type(ann)
             for name, v in value.items():
                 subs.append((f"{key}.{_key(name)}", _model_for(inner, v), v))
         elif isinstance(value, dict) and f is None and all(isinstance(v, dict) for v in value.values()):
