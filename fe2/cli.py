@@ -25,6 +25,7 @@ from typing import NoReturn
 from mpi4py import MPI
 
 from fe2 import _compat  # noqa: F401  (dolfinx_solver first)
+from fe2.config.schema import ConfigHelp, init_arguments, run_init
 from fe2.errors import Fe2Error, abort_job
 from fe2.faults import fault_point
 from fe2.io.outdir import prepare_out_dir
@@ -95,10 +96,8 @@ def _cmd_homogenize(args: argparse.Namespace, comm: MPI.Comm) -> int:
         print_effective_table(data)
         for line in data.get("warnings", []):
             print(line, flush=True)
-        print(
-            f"wrote {args.out}/result.json"
-            + (" and fields/ (open the .xdmf files in ParaView)" if data.get("fields") else "")
-        )
+        fields = " and fields/ (.xdmf: ParaView, .pvd: pyvista, fe2.io.open_results)" if data.get("fields") else ""
+        print(f"wrote {args.out}/result.json{fields}")
     return 0
 
 
@@ -271,6 +270,8 @@ COMMANDS: tuple[Command, ...] = (
             "output folder (fields.bp, result.json, profile.csv/.png)", load="fe2.config.darcy:load_darcy_config"),
     Command("scales", "sequential vs concurrent coupling from the length and time scale ratios", _cmd_scales,
             None, "optional folder for scales.json", add_arguments=_scales_arguments),
+    Command("init", "write a commented template config of a command (from its schema; it validates)",
+            run_init, None, "file to write (default: print it)", add_arguments=init_arguments),
 )
 
 PETSC_EPILOG = (
@@ -333,17 +334,18 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action=_VersionAction, help="print the versions of fe2 and its stack, exit")
     sub = parser.add_subparsers(dest="command", required=True)
     for cmd in COMMANDS:
-        p = sub.add_parser(cmd.name, help=cmd.help, description=cmd.help, epilog=PETSC_EPILOG)
-        if cmd.config_doc is not None:
+        conf = cmd.config_doc is not None  # a command with a config: its --help lists the config's keys
+        p = sub.add_parser(cmd.name, help=cmd.help, description=cmd.help, epilog=PETSC_EPILOG, add_help=not conf)
+        if conf:
+            p.add_argument("-h", "--help", action=ConfigHelp, epilog=PETSC_EPILOG, help="this help and the config keys")
             p.add_argument("config", help=f"TOML file (see {cmd.config_doc})")
             p.add_argument("--max-cells", type=_positive_float, metavar="N",
                            help="largest mesh (cells) this run may build; wins over [limits] max_cells (2e6)")
         if cmd.add_arguments is not None:
             cmd.add_arguments(p)
-        p.add_argument("--out", help=cmd.out_help + (" (required unless --check)" if cmd.config_doc else ""))
-        if cmd.config_doc is not None:
-            p.add_argument("--check", action="store_true",
-                           help="validate the config, estimate the mesh sizes, print the plan; write nothing")
+        p.add_argument("--out", help=cmd.out_help + (" (required unless --check)" if conf else ""))
+        if conf:
+            p.add_argument("--check", action="store_true", help="validate, estimate sizes, print the plan only")
         if cmd.restart:
             p.add_argument("--restart", action="store_true", help=cmd.restart)
         if cmd.fresh:
@@ -452,7 +454,7 @@ def _report(comm: MPI.Comm, line: str, code: int, collective: bool = False, erro
         return code
     if comm.rank != 0:
         time.sleep(0.5)  # let rank 0 report a collective error first
-        line = line.replace("fe2: error:", f"fe2: error (rank {comm.rank}):", 1)
+        line = line.replace("fe2: error:", f"fe2: error (rank {comm.rank}):")
     abort_job(comm, line, code)  # a peer may be waiting in a collective: end the job, never hang
     return code
 
@@ -487,12 +489,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                              f"(see fe2 {row.name} --help)")
         if getattr(args, "check", False):
             return _check(args, comm)
-        if getattr(args, "out", None):
+        if getattr(args, "out", None) and args.command != "init":  # init's --out is a file
             with _collective():
                 prepare_out_dir(args.out, comm, keep_results=bool(getattr(args, "restart", False)))
         return args.func(args, comm)
-    except Fe2Error as err:
-        return _report(comm, f"fe2: error: {err}", err.exit_code, collective=err.collective, errors=errors)
+    except Fe2Error as err:  # one line per problem (a config with several errors lists them all)
+        lines = "\n".join(f"fe2: error: {line}" for line in str(err).splitlines() or [""])
+        return _report(comm, lines, err.exit_code, collective=err.collective, errors=errors)
     except (Interrupted, KeyboardInterrupt) as err:
         signum = err.signum if isinstance(err, Interrupted) else signal.SIGINT
         name = signal.Signals(signum).name

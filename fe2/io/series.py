@@ -81,6 +81,8 @@ class FieldSeries:
         """Write frame ``number``: the mesh and ``functions`` at time ``t`` (collective on ``comm``), closed."""
         from dolfinx import io
 
+        from fe2.io.fields import write_vtk
+
         if self.comm.rank == 0:
             self.folder.mkdir(parents=True, exist_ok=True)
         self.comm.Barrier()
@@ -93,8 +95,7 @@ class FieldSeries:
                 fault_point("series.frame")  # inside a frame: part of its functions written
             xdmf.close()
             # the same frame as VTK XML (what pyvista reads; the XDMF reader of VTK 9.7 crashes on these files)
-            with io.VTKFile(self.comm, self.vtk_frame_path(number), "w") as vtk:
-                vtk.write_function(list(functions), t)
+            write_vtk(self.vtk_frame_path(number), functions, t)
         except BaseException as err:
             if self.comm.size > 1:  # a peer may be inside a collective HDF5 write: closing would hang too
                 abort_job(self.comm, f"fe2: error (rank {self.comm.rank}): writing {path} failed "

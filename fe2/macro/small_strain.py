@@ -329,3 +329,14 @@ class QuasiStaticMacroProblem:
         local = float(arr[sel].sum())
         f.destroy()
         return self.comm.allreduce(local)
+
+    def boundary_displacement(self, tag_dofs: np.ndarray, component: int) -> float:
+        """Mean of displacement ``component`` over the owned dofs ``tag_dofs`` (unrolled), collective:
+        on a boundary with a prescribed component, the load factor times its value.
+        """
+        n_owned = self.V.dofmap.index_map.size_local * self.dim
+        sel = tag_dofs[(tag_dofs < n_owned) & (tag_dofs % self.dim == component)]
+        total = self.comm.allreduce(float(self.u.x.array[sel].sum()))
+        count = self.comm.allreduce(int(sel.size))
+        return total / max(count, 1)
+

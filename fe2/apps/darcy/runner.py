@@ -303,7 +303,8 @@ def run_darcy(cfg: DarcyConfig, comm: MPI.Comm, out: str | Path,
 
     output.write_fields(out / "fields.bp", fields, degree=max(1, cfg.degree))
     record["time_s"] = time.perf_counter() - t0
-    record["files"] = sorted(["fields.bp"] + (["profile.csv", "profile.png"] if "radial_profile" in record else [])
+    record["files"] = sorted(["fields.bp", "fields.pvd"]
+                             + (["profile.csv", "profile.png"] if "radial_profile" in record else [])
                              + (["solute_audit.csv"] if cfg.solute else [])
                              + (["darcy_transient.csv"] if cfg.transient else []) + ["result.json"])
     write_json_atomic(out / "result.json", record, comm)

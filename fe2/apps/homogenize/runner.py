@@ -135,18 +135,21 @@ def run_homogenization(
     hom.timings["mesh_s"] = t_mesh
     data = hom.to_dict()
     data["geometry"] = rve.description
+    # which integer of the phase tags (cell data 'phase' of fields/*, the mesh's cell tags) is which phase
+    data["phase_tags"] = {name: int(tag) for name, tag in rve.phases.items()}
     data["config"] = cfg.model_dump()
     data["units"] = "as given in the config (fe2 does not convert units)"
     if out_dir is not None:
         out = Path(out_dir)
         labels = case_labels(physics.name, rve.dim)
-        written = []
+        written: list[str] = []
         if cfg.output.fields:
             for bc, vecs in fields.items():
                 for j, u in enumerate(vecs):
                     affine = None if bc == "tubc" else problem.A[j]
-                    p = write_rve_fields(out / "fields" / f"{bc}_{labels[j]}", problem.V, u, affine, rve.cell_tags)
-                    written.append(str(p.relative_to(out)))
+                    paths = write_rve_fields(out / "fields" / f"{bc}_{labels[j]}", problem.V, u, affine,
+                                             rve.cell_tags)
+                    written.extend(str(p.relative_to(out)) for p in paths)
             data["fields"] = written
             png_bc = "periodic" if "periodic" in fields else next(iter(fields))
             data["figure"] = _fluctuation_png(problem, fields[png_bc][0], png_bc, labels[0], out / "fluctuation.png")
@@ -158,7 +161,13 @@ def run_homogenization(
 
 
 def _fluctuation_png(problem: RVEProblem, u, bc: str, label: str, path: Path) -> str:
-    """PNG of the first component of the fluctuation w = u - E·x (rank 0 draws)."""
+    """PNG of the first component of the fluctuation w = u - E·x (rank 0 draws); a fluctuation that
+    is round-off relative to the total field u (a laminate under a load it carries uniformly) is
+    drawn as uniform, not as magnified noise.
+    """
+    from petsc4py import PETSc
+
+    scale = u.norm(PETSc.NormType.NORM_INFINITY)  # collective: every rank, before the rank-0 branch
     w = u.copy()
     if bc != "tubc":
         w.axpy(-1.0, problem.A[0])
@@ -176,7 +185,9 @@ def _fluctuation_png(problem: RVEProblem, u, bc: str, label: str, path: Path) ->
     if gathered is not None:
         pts, cells, vals = gathered
         comp = "w1" if bs > 1 else "w"
-        plot_field_png(pts, cells, vals, path, f"{bc}: fluctuation {comp} under unit {label}")
+        plot_field_png(pts, cells, vals, path, f"{bc}: fluctuation {comp} under unit {label}",
+                       label=f"{comp} [length × applied {label}]", length_unit="length of the config",
+                       scale=scale)
     return path.name
 
 

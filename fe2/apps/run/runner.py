@@ -187,6 +187,8 @@ def run_fe2(cfg: RunConfig, comm: MPI.Comm, out_dir: str | Path, *, restart: boo
         "units": "as given in the config (fe2 does not convert units); reaction: force (per unit thickness in 2D)",
         "ranks": comm.size,
         "macro_quadrature_points": n_points,
+        # which integer of the RVE's cell tags (micro_point<k> files, the RVE mesh) is which phase
+        "phase_tags": None if rve is None else {name: int(tag) for name, tag in rve.phases.items()},
         "rve": None if rve is None or cfg.rve is None else {
             "linear": bool(material.is_linear), "bc": cfg.rve.bc, "phases": sorted(rve.phases),
             "dofs": int(rve.mesh.topology.index_map(0).size_global * rve.dim)},
