@@ -33,6 +33,7 @@ MODELS = {
     "phasefield": ("fe2.config.phasefield", "PhaseFieldConfig"),
     "reactions": ("fe2.config.reactions", "ReactionsConfig"),
     "darcy": ("fe2.config.darcy", "DarcyConfig"),
+    "identify": ("fe2.config.identify", "IdentifyConfig"),
 }
 
 #: command -> kind -> the values of a small valid config (the first kind is the default of ``fe2 init``)
@@ -85,6 +86,14 @@ EXAMPLES: dict[str, dict[str, dict[str, Any]]] = {
                    "domain": {"kind": "tumour_in_host", "dim": 2, "tumour_radius": 1e-3, "mesh_size": 1e-4},
                    "tissue": {"tumour": {"preset": "baxter_jain_tumour"}},
                    "boundary": [{"name": "outer", "pressure": 0.0}]},
+    },
+    "identify": {
+        "decay": {"network": {"species": {"A": 1.0}, "parameters": {"k": 0.5},
+                              "reactions": [{"equation": "A -> ", "k": "k"}]},
+                  "observables": ["A"],
+                  "parameters": {"k": {"nominal": 0.5, "lower": 0.01, "upper": 10.0}},
+                  "noise": {"sigma": 0.02}, "design": {"t_end": 5.0, "n_times": 20},
+                  "synthetic": {"truth": {"k": 0.5}, "seed": 1}},
     },
 }
 
