@@ -188,3 +188,24 @@ def test_reactions_well_mixed_result_has_units(shared_tmp_path):
         return
     assert res.result["units"]["concentration"] == "mol/m^3" and res.result["units"]["time"] == "s"
     assert res.result["timeseries"]["units"]["time"] == "s"
+
+
+def test_a_failed_index_write_is_raised_on_every_rank(shared_tmp_path):
+    """Rank 0 writes the series index; a frame whose VTK collection is unreadable made it raise alone
+    while its peers waited in the barrier (a hang under mpirun in library use). Now every rank raises
+    the same OutputError."""
+    from dolfinx import fem, mesh
+
+    from fe2.errors import OutputError
+    from fe2.io.series import FieldSeries
+
+    comm = MPI.COMM_WORLD
+    m = mesh.create_unit_square(comm, 2, 2)
+    f = fem.Function(fem.functionspace(m, ("Lagrange", 1)), name="f")
+    series = FieldSeries(shared_tmp_path / "s", "f", comm)
+    series.write(0, m, [f], 0.0)
+    if comm.rank == 0:
+        series.vtk_frame_path(0).write_text("<not xml")
+    comm.Barrier()
+    with pytest.raises(OutputError, match="not a readable VTK collection"):
+        series.commit()

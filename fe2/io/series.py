@@ -102,15 +102,25 @@ class FieldSeries:
                                      f"({type(err).__name__}: {err}); the job is aborted", 3)
             raise
 
+    def _on_root(self, work) -> None:
+        """``work()`` on rank 0; its error is raised on every rank (no peer is left in a collective)."""
+        failure = None
+        if self.comm.rank == 0:
+            try:
+                work()
+            except (OutputError, OSError) as err:
+                failure = f"{err}" if isinstance(err, OutputError) else f"{type(err).__name__}: {err}"
+        failure = self.comm.bcast(failure, root=0)
+        if failure is not None:
+            raise OutputError(failure)
+
     def commit(self, upto: int | None = None) -> None:
         """Rewrite the index atomically over the frames ``<= upto`` (all frames: ``None``). Collective."""
-        if self.comm.rank == 0:
-            self._write_index([n for n in self.frames() if upto is None or n <= upto])
-        self.comm.Barrier()
+        self._on_root(lambda: self._write_index([n for n in self.frames() if upto is None or n <= upto]))
 
     def truncate(self, keep_upto: int) -> None:
         """Restart: remove the frames after ``keep_upto`` (a killed run's) and rewrite the index. Collective."""
-        if self.comm.rank == 0:
+        def work() -> None:
             for n in self.frames():
                 if n > keep_upto:
                     self.frame_path(n).unlink(missing_ok=True)
@@ -118,7 +128,8 @@ class FieldSeries:
                     for p in self.folder.glob(f"{self.stem}_{n:06d}*"):  # its VTK files
                         p.unlink(missing_ok=True)
             self._write_index(self.frames())
-        self.comm.Barrier()
+
+        self._on_root(work)
 
     # ------------------------------------------------------------------ index
     def _write_index(self, numbers: list[int]) -> None:
