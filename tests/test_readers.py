@@ -48,6 +48,8 @@ def test_fe2_run_outputs_open_in_pyvista(shared_tmp_path):
     assert s.n_cells == u.n_cells == res.result["macro_quadrature_points"]  # degree 1: one point per cell
     assert s.cell_data["stress_voigt"].shape == (s.n_cells, 3) and "eq_plastic_strain" in s.cell_data
     assert u.point_data["displacement"].shape == (u.n_points, 3)  # 2D vectors padded to 3 components
+    # one point per mesh node on 1 and 2 ranks: the pieces' shared nodes are merged
+    assert np.unique(np.round(u.points, 12), axis=0).shape[0] == u.n_points
     right = np.isclose(u.points[:, 0], 1.0)
     assert right.any() and np.allclose(u.point_data["displacement"][right, 0], 0.02, rtol=0, atol=1e-15)
     table = res.tables["load_displacement"]

@@ -95,9 +95,12 @@ class Results:
         ghost = data.cell_data.get("vtkGhostType")
         if ghost is not None and np.any(ghost):  # a parallel run's pieces may overlap by ghost cells
             data = data.extract_cells(np.flatnonzero(ghost == 0))
-        # the pieces of a parallel run repeat their shared nodes: merge coincident points (tolerance
-        # 1e-12 relative to the bounding box; a serial frame has none to merge)
-        return data.clean(tolerance=1e-12)
+        # the pieces of a parallel run repeat their shared nodes: merge coincident points (pyvista's
+        # tolerance is absolute: 1e-12 of the bounding-box diagonal; a serial frame has none to merge;
+        # coincident points carry equal values of the continuous fields fe2 writes, so averaging them
+        # changes nothing)
+        size = float(np.linalg.norm(np.ptp(data.points, axis=0))) if data.n_points else 1.0
+        return data.clean(tolerance=1e-12 * (size or 1.0))
 
 
 def _read_table(path: Path) -> dict[str, np.ndarray]:
