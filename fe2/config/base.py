@@ -102,13 +102,52 @@ def _key_names(model: Any) -> set[str]:
     return names
 
 
-def _suggestion(key: str, model: Any) -> str:
-    """`` (did you mean 'mesh_size'?)`` for a misspelt key close to a key of ``model`` (difflib, ratio ≥ 0.75)."""
+def _leaves(tp) -> list:
+    """The member types of ``tp`` with unions, Optional and Annotated flattened (models and containers)."""
+    import typing
+
+    origin = typing.get_origin(tp)
+    if origin is typing.Annotated:
+        return _leaves(typing.get_args(tp)[0])
+    if origin is typing.Union or type(tp).__name__ == "UnionType":
+        return [leaf for arg in typing.get_args(tp) for leaf in _leaves(arg)]
+    return [tp]
+
+
+def _models_at(model: Any, loc: tuple) -> list[type[BaseModel]]:
+    """The models whose keys sit at pydantic location ``loc`` under ``model`` (union labels skipped)."""
+    import typing
+
+    current = _leaves(model)
+    for p in loc:
+        nxt = []
+        for tp in current:
+            origin = typing.get_origin(tp)
+            if isinstance(tp, type) and issubclass(tp, BaseModel) and isinstance(p, str):
+                for name, f in tp.model_fields.items():
+                    if p in (name, f.alias):
+                        nxt += _leaves(f.annotation)
+            elif origin in (list, tuple) and isinstance(p, int):
+                nxt += [leaf for arg in typing.get_args(tp) if arg is not Ellipsis for leaf in _leaves(arg)]
+            elif origin is dict and isinstance(p, str):
+                nxt += _leaves(typing.get_args(tp)[1])
+        if nxt:  # else p is a union label (a tag or validator name): stay
+            current = nxt
+    return [tp for tp in current if isinstance(tp, type) and issubclass(tp, BaseModel)]
+
+
+def _suggestion(key: str, model: Any, parent: tuple = ()) -> str:
+    """`` (did you mean 'mesh_size'?)`` for a misspelt key close to a key of the table it was written in
+    (the models at ``parent`` under ``model``; all keys of ``model`` when that table cannot be resolved;
+    difflib, ratio ≥ 0.75).
+    """
     import difflib
 
     if model is None:
         return ""
-    close = difflib.get_close_matches(key, sorted(_key_names(model)), n=1, cutoff=0.75)
+    here = _models_at(model, parent)
+    names = ({f.alias or n for m in here for n, f in m.model_fields.items()} if here else _key_names(model))
+    close = difflib.get_close_matches(key, sorted(names), n=1, cutoff=0.75)
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
@@ -162,7 +201,7 @@ def _describe_all(err: ValidationError, data=None, model: Any = None) -> list[tu
         loc = _user_loc(e["loc"], data, e["type"] == "missing")
         msg = e["msg"]
         if e["type"] == "extra_forbidden":
-            hint = _suggestion(str(e["loc"][-1]), model) if e["loc"] else ""
+            hint = _suggestion(str(e["loc"][-1]), model, tuple(e["loc"][:-1])) if e["loc"] else ""
             msg = "unknown key" + hint
             if hint:
                 suggested.add((loc.rpartition(".")[0], hint.split("'")[1]))
