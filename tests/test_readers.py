@@ -211,3 +211,21 @@ def test_a_failed_index_write_is_raised_on_every_rank(shared_tmp_path):
     comm.Barrier()
     with pytest.raises(OutputError, match="not a readable VTK collection"):
         series.commit()
+
+
+def test_tubc_fluctuation_field_is_the_fluctuation(shared_tmp_path):
+    """The written 'fluctuation' of a TUBC load case is u − Ē·(x − x_c) (Ē its mean strain), as for the
+    other BCs — it was the total field u. On an RVE whose phases are equal the exact solution is
+    affine, so every BC's fluctuation is round-off (≤ 1e-10 of |u|) while u itself is O(1)."""
+    d = _base("inclusions_2d_conductivity.toml")
+    d["geometry"]["mesh_size"] = 0.2
+    for ph in d["materials"]:
+        d["materials"][ph] = {"conductivity": 1.0}
+    d["boundary_conditions"] = ["kubc", "periodic", "tubc"]
+    res = _run_cli(shared_tmp_path, "homogenize", d, "hom_equal")
+    if res is None:
+        return
+    for bc in ("kubc", "periodic", "tubc"):
+        g = res.field(f"fields/{bc}_G1")
+        u, w = g.point_data["u"], g.point_data["fluctuation"]
+        assert np.max(np.abs(u)) > 0.1 and np.max(np.abs(w)) <= 1e-10 * np.max(np.abs(u)), bc

@@ -55,7 +55,8 @@ def write_rve_fields(
         path_stem: output path without suffix, e.g. ``out/fields/periodic_E11``.
         V: the field's function space.
         total: u (full ghosted vector of V).
-        affine: the affine part E·(x - x_c) (None for TUBC: w is then u itself).
+        affine: the affine part E·(x - x_c) the field was built with (for TUBC the mean strain Ē
+            of the unit stress; None: w is u itself).
         cell_tags: phase tags, written alongside (XDMF only) for colouring by phase.
 
     Returns:

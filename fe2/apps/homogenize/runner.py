@@ -146,13 +146,18 @@ def run_homogenization(
         if cfg.output.fields:
             for bc, vecs in fields.items():
                 for j, u in enumerate(vecs):
-                    affine = None if bc == "tubc" else problem.A[j]
+                    affine = _affine_part(problem, hom.bcs[bc].load_cases[j].driver if bc != "tubc"
+                                          else hom.bcs[bc].load_cases[j].mean_strain)
                     paths = write_rve_fields(out / "fields" / f"{bc}_{labels[j]}", problem.V, u, affine,
                                              rve.cell_tags)
+                    affine.destroy()
                     written.extend(str(p.relative_to(out)) for p in paths)
             data["fields"] = written
             png_bc = "periodic" if "periodic" in fields else next(iter(fields))
-            data["figure"] = _fluctuation_png(problem, fields[png_bc][0], png_bc, labels[0], out / "fluctuation.png")
+            lc0 = hom.bcs[png_bc].load_cases[0]
+            data["figure"] = _fluctuation_png(problem, fields[png_bc][0],
+                                              lc0.mean_strain if png_bc == "tubc" else lc0.driver, png_bc,
+                                              labels[0], out / "fluctuation.png")
         write_json_atomic(out / "result.json", data, comm)
     for vecs in fields.values():
         for u in vecs:
@@ -160,7 +165,19 @@ def run_homogenization(
     return data
 
 
-def _fluctuation_png(problem: RVEProblem, u, bc: str, label: str, path: Path) -> str:
+def _affine_part(problem: RVEProblem, strain):
+    """Σ_k E_k A_k: the (interpolated) affine field the load case's total field u was built with —
+    E the driver (KUBC, periodic) or the mean strain Ē of the unit stress (TUBC).
+    """
+    a = problem.A[0].duplicate()
+    a.set(0.0)
+    for k, ek in enumerate(strain):
+        if ek != 0.0:
+            a.axpy(float(ek), problem.A[k])
+    return a
+
+
+def _fluctuation_png(problem: RVEProblem, u, strain, bc: str, label: str, path: Path) -> str:
     """PNG of the first component of the fluctuation w = u - E·x (rank 0 draws); a fluctuation that
     is round-off relative to the total field u (a laminate under a load it carries uniformly) is
     drawn as uniform, not as magnified noise.
@@ -169,8 +186,9 @@ def _fluctuation_png(problem: RVEProblem, u, bc: str, label: str, path: Path) ->
 
     scale = u.norm(PETSc.NormType.NORM_INFINITY)  # collective: every rank, before the rank-0 branch
     w = u.copy()
-    if bc != "tubc":
-        w.axpy(-1.0, problem.A[0])
+    affine = _affine_part(problem, strain)
+    w.axpy(-1.0, affine)
+    affine.destroy()
     w.ghostUpdate()
     arr = w.getArray(readonly=True)
     bs = problem.bs
