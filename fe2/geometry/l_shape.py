@@ -45,7 +45,8 @@ def _coordinate_element():
 
 def _cells_and_points(n: int, here: bool) -> tuple[np.ndarray, np.ndarray]:
     """Triangles and vertices of the L (all on rank 0: the partitioner distributes them, with a shared-facet
-    ghost layer, which the interior-facet integrals of the error indicators need)."""
+    ghost layer, which the interior-facet integrals of the error indicators need).
+    """
     if not here:
         return np.zeros((0, 3), dtype=np.int64), np.zeros((0, 2))
     m = 2 * n

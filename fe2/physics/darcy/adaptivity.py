@@ -76,7 +76,7 @@ def _transfer_facet_tags(tags: dmesh.MeshTags, coarse: dmesh.Mesh, fine: dmesh.M
     parent_facets = np.array([c2f_c.links(p) for p in parents], dtype=np.int32).reshape(n_owned, tdim + 1)
     gdim = coarse.geometry.dim
     xc = coarse.geometry.x[:, :gdim]
-    verts = xc[coarse.geometry.dofmap[parents]]                      # (n, tdim+1, gdim), facet j opposite vertex j
+    verts = xc[coarse.geometry.dofmaps[0][parents]]                    # (n, tdim+1, gdim), facet j opposite vertex j
     mids = dmesh.compute_midpoints(fine, fdim, child_facets.ravel())[:, :gdim].reshape(n_owned, tdim + 1, gdim)
     T = np.transpose(verts[:, 1:, :] - verts[:, :1, :], (0, 2, 1))  # (n, gdim, tdim), gdim = tdim
     lam_rest = np.linalg.solve(T[:, None, :, :], (mids - verts[:, :1, :])[..., None])[..., 0]  # (n, tdim+1, tdim)
