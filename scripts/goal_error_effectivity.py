@@ -13,6 +13,7 @@ the corrected value J_h + η of a P2 adaptive run to |η|/|J| <= 1e-8 (its own e
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
 from pathlib import Path
 
@@ -56,6 +57,7 @@ def l_shape(targets=(1e-2, 3e-3, 1e-3, 3e-4)) -> None:
     bcs = [PressureBC(1, 1.0), PressureBC(2, 0.0)]
 
     def run(target, degree=1, uniform=False):
+        gc.collect()  # release the meshes of the previous sequences (each holds communicators)
         tm = l_shaped_domain(comm, 2)
         return adapt_darcy(tm.mesh, tm.cell_tags, tm.facet_tags, tissue, bcs, qoi="outflow", boundary_tag=2,
                            target_error=target, degree=degree, uniform=uniform, max_steps=40)

@@ -42,6 +42,7 @@ def adaptive_solve(cfg: DarcyConfig, tm: TissueMesh, tissue, bcs, say: Callable[
                         target_error=target, degree=cfg.degree, max_steps=cfg.solver.max_refinements + 1,
                         progress=say)
     last = steps[-1]
+    assert last.problem is not None and last.result is not None  # the last step keeps its solve
     refined = replace(tm, mesh=last.problem.mesh, cell_tags=last.cell_tags,
                       facet_tags=last.problem.facet_tags,
                       description={**tm.description, "adaptive_refinements": len(steps) - 1})

@@ -103,8 +103,10 @@ class DarcyAdaptiveStep:
     dofs: int
     cells: int
     estimate: GoalErrorEstimate = field(repr=False)
-    problem: DarcyProblem = field(repr=False)
-    result: DarcyResult = field(repr=False)
+    #: the problem, result and region tags of the solve: kept for the last step only (the solvers of
+    #: the earlier steps are released: each holds PETSc objects and communicators)
+    problem: DarcyProblem | None = field(default=None, repr=False)
+    result: DarcyResult | None = field(default=None, repr=False)
     cell_tags: dmesh.MeshTags | None = field(default=None, repr=False)
 
     @property
@@ -140,6 +142,8 @@ def adapt_darcy(
         res = problem.solve()
         est = darcy_goal_error(problem, qoi, boundary_tag, name=name)
         cells = msh.topology.index_map(msh.topology.dim).size_global
+        if steps:
+            _release(steps[-1])
         steps.append(DarcyAdaptiveStep(est.dofs, cells, est, problem, res, ct))
         if progress is not None:
             progress(f"darcy {'uniform' if uniform else 'adaptive'}: {est.dofs} dofs, J_h {est.value:.6e}, "
@@ -148,5 +152,16 @@ def adapt_darcy(
             return steps
         marked = None if uniform else dorfler_marking(np.abs(est.cell_indicators), msh.comm, theta)
         msh, ct, ft = refine_tissue(msh, ct, ft, marked)
+    _release(steps[-1])
     raise SolverError(f"solver.target_error {target_error:g} not met in {max_steps} solves "
                       f"(last estimate {steps[-1].error:.3e}); raise solver.max_refinements or the target")
+
+
+def _release(step: DarcyAdaptiveStep) -> None:
+    """Destroy the KSPs of a finished step's solver and drop the references (collective)."""
+    solver = step.problem.solver if step.problem is not None else None
+    for name in ("ksp", "ksp_proj"):
+        ksp = getattr(solver, name, None)
+        if ksp is not None:
+            ksp.destroy()
+    step.problem = step.result = step.cell_tags = None
