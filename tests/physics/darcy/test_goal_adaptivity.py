@@ -46,6 +46,50 @@ def test_refine_carries_tags():
     assert total(1.0 * dx(1)) == pytest.approx(3.0, abs=1e-12)
 
 
+def test_refine_carries_interior_and_3d_tags():
+    """Tumour in host (gmsh, 2D): the interior 'interface' facets and the 'outer' boundary keep their lengths
+    and both regions their areas through two local refinements (1e-12); the same for a unit cube (3D)
+    refined on x > 0.6, with tags on x = 0 and x = 1 and regions x < 1/3 and x > 1/3."""
+    from fe2.geometry.tissue import tumour_in_host
+
+    comm = MPI.COMM_WORLD
+    total = lambda f: comm.allreduce(fem.assemble_scalar(fem.form(f)))  # noqa: E731
+
+    def measures(msh, ct, ft):
+        ds = ufl.Measure("ds", domain=msh, subdomain_data=ft)
+        dS = ufl.Measure("dS", domain=msh, subdomain_data=ft)
+        dx = ufl.Measure("dx", domain=msh, subdomain_data=ct)
+        return np.array([total(1.0 * ds(1)), total(1.0 * dS(2)), total(1.0 * dx(1)), total(1.0 * dx(2))])
+
+    tm = tumour_in_host(comm, dim=2, tumour_radius=1.0, host_radius=2.0, mesh_size=0.4)
+    msh, ct, ft = tm.mesh, tm.cell_tags, tm.facet_tags
+    before = measures(msh, ct, ft)
+    for _ in range(2):
+        cells = np.arange(msh.topology.index_map(2).size_local, dtype=np.int32)
+        mid = dmesh.compute_midpoints(msh, 2, cells)
+        msh, ct, ft = refine_tissue(msh, ct, ft, cells[np.abs(np.linalg.norm(mid[:, :2], axis=1) - 1.0) < 0.3])
+    assert np.allclose(measures(msh, ct, ft), before, rtol=1e-12, atol=0)
+    cube = dmesh.create_unit_cube(comm, 3, 3, 3)
+    cube.topology.create_connectivity(2, 3)
+    imap = cube.topology.index_map(3)
+    cells = np.arange(imap.size_local + imap.num_ghosts, dtype=np.int32)
+    left = dmesh.locate_entities(cube, 3, lambda x: x[0] <= 0.5)
+    ct = dmesh.meshtags(cube, 3, cells, np.where(np.isin(cells, left), 1, 2).astype(np.int32))
+    f0 = dmesh.locate_entities_boundary(cube, 2, lambda x: np.isclose(x[0], 0.0))
+    f1 = dmesh.locate_entities_boundary(cube, 2, lambda x: np.isclose(x[0], 1.0))
+    idx = np.concatenate([f0, f1])
+    order = np.argsort(idx)
+    ft = dmesh.meshtags(cube, 2, idx[order].astype(np.int32),
+                        np.concatenate([np.full(f0.size, 1), np.full(f1.size, 3)]).astype(np.int32)[order])
+    owned = cells[: imap.size_local]
+    fine, fct, fft = refine_tissue(cube, ct, ft, owned[dmesh.compute_midpoints(cube, 3, owned)[:, 0] > 0.6])
+    ds = ufl.Measure("ds", domain=fine, subdomain_data=fft)
+    dx = ufl.Measure("dx", domain=fine, subdomain_data=fct)
+    assert fine.topology.index_map(3).size_global > cube.topology.index_map(3).size_global
+    assert [total(1.0 * ds(1)), total(1.0 * ds(3))] == pytest.approx([1.0, 1.0], abs=1e-12)
+    assert [total(1.0 * dx(1)), total(1.0 * dx(2))] == pytest.approx([1 / 3, 2 / 3], abs=1e-12)
+
+
 def test_adaptive_reaches_target_with_fewer_dofs():
     """Target 1e-3 (relative): adaptive P1 needs 446 dofs, uniform 3201 (measured); asserted: < 1/3. The
     adaptive run's true error, against the corrected value of a P2 adaptive run to 3e-6 (its own error

@@ -42,8 +42,9 @@ def exact():
     return {"outflow": outflow, "starling_inflow": inflow}
 
 
-def build(comm, n: int, degree: int) -> DarcyProblem:
-    msh = dmesh.create_unit_square(comm, n, n, diagonal=dmesh.DiagonalType.crossed)
+def build(comm, n: int, degree: int, dim: int = 2) -> DarcyProblem:
+    msh = (dmesh.create_unit_square(comm, n, n, diagonal=dmesh.DiagonalType.crossed) if dim == 2
+           else dmesh.create_unit_cube(comm, n, n, n))
     tdim = msh.topology.dim
     msh.topology.create_connectivity(tdim - 1, tdim)
     imap = msh.topology.index_map(tdim)
@@ -61,8 +62,8 @@ def build(comm, n: int, degree: int) -> DarcyProblem:
                         degree=degree)
 
 
-def estimate(comm, n, degree, qoi):
-    prob = build(comm, n, degree)
+def estimate(comm, n, degree, qoi, dim=2):
+    prob = build(comm, n, degree, dim)
     res = prob.solve()
     return darcy_goal_error(prob, qoi, 2, name="right"), res
 
@@ -101,6 +102,22 @@ def test_effectivity_p2():
         errs.append(J - est.value)
         assert 0.98 <= est.estimate / errs[-1] <= 1.02
     assert np.log2(errs[0] / errs[1]) >= 3.5
+
+
+@pytest.mark.parametrize("qoi", ["outflow", "starling_inflow"])
+def test_effectivity_3d(qoi):
+    """The same solution in the unit cube (P1 tetrahedra, n = 2, 4, 8): effectivity within 3 % of 1 (measured
+    0.977 / 0.995 / 0.999 outflow, 0.997 / 0.999 / 1.000 Starling inflow), error rate >= 1.8 (measured
+    1.69 -> 1.93 outflow n = 2 -> 4 -> 8: the coarsest mesh is pre-asymptotic, so the rate is asserted on
+    n = 4 -> 8 only)."""
+    J = exact()[qoi]
+    errs = []
+    for n in (2, 4, 8):
+        est, _ = estimate(MPI.COMM_WORLD, n, 1, qoi, dim=3)
+        errs.append(J - est.value)
+        assert 0.97 <= est.estimate / errs[-1] <= 1.03
+        assert abs(est.indicator_sum - est.estimate) <= 1e-10 * abs(est.estimate)
+    assert np.log2(errs[1] / errs[2]) >= 1.8
 
 
 def test_parallel_equals_serial():
