@@ -72,3 +72,11 @@ def test_bad_solver_tables_are_one_line_errors(solver, top, match):
     data = {**config(**solver), **top}
     with pytest.raises(ConfigError, match=match):
         parse_config(data, DarcyConfig, "c.toml")
+
+
+def test_demo_config_is_valid():
+    """demos/configs/darcy/tumour_outflow_adaptive.toml (the adaptive example of docs/darcy.md) validates."""
+    from fe2.config.darcy import load_darcy_config
+
+    cfg = load_darcy_config(ROOT / "demos/configs/darcy/tumour_outflow_adaptive.toml")
+    assert cfg.solver.target_error == 2e-3 and cfg.qoi_boundary_name() == "outer"
