@@ -38,13 +38,15 @@ singularities one order better, and it is exact where a recovery smooths across
 material interfaces (discontinuous K or C, where the dual's gradient jumps). It is
 the same choice as :mod:`fe2.micro.error_estimate` (p → p+1).
 
-Cell indicators η_K (for marking) are the residual integrated by parts on each cell,
-with the flux jump shared equally by the two cells of an interior facet:
+Cell indicators η_K (for marking) are the residual integrated by parts on each cell, the flux on
+the cell's facets replaced by its continuous L2 projection g ∈ P_p (so each cell carries its part
+of the flux jump, as the classical ½[[q_h·n]] split does, with cell and boundary integrals only:
+no interior-facet integrals, hence no shared-facet ghost layer needed; the same on every partition):
 
-    η_K = s·[∫_K r_h φ dx − ½ ∫_{∂K∖∂Ω} [[q_h·n]] φ ds − ∫_{∂K∩∂Ω} r_N φ ds],   φ = ζ_{p+1} − I_h ζ_{p+1},
+    η_K = s·[∫_K (f_h + ∇·g)·φ − (q_h − g) : ∇φ dx + ∫_{∂K∩∂Ω} (h − g n)·φ ds],   φ = ζ_{p+1} − I_h ζ_{p+1},
 
-(r_h the strong residual, q_h the discrete flux K∇p_h or σ_h, r_N the Neumann residual;
-φ vanishes on the Dirichlet boundary). Σ_K η_K = η for piecewise-constant coefficients (checked,
+(f_h the source, A − C p_h for Darcy, 0 for elasticity; q_h the discrete flux K∇p_h or σ_h; h the
+Neumann load, 0 off Γ_N; φ vanishes on the Dirichlet boundary). Σ_K η_K = η (checked,
 ``indicator_sum``); |η_K| drives Dörfler marking. Σ_K |η_K| ≥ |η| is reported too: it is
 the (non-guaranteed) bound without cancellation between cells.
 """
@@ -133,26 +135,8 @@ def solve_dual(V2: fem.FunctionSpace, bilinear: Callable, rhs: Callable | None, 
     """
     z, v = ufl.TrialFunction(V2), ufl.TestFunction(V2)
     a = fem.form(bilinear(z, v))
-    msh = V2.mesh
-    L = fem.form(rhs(v) if rhs is not None else ufl.inner(fem.Constant(msh, np.zeros(v.ufl_shape)), v) * ufl.dx)
-    A = fem_petsc.assemble_matrix(a, bcs=list(bcs))
-    A.assemble()
-    b = create_petsc_vector(V2)
-    b.zeroEntries()
-    fem_petsc.assemble_vector(b, L)
-    fem_petsc.apply_lifting(b, [a], bcs=[list(bcs)])
-    b.ghostUpdate(addv=PETSc.InsertMode.ADD, mode=PETSc.ScatterMode.REVERSE)
-    fem_petsc.set_bc(b, list(bcs))
-    ksp = create_ksp(msh.comm, "fe2_dual_", DUAL_OPTIONS, operators=(A,))
-    zeta = fem.Function(V2, name="dual")
-    try:
-        solve_checked(ksp, b, zeta.x.petsc_vec, "dual problem of the error estimate")
-    finally:
-        ksp.destroy()
-        A.destroy()
-        b.destroy()
-    zeta.x.scatter_forward()
-    return zeta
+    L = fem.form(rhs(v) if rhs is not None else ufl.inner(fem.Constant(V2.mesh, np.zeros(v.ufl_shape)), v) * ufl.dx)
+    return _solve(V2, a, L, bcs, "dual problem of the error estimate", "dual")
 
 
 def interpolant(zeta: fem.Function, Vh: fem.FunctionSpace) -> fem.Function:
@@ -164,40 +148,101 @@ def interpolant(zeta: fem.Function, Vh: fem.FunctionSpace) -> fem.Function:
     return back
 
 
+def project_flux(flux, msh, degree: int) -> fem.Function:
+    """The L2 projection of a discrete flux (vector or tensor UFL expression) onto continuous P_degree."""
+    W = fem.functionspace(msh, ("Lagrange", degree, flux.ufl_shape))
+    g, w = ufl.TrialFunction(W), ufl.TestFunction(W)
+    return _solve(W, fem.form(ufl.inner(g, w) * ufl.dx), fem.form(ufl.inner(flux, w) * ufl.dx), [],
+                  "flux projection of the error indicators", "recovered_flux")
+
+
+def _solve(V, a, L, bcs, what: str, name: str) -> fem.Function:
+    A = fem_petsc.assemble_matrix(a, bcs=list(bcs))
+    A.assemble()
+    b = create_petsc_vector(V)
+    b.zeroEntries()
+    fem_petsc.assemble_vector(b, L)
+    fem_petsc.apply_lifting(b, [a], bcs=[list(bcs)])
+    b.ghostUpdate(addv=PETSc.InsertMode.ADD, mode=PETSc.ScatterMode.REVERSE)
+    fem_petsc.set_bc(b, list(bcs))
+    ksp = create_ksp(V.mesh.comm, "fe2_dual_", DUAL_OPTIONS, operators=(A,))
+    x = fem.Function(V, name=name)
+    try:
+        solve_checked(ksp, b, x.x.petsc_vec, what)
+    finally:
+        ksp.destroy()
+        A.destroy()
+        b.destroy()
+    x.x.scatter_forward()
+    return x
+
+
 def dual_weighted_residual(
-    *, uh: fem.Function, zeta: fem.Function, residual: Callable, indicators: Callable, sign: float,
-    value: Callable[[fem.Function], float], qoi: str, units: str, t_dual: float = 0.0,
+    *, uh: fem.Function, zeta: fem.Function, source, flux, loads: Sequence[tuple[int, object]], ds: ufl.Measure,
+    sign: float, value: Callable[[fem.Function], float] | None, qoi: str, units: str, t_dual: float = 0.0,
 ) -> GoalErrorEstimate:
     """η = s·R(u_h; ζ − I_h ζ), its cell indicators, and J(u_h).
+
+    The residual is
+
+        R(u_h; φ) = ∫ source·φ − flux : ∇φ dx + Σ_(tag, h) ∫_tag h·φ ds.
 
     Args:
         uh: the primal solution (P_p).
         zeta: the dual solution (P_{p+1}, same mesh).
-        residual: φ -> UFL form R(u_h; φ).
-        indicators: (φ, q) -> UFL form Σ_K q_K η_K(φ) / s with q ∈ DG0 (integrated by parts per cell).
-        sign: s (+1 flux-type QoI = R(u; w); −1 reaction = −R(u; w)).
-        value: I_h ζ -> J(u_h).
+        source, flux: UFL expressions of u_h (Darcy: A − C p_h and K∇p_h; elasticity: 0 and σ_h).
+        loads: (facet tag, UFL h) of the Neumann terms (Darcy: −g_N; elasticity: λ t̄).
+        ds: the facet-tagged boundary measure.
+        sign: s (+1 flux-type QoI J = R(u; w); −1 reaction J = −R(u; w)).
+        value: I_h ζ -> J(u_h); None: J(u_h) = s·R(u_h; I_h ζ) (the variational boundary flux/reaction).
+
+    The cell indicators are the residual integrated by parts on each cell against the projected flux
+    g ∈ P_p (continuous, :func:`project_flux`):
+
+        η_K = s·[∫_K (source + ∇·g)·φ − (flux − g) : ∇φ dx + ∫_{∂K∩∂Ω} (h − g n)·φ ds],
+
+    which sum to η exactly (Σ_K ∫_K ∇·(g φ) = ∮ g n·φ for continuous g) and need only cell and
+    boundary-facet integrals: the same on any partition and ghost mode. On each interior facet the cell
+    sees (g − flux_K)·n, its share of the flux jump (½[[flux·n]] when g is the facet average).
     """
     t0 = time.perf_counter()
-    comm = uh.function_space.mesh.comm
+    msh = uh.function_space.mesh
+    comm = msh.comm
     Vh, V2 = uh.function_space, zeta.function_space
+    p = int(Vh.ufl_element().embedded_superdegree)
+    n = ufl.FacetNormal(msh)
+
+    def residual(phi):
+        r = (ufl.inner(source, phi) - ufl.inner(flux, ufl.grad(phi))) * ufl.dx
+        for tag, h in loads:
+            r += ufl.inner(h, phi) * ds(tag)
+        return r
+
     Iz = interpolant(zeta, Vh)
     defect = fem.Function(V2, name="dual_defect")
     defect.x.array[:] = zeta.x.array - Iz.x.array
     eta = sign * comm.allreduce(fem.assemble_scalar(fem.form(residual(defect))), op=MPI.SUM)
-    Q = fem.functionspace(V2.mesh, ("DG", 0))
-    vec = fem.assemble_vector(fem.form(indicators(defect, ufl.TestFunction(Q))))
+    g = project_flux(flux, msh, p)
+    Q = fem.functionspace(msh, ("DG", 0))
+    q = ufl.TestFunction(Q)
+    form = ((ufl.inner(source + ufl.div(g), defect) - ufl.inner(flux - g, ufl.grad(defect))) * q * ufl.dx
+            - ufl.inner(ufl.dot(g, n), defect) * q * ufl.ds)
+    for tag, h in loads:
+        form += ufl.inner(h, defect) * q * ds(tag)
+    vec = fem.assemble_vector(fem.form(form))
     vec.scatter_reverse(la_insert_add())
-    n_owned = Q.dofmap.index_map.size_local
-    cells = np.arange(n_owned, dtype=np.int32)
+    cells = np.arange(Q.dofmap.index_map.size_local, dtype=np.int32)
     eta_K = sign * vec.array[Q.dofmap.list[cells, 0]]
     total = comm.allreduce(float(np.sum(eta_K)), op=MPI.SUM)
     abs_total = comm.allreduce(float(np.sum(np.abs(eta_K))), op=MPI.SUM)
-    J = float(value(Iz))
+    if value is None:
+        J = sign * comm.allreduce(fem.assemble_scalar(fem.form(residual(Iz))), op=MPI.SUM)
+    else:
+        J = float(value(Iz))
     t1 = time.perf_counter()
     return GoalErrorEstimate(
-        qoi=qoi, units=units, value=J, estimate=float(eta), sum_abs_indicators=abs_total, indicator_sum=total,
-        degree=int(Vh.ufl_element().embedded_superdegree), dual_degree=int(V2.ufl_element().embedded_superdegree),
+        qoi=qoi, units=units, value=float(J), estimate=float(eta), sum_abs_indicators=abs_total, indicator_sum=total,
+        degree=p, dual_degree=int(V2.ufl_element().embedded_superdegree),
         dofs=_global_dofs(Vh), dual_dofs=_global_dofs(V2), cell_indicators=eta_K,
         timings={"dual_solve_s": t_dual, "estimate_s": t1 - t0},
     )

@@ -44,7 +44,7 @@ def test_result_json_has_the_estimate(tmp_path):
     assert est["units"].startswith("m^3/s") and "outer" in est["qoi"]
     assert est["value"] == pytest.approx(rec["darcy"]["audit"]["boundary_outflow_consistent"], rel=1e-10)
     assert est["corrected"] == pytest.approx(est["value"] + est["estimate"], rel=1e-14)
-    assert est["sum_abs_indicators"] >= abs(est["estimate"])
+    assert est["sum_abs_indicators"] >= abs(est["estimate"]) * (1 - 1e-12)
     assert 0 < abs(est["estimate"]) < 0.05 * abs(est["value"])
 
 
