@@ -12,21 +12,29 @@ component i on Γ, the monitor's ``reaction`` (equal to it whenever no traction 
 with Γ). Dual: ζ = w on the Dirichlet dofs (Γ's constrained component i = 1 — Γ's condition applied
 last, so its corner dofs count to Γ as in the nodal sum — every other constrained component 0),
 a(v, ζ) = 0; J = −R(u; ζ) (sign s = −1 in :mod:`fe2.macro.dwr`), η = −R(u_h; ζ − I_h ζ) with ζ in
-P_{p+1} on the same mesh; cell indicators from the strong residual div σ_h, the traction jumps ½[[σ_h n]]
-and the traction residual on Γ_t. Units: the config's force unit (per unit thickness in 2D).
+P_{p+1} on the same mesh; cell indicators from the strong residual div σ_h, each cell's share of the
+traction jumps and the traction residual on Γ_t (:mod:`fe2.macro.dwr`). Units: the config's force unit
+(per unit thickness in 2D). :func:`adapt_reaction` refines by Dörfler marking of |η_K| until a target
+relative error is met (library use; ``fe2 run`` reports the estimate on its own mesh).
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import cast
 
 import numpy as np
 import ufl
 from dolfinx import fem
+from dolfinx import mesh as dmesh
 
-from fe2.errors import ConfigError
+from fe2.errors import ConfigError, SolverError
+from fe2.geometry.refine import refine_tissue
 from fe2.macro.dwr import GoalErrorEstimate, dual_weighted_residual, solve_dual
-from fe2.macro.small_strain import QuasiStaticMacroProblem
+from fe2.macro.small_strain import Dirichlet, QuasiStaticMacroProblem, Traction
+from fe2.micro.adaptivity import dorfler_marking
 from fe2.tensors import SQRT2
 
 UNITS = "force, in the config's units (per unit thickness in 2D)"
@@ -90,3 +98,52 @@ def reaction_goal_error(solver: QuasiStaticMacroProblem, tag: int, component: in
     loads = [(tg, lam * tv) for tg, tv in tractions]
     return dual_weighted_residual(uh=uh, zeta=zeta, source=ufl.as_vector([0.0] * d), flux=sigma, loads=loads, ds=ds,
                                   sign=-1.0, value=None, qoi=label, units=UNITS, t_dual=t_dual)
+
+
+@dataclass
+class ReactionAdaptiveStep:
+    """One solve of an adaptive or uniform sequence: sizes and the estimate."""
+
+    dofs: int
+    cells: int
+    estimate: GoalErrorEstimate = field(repr=False)
+
+    @property
+    def error(self) -> float:
+        return self.estimate.relative_estimate
+
+
+def adapt_reaction(
+    msh: dmesh.Mesh, facet_tags: dmesh.MeshTags, material, *, dirichlet: Sequence[Dirichlet],
+    tractions: Sequence[Traction] = (), tag: int, component: int, target_error: float, degree: int = 1,
+    load_factor: float = 1.0, theta: float = 0.5, uniform: bool = False, max_steps: int = 12,
+    progress: Callable[[str], None] | None = None,
+) -> list[ReactionAdaptiveStep]:
+    """Refine until the estimated relative error |η|/|J_h + η| of the reaction is <= ``target_error``.
+
+    Each step solves the linear macro problem at ``load_factor`` (one Newton step: the problem is linear),
+    estimates the reaction of ``component`` on ``tag`` (:func:`reaction_goal_error`), marks |η_K| by
+    Dörfler's bulk criterion over all ranks and refines the marked cells with the boundary tags carried
+    over (:func:`fe2.geometry.refine.refine_tissue`). Collective; SolverError if ``max_steps`` solves do
+    not reach the target.
+    """
+    if not target_error > 0.0:
+        raise ConfigError(f"target_error must be positive, got {target_error}")
+    steps: list[ReactionAdaptiveStep] = []
+    ft = facet_tags
+    for _ in range(max_steps):
+        solver = QuasiStaticMacroProblem(msh, ft, material, degree=degree, dirichlet=dirichlet, tractions=tractions)
+        if not solver.solve_step(load_factor).converged:
+            raise SolverError("adapt_reaction: the linear macro solve did not converge")
+        est = reaction_goal_error(solver, tag, component)
+        steps.append(ReactionAdaptiveStep(est.dofs, msh.topology.index_map(msh.topology.dim).size_global, est))
+        if progress is not None:
+            progress(f"reaction {'uniform' if uniform else 'adaptive'}: {est.dofs} dofs, J_h {est.value:.6e}, "
+                     f"est. rel. error {est.relative_estimate:.3e}")
+        if est.relative_estimate <= target_error:
+            return steps
+        marked = None if uniform else dorfler_marking(np.abs(est.cell_indicators), msh.comm, theta)
+        msh, _, ft = refine_tissue(msh, None, ft, marked)
+        ft = cast(dmesh.MeshTags, ft)  # given tags come back
+    raise SolverError(f"target_error {target_error:g} not met in {max_steps} solves "
+                      f"(last estimate {steps[-1].error:.3e})")

@@ -15,8 +15,9 @@ from dolfinx import mesh as dmesh
 from mpi4py import MPI
 
 from fe2.geometry.l_shape import l_shaped_domain
+from fe2.geometry.refine import refine_tissue
 from fe2.physics.darcy import PressureBC, TissueProperties
-from fe2.physics.darcy.adaptivity import adapt_darcy, refine_tissue
+from fe2.physics.darcy.adaptivity import adapt_darcy
 
 TISSUE = {1: TissueProperties(K=1.0)}
 BCS = [PressureBC(1, 1.0), PressureBC(2, 0.0)]
