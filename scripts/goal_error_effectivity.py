@@ -4,6 +4,10 @@
     python scripts/goal_error_effectivity.py --elasticity
     mpirun -n 2 python scripts/goal_error_effectivity.py   # the same numbers on 2 ranks
 
+--elasticity: the tapered-plate reaction table (tests/macro/test_reaction_error.py) and the adaptive vs
+uniform reaction on the clamped L-shaped plate (tests/macro/test_reaction_adaptivity.py; reference: P2
+adaptive to 1e-7).
+
 Darcy manufactured solution: the two-region problem of tests/physics/darcy/test_goal_error.py (closed-form
 outflow and Starling inflow). L-shaped domain (fe2.geometry.l_shape, K = 1, p = 1 on 'inlet', 0 on 'outlet'):
 the outflow through 'outlet' with adaptive (Dörfler θ = 0.5) and uniform refinement from n = 2; reference =
@@ -87,6 +91,37 @@ def l_shape(targets=(1e-2, 3e-3, 1e-3, 3e-4)) -> None:
             f"{u[-1].dofs / a[-1].dofs:.1f} |")
 
 
+def l_shape_elasticity(targets=(1e-2, 3e-3, 1e-3)) -> None:
+    """Reaction R_x on 'outlet' of the clamped L-shaped plate (tests/macro/test_reaction_adaptivity.py)."""
+    from test_reaction_adaptivity import run
+
+    gc.collect()
+    ref = run(MPI.COMM_WORLD, 1e-7, degree=2)[-1]
+    J = ref.estimate.corrected
+    say(f"L-shaped plate, reference (P2 adaptive, {ref.dofs} dofs): J = {J:.12e}, its estimate "
+        f"{ref.estimate.estimate:.1e}")
+    for uniform in (False, True):
+        gc.collect()
+        steps = run(MPI.COMM_WORLD, min(targets), uniform=uniform)
+        say(f"\n{'uniform' if uniform else 'adaptive'} sequence, P1:")
+        say("| dofs | J_h | error J - J_h | estimate | effectivity |")
+        say("|---|---|---|---|---|")
+        for st in steps:
+            e = st.estimate
+            err = J - e.value
+            say(f"| {st.dofs} | {e.value:.8e} | {err:.3e} | {e.estimate:.3e} | {e.estimate / err:.3f} |")
+        d, r = np.log([st.dofs for st in steps]), np.log([abs(J - st.estimate.value) for st in steps])
+        say(f"error ~ dofs^{np.polyfit(d[-3:], r[-3:], 1)[0]:.2f} (last three)")
+    say("\n| target | adaptive dofs (solves) | true rel. error | uniform dofs (solves) | true rel. error | ratio |")
+    say("|---|---|---|---|---|---|")
+    for t in targets:
+        gc.collect()
+        a, u = run(MPI.COMM_WORLD, t), run(MPI.COMM_WORLD, t, uniform=True)
+        ea, eu = abs(J - a[-1].estimate.value) / abs(J), abs(J - u[-1].estimate.value) / abs(J)
+        say(f"| {t:g} | {a[-1].dofs} ({len(a)}) | {ea:.2e} | {u[-1].dofs} ({len(u)}) | {eu:.2e} | "
+            f"{u[-1].dofs / a[-1].dofs:.1f} |")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--elasticity", action="store_true", help="the reaction-force table of fe2 run (linear micro)")
@@ -95,6 +130,8 @@ def main() -> None:
         from test_reaction_error import effectivity_table
 
         effectivity_table(say)
+        say("")
+        l_shape_elasticity()
         return
     manufactured_darcy()
     say("")
