@@ -126,6 +126,14 @@ class RunOutputConfig(_Strict):
     micro_points: list[list[float]] = []
 
 
+class RunSolverConfig(_Strict):
+    """``[solver]``: ``error_estimate = true`` adds the goal-oriented (DWR) error estimate of the monitored
+    reaction force after the last load step (:mod:`fe2.macro.reaction_error`; linear micro models only).
+    """
+
+    error_estimate: bool = False
+
+
 class RunConfig(CommandConfig):
     """``fe2 run`` input."""
 
@@ -136,6 +144,7 @@ class RunConfig(CommandConfig):
     #: single scale: one constitutive law at every macro point (e.g. a Cauchy–Born crystal)
     material: LawSpec | None = None
     output: RunOutputConfig = RunOutputConfig()
+    solver: RunSolverConfig = RunSolverConfig()
 
     @property
     def dim(self) -> int:
@@ -173,6 +182,12 @@ class RunConfig(CommandConfig):
         for i, pt in enumerate(self.output.micro_points):
             if len(pt) != dim:
                 raise ValueError(f"output.micro_points[{i}]: needs {dim} coordinates for the {dim}D domain")
+        if self.solver.error_estimate:
+            if self.loading.monitor is None:
+                raise ValueError("solver.error_estimate needs a loading.monitor (the reaction it estimates)")
+            if not all(isinstance(m, ElasticLawSpec) for m in self.rve.materials.values()):
+                raise ValueError("solver.error_estimate needs linear micro models (every rve.materials model "
+                                 "'elastic')")
         return self
 
     def size_estimates(self) -> list[tuple[str, float | None]]:

@@ -130,6 +130,7 @@ class QuasiStaticMacroProblem:
                 f" {self.kinematics.kind} macro gives {self.m}"
             )
         self.material = material
+        self.dirichlet, self.tractions, self.facet_tags = list(dirichlet), list(tractions), facet_tags
         self.newton = newton or NewtonOptions()
         q = quadrature_degree if quadrature_degree is not None else max(1, 2 * (degree - 1))
         self.V = fem.functionspace(msh, ("Lagrange", degree, (d,)))

@@ -11,7 +11,9 @@ Cauchy–Born crystal continuum: :mod:`fe2.materials.cauchy_born`).
 Outputs in OUT: ``displacement.xdmf``, ``stress.xdmf`` (index files over ``series/``),
 ``load_displacement.csv/png``, ``steps.json``, ``checkpoint/``, and ``result.json``
 (written last, atomically): summary, per-step Newton residual histories, micro
-statistics and the load-balance report (micro time per rank: min / mean / max).
+statistics and the load-balance report (micro time per rank: min / mean / max);
+with ``[solver] error_estimate = true`` (linear micro models) the DWR estimate of the
+monitored reaction after the last step (``error_estimate``, :mod:`fe2.macro.reaction_error`).
 
 ``--restart`` resumes from the checkpoint (see :mod:`fe2.macro.driver`); the micro
 statistics in result.json cover every segment of the run (``segments``: 1 + restarts).
@@ -38,6 +40,7 @@ from fe2.io.results import write_json_atomic
 from fe2.macro.balance import BalancedMaterial
 from fe2.macro.driver import Monitor, add_statistics, run_load_steps
 from fe2.macro.energy_audit import summarize
+from fe2.macro.reaction_error import reaction_goal_error
 from fe2.macro.small_strain import Dirichlet, QuasiStaticMacroProblem, Traction
 from fe2.materials import IsotropicElastic, LinearElasticLaw
 from fe2.materials.cauchy_born import CauchyBornLaw
@@ -218,6 +221,11 @@ def run_fe2(cfg: RunConfig, comm: MPI.Comm, out_dir: str | Path, *, restart: boo
         "wall_time_s": time.perf_counter() - t0,  # this segment's
         "config": cfg.model_dump(),
     }
+    mon_spec = cfg.loading.monitor
+    if cfg.solver.error_estimate and monitor is not None and mon_spec is not None:  # the config requires both
+        est = reaction_goal_error(solver, monitor.tag, monitor.component, name=mon_spec.boundary)
+        result["error_estimate"] = est.to_dict()
+        say(f"error estimate: {est.qoi}: J_h {est.value:.6e}, eta {est.estimate:.3e}, J_h + eta {est.corrected:.6e}")
     hm_warning = hill_mandel_warning("micro solves", stats.hill_mandel_max, MICRO_HILL_MANDEL_TOL)
     result["warnings"] = [] if hm_warning is None else [hm_warning]
     audit = result["energy"]
