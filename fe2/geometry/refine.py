@@ -2,7 +2,7 @@
 
 :func:`refine_tissue` splits the marked cells (None: every cell) with ``dolfinx.mesh.refine`` (Plaza;
 the children stay on the rank of their parent): children of a cell take its tag (via
-:func:`fe2.micro.adaptivity._transfer_cell_tags`, which the RVE refinement uses too); a child facet
+:func:`transfer_cell_tags`, which the RVE refinement uses too); a child facet
 lying on a tagged parent facet (barycentric coordinate 0 in the parent cell) takes that facet's tag,
 interior facets (material interfaces) included. Straight-sided (order-1) meshes only: a refined polygonal
 boundary stays the same polygon. Used by the goal-oriented adaptivity of Darcy
@@ -12,10 +12,11 @@ boundary stays the same polygon. Used by the goal-oriented adaptivity of Darcy
 from __future__ import annotations
 
 import numpy as np
+from dolfinx import fem
 from dolfinx import mesh as dmesh
+from mpi4py import MPI
 
-from fe2.errors import ConfigError
-from fe2.micro.adaptivity import _transfer_cell_tags
+from fe2.errors import ConfigError, MeshError
 
 #: |λ| below this (relative to the parent cell) puts a child facet's midpoint on a parent facet
 _ON_FACET = 1e-10
@@ -44,7 +45,7 @@ def refine_tissue(msh: dmesh.Mesh, cell_tags: dmesh.MeshTags | None, facet_tags:
     fine, parent_cell, _ = dmesh.refine(msh, edges, option=dmesh.RefinementOption.parent_cell)
     fine.topology.create_entities(tdim - 1)
     fine.topology.create_connectivity(tdim - 1, tdim)
-    ct = None if cell_tags is None else _transfer_cell_tags(cell_tags, msh, fine, parent_cell)
+    ct = None if cell_tags is None else transfer_cell_tags(cell_tags, msh, fine, parent_cell)
     ft = None if facet_tags is None else _transfer_facet_tags(facet_tags, msh, fine, parent_cell)
     return fine, ct, ft
 
@@ -86,3 +87,36 @@ def _transfer_facet_tags(tags: dmesh.MeshTags, coarse: dmesh.Mesh, fine: dmesh.M
     values = np.concatenate(vals) if vals else np.zeros(0, np.int64)
     facets, first = np.unique(facets, return_index=True)
     return dmesh.meshtags(fine, fdim, facets.astype(np.int32), values[first].astype(np.int32))
+
+
+def transfer_cell_tags(tags: dmesh.MeshTags, coarse: dmesh.Mesh, fine: dmesh.Mesh,
+                        parent_cell: np.ndarray) -> dmesh.MeshTags:
+    """Cell tags of the refined mesh: each child takes its parent's tag; ghost children through a scatter.
+
+    ``parent_cell`` is indexed by the refined cells *as created* on this rank (before
+    dolfinx reorders them): owned cell c was created as ``original_cell_index[c] - offset``,
+    offset = the cells created on lower ranks. (``dolfinx.mesh.transfer_meshtag`` aborts on
+    2 ranks when the refined mesh gains a ghost layer that the parent mesh had not.)
+    """
+    comm = coarse.comm
+    tdim = coarse.topology.dim
+    imc = coarse.topology.index_map(tdim)
+    parent_value = np.full(imc.size_local + imc.num_ghosts, -1, dtype=np.int64)
+    parent_value[tags.indices] = tags.values
+    imf = fine.topology.index_map(tdim)
+    n_owned, n_all = imf.size_local, imf.size_local + imf.num_ghosts
+    offset = comm.exscan(int(parent_cell.size)) or 0
+    created = np.asarray(fine.topology.original_cell_index[:n_owned], dtype=np.int64) - offset
+    bad = bool(created.size and (created.min() < 0 or created.max() >= parent_cell.size))
+    if comm.allreduce(bad, op=MPI.LOR):  # every rank raises together (a scatter follows)
+        raise MeshError("refined cells cannot be matched to their parents (dolfinx's cell numbering of the "
+                        "refined mesh is not the one this code expects)")
+    Q = fem.functionspace(fine, ("DG", 0))
+    cell_dof = Q.dofmap.list[:, 0]
+    f = fem.Function(Q)
+    f.x.array[cell_dof[:n_owned]] = parent_value[parent_cell[created]]
+    f.x.scatter_forward()
+    values = np.rint(f.x.array[cell_dof[:n_all]]).astype(np.int32)
+    cells = np.arange(n_all, dtype=np.int32)
+    keep = values >= 0
+    return dmesh.meshtags(fine, tdim, cells[keep], values[keep])
