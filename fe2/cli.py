@@ -187,6 +187,21 @@ def _cmd_darcy(args: argparse.Namespace, comm: MPI.Comm) -> int:
     return 0
 
 
+def _cmd_uq(args: argparse.Namespace, comm: MPI.Comm) -> int:
+    from fe2.apps.uq.runner import run_uq
+    from fe2.config.uq import load_uq_config
+
+    cfg = _load(load_uq_config, args)
+    say = _progress(comm)
+    say(f"uq {args.config}: {cfg.method} over {cfg.base}, {len(cfg.inputs)} inputs, {len(cfg.qoi)} QoIs, "
+        f"{comm.size} rank(s)" + (" (restart)" if args.restart else ""))
+    with _petsc(cfg, args):
+        res = run_uq(cfg, args.config, comm, args.out, restart=args.restart, progress=say)
+    if comm.rank == 0:
+        print(f"wrote {args.out}/result.json" + (", " + ", ".join(res["figures"]) if res["figures"] else ""))
+    return 0
+
+
 def _cmd_scales(args: argparse.Namespace, comm: MPI.Comm) -> int:
     from fe2.apps.scales.coupling import decide_coupling
     from fe2.io.results import write_json_atomic
@@ -247,6 +262,11 @@ COMMANDS: tuple[Command, ...] = (
     Command("darcy", "tissue perfusion: Darcy flow with Starling exchange, K from tissue data or "
             "micro Stokes cells, conservation audit, solute transport", _cmd_darcy, "docs/darcy.md",
             "output folder (fields.bp, result.json, profile.csv/.png)", load="fe2.config.darcy:load_darcy_config"),
+    Command("uq", "uncertainty study over any fe2 command: Sobol' indices, Morris, polynomial chaos, "
+            "aleatory/epistemic variance split", _cmd_uq, "docs/uq.md",
+            "output folder (samples/*.jsonl, PNG, result.json)",
+            restart="continue the study in --out: finished samples are kept, the others run",
+            load="fe2.config.uq:load_uq_config"),
     Command("scales", "sequential vs concurrent coupling from the length and time scale ratios", _cmd_scales,
             None, "optional folder for scales.json", add_arguments=_scales_arguments),
 )
