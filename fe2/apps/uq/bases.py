@@ -143,7 +143,11 @@ class Base:
     def evaluate(self, sample_id: int, values: dict[str, Any], scan_value: Any = None) -> dict[str, float]:
         """Run one sample and return its QoIs (ConfigError naming the QoI when a path is not in the result)."""
         if self.command == "python":
-            result = self._function(dict(values), **self.cfg.base_arguments)
+            args = dict(values)
+            if scan_value is not None:
+                assert self.cfg.split.scan is not None
+                args[self.cfg.split.scan.key] = scan_value  # a Python base gets the scanned value by name
+            result = self._function(args, **self.cfg.base_arguments)
             if not isinstance(result, dict):
                 raise ConfigError(f"base: {self.cfg.base} returned a {type(result).__name__}, not a dict of QoIs")
             return {n: number_at(result, p, f"the result of {self.cfg.base}", f"qoi.{n}.path")

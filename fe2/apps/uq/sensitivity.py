@@ -81,8 +81,12 @@ def morris_screening(cfg: UQConfig, design: Design, done: dict[int, dict]) -> di
     for name, y in ys.items():
         res = morris.analyze(_problem(cfg), design.unit, y, num_resamples=m.resamples, conf_level=m.confidence,
                              num_levels=m.levels, seed=cfg.seed)
-        table = {inp.key: {"mu_star": float(res["mu_star"][k]), "mu_star_ci": float(res["mu_star_conf"][k]),
-                           "mu": float(res["mu"][k]), "sigma": float(res["sigma"][k])}
+        # SALib divides by its grid step Δ = levels/(2(levels-1)); on the cell centres the same step is
+        # Δ (levels-1)/levels = 1/2, so the effects per unit of the centred coordinate are SALib's × 2Δ
+        scale = m.levels / (m.levels - 1.0)
+        table = {inp.key: {"mu_star": float(res["mu_star"][k] * scale),
+                           "mu_star_ci": float(res["mu_star_conf"][k] * scale),
+                           "mu": float(res["mu"][k] * scale), "sigma": float(res["sigma"][k] * scale)}
                  for k, inp in enumerate(cfg.inputs)}
         per_qoi[name] = {"indices": table,
                          "ranking": sorted(table, key=lambda k: -table[k]["mu_star"])}
@@ -90,8 +94,9 @@ def morris_screening(cfg: UQConfig, design: Design, done: dict[int, dict]) -> di
         "qoi": per_qoi,
         "conventions": {
             "estimator": "Morris elementary effects, mu* = mean |EE| (Campolongo et al. 2007), SALib analyze.morris",
-            "step": "elementary effects per unit step in the inputs' probability (unit-cube grid through each "
-                    "inverse CDF)",
+            "step": "elementary effects per unit of the inputs' probability coordinate: the design steps by 1/2 "
+                    "between centres of `levels` equal-probability cells, mapped by each inverse CDF (for a "
+                    "uniform input on [a, b] and y = c x, EE = c (b - a))",
             "trajectories": m.trajectories, "levels": m.levels, "runs": design.size,
             "ci": f"± half-width of the {m.confidence:.0%} bootstrap interval of mu*", "confidence": m.confidence,
         },
