@@ -131,7 +131,8 @@ def _bad(tmp_path: Path, base_edit: tuple[str, str] | None = None, study_edit: t
      ["qoi.C11.path", "'periodc'", "result.json of fe2 homogenize", "keys there: periodic"]),
     (("sigma = 0.3", "sigma = -0.3"), ["inputs.1", "sigma: must be > 0"]),
     (("low = 0.8\nhigh = 1.2", "low = 1.2\nhigh = 0.8"), ["inputs.0", "high: must be > low"]),
-    (('distribution = "uniform"\nlow = 0.8', 'distribution = "normal"\nlow = 0.8'), ["inputs.0", "low: not a parameter of normal (it takes mean, std)"]),
+    (('distribution = "uniform"\nlow = 0.8', 'distribution = "normal"\nlow = 0.8'),
+     ["inputs.0", "low: not a parameter of normal (it takes mean, std)"]),
 ], ids=["key-not-in-base", "qoi-not-in-result", "negative-sigma", "high-below-low", "wrong-parameters"])
 def test_bad_input_is_one_line_naming_the_key_exit_2(tmp_path, edit, expect):
     code, lines = _bad(tmp_path, study_edit=edit)
