@@ -45,6 +45,7 @@ def _cli(args: list[str], ranks: int = 1, fault: str | None = None) -> subproces
 
 
 def _numbers(out: Path) -> dict:
+    """The method's numbers in result.json (the timings and rank count differ by design)."""
     res = json.loads((out / "result.json").read_text())
     return res[res["method"]]
 

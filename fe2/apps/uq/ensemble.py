@@ -34,8 +34,12 @@ def _check_resumed(design: Design, done: dict[int, dict]) -> None:
 
 
 def run_ensemble(cfg: UQConfig, design: Design, base: Base, store: SampleStore, comm: MPI.Comm,
-                 say: Callable[[str], None]) -> dict[int, dict]:
-    """Run every unfinished sample of ``design``; every finished sample by id, on every rank."""
+                 say: Callable[[str], None]) -> tuple[dict[int, dict], dict]:
+    """Run every unfinished sample of ``design``.
+
+    Returns every finished sample by id, and ``{"ran": samples run now, "wall_s": the slowest rank's
+    time}``, on every rank.
+    """
     done = store.finished()
     _check_resumed(design, done)
     pending = [i for i in range(design.size) if i not in done]
@@ -70,7 +74,7 @@ def run_ensemble(cfg: UQConfig, design: Design, base: Base, store: SampleStore, 
         raise agreed
     walls = comm.allgather(wall)
     say(f"ran {len(pending)} samples in {max(walls):.1f} s (slowest rank)")
-    return store.finished()
+    return store.finished(), {"ran": len(pending), "wall_s": max(walls)}
 
 
 def _describe(values: dict) -> str:

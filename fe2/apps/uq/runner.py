@@ -78,7 +78,7 @@ def run_uq(cfg: UQConfig, study_path: str | Path, comm: MPI.Comm, out_dir: str |
     base = _agreed(lambda: Base(cfg, Path(study_path), out, comm), comm)
     design = make_design(cfg)
     store = SampleStore(out, {"study": cfg.model_dump(mode="json"), **base.fingerprint()}, comm, restart)
-    done = run_ensemble(cfg, design, base, store, comm, say)
+    done, timing = run_ensemble(cfg, design, base, store, comm, say)
     result: dict | None = None
     failure: tuple | None = None
     if comm.rank == 0:
@@ -92,8 +92,8 @@ def run_uq(cfg: UQConfig, study_path: str | Path, comm: MPI.Comm, out_dir: str |
                 "command": "uq", "method": cfg.method, "base": cfg.base, "seed": cfg.seed,
                 "inputs": [i.model_dump(exclude_none=True) for i in cfg.inputs],
                 "qoi_definitions": [q.model_dump(exclude_none=True) for q in cfg.qoi],
-                "samples": {"count": design.size, "files": "samples/rank<r>.jsonl",
-                            "ran_on_ranks": comm.size},
+                "samples": {"count": design.size, "files": "samples/rank<r>.jsonl", "ran_on_ranks": comm.size,
+                            "ran_now": timing["ran"], "ensemble_wall_s": timing["wall_s"]},
                 cfg.method: analysis,
                 "figures": figures,
                 "units": "QoIs and variances in the units of the base command's result (fe2 converts none)",
