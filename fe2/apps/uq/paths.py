@@ -31,7 +31,8 @@ def parse_path(path: str, where: str) -> tuple[Step, ...]:
     pos = 0
     while pos < len(path):
         m = _STEP.match(path, pos)
-        if m is None or (pos == 0 and path.startswith(".")):
+        dotted = path.startswith(".", pos)
+        if m is None or (pos == 0 and dotted) or (pos > 0 and m.group(1) is not None and not dotted):
             raise ConfigError(f"{where}: malformed path {path!r} at character {pos + 1} "
                               "(expected name.name[0][\"quoted key\"])")
         name, index, quoted = m.groups()
