@@ -26,7 +26,7 @@ def test_path_syntax_names_keys_indices_and_quoted_keys():
             parse_path(bad, "q")
     with pytest.raises(ConfigError, match=r"q: effective.periodic\[2\]: \[2\]: index out of range"):
         get_path(data, parse_path("effective.periodic[2]", "q"), "result.json", "q")
-    with pytest.raises(ConfigError, match="is a list in result.json, not a number"):
+    with pytest.raises(ConfigError, match=r"is a list in result\.json, not a number"):
         number_at(data, parse_path("effective.periodic[0]", "q"), "result.json", "q")
 
 
