@@ -167,7 +167,10 @@ class Base:
         with _toml_from(self._module, self.base_path, data):
             loaded = self._loader(self.base_path)
         cfg = loaded[0] if isinstance(loaded, tuple) else loaded
+        from fe2.config.limits import check_limits
         from fe2.solvers.options import user_options
+
+        check_limits(cfg.size_estimates(), cfg.limits, str(self.base_path), None)  # the base's [limits]
 
         with user_options(cfg.petsc, f"{self.base_path}: petsc."):
             raw = _run_command(self.command, loaded, MPI.COMM_SELF, folder if needs_folder else None,
