@@ -6,7 +6,8 @@
 * ``-n 1`` and ``-n 2`` give identical result.json numbers (every sample runs on COMM_SELF, the
   analysis on rank 0: bitwise, no tolerance), for the homogenize demo and for Ishigami;
 * a study killed (SIGKILL, ``FE2_FAULT=uq.sample#5``) after 5 finished samples keeps them, and
-  ``--restart`` runs only the others and gives the uninterrupted run's numbers (bitwise);
+  ``--restart`` runs only the others and gives the uninterrupted run's numbers (bitwise); the same
+  when rank 1 of two is killed and the study resumes on one rank;
 * bad input — a key path not in the base config, a QoI path not in result.json, bad distribution
   parameters, a changed study under ``--restart`` — is one line naming the key, exit 2.
 """
@@ -110,6 +111,21 @@ def test_killed_study_resumes_without_losing_finished_samples(demo_run, tmp_path
     assert "5 finished before, 43 to run" in resumed.stdout
     assert _lines(out) == 48  # every sample once
     assert _numbers(out) == _numbers(demo_run)  # bitwise: the same samples, the same analysis
+
+
+def test_study_killed_on_two_ranks_resumes_on_one(demo_run, tmp_path):
+    """Rank 1 killed after its 3rd sample (the job ends): each rank's finished lines survive, and a
+    one-rank ``--restart`` reads both files and runs only the rest."""
+    out = tmp_path / "killed2"
+    cfg = str(DEMO / "homogenize_moduli_pce.toml")
+    killed = _cli([cfg, "--out", str(out)], ranks=2, fault="uq.sample#3@1")
+    assert killed.returncode != 0 and not (out / "result.json").exists()
+    kept = _lines(out)
+    assert kept >= 3  # rank 1's three, and whatever rank 0 had finished when the job was ended
+    resumed = _cli([cfg, "--out", str(out), "--restart"])
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"{kept} finished before, {48 - kept} to run" in resumed.stdout
+    assert _numbers(out) == _numbers(demo_run)
 
 
 def _bad(tmp_path: Path, base_edit: tuple[str, str] | None = None, study_edit: tuple[str, str] | None = None):
