@@ -70,6 +70,8 @@ def split_vs_size(analysis: dict, out: Path) -> list[str]:
             ax.errorbar(L[ok], v[ok], yerr=err[:, ok], marker=marker, capsize=3, label=label)
         ax.set_xscale("log")
         ax.set_yscale("log")
+        ax.set_xticks(L, [f"{v:g}" for v in L])
+        ax.xaxis.set_minor_formatter(plt.NullFormatter())
         ax.set_xlabel("size L")
         ax.set_ylabel(f"variance of {name}")
         ax.legend(fontsize=8)
