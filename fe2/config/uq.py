@@ -78,6 +78,20 @@ class UQInput(_Strict):
         return self
 
 
+class UQCorrelation(_Strict):
+    """``[[correlations]]``: the correlation ``rho`` of two inputs' normal scores (Gaussian copula).
+
+    The marginals stay as given; the inputs are ``Φ⁻¹``-transformed to standard normals, these get
+    the correlation matrix of all pairs given (Cholesky), and each is mapped back by its own
+    inverse CDF (for two normals rho is their correlation; for other laws, that of their normal
+    scores). Only for ``mc`` and ``split`` (Sobol', Morris and the chaos basis assume independent
+    inputs) and only between inputs of the same kind.
+    """
+
+    inputs: list[str] = Field(min_length=2, max_length=2)
+    rho: float = Field(gt=-1.0, lt=1.0)
+
+
 class UQQoI(_Strict):
     """``[[qoi]]``: one quantity of interest, a number the base command produces.
 
@@ -218,6 +232,7 @@ class UQConfig(CommandConfig):
     keep_sample_outputs: bool = False
     base_arguments: dict[str, Any] = {}
     inputs: list[UQInput] = Field(min_length=1)
+    correlations: list[UQCorrelation] = []
     qoi: list[UQQoI] = Field(min_length=1)
     sobol: SobolConfig = SobolConfig()
     morris: MorrisConfig = MorrisConfig()
@@ -257,9 +272,44 @@ class UQConfig(CommandConfig):
                 raise ValueError("inputs: method = \"split\" needs at least one epistemic and one aleatory input")
         if self.method == "pce" and all(i.integer for i in self.inputs):
             raise ValueError("inputs: method = \"pce\" needs at least one non-integer input to expand in")
+        self._check_correlations()
         if self.base.startswith("python:") and any(q.csv for q in self.qoi):
             raise ValueError("qoi: csv needs an fe2 command as base (a Python base writes no files)")
         return self
+
+    def _check_correlations(self) -> None:
+        if not self.correlations:
+            return
+        if self.method not in ("mc", "split"):
+            raise ValueError(f"correlations: only for method = \"mc\" or \"split\" ({self.method} assumes "
+                             "independent inputs)")
+        by_key = {i.key: i for i in self.inputs}
+        seen = set()
+        for k, c in enumerate(self.correlations):
+            for key in c.inputs:
+                if key not in by_key:
+                    raise ValueError(f"correlations.{k}.inputs: {key!r} is not an input key")
+                if by_key[key].integer:
+                    raise ValueError(f"correlations.{k}.inputs: {key!r} is an integer input (a seed)")
+            a, b = c.inputs
+            if a == b:
+                raise ValueError(f"correlations.{k}.inputs: an input with itself")
+            if by_key[a].kind != by_key[b].kind:
+                raise ValueError(f"correlations.{k}.inputs: {a!r} is {by_key[a].kind}, {b!r} {by_key[b].kind}; "
+                                 "only inputs of one kind may be correlated")
+            pair = frozenset(c.inputs)
+            if pair in seen:
+                raise ValueError(f"correlations.{k}: the pair {a!r}, {b!r} given twice")
+            seen.add(pair)
+        import numpy as np
+
+        idx = {i.key: n for n, i in enumerate(self.inputs)}
+        r = np.eye(len(self.inputs))
+        for c in self.correlations:
+            i, j = idx[c.inputs[0]], idx[c.inputs[1]]
+            r[i, j] = r[j, i] = c.rho
+        if np.linalg.eigvalsh(r).min() <= 0.0:
+            raise ValueError("correlations: the correlation matrix is not positive definite")
 
     @property
     def base_command(self) -> str:

@@ -184,3 +184,33 @@ def test_designs_do_not_depend_on_the_distribution_draw_order():
     assert sorted(set(x[:, 0])) == [0, 1, 2, 3] and np.all(np.bincount(x[:, 0].astype(int)) == 1000)
     assert np.median(x[:, 1]) == pytest.approx(10.0, rel=1e-3)  # median e^mu (midpoint rule: 1e-3)
     assert x[:, 2].min() >= -0.5 and x[:, 2].max() <= 2.0
+
+
+def test_correlated_inputs_by_gaussian_copula(tmp_path):
+    """x1 ~ N(1, 2²), x2 ~ N(-1, 0.5²) with correlation 0.6: Var(x1 + x2) = 4 + 0.25 + 2·0.6·2·0.5 = 5.45."""
+    import json
+
+    (tmp_path / "pair.py").write_text("def f(x):\n    return {'s': x['x1'] + x['x2']}\n")
+    n = 4000
+    text = ('base = "python:pair.py:f"\nmethod = "mc"\nseed = 9\n' + _normal("x1", 1.0, 2.0) + _normal("x2", -1.0, 0.5)
+            + '[[correlations]]\ninputs = ["x1", "x2"]\nrho = 0.6\n'
+            + f'[[qoi]]\nname = "s"\npath = "s"\n[mc]\nn = {n}\n')
+    rec = _run(tmp_path, text)["mc"]["qoi"]["s"]
+    var = 5.45
+    # sampling error of a Gaussian sample variance: var sqrt(2/(n-1)) ≈ 0.12; 3 σ
+    assert rec["std"] ** 2 == pytest.approx(var, abs=3 * var * math.sqrt(2.0 / (n - 1)))
+    x = np.array([json.loads(line)["x"] for line in (tmp_path / "study" / "samples" / "rank0.jsonl").open()])
+    # sample correlation: standard error (1 - rho²)/sqrt(n) ≈ 0.010; 3 σ. Marginal std of x1: 2/sqrt(2n) ≈ 0.022
+    assert np.corrcoef(x.T)[0, 1] == pytest.approx(0.6, abs=3 * 0.64 / math.sqrt(n))
+    assert np.std(x[:, 0], ddof=1) == pytest.approx(2.0, abs=3 * 2.0 / math.sqrt(2 * n))
+
+
+def test_correlations_are_refused_where_indices_assume_independence(tmp_path):
+    from fe2.errors import ConfigError
+
+    text = (ISHIGAMI.replace("n = 1024", "n = 8")
+            + '[[correlations]]\ninputs = ["x1", "x2"]\nrho = 0.3\n')
+    study = tmp_path / "s.toml"
+    study.write_text(text)
+    with pytest.raises(ConfigError, match="correlations: only for method"):
+        load_uq_config(study)

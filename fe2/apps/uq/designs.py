@@ -48,7 +48,23 @@ def _problem(cfg: UQConfig) -> dict:
 
 
 def _map(cfg: UQConfig, u: np.ndarray) -> np.ndarray:
-    return from_unit(cfg.inputs, np.clip(u, _EDGE, 1.0 - _EDGE))
+    u = np.clip(u, _EDGE, 1.0 - _EDGE)
+    if cfg.correlations:
+        u = _gaussian_copula(cfg, u)
+    return from_unit(cfg.inputs, u)
+
+
+def _gaussian_copula(cfg: UQConfig, u: np.ndarray) -> np.ndarray:
+    """Independent uniforms -> uniforms whose normal scores have the configured correlations."""
+    from scipy.stats import norm
+
+    idx = {i.key: n for n, i in enumerate(cfg.inputs)}
+    r = np.eye(len(cfg.inputs))
+    for c in cfg.correlations:
+        i, j = idx[c.inputs[0]], idx[c.inputs[1]]
+        r[i, j] = r[j, i] = c.rho
+    chol = np.linalg.cholesky(r)
+    return np.clip(norm.cdf(norm.ppf(u) @ chol.T), _EDGE, 1.0 - _EDGE)
 
 
 def expanded(cfg: UQConfig) -> list[int]:

@@ -2,8 +2,8 @@
 
 Every design draws points ``u`` in [0, 1)^d (Sobol' sequence, Morris grid, Latin hypercube,
 plain random) and maps each coordinate by its input's inverse CDF, so one seed gives one design
-whatever the distribution. The inputs are independent (no correlations: the Sobol' indices and
-the orthonormal chaos used here assume it).
+whatever the distribution. Correlations (``[[correlations]]``, mc and split only) are put on the
+uniforms before this map, by a Gaussian copula (:mod:`fe2.apps.uq.designs`).
 """
 
 from __future__ import annotations
