@@ -4,7 +4,8 @@
   Young's moduli, the microstructure seed at random): the PCE mean of C11 and C12 within the 95 %
   Student-t interval of the Monte Carlo mean of independent validation runs;
 * ``-n 1`` and ``-n 2`` give identical result.json numbers (every sample runs on COMM_SELF, the
-  analysis on rank 0: bitwise, no tolerance), for the homogenize demo and for Ishigami;
+  analysis on rank 0: bitwise, no tolerance) for the homogenize demo (Python bases:
+  ``test_uq_parallel.py``);
 * a study killed (SIGKILL, ``FE2_FAULT=uq.sample#5``) after 5 finished samples keeps them, and
   ``--restart`` runs only the others and gives the uninterrupted run's numbers (bitwise); the same
   when rank 1 of two is killed and the study resumes on one rank;
@@ -88,18 +89,6 @@ def test_demo_two_ranks_equal_one_rank(demo_run, tmp_path):
     assert sorted(p.name for p in (out / "samples").glob("*.jsonl")) == ["rank0.jsonl", "rank1.jsonl"]
 
 
-def test_ishigami_two_ranks_equal_one_rank(tmp_path):
-    text = (ROOT / "demos" / "configs" / "uq" / "ishigami_sobol.toml").read_text().replace("n = 1024", "n = 64")
-    study = tmp_path / "ishigami.toml"
-    study.write_text(text)
-    outs = []
-    for ranks in (1, 2):
-        outs.append(tmp_path / f"n{ranks}")
-        proc = _cli([str(study), "--out", str(outs[-1])], ranks=ranks)
-        assert proc.returncode == 0, proc.stderr
-    assert _numbers(outs[0]) == _numbers(outs[1])
-
-
 def test_killed_study_resumes_without_losing_finished_samples(demo_run, tmp_path):
     out = tmp_path / "killed"
     cfg = str(DEMO / "homogenize_moduli_pce.toml")
@@ -128,17 +117,18 @@ def test_study_killed_on_two_ranks_resumes_on_one(demo_run, tmp_path):
     assert _numbers(out) == _numbers(demo_run)
 
 
-def _bad(tmp_path: Path, base_edit: tuple[str, str] | None = None, study_edit: tuple[str, str] | None = None):
+def _bad(tmp_path: Path, capsys, study_edit: tuple[str, str]):
+    """``fe2 uq`` in-process (``fe2.cli.main``) on the demo with one edit: (exit code, stderr lines)."""
+    from fe2.cli import main
+
     (tmp_path / "random_fibres_rve.toml").write_text((DEMO / "random_fibres_rve.toml").read_text())
     text = (DEMO / "homogenize_moduli_pce.toml").read_text()
-    if study_edit:
-        assert study_edit[0] in text
-        text = text.replace(*study_edit)
+    assert study_edit[0] in text
     study = tmp_path / "study.toml"
-    study.write_text(text)
-    proc = _cli([str(study), "--out", str(tmp_path / "out")])
-    lines = proc.stderr.strip().splitlines()
-    return proc.returncode, lines
+    study.write_text(text.replace(*study_edit))
+    capsys.readouterr()
+    code = main(["uq", str(study), "--out", str(tmp_path / "out")])
+    return code, capsys.readouterr().err.strip().splitlines()
 
 
 @pytest.mark.parametrize("edit, expect", [
@@ -151,8 +141,8 @@ def _bad(tmp_path: Path, base_edit: tuple[str, str] | None = None, study_edit: t
     (('distribution = "uniform"\nlow = 0.8', 'distribution = "normal"\nlow = 0.8'),
      ["inputs.0", "low: not a parameter of normal (it takes mean, std)"]),
 ], ids=["key-not-in-base", "qoi-not-in-result", "negative-sigma", "high-below-low", "wrong-parameters"])
-def test_bad_input_is_one_line_naming_the_key_exit_2(tmp_path, edit, expect):
-    code, lines = _bad(tmp_path, study_edit=edit)
+def test_bad_input_is_one_line_naming_the_key_exit_2(tmp_path, capsys, edit, expect):
+    code, lines = _bad(tmp_path, capsys, edit)
     assert code == 2, lines
     assert len(lines) == 1 and lines[0].startswith("fe2: error:"), lines
     for part in expect:
