@@ -1,7 +1,7 @@
 """Variance split of the effective stiffness vs RVE size, and the ensemble's 1 -> 2 rank efficiency.
 
 Runs ``fe2 uq demos/configs/uq/homogenize_split_sizes.toml`` (random fibres, one per unit area,
-L = 2, 3, 4, 5; outer 16 draws of the two Young's moduli x inner 8 microstructure seeds per size)
+L = 2, 3, 4, 5; outer 32 draws of the two Young's moduli x inner 8 microstructure seeds per size)
 under ``mpirun -n 1`` and ``-n 2`` in one sitting, prints the table of the aleatory part
 E[Var(C11|θ)] and the epistemic part Var(E[C11|θ]) per size with their bootstrap intervals and
 the fitted exponents (aleatory should approach -d = -2, epistemic ~ 0), checks that both rank
@@ -38,13 +38,13 @@ def _run(study: Path, out: Path, ranks: int) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--json", type=Path, help="write the record here")
-    ap.add_argument("--outer", type=int, help="outer draws (default: the demo's 16)")
+    ap.add_argument("--outer", type=int, help="outer draws (default: the demo's 32)")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         study = Path(tmp) / STUDY.name
         text = STUDY.read_text()
         if args.outer:
-            text = text.replace("outer = 16", f"outer = {args.outer}")
+            text = text.replace("outer = 32", f"outer = {args.outer}")
         study.write_text(text)
         for name in ("random_fibres_sizes.toml",):
             (Path(tmp) / name).write_text((STUDY.parent / name).read_text())

@@ -216,3 +216,27 @@ def test_correlations_are_refused_where_indices_assume_independence(tmp_path):
     study.write_text(text)
     with pytest.raises(ConfigError, match="correlations: only for method"):
         load_uq_config(study)
+
+
+def test_unbuildable_realizations_are_redrawn_with_derived_seeds(tmp_path):
+    """A base whose realization fails for some seeds (as a jammed packing or an unmatched periodic mesh
+    does): those samples are rerun with derived seeds, deterministically, and the study completes."""
+    import json
+
+    (tmp_path / "fragile.py").write_text(
+        "from fe2.errors import GeometryError\n"
+        "def f(x):\n"
+        "    if x['seed'] % 3 == 0:\n"
+        "        raise GeometryError('cannot pack')\n"
+        "    return {'y': x['k'] + (x['seed'] % 7)}\n")
+    text = ('base = "python:fragile.py:f"\nmethod = "mc"\nseed = 1\n' + _uniform("k", 0.0, 1.0)
+            + '[[inputs]]\nkey = "seed"\ndistribution = "uniform"\ninteger = true\nlow = 0\nhigh = 1000\n'
+            'kind = "aleatory"\n[[qoi]]\nname = "y"\npath = "y"\n[mc]\nn = 60\n')
+    first = _run(tmp_path, text, "a")
+    again = _run(tmp_path, text, "b")
+    assert first["mc"] == again["mc"]  # the redraws are deterministic
+    lines = [json.loads(s) for s in (tmp_path / "a" / "samples" / "rank0.jsonl").read_text().splitlines()]
+    redrawn = [rec for rec in lines if rec.get("redraws")]
+    assert redrawn, "seed % 3 == 0 for about a third of 60 draws: some samples must have been redrawn"
+    assert all(rec["used"]["seed"] % 3 != 0 and 0 <= rec["used"]["seed"] <= 1000 for rec in redrawn)
+    assert all(int(rec["x"][1]) % 3 == 0 for rec in redrawn)  # the design's own seed is what failed
