@@ -44,3 +44,29 @@ def test_world_equals_self(shared_tmp_path, method):
     assert world["samples"]["ran_on_ranks"] == comm.size
     files = sorted(p.name for p in (shared_tmp_path / f"{method}_world" / "samples").glob("*.jsonl"))
     assert files == [f"rank{r}.jsonl" for r in range(comm.size)]
+
+
+def test_a_failure_on_one_rank_is_raised_on_every_rank(shared_tmp_path):
+    """A sample failing on one rank stops the others at their next sample (the STOP file) and every
+    rank raises that one error (no rank waits, no rank runs its whole share in vain)."""
+    from fe2.errors import SolverError
+
+    comm = MPI.COMM_WORLD
+    study = shared_tmp_path / "failing.toml"
+    if comm.rank == 0:
+        (shared_tmp_path / "failing.py").write_text(
+            "from fe2.errors import SolverError\n"
+            "def f(x):\n"
+            "    if x['k'] > 0.9:\n"
+            "        raise SolverError('diverged')\n"
+            "    return {'y': x['k']}\n")
+        study.write_text('base = "python:failing.py:f"\nmethod = "mc"\nseed = 4\n'
+                         '[[inputs]]\nkey = "k"\n' + _U.format(lo=0.0, hi=1.0)
+                         + '[[qoi]]\nname = "y"\npath = "y"\n[mc]\nn = 200\n')
+    comm.barrier()
+    cfg = load_uq_config(study)
+    with pytest.raises(SolverError, match=r"sample \d+ \(k = 0\.9\d*\): diverged"):
+        run_uq(cfg, study, comm, shared_tmp_path / "failing_out")
+    comm.barrier()
+    lines = sum(len(p.read_text().splitlines()) for p in (shared_tmp_path / "failing_out" / "samples").glob("*.jsonl"))
+    assert lines < 200  # the study stopped early (about 10 % of uniform draws fail; the first comes soon)

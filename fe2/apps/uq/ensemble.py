@@ -2,8 +2,9 @@
 
 The unfinished ids are dealt round-robin (rank r runs the r-th, (r + size)-th, ... of them), so
 every rank has the same number of samples to within one; no collective is called while a rank
-runs its share. A rank that fails (bad QoI path, a failed solve) stops, and after the loop the
-ranks agree (one allgather) and all raise the first failed rank's error. A realization that
+runs its share. A rank that fails (bad QoI path, a failed solve) stops and leaves a ``STOP`` file
+in ``OUT/samples/`` that the other ranks look for before each sample; after their loops the ranks
+agree (one allgather) and all raise the first failed rank's error. A realization that
 cannot be built (a jammed packing, a periodic mesh gmsh cannot match) is redrawn with derived
 seeds first, as ``fe2 bounds`` does (``redraws`` and ``used`` in its line). Rank 0 prints progress
 with the time left (:class:`fe2.io.progress.Eta`, extrapolated from its own share).
@@ -52,6 +53,8 @@ def run_ensemble(cfg: UQConfig, design: Design, base: Base, store: SampleStore, 
     failure: Fe2Error | None = None
     t_start = time.perf_counter()
     for count, i in enumerate(mine, start=1):
+        if store.stop_requested():
+            break  # another rank failed: its error is raised below, after the agreement
         values = {inp.key: input_value(inp, design.x[i, k]) for k, inp in enumerate(cfg.inputs)}
         scan = None if design.scan is None else int(design.scan[i])
         t0 = time.perf_counter()
@@ -60,6 +63,7 @@ def run_ensemble(cfg: UQConfig, design: Design, base: Base, store: SampleStore, 
             qoi, used, redraws = _evaluate_with_redraws(cfg, base, i, values, scan_value)
         except Fe2Error as err:
             failure = err
+            store.signal_stop()
             break
         record = {"id": i, "x": design.x[i].tolist(), "scan": scan, "qoi": qoi, "wall_s": time.perf_counter() - t0}
         if redraws:

@@ -85,7 +85,21 @@ class SampleStore:
                 shutil.rmtree(self.folder)
             write_json_atomic(marker, stamp)
         self.folder.mkdir(parents=True, exist_ok=True)
+        self.stop_file.unlink(missing_ok=True)  # left by a failed run: this one starts afresh
         return None
+
+    @property
+    def stop_file(self) -> Path:
+        """Written by a rank whose sample failed, so the other ranks stop at their next sample."""
+        return self.folder / "STOP"
+
+    def signal_stop(self) -> None:
+        """Tell the other ranks (through the file system, no collective) that this rank failed."""
+        self.stop_file.touch()
+
+    def stop_requested(self) -> bool:
+        """Whether some rank has failed (one stat call)."""
+        return self.stop_file.exists()
 
     def finished(self) -> dict[int, dict]:
         """Every finished sample of every rank's file, by id (collective: rank 0 reads, all receive)."""
