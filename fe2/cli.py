@@ -33,6 +33,7 @@ from fe2.apps.commands import (
     _cmd_reactions,
     _cmd_run,
     _cmd_scales,
+    _cmd_uq,
     _collective,
 )
 from fe2.config.schema import ConfigHelp, init_arguments, run_init
@@ -93,6 +94,11 @@ COMMANDS: tuple[Command, ...] = (
     Command("darcy", "tissue perfusion: Darcy flow with Starling exchange, K from tissue data or "
             "micro Stokes cells, conservation audit, solute transport", _cmd_darcy, "docs/darcy.md",
             "output folder (fields.bp, result.json, profile.csv/.png)", load="fe2.config.darcy:load_darcy_config"),
+    Command("uq", "uncertainty study over any fe2 command: Sobol' indices, Morris, polynomial chaos, "
+            "aleatory/epistemic variance split", _cmd_uq, "docs/uq.md",
+            "output folder (samples/*.jsonl, PNG, result.json)",
+            restart="continue the study in --out: finished samples are kept, the others run",
+            load="fe2.config.uq:load_uq_config"),
     Command("scales", "sequential vs concurrent coupling from the length and time scale ratios", _cmd_scales,
             None, "optional folder for scales.json", add_arguments=_scales_arguments),
     Command("init", "write a commented template config of a command (from its schema; it validates)",

@@ -199,3 +199,18 @@ def _cmd_scales(args: argparse.Namespace, comm: MPI.Comm) -> int:
     if args.out:
         write_json_atomic(f"{args.out}/scales.json", d.to_dict(), comm)
     return 0
+
+
+def _cmd_uq(args: argparse.Namespace, comm: MPI.Comm) -> int:
+    from fe2.apps.uq.runner import run_uq
+    from fe2.config.uq import load_uq_config
+
+    cfg = _load(load_uq_config, args)
+    say = _progress(comm)
+    say(f"uq {args.config}: {cfg.method} over {cfg.base}, {len(cfg.inputs)} inputs, {len(cfg.qoi)} QoIs, "
+        f"{comm.size} rank(s)" + (" (restart)" if args.restart else ""))
+    with _petsc(cfg, args):
+        res = run_uq(cfg, args.config, comm, args.out, restart=args.restart, progress=say)
+    if comm.rank == 0:
+        print(f"wrote {args.out}/result.json" + (", " + ", ".join(res["figures"]) if res["figures"] else ""))
+    return 0

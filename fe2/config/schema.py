@@ -34,6 +34,7 @@ MODELS = {
     "reactions": ("fe2.config.reactions", "ReactionsConfig"),
     "darcy": ("fe2.config.darcy", "DarcyConfig"),
     "identify": ("fe2.config.identify", "IdentifyConfig"),
+    "uq": ("fe2.config.uq", "UQConfig"),
 }
 
 #: command -> kind -> the values of a small valid config (the first kind is the default of ``fe2 init``)
@@ -94,6 +95,13 @@ EXAMPLES: dict[str, dict[str, dict[str, Any]]] = {
                   "parameters": {"k": {"nominal": 0.5, "lower": 0.01, "upper": 10.0}},
                   "noise": {"sigma": 0.02}, "design": {"t_end": 5.0, "n_times": 20},
                   "synthetic": {"truth": {"k": 0.5}, "seed": 1}},
+    },
+    "uq": {
+        "ishigami": {"base": "python:fe2.analytic.sensitivity:ishigami", "method": "sobol", "seed": 3,
+                     "base_arguments": {"a": 7.0, "b": 0.1},
+                     "inputs": [{"key": f"x{i}", "distribution": "uniform", "low": -3.141592653589793,
+                                 "high": 3.141592653589793} for i in (1, 2, 3)],
+                     "qoi": [{"name": "y", "path": "y"}], "sobol": {"n": 256}},
     },
 }
 

@@ -106,9 +106,14 @@ def case_labels(physics: str, dim: int) -> tuple[str, ...]:
 
 
 def run_homogenization(
-    cfg: cfgmod.HomogenizeConfig, comm: MPI.Comm, out_dir: str | Path | None, progress=None
+    cfg: cfgmod.HomogenizeConfig, comm: MPI.Comm, out_dir: str | Path | None, progress=None,
+    forms_cache: dict | None = None,
 ) -> dict:
-    """Build the RVE, solve each BC, write fields / PNG / result.json. Returns the result dict."""
+    """Build the RVE, solve each BC, write fields / PNG / result.json. Returns the result dict.
+
+    ``forms_cache``: a dict shared by the runs of an ensemble (``fe2 uq``): the compiled forms are
+    kept there by :class:`~fe2.micro.forms.FormKey` and reused for every mesh of the same kind.
+    """
     say = progress or (lambda msg: None)
     if out_dir is not None and comm.rank == 0:
         # A result.json left by an earlier run in OUT would make a failed run look finished.
@@ -123,10 +128,18 @@ def run_homogenization(
     rve = remove_phases(rve, meshed_voids)
     t_mesh = time.perf_counter() - t0
     physics = make_physics(cfg.physics, rve.dim)
+    forms = None
+    if forms_cache is not None:
+        from fe2.micro.forms import RVEForms, form_key
+
+        key = form_key(physics, rve.mesh, cfg.solver.degree)
+        forms = forms_cache.get(key)
+        if forms is None:
+            forms = forms_cache[key] = RVEForms(comm, physics, key)
     say(f"meshed RVE: {rve.mesh.topology.index_map(rve.dim).size_global} cells in {t_mesh:.2f} s")
     problem = RVEProblem(
         rve, physics, materials_from_config(cfg), degree=cfg.solver.degree,
-        solver=LinearSolverOptions(kind=cfg.solver.kind, rtol=cfg.solver.rtol),
+        solver=LinearSolverOptions(kind=cfg.solver.kind, rtol=cfg.solver.rtol), forms=forms,
     )
     if cfg.solver.error_estimate:
         hom, fields = homogenize_with_estimates(problem, cfg.boundary_conditions, keep_fields=True, progress=say)
