@@ -120,15 +120,18 @@ say(f"periodic mu    = {mu:.5f} in HS [{hs['shear'][0]:.5f}, {hs['shear'][1]:.5f
 w = fields["periodic"][0].copy()
 w.axpy(-1.0, problem.A[0])
 from dolfinx import fem  # noqa: E402
+from petsc4py import PETSc  # noqa: E402
 
 wf = fem.Function(problem.V)
 w.copy(wf.x.petsc_vec)
 wf.x.scatter_forward()
 gathered = gather_p1_field(problem.V, wf.x.array.reshape(-1, 2)[:, 0])
+scale = fields["periodic"][0].norm(PETSc.NormType.NORM_INFINITY)  # |u|: round-off is judged against it
 if gathered is not None:
-    plot_field_png(*gathered, out / "fluctuation_periodic_E11.png", "periodic: fluctuation w1 under unit E11")
+    plot_field_png(*gathered, out / "fluctuation_periodic_E11.png", "periodic: fluctuation w1 under unit E11",
+                   label="w1 [length × applied E11]", scale=scale)
 write_json_atomic(out / "result.json", result.to_dict(), comm)
-say(f"\nParaView files: {out / 'fields'}/*.xdmf   picture: {out / 'fluctuation_periodic_E11.png'}")
+say(f"\nParaView files: {out / 'fields'}/*.xdmf (pyvista: *.pvd)   picture: {out / 'fluctuation_periodic_E11.png'}")
 
 # %% [markdown]
 # ## Checks (this demo is also a test)

@@ -17,202 +17,30 @@ import signal
 import sys
 import time
 import traceback
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import NoReturn
 
 from mpi4py import MPI
 
 from fe2 import _compat  # noqa: F401  (dolfinx_solver first)
+from fe2.apps.commands import (
+    _cmd_bounds,
+    _cmd_darcy,
+    _cmd_homogenize,
+    _cmd_identify,
+    _cmd_phasefield,
+    _cmd_reactions,
+    _cmd_reduce,
+    _cmd_run,
+    _cmd_scales,
+    _cmd_uq,
+    _collective,
+)
+from fe2.config.schema import ConfigHelp, init_arguments, run_init
 from fe2.errors import Fe2Error, abort_job
-from fe2.faults import fault_point
 from fe2.io.outdir import prepare_out_dir
-from fe2.solvers.options import PREFIXES, split_petsc_args, user_options
-
-
-def _petsc(cfg, args: argparse.Namespace) -> AbstractContextManager[None]:
-    """The config's ``[petsc]`` table and the command line's PETSc options (which win), for the run."""
-    return user_options({**cfg.petsc, **args.petsc_cli}, f"{args.config}: petsc.")
-
-
-@contextmanager
-def _collective(comm: MPI.Comm | None = None) -> Iterator[None]:
-    """Errors raised inside are raised by every rank alike.
-
-    With ``comm``, the ranks agree first (one allgather): when any rank failed, every rank raises
-    the first failed rank's error, so a rank that read another file (node-local paths, a file
-    edited during start-up) never goes on alone. Without, each rank is known to do the same work.
-    """
-    failure: Fe2Error | None = None
-    try:
-        yield
-    except Fe2Error as err:
-        failure = err
-    if comm is not None and comm.size > 1:
-        found = comm.allgather(None if failure is None else (type(failure), str(failure)))
-        first = next((f for f in found if f is not None), None)
-        if first is not None and failure is None:
-            cls, text = first
-            failure = cls(text) if issubclass(cls, Fe2Error) else Fe2Error(text)
-    if failure is not None:
-        failure.collective = True
-        raise failure
-
-
-def _load(loader: Callable, args: argparse.Namespace):
-    """``loader(args.config)`` collectively, then the size estimates against ``[limits]`` / ``--max-cells``."""
-    from fe2.config.limits import check_limits
-
-    with _collective(MPI.COMM_WORLD):
-        loaded = loader(args.config)
-        cfg = loaded[0] if isinstance(loaded, tuple) else loaded
-        check_limits(cfg.size_estimates(), cfg.limits, str(args.config), getattr(args, "max_cells", None))
-    fault_point("cli.loaded")  # the config is valid, no work done yet
-    return loaded
-
-
-def _progress(comm: MPI.Comm) -> Callable[[str], None]:
-    t0 = time.perf_counter()
-
-    def say(msg: str) -> None:
-        if comm.rank == 0:
-            print(f"[fe2 {time.perf_counter() - t0:7.1f}s] {msg}", flush=True)
-
-    return say
-
-
-def _cmd_homogenize(args: argparse.Namespace, comm: MPI.Comm) -> int:
-    from fe2.apps.homogenize.runner import print_effective_table, run_homogenization
-    from fe2.config import load_homogenize_config
-
-    cfg = _load(load_homogenize_config, args)
-    say = _progress(comm)
-    say(f"homogenize {args.config}: {cfg.physics}, BCs {', '.join(cfg.boundary_conditions)}, {comm.size} rank(s)")
-    with _petsc(cfg, args):
-        data = run_homogenization(cfg, comm, args.out, progress=say)
-    if comm.rank == 0:
-        print_effective_table(data)
-        for line in data.get("warnings", []):
-            print(line, flush=True)
-        print(
-            f"wrote {args.out}/result.json"
-            + (" and fields/ (open the .xdmf files in ParaView)" if data.get("fields") else "")
-        )
-    return 0
-
-
-def _cmd_bounds(args: argparse.Namespace, comm: MPI.Comm) -> int:
-    from fe2.apps.bounds import run_bounds_study
-    from fe2.apps.bounds.report import print_bounds_table
-    from fe2.config import load_bounds_config
-
-    cfg = _load(load_bounds_config, args)
-    say = _progress(comm)
-    say(f"bounds {args.config}: {cfg.physics} {cfg.dim}D, BCs {', '.join(cfg.boundary_conditions)}, "
-        f"{comm.size} rank(s); finished realizations in {args.out} are reused")
-    with _petsc(cfg, args):
-        summary = run_bounds_study(cfg, comm, args.out, progress=say, fresh=args.fresh)
-    if comm.rank == 0:
-        print_bounds_table(summary)
-        for line in summary.get("warnings", []):
-            print(line, flush=True)
-        print(f"wrote {args.out}/summary.json, statistics.csv, gaps.csv, fits.csv, realizations.csv and "
-              f"{', '.join(summary['files']['figures'])}")
-    return 0
-
-
-def _cmd_run(args: argparse.Namespace, comm: MPI.Comm) -> int:
-    from fe2.apps.run.runner import run_fe2
-    from fe2.config.run import load_run_config
-
-    cfg = _load(load_run_config, args)
-    say = _progress(comm)
-    say(f"run {args.config} on {comm.size} rank(s)" + (" (restart)" if args.restart else ""))
-    with _petsc(cfg, args):
-        result = run_fe2(cfg, comm, args.out, restart=args.restart, progress=say)
-    if comm.rank == 0:
-        verb = "left" if result.get("_finished_before") else "wrote"
-        print(f"{verb} {args.out}/result.json; open {args.out}/displacement.xdmf and stress.xdmf in ParaView")
-    return 0
-
-
-def _cmd_reduce(args: argparse.Namespace, comm: MPI.Comm) -> int:
-    from fe2.apps.reduce.runner import run_reduce
-    from fe2.config.reduce import load_reduce_config
-
-    cfg = _load(load_reduce_config, args)
-    say = _progress(comm)
-    say(f"reduce {args.config} on {comm.size} rank(s)")
-    with _petsc(cfg, args):
-        result = run_reduce(cfg, comm, args.out, progress=say)
-    if comm.rank == 0:
-        print(f"wrote {args.out}/reduced_rve.npz, reduced_rve.json and result.json: {result['n_modes']} modes, "
-              f"{result['ecm']['n_points']} cubature points")
-    return 0
-
-
-def _cmd_phasefield(args: argparse.Namespace, comm: MPI.Comm) -> int:
-    from fe2.apps.phasefield.runner import run_phasefield
-    from fe2.config.phasefield import load_phasefield_config
-
-    cfg = _load(load_phasefield_config, args)
-    say = _progress(comm)
-    say(f"phasefield {args.config}: {cfg.model}, {comm.size} rank(s)" + (" (restart)" if args.restart else ""))
-    with _petsc(cfg, args):
-        res = run_phasefield(cfg, comm, args.out, restart=args.restart, progress=say)
-    if comm.rank == 0:
-        print(f"free energy {res['energy_initial']:.6g} -> {res['energy_final']:.6g} in {res['steps']} steps; "
-              f"mass drift {res['mass_relative_drift']:.1e}")
-        print(f"wrote {args.out}/result.json, free_energy.csv/.png; open {args.out}/concentration.xdmf in ParaView")
-    return 0
-
-
-def _cmd_reactions(args: argparse.Namespace, comm: MPI.Comm) -> int:
-    from fe2.apps.reactions.runner import run_reactions
-    from fe2.config.reactions import load_reactions
-
-    cfg, network = _load(load_reactions, args)
-    say = _progress(comm)
-    say(f"reactions {args.config}: {cfg.mode}, {network.n_species} species, {network.n_reactions} reactions, "
-        f"{comm.size} rank(s)")
-    with _petsc(cfg, args):
-        res = run_reactions(cfg, network, comm, args.out, progress=say)
-    if comm.rank == 0:
-        print(f"wrote {args.out}/" + ", ".join(res["files"]))
-    return 0
-
-
-def _cmd_darcy(args: argparse.Namespace, comm: MPI.Comm) -> int:
-    from fe2.apps.darcy.runner import run_darcy
-    from fe2.config.darcy import load_darcy_config
-
-    cfg = _load(load_darcy_config, args)
-    say = _progress(comm)
-    say(f"darcy {args.config}: {cfg.domain.kind}, {cfg.formulation} formulation, "
-        f"K from {'micro Stokes cells' if cfg.permeability else 'tissue data'}, {comm.size} rank(s)")
-    with _petsc(cfg, args):
-        res = run_darcy(cfg, comm, args.out, progress=say)
-    if comm.rank == 0:
-        a = res["darcy"]["audit"]
-        print(f"fluid balance [m^3/s per unit depth in 2D]: Starling inflow {a['starling_inflow']:.4e}, "
-              f"lymphatic drainage {a['lymphatic_drainage']:.4e}, boundary outflow {a['boundary_outflow']:.4e}, "
-              f"relative residual {a['relative_residual']:.1e}")
-        print(f"wrote {args.out}/" + ", ".join(res["files"]) + " (open fields.bp in ParaView)")
-    return 0
-
-
-def _cmd_scales(args: argparse.Namespace, comm: MPI.Comm) -> int:
-    from fe2.apps.scales.coupling import decide_coupling
-    from fe2.io.results import write_json_atomic
-
-    d = decide_coupling(args.ell, args.L, args.tau, args.T, nonlinear=args.nonlinear,
-                        space_max=args.space_max, time_max=args.time_max)
-    if comm.rank == 0:
-        print(d.report())
-    if args.out:
-        write_json_atomic(f"{args.out}/scales.json", d.to_dict(), comm)
-    return 0
+from fe2.solvers.options import PREFIXES, split_petsc_args
 
 
 @dataclass(frozen=True)
@@ -262,11 +90,23 @@ COMMANDS: tuple[Command, ...] = (
             "or reaction–diffusion on a rectangle", _cmd_reactions, "docs/reactions.md and docs/config.md",
             "output folder (CSV time series, PNG plots, result.json, XDMF)",
             load="fe2.config.reactions:load_reactions"),
+    Command("identify", "identifiability of reaction-network parameters: structural (sensitivity rank, "
+            "observability rank) and practical (profile likelihood), calibration vs validation data",
+            _cmd_identify, "docs/identifiability.md",
+            "output folder (result.json, profile_*.png, fit.png, synthetic CSV data)",
+            load="fe2.config.identify:load_identify"),
     Command("darcy", "tissue perfusion: Darcy flow with Starling exchange, K from tissue data or "
             "micro Stokes cells, conservation audit, solute transport", _cmd_darcy, "docs/darcy.md",
             "output folder (fields.bp, result.json, profile.csv/.png)", load="fe2.config.darcy:load_darcy_config"),
+    Command("uq", "uncertainty study over any fe2 command: Sobol' indices, Morris, polynomial chaos, "
+            "aleatory/epistemic variance split", _cmd_uq, "docs/uq.md",
+            "output folder (samples/*.jsonl, PNG, result.json)",
+            restart="continue the study in --out: finished samples are kept, the others run",
+            load="fe2.config.uq:load_uq_config"),
     Command("scales", "sequential vs concurrent coupling from the length and time scale ratios", _cmd_scales,
             None, "optional folder for scales.json", add_arguments=_scales_arguments),
+    Command("init", "write a commented template config of a command (from its schema; it validates)",
+            run_init, None, "file to write (default: print it)", add_arguments=init_arguments),
 )
 
 PETSC_EPILOG = (
@@ -329,17 +169,18 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action=_VersionAction, help="print the versions of fe2 and its stack, exit")
     sub = parser.add_subparsers(dest="command", required=True)
     for cmd in COMMANDS:
-        p = sub.add_parser(cmd.name, help=cmd.help, description=cmd.help, epilog=PETSC_EPILOG)
-        if cmd.config_doc is not None:
+        conf = cmd.config_doc is not None  # a command with a config: its --help lists the config's keys
+        p = sub.add_parser(cmd.name, help=cmd.help, description=cmd.help, epilog=PETSC_EPILOG, add_help=not conf)
+        if conf:
+            p.add_argument("-h", "--help", action=ConfigHelp, epilog=PETSC_EPILOG, help="this help and the config keys")
             p.add_argument("config", help=f"TOML file (see {cmd.config_doc})")
             p.add_argument("--max-cells", type=_positive_float, metavar="N",
                            help="largest mesh (cells) this run may build; wins over [limits] max_cells (2e6)")
         if cmd.add_arguments is not None:
             cmd.add_arguments(p)
-        p.add_argument("--out", help=cmd.out_help + (" (required unless --check)" if cmd.config_doc else ""))
-        if cmd.config_doc is not None:
-            p.add_argument("--check", action="store_true",
-                           help="validate the config, estimate the mesh sizes, print the plan; write nothing")
+        p.add_argument("--out", help=cmd.out_help + (" (required unless --check)" if conf else ""))
+        if conf:
+            p.add_argument("--check", action="store_true", help="validate, estimate sizes, print the plan only")
         if cmd.restart:
             p.add_argument("--restart", action="store_true", help=cmd.restart)
         if cmd.fresh:
@@ -448,7 +289,7 @@ def _report(comm: MPI.Comm, line: str, code: int, collective: bool = False, erro
         return code
     if comm.rank != 0:
         time.sleep(0.5)  # let rank 0 report a collective error first
-        line = line.replace("fe2: error:", f"fe2: error (rank {comm.rank}):", 1)
+        line = line.replace("fe2: error:", f"fe2: error (rank {comm.rank}):")
     abort_job(comm, line, code)  # a peer may be waiting in a collective: end the job, never hang
     return code
 
@@ -483,12 +324,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                              f"(see fe2 {row.name} --help)")
         if getattr(args, "check", False):
             return _check(args, comm)
-        if getattr(args, "out", None):
+        if getattr(args, "out", None) and args.command != "init":  # init's --out is a file
             with _collective():
                 prepare_out_dir(args.out, comm, keep_results=bool(getattr(args, "restart", False)))
         return args.func(args, comm)
-    except Fe2Error as err:
-        return _report(comm, f"fe2: error: {err}", err.exit_code, collective=err.collective, errors=errors)
+    except Fe2Error as err:  # one line per problem (a config with several errors lists them all)
+        lines = "\n".join(f"fe2: error: {line}" for line in str(err).splitlines() or [""])
+        return _report(comm, lines, err.exit_code, collective=err.collective, errors=errors)
     except (Interrupted, KeyboardInterrupt) as err:
         signum = err.signum if isinstance(err, Interrupted) else signal.SIGINT
         name = signal.Signals(signum).name

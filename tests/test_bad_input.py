@@ -27,6 +27,8 @@ import pytest
 from mpi4py import MPI
 
 from fe2.cli import main
+from fe2.config import load_homogenize_config
+from fe2.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]
 CFG = ROOT / "demos" / "configs"
@@ -45,6 +47,7 @@ BASES = [
     ("reactions", "reactions/spatial_reversible_binding.toml"),
     ("darcy", "darcy/isolated_tumour.toml"),
     ("darcy", "darcy/tumour_micro_k.toml"),
+    ("identify", "identify/two_compartment.toml"),
 ]
 #: keys that name files, made absolute when a case is written elsewhere
 PATH_KEYS = {("geometry", "path"), ("domain", "file"), ("network",), ("sbml",)}
@@ -111,6 +114,7 @@ class Case:
     expect: str  # a substring of the error line (the key, the file)
     code: int = 2
     args: tuple[str, ...] = ()
+    lines: int = 1  # error lines: one per problem (an empty file misses every required key)
 
 
 def _walk(data, path=()):
@@ -220,10 +224,10 @@ HAND: list[Case] = [
     # files and the command line
     Case("file:missing", "homogenize", lambda: None, "config file not found", args=("MISSING",)),
     Case("file:binary", "homogenize", lambda: b"\x89PNG\r\n\x1a\n\x00\xff\xfe", "not a text (UTF-8) TOML file"),
-    Case("file:empty", "homogenize", lambda: "", "physics"),
+    Case("file:empty", "homogenize", lambda: "", "physics", lines=3),  # physics, geometry, materials
     Case("file:bad-toml", "homogenize", lambda: "physics = [\n", "invalid TOML"),
     Case("file:duplicate-key", "homogenize", _append(HOM, '\n["geometry"]\n"mesh_size" = 0.1\n'), "invalid TOML"),
-    Case("file:table-is-a-number", "run", lambda: "macro = 3\n", "macro"),
+    Case("file:table-is-a-number", "run", lambda: "macro = 3\n", "macro", lines=3),  # macro; loading, rve missing
     Case("cli:unknown-flag", "homogenize", _with(HOM), "--frobnicate", args=("--frobnicate",)),
     Case("cli:max-cells-negative", "phasefield", _with(PF), "--max-cells", args=("--max-cells", "-5")),
     Case("cli:max-cells-text", "phasefield", _with(PF), "--max-cells", args=("--max-cells", "lots")),
@@ -418,10 +422,32 @@ def test_bad_input_is_one_line_naming_the_key(case: Case, shared_tmp_path, capsy
     err = capsys.readouterr().err.strip().splitlines()
     assert code == case.code, (code, err)
     if comm.rank == 0:
-        assert len(err) == 1, err
-        assert err[0].startswith("fe2: error:") and case.expect in err[0], err
+        assert len(err) == case.lines, err
+        assert all(line.startswith("fe2: error:") for line in err) and case.expect in err[0], err
     else:
         assert err == []
     if case.id.startswith("cli:") or case.id == "scales:text" or "--restart" in case.args:
         return  # argparse rejected the command line (no run started), or --restart keeps the run's result
     assert not (out / "result.json").exists()
+
+
+def test_every_validation_error_is_listed_on_its_own_line(shared_tmp_path, capsys):
+    """Three problems in one file: three lines, each naming its key (none hidden behind '(+N more)');
+    the misspelt key with its suggestion first, the required key it stands for not reported missing."""
+    cfg = shared_tmp_path / "three.toml"
+    if MPI.COMM_WORLD.rank == 0:
+        cfg.write_text('physics = "elasticity"\nboundary_conditions = ["kubc", "bogus"]\n'
+                       '[geometry]\nkind = "square_array"\nvolume_fracton = 0.3\nmesh_size = -1\n'
+                       '[materials.matrix]\nyoung = 1.0\npoisson = 0.3\n')
+    MPI.COMM_WORLD.Barrier()
+    if MPI.COMM_WORLD.rank == 0:
+        with pytest.raises(ConfigError) as info:
+            load_homogenize_config(cfg)
+        lines = str(info.value).splitlines()
+        assert [line.split(": ")[1] for line in lines] == [
+            "geometry.volume_fracton", "boundary_conditions.1", "geometry.mesh_size"]
+        assert "did you mean 'volume_fraction'?" in lines[0] and "more)" not in str(info.value)
+    assert main(["homogenize", str(cfg), "--check"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    if MPI.COMM_WORLD.rank == 0:
+        assert len(err) == 3 and all(line.startswith("fe2: error: ") for line in err), err

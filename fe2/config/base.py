@@ -1,9 +1,10 @@
 """The strict base of every config, TOML loading, one-line errors and path resolution.
 
 Every problem (unknown key, wrong type, value out of range, missing file) is a
-:class:`~fe2.errors.ConfigError` whose message is one line naming the file and
-the offending key, e.g. ``rve.toml: geometry.mesh_size: Input should be greater than 0``.
-The full schema is documented in ``docs/config.md``.
+:class:`~fe2.errors.ConfigError` whose message has one line per problem, each naming the file and
+the offending key, e.g. ``rve.toml: geometry.mesh_size: Input should be greater than 0``
+(several problems of one file: one such line each, none hidden). The full schema is documented
+in ``docs/config.md``.
 """
 
 from __future__ import annotations
@@ -101,46 +102,129 @@ def _key_names(model: Any) -> set[str]:
     return names
 
 
-def _suggestion(key: str, model: Any) -> str:
-    """`` (did you mean 'mesh_size'?)`` for a misspelt key close to a key of ``model`` (difflib, ratio ≥ 0.75)."""
+def _leaves(tp) -> list:
+    """The member types of ``tp`` with unions, Optional and Annotated flattened (models and containers)."""
+    import typing
+
+    origin = typing.get_origin(tp)
+    if origin is typing.Annotated:
+        return _leaves(typing.get_args(tp)[0])
+    if origin is typing.Union or type(tp).__name__ == "UnionType":
+        return [leaf for arg in typing.get_args(tp) for leaf in _leaves(arg)]
+    return [tp]
+
+
+def _models_at(model: Any, loc: tuple) -> list[type[BaseModel]]:
+    """The models whose keys sit at pydantic location ``loc`` under ``model`` (union labels skipped)."""
+    import typing
+
+    current = _leaves(model)
+    for p in loc:
+        nxt = []
+        for tp in current:
+            origin = typing.get_origin(tp)
+            if isinstance(tp, type) and issubclass(tp, BaseModel) and isinstance(p, str):
+                for name, f in tp.model_fields.items():
+                    if p in (name, f.alias):
+                        nxt += _leaves(f.annotation)
+            elif origin in (list, tuple) and isinstance(p, int):
+                nxt += [leaf for arg in typing.get_args(tp) if arg is not Ellipsis for leaf in _leaves(arg)]
+            elif origin is dict and isinstance(p, str):
+                nxt += _leaves(typing.get_args(tp)[1])
+        if nxt:  # else p is a union label (a tag or validator name): stay
+            current = nxt
+    return [tp for tp in current if isinstance(tp, type) and issubclass(tp, BaseModel)]
+
+
+def _suggestion(key: str, model: Any, parent: tuple = ()) -> str:
+    """`` (did you mean 'mesh_size'?)`` for a misspelt key close to a key of the table it was written in
+    (the models at ``parent`` under ``model``; all keys of ``model`` when that table cannot be resolved;
+    difflib, ratio ≥ 0.75).
+    """
     import difflib
 
     if model is None:
         return ""
-    close = difflib.get_close_matches(key, sorted(_key_names(model)), n=1, cutoff=0.75)
+    here = _models_at(model, parent)
+    names = ({f.alias or n for m in here for n, f in m.model_fields.items()} if here else _key_names(model))
+    close = difflib.get_close_matches(key, sorted(names), n=1, cutoff=0.75)
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
-def _describe(err: ValidationError, data=None, model: Any = None) -> tuple[str, str]:
-    """``(dotted key, message)`` of the error to report (see :func:`_format_validation_error`)."""
-    errors = err.errors()
-    # An unknown key (typo) usually also makes a required key "missing": report the typo. Otherwise
-    # the most specific error: for a union (``int | list[int]``, ``float | table``) pydantic reports
-    # every branch, and the deepest location is the one of the branch the input was written for.
-    first = next((e for e in errors if e["type"] == "extra_forbidden"), None)
-    if first is None:
-        first = max(errors, key=lambda e: len(e["loc"]))
-    loc = _user_loc(first["loc"], data, first["type"] == "missing")
-    msg = first["msg"]
-    if first["type"] == "extra_forbidden":
-        msg = "unknown key" + (_suggestion(str(first["loc"][-1]), model) if first["loc"] else "")
-    elif first["type"] == "value_error":
-        msg = msg.removeprefix("Value error, ")
-    more = f" (+{len(errors) - 1} more)" if len(errors) > 1 else ""
-    return loc, msg + more
+def _union_site(loc: tuple, data, missing: bool = False) -> tuple[tuple, object] | None:
+    """``(site, branch)`` where ``loc`` first passes a union-member label that pydantic inserted
+    (a part that is not a key or index of the input), or None.
+    """
+    cur = data
+    for i, p in enumerate(loc):
+        if isinstance(cur, dict) and p in cur:
+            cur = cur[p]
+        elif isinstance(cur, list) and isinstance(p, int) and 0 <= p < len(cur):
+            cur = cur[p]
+        elif not (missing and i == len(loc) - 1):  # the last part of a 'missing' error: a key absent
+            return tuple(loc[:i]), p
+        else:
+            return None
+    return None
+
+
+def _relevant(errors: list, data) -> list:
+    """The errors to report, in pydantic's order.
+
+    For a union (``int | list[int]``, ``float | table``) pydantic reports every branch: only the
+    branch with the deepest error (the one the input was written for) is kept. A required key
+    reported missing where an unknown key of the same table is a close misspelling of it is the
+    typo's doing: only the typo is reported.
+    """
+    best: dict[tuple, tuple[int, object]] = {}
+    for e in errors:
+        site = _union_site(e["loc"], data, e["type"] == "missing")
+        if site is not None:
+            depth = len(e["loc"])
+            if site[0] not in best or depth > best[site[0]][0]:
+                best[site[0]] = (depth, site[1])
+    kept = []
+    for e in errors:
+        site = _union_site(e["loc"], data, e["type"] == "missing")
+        if site is None or best[site[0]][1] == site[1]:
+            kept.append(e)
+    return kept
+
+
+def _describe_all(err: ValidationError, data=None, model: Any = None) -> list[tuple[str, str]]:
+    """``(dotted key, message)`` of every problem of ``err`` (see :func:`_relevant`), unknown keys first."""
+    errors = _relevant(err.errors(), data)
+    errors.sort(key=lambda e: e["type"] != "extra_forbidden")  # stable: the typos first
+    out: list[tuple[str, str]] = []
+    suggested: set[tuple[str, str]] = set()  # (parent key, suggested name) of the typos
+    for e in errors:
+        loc = _user_loc(e["loc"], data, e["type"] == "missing")
+        msg = e["msg"]
+        if e["type"] == "extra_forbidden":
+            hint = _suggestion(str(e["loc"][-1]), model, tuple(e["loc"][:-1])) if e["loc"] else ""
+            msg = "unknown key" + hint
+            if hint:
+                suggested.add((loc.rpartition(".")[0], hint.split("'")[1]))
+        elif e["type"] == "missing" and tuple(loc.rpartition(".")[::2]) in suggested:
+            continue  # the required key the typo above stands for
+        elif e["type"] == "value_error":
+            msg = msg.removeprefix("Value error, ")
+        if (loc, msg) not in out:
+            out.append((loc, msg))
+    return out or [("", str(err).splitlines()[0])]
 
 
 def _format_validation_error(err: ValidationError, source: str, data=None, model: Any = None) -> str:
-    loc, msg = _describe(err, data, model)
-    return f"{source}: {loc + ': ' if loc else ''}{msg}"
+    return "\n".join(f"{source}: {loc + ': ' if loc else ''}{msg}" for loc, msg in _describe_all(err, data, model))
 
 
 def nested_error(err: ValidationError, prefix: str, data=None, model: Any = None) -> str:
-    """One-line message of a table validated on its own (e.g. ``materials.fibre``): ``prefix.key: message``;
-    ``model`` (a model class or a union of them): where a misspelt key's suggestion is looked up.
+    """The message of a table validated on its own (e.g. ``materials.fibre``): one line
+    ``prefix.key: message`` per problem; ``model`` (a model class or a union of them): where a
+    misspelt key's suggestion is looked up.
     """
-    loc, msg = _describe(err, data, model)
-    return f"{prefix}.{loc}: {msg}" if loc else f"{prefix}: {msg}"
+    return "\n".join(f"{prefix}.{loc}: {msg}" if loc else f"{prefix}: {msg}"
+                     for loc, msg in _describe_all(err, data, model))
 
 
 def parse_config[M: BaseModel](data: dict, model: type[M], source: str = "config") -> M:

@@ -51,6 +51,13 @@ Example::
 
     [output]
     profile_points = 101             # radial profile samples (tumour_in_host only)
+
+    [solver]                         # optional: goal-oriented (DWR) error estimate of one QoI (primal, steady)
+    error_estimate = true
+    qoi = "outflow"                  # or "starling_inflow"
+    qoi_boundary = "outer"           # a pressure boundary (default: the first one)
+    target_error = 1e-3              # optional: refine adaptively until |eta| / |J_h + eta| <= this
+    max_refinements = 10
 """
 
 from __future__ import annotations
@@ -178,6 +185,23 @@ class OutputSpec(_Strict):
     profile_points: PositiveInt = 101
 
 
+class DarcySolverSpec(_Strict):
+    """``[solver]``: the goal-oriented (dual-weighted residual) error estimate of one quantity of interest
+    (:mod:`fe2.physics.darcy.goal_error`); ``target_error`` (relative, implies the estimate) refines the mesh
+    adaptively (:mod:`fe2.physics.darcy.adaptivity`) until |η| / |J_h + η| <= target_error.
+    """
+
+    error_estimate: bool = False
+    qoi: Literal["outflow", "starling_inflow"] = "outflow"
+    qoi_boundary: str | None = None
+    target_error: PositiveFloat | None = None
+    max_refinements: PositiveInt = 10
+
+    @property
+    def estimate(self) -> bool:
+        return self.error_estimate or self.target_error is not None
+
+
 class DarcyConfig(CommandConfig):
     formulation: Literal["mixed", "primal"] = "mixed"
     degree: Literal[1, 2] = 1
@@ -188,6 +212,7 @@ class DarcyConfig(CommandConfig):
     solute: SoluteSpec | None = None
     transient: TransientSpec | None = None
     output: OutputSpec = Field(default_factory=OutputSpec)
+    solver: DarcySolverSpec = Field(default_factory=DarcySolverSpec)
 
     @model_validator(mode="after")
     def _consistent(self):
@@ -207,7 +232,34 @@ class DarcyConfig(CommandConfig):
             for b in self.boundary:
                 if b.flux not in (None, 0.0):
                     raise ValueError(f"boundary {b.name!r}: a non-zero flux needs formulation = 'primal'")
+        self._check_solver()
         return self
+
+    def _check_solver(self) -> None:
+        sol = self.solver
+        if not sol.estimate:
+            return
+        if self.formulation != "primal":
+            raise ValueError("solver.error_estimate / target_error need formulation = 'primal'")
+        if self.permeability is not None or self.transient is not None:
+            raise ValueError("solver.error_estimate / target_error: steady runs with tissue K only "
+                             "(no [permeability], no [transient])")
+        pressure = [b.name for b in self.boundary if b.pressure is not None]
+        if sol.qoi == "outflow":
+            if not pressure:
+                raise ValueError("solver.qoi = 'outflow' needs a [[boundary]] with a pressure")
+            if sol.qoi_boundary is not None and sol.qoi_boundary not in pressure:
+                raise ValueError(f"solver.qoi_boundary must be one of the pressure boundaries {pressure}, "
+                                 f"got {sol.qoi_boundary!r}")
+        if (sol.target_error is not None and isinstance(self.domain, TumourDomainSpec)
+                and self.domain.geometry_order != 1):
+            raise ValueError("solver.target_error (adaptive refinement) needs domain.geometry_order = 1")
+
+    def qoi_boundary_name(self) -> str | None:
+        """The boundary of the outflow QoI: ``solver.qoi_boundary`` or the first pressure boundary."""
+        if self.solver.qoi != "outflow":
+            return None
+        return self.solver.qoi_boundary or next(b.name for b in self.boundary if b.pressure is not None)
 
     def size_estimates(self) -> list[tuple[str, float | None]]:
         """The disc/ball of the domain at ``mesh_size`` (the tumour at ``tumour_mesh_size``), the Stokes cell."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, PositiveFloat
+from pydantic import Field, PositiveFloat, model_validator
 
 from fe2.config.base import CommandConfig, _Strict, load_toml, parse_config, resolve_file
 from fe2.config.run import RVEConfig
@@ -44,6 +44,14 @@ class ReduceConfig(CommandConfig):
     rve: RVEConfig
     training: TrainingSpec = TrainingSpec()
     reduction: ReductionSpec = ReductionSpec()
+
+    @model_validator(mode="after")
+    def _reducible_laws(self):
+        for name, spec in self.rve.materials.items():
+            if getattr(spec, "model", None) == "cauchy_born":
+                raise ValueError(f"rve.materials.{name}: cauchy_born phases are not reduced (their potential is "
+                                 "not part of the checked parameters); use j2, elastic or neo_hookean")
+        return self
 
     def size_estimates(self) -> list[tuple[str, float | None]]:
         from fe2.config.limits import rve_cells

@@ -13,6 +13,7 @@ from typing import Annotated, Literal
 from pydantic import Field, PositiveFloat, model_validator
 
 from fe2.config.base import CommandConfig, _Strict, load_toml, parse_config, resolve_file
+from fe2.config.cauchy_born import LATTICE_DIM, CauchyBornLawSpec
 from fe2.config.rve import Geometry, MshGeometry
 from fe2.errors import ConfigError
 
@@ -98,7 +99,9 @@ class NeoHookeanLawSpec(_Strict):
     poisson: float = Field(gt=-1.0, lt=0.5)
 
 
-LawSpec = Annotated[ElasticLawSpec | J2LawSpec | NeoHookeanLawSpec, Field(discriminator="model")]
+LawSpec = Annotated[ElasticLawSpec | J2LawSpec | NeoHookeanLawSpec | CauchyBornLawSpec, Field(discriminator="model")]
+#: the finite-strain laws (F -> P); an RVE does not mix them with small-strain ones
+FINITE_STRAIN_LAWS = (NeoHookeanLawSpec, CauchyBornLawSpec)
 
 
 class RVEConfig(_Strict):
@@ -115,9 +118,10 @@ class RVEConfig(_Strict):
 
     @model_validator(mode="after")
     def _one_kinematics(self):
-        finite = [isinstance(m, NeoHookeanLawSpec) for m in self.materials.values()]
+        finite = [isinstance(m, FINITE_STRAIN_LAWS) for m in self.materials.values()]
         if any(finite) and not all(finite):
-            raise ValueError("materials: neo_hookean (finite strain) cannot be mixed with small-strain models")
+            raise ValueError("materials: neo_hookean / cauchy_born (finite strain) cannot be mixed with "
+                             "small-strain models")
         return self
 
 
@@ -128,13 +132,25 @@ class RunOutputConfig(_Strict):
     micro_points: list[list[float]] = []
 
 
+class RunSolverConfig(_Strict):
+    """``[solver]``: ``error_estimate = true`` adds the goal-oriented (DWR) error estimate of the monitored
+    reaction force after the last load step (:mod:`fe2.macro.reaction_error`; linear micro models only).
+    """
+
+    error_estimate: bool = False
+
+
 class RunConfig(CommandConfig):
     """``fe2 run`` input."""
 
     macro: MacroConfig
     loading: LoadingConfig
-    rve: RVEConfig
+    #: FE²: an RVE at every macro point; or (exactly one of the two) a single-scale ``[material]``
+    rve: RVEConfig | None = None
+    #: single scale: one constitutive law at every macro point (e.g. a Cauchy–Born crystal)
+    material: LawSpec | None = None
     output: RunOutputConfig = RunOutputConfig()
+    solver: RunSolverConfig = RunSolverConfig()
 
     @property
     def dim(self) -> int:
@@ -144,6 +160,13 @@ class RunConfig(CommandConfig):
     @model_validator(mode="after")
     def _fits_the_domain(self):
         dim, d = self.dim, self.macro.domain
+        if (self.rve is None) == (self.material is None):
+            raise ValueError("give exactly one of [rve] (FE²) and [material] (a single-scale law)")
+        for key, law in ([("material", self.material)] if self.material is not None else []) + (
+                [(f"rve.materials.{k}", v) for k, v in self.rve.materials.items()] if self.rve is not None else []):
+            if isinstance(law, CauchyBornLawSpec) and LATTICE_DIM[law.lattice] != dim:
+                raise ValueError(f"{key}.lattice: {law.lattice!r} is a {LATTICE_DIM[law.lattice]}D lattice, the "
+                                 f"{d.kind} domain is {dim}D")
         names = (("left", "bottom", "right", "top", "hole") if dim == 2 else
                  ("xmin", "xmax", "ymin", "ymax", "zmin", "zmax"))
         if isinstance(d, PlateWithHole) and not d.radius < min(d.width, d.height):
@@ -165,6 +188,12 @@ class RunConfig(CommandConfig):
         for i, pt in enumerate(self.output.micro_points):
             if len(pt) != dim:
                 raise ValueError(f"output.micro_points[{i}]: needs {dim} coordinates for the {dim}D domain")
+        if self.solver.error_estimate:
+            if self.loading.monitor is None:
+                raise ValueError("solver.error_estimate needs a loading.monitor (the reaction it estimates)")
+            if not all(isinstance(m, ElasticLawSpec) for m in self.rve.materials.values()):
+                raise ValueError("solver.error_estimate needs linear micro models (every rve.materials model "
+                                 "'elastic')")
         return self
 
     def size_estimates(self) -> list[tuple[str, float | None]]:
@@ -178,8 +207,11 @@ class RunConfig(CommandConfig):
             macro = unstructured_cells(d.width * d.height - math.pi * d.radius**2 / 4, d.mesh_size, 2)
         else:
             macro = unstructured_cells(math.prod(d.lengths), d.mesh_size, 3)
+        out: list[tuple[str, float | None]] = [("macro.domain.mesh_size", macro)]
+        if self.rve is None:
+            return out
         rve = rve_cells(self.rve.geometry)
-        out: list[tuple[str, float | None]] = [("macro.domain.mesh_size", macro), ("rve.geometry.mesh_size", rve)]
+        out.append(("rve.geometry.mesh_size", rve))
         if rve is not None and not all(isinstance(m, ElasticLawSpec) for m in self.rve.materials.values()):
             points = macro * (1 if self.macro.degree == 1 else self.dim + 1)  # quadrature points per cell
             out.append(("micro:macro.domain.mesh_size x rve.geometry.mesh_size (points x RVE cells)", points * rve))
@@ -190,15 +222,15 @@ def load_run_config(path: str | Path) -> RunConfig:
     """Load and validate an ``fe2 run`` TOML file (relative RVE mesh paths resolve against the file)."""
     p = Path(path)
     cfg = parse_config(load_toml(p), RunConfig, str(p))
-    g = cfg.rve.geometry
-    if isinstance(g, MshGeometry):
+    if cfg.rve is not None and isinstance(cfg.rve.geometry, MshGeometry):
+        g = cfg.rve.geometry
         mesh_path = resolve_file(p, g.path, "rve.geometry.path", "mesh file")
         rve = cfg.rve.model_copy(update={"geometry": g.model_copy(update={"path": str(mesh_path)})})
         cfg = cfg.model_copy(update={"rve": rve})
-    if cfg.rve.reduced is not None:
+    if cfg.rve is not None and cfg.rve.reduced is not None:
         rom = resolve_file(p, Path(cfg.rve.reduced) / "reduced_rve.json", "rve.reduced",
                            "reduced RVE (fe2 reduce output)")
         cfg = cfg.model_copy(update={"rve": cfg.rve.model_copy(update={"reduced": str(rom.parent)})})
-    elif cfg.rve.reduced_indicator is not None:
+    elif cfg.rve is not None and cfg.rve.reduced_indicator is not None:
         raise ConfigError(f"{p}: rve.reduced_indicator: needs rve.reduced (a reduced RVE folder)")
     return cfg

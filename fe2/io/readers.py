@@ -1,11 +1,20 @@
 """Reading a run's outputs back from Python: :func:`open_results`.
 
 A command's output folder holds ``result.json`` (written last: its presence means the run
-finished), CSV tables with their units in the headers, and field time series. Every time
-series of ``fe2 run`` and ``fe2 phasefield`` is written twice by :class:`fe2.io.series.FieldSeries`:
-as XDMF (``<name>.xdmf``, for ParaView) and as a VTK XML collection (``<name>.pvd`` over
-``series/*.vtu``/``.pvtu``), which pyvista reads natively — the XDMF reader of VTK 9.7 (pyvista
-0.49) crashes on dolfinx's XDMF files, so the readers here use the VTK files only.
+finished), CSV tables with their units in the headers, and field files. Every field file of every
+command is written twice: for ParaView (XDMF or VTX ``.bp``) and as a VTK XML collection
+(``.pvd`` over ``.vtu``/``.pvtu`` pieces, :func:`fe2.io.fields.write_vtk`), which pyvista reads
+natively — the XDMF reader of VTK 9.7 (pyvista 0.49) crashes on dolfinx's XDMF files and the venv
+has no h5py/adios2, so the readers here use the VTK files only. The series, by command:
+
+=====================  ==========================================================================
+``fe2 run``            ``displacement``, ``stress`` (``stress_voigt`` or ``first_piola`` and the
+                       material's scalar fields), ``micro_point<k>`` (RVE ``u``, ``fluctuation``, ...)
+``fe2 phasefield``     ``concentration`` (and the other fields of the model)
+``fe2 homogenize``     ``fields/<bc>_<case>`` (``u``, ``fluctuation``, cell data ``phase``)
+``fe2 darcy``          ``fields`` (``p``, ``u``, ... interpolated into DG_k)
+``fe2 reactions``      ``species`` (spatial mode: one field per species)
+=====================  ==========================================================================
 
 ::
 
@@ -16,6 +25,7 @@ as XDMF (``<name>.xdmf``, for ParaView) and as a VTK XML collection (``<name>.pv
     res.times("stress")                       # [0.25, 0.5, ...]
     grid = res.field("stress")                # last frame: a pyvista UnstructuredGrid
     grid.cell_data["stress_voigt"]
+    res.phase_names                           # {1: "matrix", 2: "fibre"} (result.json phase_tags)
 """
 
 from __future__ import annotations
@@ -39,7 +49,8 @@ class Results:
         folder: the output folder.
         result: ``result.json`` as a dict (``{}`` while the run has not finished).
         tables: per CSV file (its stem): column header (with its unit) -> values (float where numeric).
-        series: field series name -> its VTK collection (``<name>.pvd``).
+        series: field series name -> its VTK collection (``<name>.pvd``; files in a subfolder
+            are named with it, e.g. ``fields/periodic_E11``).
     """
 
     folder: Path
@@ -51,6 +62,13 @@ class Results:
     def finished(self) -> bool:
         """Whether ``result.json`` is there (it is written last)."""
         return bool(self.result)
+
+    @property
+    def phase_names(self) -> dict[int, str]:
+        """Phase tag (the integer of the ``phase`` cell data) -> phase name of the config, from
+        ``result.json``'s ``phase_tags`` (``{}`` for a command without phases).
+        """
+        return {int(tag): name for name, tag in self.result.get("phase_tags", {}).items()}
 
     def _reader(self, name: str):
         import pyvista as pv
@@ -77,9 +95,12 @@ class Results:
         ghost = data.cell_data.get("vtkGhostType")
         if ghost is not None and np.any(ghost):  # a parallel run's pieces may overlap by ghost cells
             data = data.extract_cells(np.flatnonzero(ghost == 0))
-        # the pieces of a parallel run repeat their shared nodes: merge coincident points (tolerance
-        # 1e-12 relative to the bounding box; a serial frame has none to merge)
-        return data.clean(tolerance=1e-12)
+        # the pieces of a parallel run repeat their shared nodes: merge coincident points (pyvista's
+        # tolerance is absolute: 1e-12 of the bounding-box diagonal; a serial frame has none to merge;
+        # coincident points carry equal values of the continuous fields fe2 writes, so averaging them
+        # changes nothing)
+        size = float(np.linalg.norm(np.ptp(data.points, axis=0))) if data.n_points else 1.0
+        return data.clean(tolerance=1e-12 * (size or 1.0))
 
 
 def _read_table(path: Path) -> dict[str, np.ndarray]:
@@ -117,8 +138,8 @@ def open_results(folder: str | Path) -> Results:
             bare = name.split(" [", 1)[0]
             table.setdefault(bare, table[name])
         res.tables[csv_path.stem] = table
-    for pvd in sorted(out.glob("*.pvd")):
-        res.series[pvd.stem] = pvd
+    for pvd in sorted([*out.glob("*.pvd"), *out.glob("fields/*.pvd")]):
+        res.series[pvd.relative_to(out).with_suffix("").as_posix()] = pvd
     return res
 
 

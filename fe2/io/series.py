@@ -81,6 +81,8 @@ class FieldSeries:
         """Write frame ``number``: the mesh and ``functions`` at time ``t`` (collective on ``comm``), closed."""
         from dolfinx import io
 
+        from fe2.io.fields import write_vtk
+
         if self.comm.rank == 0:
             self.folder.mkdir(parents=True, exist_ok=True)
         self.comm.Barrier()
@@ -93,23 +95,32 @@ class FieldSeries:
                 fault_point("series.frame")  # inside a frame: part of its functions written
             xdmf.close()
             # the same frame as VTK XML (what pyvista reads; the XDMF reader of VTK 9.7 crashes on these files)
-            with io.VTKFile(self.comm, self.vtk_frame_path(number), "w") as vtk:
-                vtk.write_function(list(functions), t)
+            write_vtk(self.vtk_frame_path(number), functions, t)
         except BaseException as err:
             if self.comm.size > 1:  # a peer may be inside a collective HDF5 write: closing would hang too
                 abort_job(self.comm, f"fe2: error (rank {self.comm.rank}): writing {path} failed "
                                      f"({type(err).__name__}: {err}); the job is aborted", 3)
             raise
 
+    def _on_root(self, work) -> None:
+        """``work()`` on rank 0; its error is raised on every rank (no peer is left in a collective)."""
+        failure = None
+        if self.comm.rank == 0:
+            try:
+                work()
+            except (OutputError, OSError) as err:
+                failure = f"{err}" if isinstance(err, OutputError) else f"{type(err).__name__}: {err}"
+        failure = self.comm.bcast(failure, root=0)
+        if failure is not None:
+            raise OutputError(failure)
+
     def commit(self, upto: int | None = None) -> None:
         """Rewrite the index atomically over the frames ``<= upto`` (all frames: ``None``). Collective."""
-        if self.comm.rank == 0:
-            self._write_index([n for n in self.frames() if upto is None or n <= upto])
-        self.comm.Barrier()
+        self._on_root(lambda: self._write_index([n for n in self.frames() if upto is None or n <= upto]))
 
     def truncate(self, keep_upto: int) -> None:
         """Restart: remove the frames after ``keep_upto`` (a killed run's) and rewrite the index. Collective."""
-        if self.comm.rank == 0:
+        def work() -> None:
             for n in self.frames():
                 if n > keep_upto:
                     self.frame_path(n).unlink(missing_ok=True)
@@ -117,7 +128,8 @@ class FieldSeries:
                     for p in self.folder.glob(f"{self.stem}_{n:06d}*"):  # its VTK files
                         p.unlink(missing_ok=True)
             self._write_index(self.frames())
-        self.comm.Barrier()
+
+        self._on_root(work)
 
     # ------------------------------------------------------------------ index
     def _write_index(self, numbers: list[int]) -> None:

@@ -124,8 +124,8 @@ class BalancedMaterial(MicroModel[BatchedState]):
     def point_fields(self, state: BatchedState) -> dict[str, np.ndarray]:
         return self.material.point_fields(state)
 
-    def write_point_fields(self, path, driver, state, point, time_value, append) -> None:
-        self.material.write_point_fields(path, driver, state, point, time_value, append)
+    def write_point_fields(self, path, driver, state, point, time_value, append, vtk_path=None) -> None:
+        self.material.write_point_fields(path, driver, state, point, time_value, append, vtk_path)
 
     def energy_increment(self, driver_n, driver, state_n, state):
         """The wrapped model's, on the owner (the audit of a step runs after it, without lending)."""

@@ -15,8 +15,9 @@ Files in ``out_dir``:
   ``eq_plastic_strain`` (for an RVE: its volume average);
 * ``series/`` — the frames behind those two index files and ``micro_point<k>.xdmf``
   (:class:`fe2.io.series.FieldSeries`: one closed XDMF/HDF5 pair per step);
-* ``load_displacement.csv`` / ``.png`` — load factor, prescribed displacement
-  scale, reaction force on the monitored boundary (force per unit thickness in 2D);
+* ``load_displacement.csv`` / ``.png`` — load factor, the displacement of the monitored boundary
+  (its mean, in the monitored component) and the reaction force on it (force per unit thickness
+  in 2D); the plot draws force against displacement, with units, the load factor on a top axis;
 * ``energy_balance.csv`` — per step the energy audit (:mod:`fe2.macro.energy_audit`): external
   work, macro and micro stress power, stored energy, physical and numerical dissipation, the
   relative residuals between them and the minimum dissipation increments (models that declare
@@ -220,13 +221,20 @@ def run_load_steps(
             reaction = (
                 solver.reaction(solver.dirichlet_dofs_for(monitor.tag), monitor.component) if monitor else None
             )
+            displacement = (solver.boundary_displacement(solver.dirichlet_dofs_for(monitor.tag), monitor.component)
+                            if monitor else None)
             records.append({"step": step, "load_factor": factor, "newton_iterations": rep.iterations,
-                            "residuals": rep.residuals, "reaction": reaction, "time_s": rep.time_s,
+                            "residuals": rep.residuals, "reaction": reaction, "displacement": displacement,
+                            "time_s": rep.time_s,
                             "energy": audit.step()})
             # 1. this step's frames (closed files of their own)
             stress.interpolate(stress_expr)
             fields = [stress]
-            for name, values in _point_fields(solver).items():
+            point_fields = _point_fields(solver)
+            # diagnostics named *_flag (1 where they fire) are counted over all points into the record
+            records[-1]["flagged_points"] = {name: int(comm.allreduce(int(np.count_nonzero(v > 0))))
+                                             for name, v in sorted(point_fields.items()) if name.endswith("_flag")}
+            for name, values in point_fields.items():
                 scalars.setdefault(name, fem.Function(Qs, name=name))
                 f = scalars[name]
                 f.x.array[Qs.dofmap.list[solver.quad.owned_cells, 0]] = (
@@ -239,7 +247,8 @@ def run_load_steps(
                 drivers = solver.quad.evaluate(solver.strain_expr)
                 for k, point in probes:
                     solver.material.write_point_fields(point_series[k].frame_path(step), drivers[point],
-                                                       solver.state, point, factor, append=False)
+                                                       solver.state, point, factor, append=False,
+                                                       vtk_path=point_series[k].vtk_frame_path(step))
             # 2. the commit (with the halvings the next trial of this target uses)
             cuts = max(cuts - 1, 0)
             ckpt.save(solver, step, factor, add_statistics(records.statistics_before, solver.material.statistics()),
@@ -263,10 +272,16 @@ def run_load_steps(
                 if r.get("energy")]
         write_csv_atomic(out / "energy_balance.csv", energy_audit.csv_header(solver.dim), rows, comm)
     if monitor is not None:
-        rows = [[r["step"], r["load_factor"], r["reaction"]] for r in records]
-        write_csv_atomic(out / "load_displacement.csv", ["step", "load_factor", "reaction_force"], rows, comm)
+        rows = [[r["step"], r["load_factor"], r.get("displacement"), r["reaction"]] for r in records]
+        header = ["step", "load_factor", "displacement [length]",
+                  "reaction_force [force" + (" per unit thickness]" if solver.dim == 2 else "]")]
+        write_csv_atomic(out / "load_displacement.csv", header, rows, comm)
         if comm.rank == 0 and rows:
-            _plot_load_displacement(rows, out / "load_displacement.png")
+            fig = load_displacement_figure(rows, header, monitor.component)
+            fig.savefig(out / "load_displacement.png")
+            import matplotlib.pyplot as plt
+
+            plt.close(fig)
     return records
 
 
@@ -305,18 +320,33 @@ def _point_fields(solver: QuasiStaticMacroProblem) -> dict[str, np.ndarray]:
     return solver.material.point_fields(solver.state)
 
 
-def _plot_load_displacement(rows, path: Path) -> None:
+def load_displacement_figure(rows, header: list[str], component: int):
+    """Reaction force against the displacement of the monitored boundary (both with units, from 0,
+    the origin included: the axes do not start at the first step), the load factor on a top axis.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    arr = np.array([[r[1], r[2]] for r in rows], dtype=float)
+    arr = np.array([[r[1], np.nan if r[2] is None else r[2], r[3]] for r in rows], dtype=float)
     fig, ax = plt.subplots(figsize=(5, 4), dpi=120)
-    ax.plot(np.concatenate([[0.0], arr[:, 0]]), np.concatenate([[0.0], arr[:, 1]]), "o-")
-    ax.set_xlabel("load factor (prescribed displacement scale)")
-    ax.set_ylabel("reaction force")
+    u = np.concatenate([[0.0], arr[:, 1]])
+    ax.plot(u, np.concatenate([[0.0], arr[:, 2]]), "o-")
+    ax.set_xlabel(f"displacement u{component + 1} of the monitored boundary "
+                  f"{header[2].removeprefix('displacement ')}")
+    ax.set_ylabel("reaction " + header[3].removeprefix("reaction_"))
+    ax.set_xlim(left=min(0.0, float(np.nanmin(u))))
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(5))  # readable tick labels
+    lo, hi = ax.get_ylim()
+    ax.set_ylim(min(lo, 0.0), max(hi, 0.0))
     ax.grid(alpha=0.3)
+    factors = arr[:, 0]
+    if np.all(np.isfinite(arr[:, 1])) and abs(arr[-1, 1]) > 0:  # u = factor * prescribed value
+        per = arr[-1, 1] / factors[-1]
+        top = ax.secondary_xaxis("top", functions=(lambda x: x / per, lambda f: f * per))
+        top.set_xlabel("load factor")
     fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    return fig

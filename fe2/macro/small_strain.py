@@ -130,6 +130,7 @@ class QuasiStaticMacroProblem:
                 f" {self.kinematics.kind} macro gives {self.m}"
             )
         self.material = material
+        self.dirichlet, self.tractions, self.facet_tags = list(dirichlet), list(tractions), facet_tags
         self.newton = newton or NewtonOptions()
         q = quadrature_degree if quadrature_degree is not None else max(1, 2 * (degree - 1))
         self.V = fem.functionspace(msh, ("Lagrange", degree, (d,)))
@@ -329,3 +330,14 @@ class QuasiStaticMacroProblem:
         local = float(arr[sel].sum())
         f.destroy()
         return self.comm.allreduce(local)
+
+    def boundary_displacement(self, tag_dofs: np.ndarray, component: int) -> float:
+        """Mean of displacement ``component`` over the owned dofs ``tag_dofs`` (unrolled), collective:
+        on a boundary with a prescribed component, the load factor times its value.
+        """
+        n_owned = self.V.dofmap.index_map.size_local * self.dim
+        sel = tag_dofs[(tag_dofs < n_owned) & (tag_dofs % self.dim == component)]
+        total = self.comm.allreduce(float(self.u.x.array[sel].sum()))
+        count = self.comm.allreduce(int(sel.size))
+        return total / max(count, 1)
+

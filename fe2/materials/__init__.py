@@ -7,7 +7,8 @@
 * :mod:`fe2.materials.state` — :class:`BatchedState` (the one state type),
   :class:`EmptyState`, :class:`StateStore` (commit/rollback);
 * :mod:`fe2.materials.j2` — small-strain J2 plasticity (Mandel, plane strain/3D);
-* :mod:`fe2.materials.neo_hookean` — compressible neo-Hookean (F -> P, ∂P/∂F).
+* :mod:`fe2.materials.neo_hookean` — compressible neo-Hookean (F -> P, ∂P/∂F);
+* :mod:`fe2.materials.cauchy_born` — Cauchy–Born crystal laws (lattice + pair potential, F -> P, ∂P/∂F).
 """
 
 from fe2.materials.contract import (

@@ -284,8 +284,10 @@ class MicroModel[S: BatchedState](abc.ABC):
         return {}
 
     def write_point_fields(self, path, driver: np.ndarray, state: S, point: int,
-                           time_value: float, append: bool) -> None:
-        """Write the micro fields of one point (models with ``writes_point_fields`` only)."""
+                           time_value: float, append: bool, vtk_path=None) -> None:
+        """Write the micro fields of one point to XDMF ``path`` and, when given, to the VTK collection
+        ``vtk_path`` (models with ``writes_point_fields`` only).
+        """
         raise MaterialError(f"{type(self).__name__} has no micro fields to write")
 
     def statistics(self) -> MicroStatistics:

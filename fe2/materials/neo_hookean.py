@@ -57,7 +57,7 @@ from fe2.materials.contract import (
     MicroModel,
     check_driver,
 )
-from fe2.materials.energy import EnergyIncrement
+from fe2.materials.energy import EnergyIncrement, hyperelastic_increment
 
 
 class NeoHookean(MicroModel[EmptyState]):
@@ -146,36 +146,21 @@ class NeoHookean(MicroModel[EmptyState]):
         a += mu * np.einsum("ik,jl->ijkl", eye, eye)[None]
         return p.reshape(n, d * d), a.reshape(n, d * d, d * d), EmptyState()
 
-    #: Gauss–Legendre points of the path integral in :meth:`energy_increment` (exact for polynomial
-    #: integrands of degree 2·8 − 1; the integrand is analytic in s, so the error falls like |ΔF|^16)
-    PATH_POINTS = 8
-
     def _stress_flat(self, driver: np.ndarray) -> np.ndarray:
         f, lnj, g = self._tensors(driver)
         return (self.mu * (f - g) + self.lam * lnj[:, None, None] * g).reshape(f.shape[0], -1)
 
     def energy_increment(self, driver_n: np.ndarray, driver: np.ndarray, state_n: EmptyState,
                          state: EmptyState) -> EnergyIncrement:
-        """Hyperelastic step F_n → F_{n+1}: work P_{n+1} : ΔF, stored W_{n+1} − W_n, no dissipation, and the
-        numerical part P_{n+1} : ΔF − ∫₀¹ P(F_n + sΔF) : ΔF ds (Gauss–Legendre, :data:`PATH_POINTS`).
-
-        Where the straight path leaves det F > 0 (a large rotation within one step) the path integral
-        cannot be formed; there the numerical part is work − ΔW (no independent check at that point).
+        """Hyperelastic step F_n → F_{n+1} (:func:`fe2.materials.energy.hyperelastic_increment`): work
+        P_{n+1} : ΔF, stored W_{n+1} − W_n, no dissipation, numerical part by Gauss–Legendre of P along
+        the step (where the straight path leaves det F > 0 — a large rotation within one step — the
+        numerical part is work − ΔW, unchecked there).
         """
-        f0 = np.asarray(driver_n, dtype=float)
-        f1 = np.asarray(driver, dtype=float)
-        df = f1 - f0
-        work = np.einsum("pi,pi->p", self._stress_flat(f1), df)
-        stored = self.strain_energy(f1) - self.strain_energy(f0)
-        s, w = np.polynomial.legendre.leggauss(self.PATH_POINTS)
-        s, w = 0.5 * (s + 1.0), 0.5 * w
         d = self.dim
-        path = f0[None] + s[:, None, None] * df[None]  # (g, n, d*d)
-        dets = np.linalg.det(path.reshape(-1, d, d)).reshape(path.shape[:2])
-        ok = np.all(dets > 0.0, axis=0)
-        integral = np.zeros(f0.shape[0])
-        if np.any(ok):
-            for sg, wg in zip(path, w, strict=True):
-                integral[ok] += wg * np.einsum("pi,pi->p", self._stress_flat(sg[ok]), df[ok])
-        numerical = np.where(ok, work - integral, work - stored)
-        return EnergyIncrement.of_points(work, stored, np.zeros_like(work), numerical)
+
+        def admissible(path: np.ndarray) -> np.ndarray:
+            return np.linalg.det(path.reshape(-1, d, d)).reshape(path.shape[:2]) > 0.0
+
+        return hyperelastic_increment(lambda f, s, points: self._stress_flat(f), self.strain_energy(driver_n),
+                                      self.strain_energy(driver), admissible, driver_n, driver)

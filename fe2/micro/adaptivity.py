@@ -24,11 +24,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 
 import numpy as np
-from dolfinx import fem
 from dolfinx import mesh as dmesh
+from mpi4py import MPI
 
 from fe2.errors import ConfigError
 from fe2.geometry.base import RVEMesh
+from fe2.geometry.refine import transfer_cell_tags
 from fe2.micro.error_estimate import ErrorEstimate, ErrorEstimator
 from fe2.micro.linear_solver import LinearSolverOptions
 from fe2.micro.physics import Physics
@@ -61,40 +62,9 @@ def refine_rve(rve: RVEMesh, cells: np.ndarray | None = None) -> RVEMesh:
         edges = edges.astype(np.int32)
     fine, parent_cell, _ = dmesh.refine(msh, edges, option=dmesh.RefinementOption.parent_cell)
     fine.topology.create_entities(tdim - 1)
-    tags = _transfer_cell_tags(rve.cell_tags, msh, fine, parent_cell)
+    tags = transfer_cell_tags(rve.cell_tags, msh, fine, parent_cell)
     return replace(rve, mesh=fine, cell_tags=tags, periodic=rve.periodic and cells is None,
                    description={**rve.description, "refined": rve.description.get("refined", 0) + 1})
-
-
-def _transfer_cell_tags(tags: dmesh.MeshTags, coarse: dmesh.Mesh, fine: dmesh.Mesh,
-                        parent_cell: np.ndarray) -> dmesh.MeshTags:
-    """Cell tags of the refined mesh: each child takes its parent's tag; ghost children through a scatter.
-
-    ``parent_cell`` is indexed by the refined cells *as created* on this rank (before
-    dolfinx reorders them): owned cell c was created as ``original_cell_index[c] - offset``,
-    offset = the cells created on lower ranks. (``dolfinx.mesh.transfer_meshtag`` aborts on
-    2 ranks when the refined mesh gains a ghost layer that the parent mesh had not.)
-    """
-    comm = coarse.comm
-    tdim = coarse.topology.dim
-    imc = coarse.topology.index_map(tdim)
-    parent_value = np.full(imc.size_local + imc.num_ghosts, -1, dtype=np.int64)
-    parent_value[tags.indices] = tags.values
-    imf = fine.topology.index_map(tdim)
-    n_owned, n_all = imf.size_local, imf.size_local + imf.num_ghosts
-    offset = comm.exscan(int(parent_cell.size)) or 0
-    created = np.asarray(fine.topology.original_cell_index[:n_owned], dtype=np.int64) - offset
-    if created.size and (created.min() < 0 or created.max() >= parent_cell.size):
-        raise RuntimeError("refined cells cannot be matched to their parents")
-    Q = fem.functionspace(fine, ("DG", 0))
-    cell_dof = Q.dofmap.list[:, 0]
-    f = fem.Function(Q)
-    f.x.array[cell_dof[:n_owned]] = parent_value[parent_cell[created]]
-    f.x.scatter_forward()
-    values = np.rint(f.x.array[cell_dof[:n_all]]).astype(np.int32)
-    cells = np.arange(n_all, dtype=np.int32)
-    keep = values >= 0
-    return dmesh.meshtags(fine, tdim, cells[keep], values[keep])
 
 
 def dorfler_marking(indicators: np.ndarray, comm, theta: float = 0.5) -> np.ndarray:
@@ -117,7 +87,6 @@ def dorfler_marking(indicators: np.ndarray, comm, theta: float = 0.5) -> np.ndar
 
 
 def _max_op():
-    from mpi4py import MPI
 
     return MPI.MAX
 

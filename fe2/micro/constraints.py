@@ -10,7 +10,7 @@ empty rows where w = 0). The reduced system is ``PᵀKP ŵ = Pᵀf``.
   a chain); one gauge node has an empty row (w is periodic only up to a
   translation, and fixing it at one node changes no strain or stress).
 * TUBC: P is the identity; the translations are removed by pinning one node
-  (see :func:`rigid_pins`); the rotations by a zero boundary-mean rotation of
+  (see :func:`rigid_pin_nodes`); the rotations by a zero boundary-mean rotation of
   the fluctuation (see :mod:`fe2.micro.traction`).
 
 Works on one rank and on a distributed mesh: masters found on another rank are
@@ -226,17 +226,3 @@ def rigid_pin_nodes(
         node = int(global_node[int(np.argmin(dist))]) if comm.rank == best[1] else -1
         out.append((int(best[1]), comm.bcast(node, root=best[1]), comps))
     return out
-
-
-def rigid_pins(
-    comm: MPI.Comm,
-    x: np.ndarray,
-    global_node: np.ndarray,
-    box_min: np.ndarray,
-    box_max: np.ndarray,
-    bs: int,
-) -> np.ndarray:
-    """Global dof indices (owned by this rank) of the pins of :func:`rigid_pin_nodes`."""
-    pins = [node * bs + c for owner, node, comps in rigid_pin_nodes(comm, x, global_node, box_min, box_max, bs)
-            if owner == comm.rank for c in comps]
-    return np.asarray(pins, dtype=PETSc.IntType)

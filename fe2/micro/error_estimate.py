@@ -26,19 +26,22 @@ and e_j = u_j - u_{h,j}:
   and the discrete solution is too stiff: ``S_ij - S_h,ij = a(e_i, e_j) / |Y|``,
   S_h ⪯ S, hence C_h = S_h⁻¹ ⪰ C as well.
 
-Both identities need V_h to contain the exact affine field (KUBC, PBC) and the
-forms to be integrated exactly. Both hold on straight-sided cells for every
-degree (DG0 coefficients, polynomial integrands, exact quadrature): ``nested``
-is True. On curved (order-2) cells a P1 field only interpolates E·x, so its
-tensor may lie on either side of the exact one, and for every degree the
-integrands are rational, so the quadrature of V_p and V_{p+1} differ and the
-identity below holds up to quadrature error only (``nested`` is False;
+Both identities need the forms to be integrated exactly; the affine part E·(x − x_c) enters
+exactly for every BC (the solution is the exact affine field plus a fluctuation in V_h), so
+V_h itself need not contain it. They hold on straight-sided cells for every degree (DG0
+coefficients, polynomial integrands, exact quadrature): ``nested`` is True. On curved
+(order-2) cells the integrands are rational, so the quadrature of V_p and V_{p+1} differ and
+the identity below holds up to quadrature error only (``nested`` is False;
 ``identity_residual`` measures the discrepancy).
 
 The estimator: hierarchical, p -> p+1 on the same mesh
 ------------------------------------------------------
 The run is repeated with degree p+1 on the same mesh and coefficients, and with
-δ_j = u_{p+1,j} - u_{p,j} (u_p interpolated exactly into V_{p+1}):
+δ_j = u_{p+1,j} - u_{p,j} = (w_{p+1,j} − w_{p,j}) + (Ē_{p+1,j} − Ē_{p,j})·(x − x_c), the
+fluctuation difference (w_p interpolated exactly into V_{p+1}) plus, for TUBC, the exact affine
+field of the difference of the two mean strains (zero for KUBC/PBC, whose mean strain is the
+driver) — not the difference of the two *interpolated* total fields, which on curved cells adds
+the interpolation error of the affine field (P1 ≈ 10 % of the estimate at h = 0.1):
 
     estimated C_h - C  =  C_p - C_{p+1}          (KUBC, PBC; = Gram(δ)/|Y| up to solver tolerance)
     estimated S - S_h  =  Gram(δ)/|Y| = S_{p+1} - S_p   (TUBC; tensor error C_p - C_{p+1})
@@ -168,9 +171,17 @@ class ErrorEstimator:
         self._d1, self._d2 = fem.Function(V2), fem.Function(V2)
         self._u1 = fem.Function(problem.V)
         self._Q = fem.functionspace(problem.rve.mesh, ("DG", 0))
+        # indicators are assembled per DG0 dof; reported per owned cell (cell c's dof: dofmap.list[c, 0])
+        n_cells = problem.rve.mesh.topology.index_map(problem.rve.mesh.topology.dim).size_local
+        self._cell_dofs = self._Q.dofmap.list[:n_cells, 0].copy()
         q = ufl.TestFunction(self._Q)
         c = self.enriched.coefficients
-        self._eta_form = fem.form(ufl.inner(ph.flux(ph.strain(self._d1), c), ph.strain(self._d2)) * q * ufl.dx)
+        # the exact affine part of δ (TUBC: (Ē_{p+1} − Ē_p)·(x − x_c)) enters through its constant strain
+        msh = problem.rve.mesh
+        self._s1 = fem.Constant(msh, np.zeros(ph.selector_shape, dtype=PETSc.ScalarType))
+        self._s2 = fem.Constant(msh, np.zeros(ph.selector_shape, dtype=PETSc.ScalarType))
+        e1, e2 = ph.strain(self._d1) + self._s1, ph.strain(self._d2) + self._s2
+        self._eta_form = fem.form(ufl.inner(ph.flux(e1, c), e2) * q * ufl.dx)
         self.timings = {"enriched_setup_s": time.perf_counter() - t0}
 
     def _to_function(self, vec: PETSc.Vec, f: fem.Function) -> fem.Function:
@@ -179,19 +190,34 @@ class ErrorEstimator:
         f.x.scatter_forward()
         return f
 
-    def _differences(self, fields_p: list[PETSc.Vec], fields_q: list[PETSc.Vec]) -> list[np.ndarray]:
-        """δ_j = u_{p+1,j} - I u_{p,j} as arrays of V_{p+1} (owned + ghosts)."""
+    @staticmethod
+    def _fluctuation(prob: RVEProblem, u: PETSc.Vec, strain: np.ndarray) -> PETSc.Vec:
+        """w = u − Σ_k strain_k A_k: the returned field minus the interpolated affine field it was built with."""
+        w = u.copy()
+        for k, sk in enumerate(strain):
+            if sk != 0.0:
+                w.axpy(-float(sk), prob.A[k])
+        return w
+
+    def _differences(self, fields_p: list[PETSc.Vec], fields_q: list[PETSc.Vec], strains_p: list[np.ndarray],
+                     strains_q: list[np.ndarray]) -> list[np.ndarray]:
+        """w_{p+1,j} − I w_{p,j} as arrays of V_{p+1} (owned + ghosts); the affine difference is apart."""
         out = []
         tmp = fem.Function(self.enriched.V)
-        for up, uq in zip(fields_p, fields_q, strict=True):
-            tmp.interpolate(self._to_function(up, self._u1))
-            d = self._to_function(uq, fem.Function(self.enriched.V))
+        for up, uq, sp, sq in zip(fields_p, fields_q, strains_p, strains_q, strict=True):
+            wp, wq = self._fluctuation(self.problem, up, sp), self._fluctuation(self.enriched, uq, sq)
+            tmp.interpolate(self._to_function(wp, self._u1))
+            d = self._to_function(wq, fem.Function(self.enriched.V))
             out.append(d.x.array - tmp.x.array)
+            wp.destroy()
+            wq.destroy()
         return out
 
-    def _cell_gram(self, i: int, j: int, deltas: list[np.ndarray]) -> np.ndarray:
+    def _cell_gram(self, i: int, j: int, deltas: list[np.ndarray], affine: list[np.ndarray]) -> np.ndarray:
         self._d1.x.array[:] = deltas[i]
         self._d2.x.array[:] = deltas[j]
+        self._s1.value[...] = affine[i]
+        self._s2.value[...] = affine[j]
         b = fem.assemble_vector(self._eta_form)
         return b.array[: self._Q.dofmap.index_map.size_local] / self.problem.volume
 
@@ -202,13 +228,18 @@ class ErrorEstimator:
         bc = result.bc
         res_q, fields_q = self.enriched.solve(bc)
         t1 = time.perf_counter()
-        deltas = self._differences(fields, fields_q)
+        # the mean strain each field was built with: the driver (KUBC/PBC) or Ē_j (TUBC)
+        strains_p = [lc.driver if bc != "tubc" else lc.mean_strain for lc in result.load_cases]
+        strains_q = [lc.driver if bc != "tubc" else lc.mean_strain for lc in res_q.load_cases]
+        deltas = self._differences(fields, fields_q, strains_p, strains_q)
+        basis = prob.physics.driver_basis()
+        affine = [np.tensordot(sq - sp, basis, axes=1) for sp, sq in zip(strains_p, strains_q, strict=True)]
         n = prob.physics.n_driver
         eta = np.zeros((self._Q.dofmap.index_map.size_local, n))
         gram = np.zeros((n, n))
         for i in range(n):
             for j in range(i, n):
-                cells = self._cell_gram(i, j, deltas)
+                cells = self._cell_gram(i, j, deltas, affine)
                 gram[i, j] = gram[j, i] = prob.comm.allreduce(float(np.sum(cells)))
                 if i == j:
                     eta[:, j] = cells
@@ -232,7 +263,7 @@ class ErrorEstimator:
             relative_energy_error=np.diag(gram) / np.maximum(np.abs(energies), 1e-300),
             identity_residual=float(ident),
             nested=_nested(prob),
-            cell_indicators=eta,
+            cell_indicators=eta[self._cell_dofs],
             timings={"enriched_solve_s": t1 - t0, "indicators_s": t2 - t1, **self.timings},
         )
 

@@ -295,8 +295,9 @@ class NonlinearRVEMaterial(MicroModel[RVEState]):
         return out
 
     def write_point_fields(self, path, driver: np.ndarray, state: RVEState, i: int, time_value: float,
-                           append: bool) -> None:
-        """Write macro point i's RVE to XDMF (collective on the RVE communicator, usually COMM_SELF):
+                           append: bool, vtk_path=None) -> None:
+        """Write macro point i's RVE to XDMF ``path`` and, when given, to the VTK collection ``vtk_path``
+        (:func:`fe2.io.fields.write_vtk`; collective on the RVE communicator, usually COMM_SELF):
         the fluctuation w, the total field (u = E·(x − x_c) + w at small strain, the displacement
         (F̄ − I)·(x − x_c) + w at finite strain) and, where a phase has one, ε̄p per cell.
         """
@@ -333,6 +334,10 @@ class NonlinearRVEMaterial(MicroModel[RVEState]):
                 xdmf.write_mesh(msh)
             for f in (u, w, *extra):
                 xdmf.write_function(f, time_value)
+        if vtk_path is not None:
+            from fe2.io.fields import phase_function, write_vtk
+
+            write_vtk(vtk_path, [u, w, *extra, phase_function(msh, self.rve.cell_tags)], time_value)
 
     def _slice(self, phase: str, i: int) -> np.ndarray:
         """The rows of macro point ``i`` in the law state of ``phase`` (a contiguous block, as indices)."""

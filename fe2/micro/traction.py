@@ -37,6 +37,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 from petsc4py import PETSc
 
+from fe2.errors import ConfigError
 from fe2.solvers import solve_checked
 
 
@@ -87,7 +88,9 @@ def solve_tubc(
     cols += [v.copy() for v in (*G, *H, *R)]
     m = len(cols)
     if len(units) != r:
-        raise ValueError(f"{len(units)} bordered pins for {r} rotations")
+        raise ConfigError(f"TUBC: the physics pins {len(units)} dof(s) beyond the translations but declares {r} "
+                          "rigid rotation(s) (rotation_basis / boundary_rotation); a vector physics must declare "
+                          "its rotations for traction conditions")
     # D: the bordered block before condensation (K_QQ, the loads at the bordered dofs, |Y| C)
     D = np.zeros((m, m))
     nq = len(units)

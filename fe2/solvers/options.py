@@ -38,6 +38,7 @@ PREFIXES: dict[str, str] = {
     "fe2_stokes_": "Stokes permeability cells (KSP, MUMPS)",
     "fe2_darcy_": "Darcy pressure / mixed system of `fe2 darcy` (KSP)",
     "fe2_darcy_proj_": "velocity recovery (DG projection) of the primal Darcy formulation (KSP)",
+    "fe2_dual_": "dual (adjoint) problems of the goal-oriented error estimates (degree + 1; KSP, MUMPS)",
     "fe2_solute_": "SUPG solute transport of `fe2 darcy` (KSP)",
     "fe2_ch_": "Cahn–Hilliard Newton (SNES with no-flux boundaries; KSP of the periodic Newton)",
     "fe2_ac_": "Allen–Cahn Newton (SNES with no-flux boundaries; KSP of the periodic Newton)",

@@ -319,6 +319,11 @@ def test_report_files(elastic_study):
     header = (out / "statistics.csv").read_text().splitlines()[0]
     assert header.startswith("case,ratio,size,L,bc,measure,n,mean,std,sem,ci95")
     assert summary["notation"] == "voigt" and summary["measure_definitions"]["bulk"]
+    # the phase tags stated are those of a realization's mesh
+    from fe2.geometry import random_rve
+
+    rve = random_rve(MPI.COMM_SELF, [2.0, 2.0], 0.4, 0.2, 0.3, seed=1, min_gap=0.05)
+    assert summary["phase_tags"] == rve.phases == {"matrix": 1, "inclusion": 2}
     tol = summary["cases"]["main"]["tolerance"]["bulk"]
     assert set(tol) == {"gap", "ci", "single_realization", "mean_converged", "gap_and_ci"}
     assert len(tol["mean_converged"]["drift"]) == 1 and tol["mean_converged"]["relative_to_size"] == 4.0
@@ -433,11 +438,28 @@ def test_large_sizes_on_the_whole_communicator(tmp_path_factory):
         _cfg(parallel={"whole_comm_min_size": 3}), COMM, _shared_dir(tmp_path_factory, "bounds_b")
     )
     assert b["run"]["whole_comm_tasks"] == 3
+    # a record solved by all ranks together counts once (it counted once per rank: 36 -> 42 on 2 ranks)
+    assert b["run"]["records_solved"] == b["run"]["records_total"] == a["run"]["records_solved"]
     for ea, eb in zip(a["cases"]["main"]["sizes"], b["cases"]["main"]["sizes"], strict=True):
         for bc in ("kubc", "periodic", "tubc"):
             sa, sb = ea["stats"][bc]["k"], eb["stats"][bc]["k"]
             assert sb["mean"] == pytest.approx(sa["mean"], rel=1e-9)
             assert sb["std"] == pytest.approx(sa["std"], rel=1e-6, abs=1e-12)
+
+
+def test_progress_is_a_few_lines_with_the_fraction_and_time_left():
+    """100 records solved at once: the first and the last print (no line per record), each with the
+    count of records solved, the fraction done and, before the end, the time left."""
+    from fe2.apps.bounds.schedule import Progress
+
+    lines: list[str] = []
+    prog = Progress(MPI.COMM_SELF, 100, lines.append, every_s=3600.0)
+    for k in range(100):
+        prog.record((2.0, k, "main", 0, 0.01))
+    prog.finish()
+    assert len(lines) == 2
+    assert lines[0].startswith("records solved 1/100 [1 %") and "left" in lines[0]
+    assert lines[1].startswith("records solved 100/100 [100 %]")
 
 
 def test_failed_realization_raises_on_every_rank(tmp_path_factory):
@@ -505,12 +527,13 @@ def test_cli_bounds_and_kill_resume(tmp_path):
     assert 4 <= n_before < 17 and not (tmp_path / "run" / "summary.json").exists()
     again = _fe2(["bounds", str(cfg), "--out", str(tmp_path / "run")])
     assert again.returncode == 0, again.stderr
-    assert f"({n_before} already done)" in again.stdout
+    assert f": {n_before} already on disk, {17 - n_before} to solve" in again.stdout
+    assert f"{17 - n_before} record(s) solved" in again.stdout and f"{n_before} reused from disk" in again.stdout
     assert "Var[k] ∝ (L/ℓ)^-γ, periodic: γ =" in again.stdout and "smallest L/ℓ with gap" in again.stdout
     assert _tables(tmp_path / "run") == _tables(tmp_path / "ref")
     # --fresh discards the records and solves everything again
     fresh = _fe2(["bounds", str(cfg), "--out", str(tmp_path / "run"), "--fresh"])
-    assert fresh.returncode == 0 and "(0 already done)" in fresh.stdout
+    assert fresh.returncode == 0 and ": 0 already on disk, 17 to solve" in fresh.stdout
     assert _tables(tmp_path / "run") == _tables(tmp_path / "ref")
 
 

@@ -60,9 +60,12 @@ def test_out_is_required_without_check(capsys):
     ("mesh_size = 0.2 }", "mesh_sise = 0.2 }", "macro.domain.mesh_sise: unknown key (did you mean 'mesh_size'?)"),
     ("poisson = 0.35", "poison = 0.35", "rve.materials.matrix.poison: unknown key (did you mean 'poisson'?)"),
     ("[loading]", "[loadings]", "loadings: unknown key (did you mean 'loading'?)"),
+    # close to a key of another table only: no suggestion (mesh_size is not a key of [loading])
+    ("[loading]", "[loading]\nmesh_sizee = 1", "loading.mesh_sizee: unknown key"),
 ])
 def test_misspelt_key_gets_a_suggestion(capsys, tmp_path, good, typo, expected):
-    """An unknown key close to a key of the schema (difflib ratio >= 0.75) is named with the likely key."""
+    """An unknown key close to a key of the table it was written in (difflib ratio >= 0.75) is named with
+    the likely key; a key of another table is not suggested."""
     from pathlib import Path
 
     text = (Path(__file__).resolve().parents[2] / "demos" / "configs" / "run" / "fe2_plate_j2.toml").read_text()
@@ -72,3 +75,5 @@ def test_misspelt_key_gets_a_suggestion(capsys, tmp_path, good, typo, expected):
     assert main(["run", str(cfg), "--check"]) == 2
     err = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]
     assert len(err) == 1 and expected in err[0]
+    if "(did you mean" not in expected:
+        assert "did you mean" not in err[0]

@@ -3,9 +3,10 @@
 The backward-Euler radial return satisfies a discrete energy identity per point,
 σ_{n+1}·Δε = Δψ + σ_y0 Δα + (numerical dissipation ≥ 0), so for a consistently integrated
 step the external work of the boundary equals stored energy + dissipation to the Newton
-tolerances (macro 1e-10 relative, micro 1e-11): the tests ask 1e-8 of the balance (the issue's
-bound; measured ≤ 2e-13) and round-off of the law identity. An evaluation from the wrong
-state (the previous iteration's trial state) breaks the identity and must be seen.
+tolerances (macro 1e-10 relative, micro 1e-11): the tests ask 1e-10 of the balance, the macro
+Newton's tolerance (the issue's bound, and the runtime flag, is 1e-8; measured ≤ 3.1e-11), and
+round-off of the law identity. An evaluation from the wrong state (the previous iteration's
+trial state) breaks the identity and must be seen.
 """
 
 from __future__ import annotations
@@ -77,7 +78,7 @@ def test_j2_identity_breaks_when_evaluated_from_a_trial_state():
 
 
 def test_plate_j2_energy_balance(shared_tmp_path):
-    """Plate with a hole, J2 with linear hardening, 4 displacement steps: balance ≤ 1e-8 of the step's
+    """Plate with a hole, J2 with linear hardening, 4 displacement steps: balance ≤ 1e-10 of the step's
     work on every step, no dissipation while elastic (step 1: exactly 0), positive once plastic, and
     every point's increments ≥ 0; the summary and the CSV say the same."""
     comm = MPI.COMM_WORLD
@@ -85,15 +86,15 @@ def test_plate_j2_energy_balance(shared_tmp_path):
     rec = run_load_steps(solver, [0.25, 0.5, 0.75, 1.0], shared_tmp_path / "j2")
     energies = [r["energy"] for r in rec]
     for e in energies:
-        assert abs(e["balance_residual"]) <= 1e-8
+        assert abs(e["balance_residual"]) <= 1e-10
         assert abs(e["constitutive_residual"]) <= 1e-12
         assert e["min_dissipated"] >= 0.0 and e["min_numerical"] >= 0.0
     assert energies[0]["dissipated"] == 0.0
     assert energies[-1]["dissipated"] > 0.1 * energies[-1]["external"]
     summary = summarize(rec)
-    assert summary["max_abs_balance_residual"] <= 1e-8
+    assert summary["max_abs_balance_residual"] <= 1e-10
     total = summary["totals"]
-    assert total["external"] == pytest.approx(total["stored"] + total["dissipated"] + total["numerical"], rel=1e-8)
+    assert total["external"] == pytest.approx(total["stored"] + total["dissipated"] + total["numerical"], rel=1e-10)
     if comm.rank == 0:
         with (shared_tmp_path / "j2" / "energy_balance.csv").open() as fh:
             rows = list(csv.reader(fh))
@@ -151,11 +152,11 @@ def test_audit_detects_an_inconsistent_coupling(shared_tmp_path):
     summary = summarize(rec)
     assert summary["max_abs_balance_residual"] > 1e-3 and not summary["within_tolerance"]
     assert summary["max_abs_constitutive_residual"] > 1e-3  # located: the state handling, not equilibrium
-    assert summary["max_abs_equilibrium_residual"] <= 1e-8
+    assert summary["max_abs_equilibrium_residual"] <= 1e-10
 
 
 def test_fe2_run_reports_the_audit(shared_tmp_path):
-    """`fe2 run` with J2 RVEs (periodic, coarse): result.json carries the audit, the balance closes to 1e-8
+    """`fe2 run` with J2 RVEs (periodic, coarse): result.json carries the audit, the balance closes to 1e-10
     at every step (measured 2e-15), plastic dissipation is positive, and energy_balance.csv is written."""
     from fe2.cli import main
 
@@ -174,8 +175,8 @@ def test_fe2_run_reports_the_audit(shared_tmp_path):
     result = json.loads((shared_tmp_path / "out" / "result.json").read_text())
     energy = result["energy"]
     assert energy["available"] and energy["steps"] == 2 and energy["within_tolerance"]
-    assert energy["max_abs_balance_residual"] <= 1e-8
-    assert energy["max_abs_hill_mandel_residual"] <= 1e-8
+    assert energy["max_abs_balance_residual"] <= 1e-10
+    assert energy["max_abs_hill_mandel_residual"] <= 1e-10
     assert energy["totals"]["dissipated"] > 0.0 and energy["min_dissipated"] >= 0.0
     assert (shared_tmp_path / "out" / "energy_balance.csv").is_file()
 
@@ -217,7 +218,7 @@ def test_neo_hookean_energy_identity_and_a_stress_that_is_not_dW_dF(dim):
 
 def test_plate_neo_hookean_energy_balance(shared_tmp_path):
     """Finite-strain plate with a hole (neo-Hookean, 3 displacement steps): the audit is available,
-    the balance closes to 1e-8 on every step (macro Newton 1e-10), dissipation is exactly 0, and the
+    the balance closes to 1e-10 on every step (macro Newton 1e-10; measured 4.7e-12), dissipation is exactly 0, and the
     constitutive identity holds to round-off — the hyperelastic path has no physical dissipation."""
     from fe2.materials.neo_hookean import NeoHookean
 
@@ -226,7 +227,7 @@ def test_plate_neo_hookean_energy_balance(shared_tmp_path):
     rec = run_load_steps(solver, [1 / 3, 2 / 3, 1.0], shared_tmp_path / "nh")
     summary = summarize(rec)
     assert summary["available"] and summary["within_tolerance"]
-    assert summary["max_abs_balance_residual"] <= 1e-8
+    assert summary["max_abs_balance_residual"] <= 1e-10
     assert summary["max_abs_constitutive_residual"] <= 1e-12
     assert summary["totals"]["dissipated"] == 0.0 and summary["min_numerical"] >= 0.0
     assert summary["totals"]["stored"] > 0.0
@@ -234,7 +235,7 @@ def test_plate_neo_hookean_energy_balance(shared_tmp_path):
 
 def test_fe2_finite_strain_rve_energy_balance(shared_tmp_path):
     """FE² at finite strain: plate (mesh 0.4) with two-phase neo-Hookean RVEs (E 1 / 20, f = 0.3, periodic),
-    30 % stretch in 2 steps. Balance ≤ 1e-8 (measured 3.1e-11: the macro Newton's tolerance), Hill–Mandel
+    30 % stretch in 2 steps. Balance ≤ 1e-10 (measured 3.1e-11: the macro Newton's tolerance), Hill–Mandel
     in increments ≤ 1e-10 (measured 9.3e-13: micro Newton), constitutive identity ≤ 1e-12 (3.1e-16), no
     dissipation, numerical part ≥ 0 at every micro point."""
     from fe2.geometry import square_array
@@ -250,7 +251,7 @@ def test_fe2_finite_strain_rve_energy_balance(shared_tmp_path):
     solver = QuasiStaticMacroProblem(plate.mesh, plate.facet_tags, mat, dirichlet=bcs)
     summary = summarize(run_load_steps(solver, [0.5, 1.0], shared_tmp_path / "fe2_nh"))
     assert summary["available"] and summary["within_tolerance"]
-    assert summary["max_abs_balance_residual"] <= 1e-8
+    assert summary["max_abs_balance_residual"] <= 1e-10
     assert summary["max_abs_hill_mandel_residual"] <= 1e-10
     assert summary["max_abs_constitutive_residual"] <= 1e-12
     assert summary["totals"]["dissipated"] == 0.0 and summary["min_numerical"] >= 0.0

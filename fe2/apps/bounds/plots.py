@@ -23,12 +23,12 @@ COLORS = {"kubc": "tab:red", "periodic": "black", "tubc": "tab:blue"}
 LABELS = {"kubc": "KUBC (upper)", "periodic": "periodic", "tubc": "TUBC (lower)"}
 MARKERS = {"kubc": "v", "periodic": "o", "tubc": "^"}
 OFFSETS = {"kubc": 0.985, "periodic": 1.0, "tubc": 1.015}
-YLABELS = {
-    "bulk": "bulk modulus κ = (I:C:I)/d²",
-    "shear": "shear modulus μ (orientation average)",
-    "C11": "C11",
-    "k": "conductivity k = tr(K)/d",
-    "K11": "K11",
+YLABELS = {  # fe2 converts no units: the measures are in the units of the config's phase properties
+    "bulk": "bulk modulus κ = (I:C:I)/d²  [units of young]",
+    "shear": "shear modulus μ (orientation average)  [units of young]",
+    "C11": "C11  [units of young]",
+    "k": "conductivity k = tr(K)/d  [units of conductivity]",
+    "K11": "K11  [units of conductivity]",
 }
 
 
@@ -49,7 +49,7 @@ def _size_axis(ax, sizes) -> None:
     ax.xaxis.set_minor_locator(NullLocator())
     ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_xticklabels([f"{s:g}" for s in sizes])
-    ax.set_xlabel("RVE size L/ℓ  (ℓ = inclusion diameter)")
+    ax.set_xlabel("RVE size L/ℓ  (ℓ = inclusion diameter; log scale)")
 
 
 def _fit_line(ax, sizes, fit, color, label) -> None:
@@ -147,7 +147,7 @@ def plot_bounds(summary: dict, case: str, measure: str, path: Path) -> Path | No
         ax2.axhline(tol, color="gray", ls=":", lw=1.0, label=f"tolerance {tol:g}")
         ax2.set_yscale("log")
         _size_axis(ax2, sizes)
-        ax2.set_ylabel("relative gap")
+        ax2.set_ylabel("relative gap [-] (log scale)")
         ax2.set_title(f"{case}: KUBC − TUBC gap ({measure})", fontsize=10)
         ax2.legend(fontsize=7.5)
         ax2.grid(alpha=0.3, which="both")
@@ -206,7 +206,7 @@ def plot_variance(summary: dict, case: str, measure: str, path: Path) -> Path | 
         ax.plot(x, 0.5 * anchor * x ** (-float(d)), ":", color="gray", label=f"slope −{d} (γ = d)")
     ax.set_yscale("log")
     _size_axis(ax, list(sizes))
-    ax.set_ylabel(f"Var[{measure}] over realizations")
+    ax.set_ylabel(f"Var[{measure}] over realizations [(units of {measure})²] (log scale)")
     ax.set_title(f"{case}: variance vs RVE size, Var ∝ (L/ℓ)^-γ", fontsize=10)
     ax.legend(fontsize=7.5)
     ax.grid(alpha=0.3, which="both")
@@ -280,8 +280,8 @@ def plot_contrast(summary: dict, measure: str, path: Path) -> Path | None:
     ax.xaxis.set_major_locator(FixedLocator(ticks))
     ax.xaxis.set_minor_locator(NullLocator())
     ax.set_xticklabels(labels)
-    ax.set_xlabel("phase contrast (inclusion / matrix property)")
-    ax.set_ylabel(f"relative gap (KUBC − TUBC) / periodic, {measure}")
+    ax.set_xlabel("phase contrast (inclusion / matrix property) [-] (log scale)")
+    ax.set_ylabel(f"relative gap (KUBC − TUBC) / periodic, {measure} [-] (log scale)")
     ax.set_title("gap vs contrast (ratio 1: no gap, not drawn)", fontsize=10)
     ax.legend(fontsize=7.5)
     ax.grid(alpha=0.3, which="both")

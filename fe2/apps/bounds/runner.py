@@ -18,7 +18,7 @@ from fe2 import config as cfgmod
 from fe2.apps.bounds.plan import Task, build_cases, build_tasks, case_label
 from fe2.apps.bounds.report import write_report
 from fe2.apps.bounds.schedule import Progress, assign_tasks, idle_wait, split_whole_comm
-from fe2.apps.bounds.solve import solve_task
+from fe2.apps.bounds.solve import PHASE_TAGS, solve_task
 from fe2.apps.bounds.store import RECORD_GLOB, RecordWriter, read_records
 from fe2.apps.bounds.summary import summarize
 from fe2.errors import Fe2Error
@@ -84,7 +84,8 @@ def run_bounds_study(
     n_pending = sum(len(t.items) for t in pending)
     say(
         f"bounds study: {cfg.physics} {cfg.dim}D, {len(cases)} case(s), sizes L/ℓ {list(cases[0].sizes)}, "
-        f"{n_records} records ({n_records - n_pending} already done), {comm.size} rank(s)"
+        f"{n_records} records (one per realization and material case): {n_records - n_pending} already "
+        f"on disk, {n_pending} to solve; {comm.size} rank(s)"
     )
 
     whole, local = split_whole_comm(pending, cfg.parallel.whole_comm_min_size)
@@ -147,11 +148,13 @@ def run_bounds_study(
     if comm.allreduce(unfinished, op=MPI.SUM):
         raise StudyInterrupted(f"stopped after {stop_after} record(s) per rank; rerun to resume")
     busy_all = comm.gather(busy, root=0)
-    solved_all = comm.allreduce(solved)
+    # a whole-communicator record is solved by every rank together: count it once, not once per rank
+    solved_all = comm.allreduce(solved - solved_whole) + solved_whole
     summary = None
     if comm.rank == 0:
         records = read_records(out)
         summary = summarize(cfg, records, cases)
+        summary["phase_tags"] = dict(PHASE_TAGS)  # which cell tag of the realizations is which phase
         summary["run"] = {
             "wall_s": time.perf_counter() - t_start,  # setup + solves; the report adds report_s
             "ranks": comm.size,
@@ -164,7 +167,7 @@ def run_bounds_study(
     idle_wait(comm)  # the other ranks sleep while rank 0 writes the report (no busy MPI wait)
     summary = comm.bcast(summary, root=0)
     say(
-        f"bounds study done: {solved_all} record(s) solved in {time.perf_counter() - t_start:.1f} s; "
-        f"report in {out}"
+        f"bounds study done: {solved_all} record(s) solved in {time.perf_counter() - t_start:.1f} s, "
+        f"{n_records - n_pending} reused from disk, {n_records} in the study; report in {out}"
     )
     return summary

@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from mpi4py import MPI
 
 from fe2.apps.bounds.plan import Task
+from fe2.io.progress import Eta
 
 __all__ = ["Progress", "assign_tasks", "idle_wait", "split_whole_comm"]
 
@@ -37,23 +38,28 @@ class Progress:
     """Rank-0 progress lines for records finished on any rank (point-to-point, no collectives).
 
     Other ranks send a small message per record and one at the end; rank 0 drains
-    them between its own tasks and, once done, until every rank has ended.
+    them between its own tasks and, once done, until every rank has ended. A line (records
+    solved of those to solve, fraction done, time left: :class:`fe2.io.progress.Eta`) is printed
+    for the first record, then at most every ``every_s`` seconds, and for the last one.
     """
 
-    def __init__(self, comm: MPI.Comm, total: int, say: Callable[[str], None]) -> None:
+    def __init__(self, comm: MPI.Comm, total: int, say: Callable[[str], None], every_s: float = 10.0) -> None:
         self.comm = comm
         self.total = total
         self.say = say
         self.done = 0
         self._ended = 0
         self._reqs: list[MPI.Request] = []
+        self._eta = Eta(0.0, every_s=every_s)
 
     def _show(self, msg: tuple) -> None:
         self.done += 1
+        if not (self.done == 1 or self.done == self.total or self._eta.due()):
+            return
         size, real, case, rank, secs = msg
         self.say(
-            f"{self.done}/{self.total} records: L/ℓ = {size:g}, realization {real}, {case} "
-            f"(rank {rank}, {secs:.2f} s)"
+            f"records solved {self.done}/{self.total} [{self._eta.text(self.done / max(self.total, 1))}]; "
+            f"last: L/ℓ = {size:g}, realization {real}, {case} (rank {rank}, {secs:.2f} s)"
         )
 
     def _drain(self) -> None:

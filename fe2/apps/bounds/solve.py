@@ -81,6 +81,11 @@ def packable_seed(geometry: Mapping) -> tuple[int, int]:
     raise GeometryError(f"{last} (and {MAX_REDRAWS} redraws with derived seeds)")
 
 
+#: the cell tags of every realization (fe2.geometry.random_rve: the matrix is 1, the inclusions 2;
+#: pores have no cells), stated in summary.json
+PHASE_TAGS = {"matrix": 1, "inclusion": 2}
+
+
 def solve_task(
     task: Task, comm: MPI.Comm, cfg: cfgmod.BoundsConfig, forms_cache: dict[FormKey, RVEForms], rank: int
 ) -> Iterator[BoundsRecord]:

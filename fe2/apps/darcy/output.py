@@ -1,7 +1,8 @@
-"""Output of perfusion results: VTX fields, point sampling, radial pressure profile (CSV + PNG).
+"""Output of perfusion results: VTX and VTK fields, point sampling, radial pressure profile (CSV + PNG).
 
 Fields are interpolated into discontinuous P_k (k = max(1, degree of the data)) so that
-P_k, DG and Raviart–Thomas data all go into one VTX (``.bp``) file readable by ParaView.
+P_k, DG and Raviart–Thomas data all go into one VTX (``.bp``) file readable by ParaView, and into
+one VTK collection (``.pvd``, :func:`fe2.io.fields.write_vtk`) that pyvista reads too.
 """
 
 from __future__ import annotations
@@ -12,12 +13,14 @@ import numpy as np
 from dolfinx import fem, geometry, io
 
 from fe2.errors import OutputError
+from fe2.io.fields import write_vtk
 from fe2.io.results import write_csv_atomic
 
 
 def write_fields(path: str | Path, functions: dict[str, fem.Function], degree: int = 1,
-                 time: float = 0.0) -> Path:
-    """Write scalar/vector fields (any element) into one VTX file ``path`` (.bp), collective.
+                 time: float = 0.0) -> list[Path]:
+    """Write scalar/vector fields (any element) into one VTX file ``path`` (.bp) and one VTK
+    collection (``path`` with suffix .pvd), collective; returns both paths.
 
     Each function is interpolated into DG_degree (scalar or vector) first.
     """
@@ -36,7 +39,7 @@ def write_fields(path: str | Path, functions: dict[str, fem.Function], degree: i
         out.append(g)
     with io.VTXWriter(msh.comm, path, out, engine="BP4") as vtx:
         vtx.write(time)
-    return path
+    return [path, write_vtk(path.with_suffix(".pvd"), out, time)]
 
 
 def sample(f: fem.Function, points: np.ndarray) -> np.ndarray:

@@ -4,10 +4,12 @@ Darcy solve with its conservation audit, optional solute transport, and the file
 Files written to ``out`` (SI throughout; p also in mmHg where printed):
 
 * ``fields.bp`` (VTX, ParaView): pressure ``p`` [Pa], velocity ``u`` [m/s], fibre fraction
-  ``fibre_fraction`` [-] and ``K_xx`` [m²/(Pa·s)] when K comes from micro cells, solute ``c``;
+  ``fibre_fraction`` [-] and ``K_xx`` [m²/(Pa·s)] when K comes from micro cells, solute ``c``,
+  the DWR cell indicators ``dwr_indicator`` with ``[solver] error_estimate`` (:mod:`fe2.apps.darcy.estimate`);
 * ``result.json``: units, mesh, tissue data per region, K per region (tensor, SI), the
   permeability cache summary (K/a² per distinct fibre fraction, cell solves, cache hits),
-  the fluid audit, timings, the Baxter–Jain comparison where it applies, the solute audit;
+  the fluid audit, timings, the Baxter–Jain comparison where it applies, the solute audit,
+  ``error_estimate`` (and ``adaptivity`` for ``target_error`` runs);
 * ``profile.csv`` / ``profile.png``: radial pressure profile (tumour_in_host domains), with the
   Baxter–Jain analytic profile for an isolated uniform tumour;
 * ``solute_audit.csv`` when ``[solute]`` is given; ``darcy_transient.csv`` (fluid balance per
@@ -28,7 +30,7 @@ import ufl
 from mpi4py import MPI
 
 from fe2.analytic.perfusion import baxter_jain_pressure, baxter_jain_surface_velocity
-from fe2.apps.darcy import output
+from fe2.apps.darcy import estimate, output
 from fe2.config.darcy import DarcyConfig, RadialFraction, TissueSpec
 from fe2.errors import ConfigError, SolverError
 from fe2.geometry.tissue import TissueMesh, tissue_from_msh, tumour_in_host
@@ -228,11 +230,24 @@ def run_darcy(cfg: DarcyConfig, comm: MPI.Comm, out: str | Path,
         say(f"permeability from {model.stats.cell_solves} micro Stokes cell(s) ({model.mode}), "
             f"{model.stats.cache_hits} cache hits, {perm['time_s']:.1f} s")
 
-    problem = DarcyProblem(tm.mesh, tm.cell_tags, tm.facet_tags, tissue, bcs=bcs, formulation=cfg.formulation,
-                           degree=cfg.degree, K_field=K_field)
+    goal = None
+    if cfg.solver.target_error is not None:
+        tm, problem, res, goal, record["adaptivity"] = estimate.adaptive_solve(cfg, tm, tissue, bcs, say)
+        record["mesh"] = {"dim": gdim, "cells": comm.allreduce(tm.mesh.topology.index_map(gdim).size_local),
+                          **tm.description}
+    else:
+        problem = DarcyProblem(tm.mesh, tm.cell_tags, tm.facet_tags, tissue, bcs=bcs, formulation=cfg.formulation,
+                               degree=cfg.degree, K_field=K_field)
     if cfg.transient is None:
-        res = problem.solve()
+        if goal is None:
+            res = problem.solve()
+            if cfg.solver.estimate:
+                goal = estimate.estimate(cfg, tm, problem)
         say(f"darcy: {res.audit.summary()}")
+        if goal is not None:
+            record["error_estimate"] = goal.to_dict()
+            say(f"error estimate: {goal.qoi}: J_h {goal.value:.6e}, eta {goal.estimate:.3e}, "
+                f"J_h + eta {goal.corrected:.6e} ({goal.units}), sum |eta_K| {goal.sum_abs_indicators:.3e}")
     else:
         tr_cfg = cfg.transient
         problem.set_pressure(tr_cfg.initial_pressure)
@@ -254,6 +269,8 @@ def run_darcy(cfg: DarcyConfig, comm: MPI.Comm, out: str | Path,
     record["darcy"] = res.to_dict()
 
     fields = {"p": res.p, "u": res.u}
+    if goal is not None:
+        fields["dwr_indicator"] = estimate.indicator_field(goal, problem)
     if q is not None:
         from dolfinx import fem
 
@@ -303,7 +320,8 @@ def run_darcy(cfg: DarcyConfig, comm: MPI.Comm, out: str | Path,
 
     output.write_fields(out / "fields.bp", fields, degree=max(1, cfg.degree))
     record["time_s"] = time.perf_counter() - t0
-    record["files"] = sorted(["fields.bp"] + (["profile.csv", "profile.png"] if "radial_profile" in record else [])
+    record["files"] = sorted(["fields.bp", "fields.pvd"]
+                             + (["profile.csv", "profile.png"] if "radial_profile" in record else [])
                              + (["solute_audit.csv"] if cfg.solute else [])
                              + (["darcy_transient.csv"] if cfg.transient else []) + ["result.json"])
     write_json_atomic(out / "result.json", record, comm)

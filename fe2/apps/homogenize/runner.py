@@ -106,9 +106,14 @@ def case_labels(physics: str, dim: int) -> tuple[str, ...]:
 
 
 def run_homogenization(
-    cfg: cfgmod.HomogenizeConfig, comm: MPI.Comm, out_dir: str | Path | None, progress=None
+    cfg: cfgmod.HomogenizeConfig, comm: MPI.Comm, out_dir: str | Path | None, progress=None,
+    forms_cache: dict | None = None,
 ) -> dict:
-    """Build the RVE, solve each BC, write fields / PNG / result.json. Returns the result dict."""
+    """Build the RVE, solve each BC, write fields / PNG / result.json. Returns the result dict.
+
+    ``forms_cache``: a dict shared by the runs of an ensemble (``fe2 uq``): the compiled forms are
+    kept there by :class:`~fe2.micro.forms.FormKey` and reused for every mesh of the same kind.
+    """
     say = progress or (lambda msg: None)
     if out_dir is not None and comm.rank == 0:
         # A result.json left by an earlier run in OUT would make a failed run look finished.
@@ -123,10 +128,18 @@ def run_homogenization(
     rve = remove_phases(rve, meshed_voids)
     t_mesh = time.perf_counter() - t0
     physics = make_physics(cfg.physics, rve.dim)
+    forms = None
+    if forms_cache is not None:
+        from fe2.micro.forms import RVEForms, form_key
+
+        key = form_key(physics, rve.mesh, cfg.solver.degree)
+        forms = forms_cache.get(key)
+        if forms is None:
+            forms = forms_cache[key] = RVEForms(comm, physics, key)
     say(f"meshed RVE: {rve.mesh.topology.index_map(rve.dim).size_global} cells in {t_mesh:.2f} s")
     problem = RVEProblem(
         rve, physics, materials_from_config(cfg), degree=cfg.solver.degree,
-        solver=LinearSolverOptions(kind=cfg.solver.kind, rtol=cfg.solver.rtol),
+        solver=LinearSolverOptions(kind=cfg.solver.kind, rtol=cfg.solver.rtol), forms=forms,
     )
     if cfg.solver.error_estimate:
         hom, fields = homogenize_with_estimates(problem, cfg.boundary_conditions, keep_fields=True, progress=say)
@@ -135,21 +148,29 @@ def run_homogenization(
     hom.timings["mesh_s"] = t_mesh
     data = hom.to_dict()
     data["geometry"] = rve.description
+    # which integer of the phase tags (cell data 'phase' of fields/*, the mesh's cell tags) is which phase
+    data["phase_tags"] = {name: int(tag) for name, tag in rve.phases.items()}
     data["config"] = cfg.model_dump()
     data["units"] = "as given in the config (fe2 does not convert units)"
     if out_dir is not None:
         out = Path(out_dir)
         labels = case_labels(physics.name, rve.dim)
-        written = []
+        written: list[str] = []
         if cfg.output.fields:
             for bc, vecs in fields.items():
                 for j, u in enumerate(vecs):
-                    affine = None if bc == "tubc" else problem.A[j]
-                    p = write_rve_fields(out / "fields" / f"{bc}_{labels[j]}", problem.V, u, affine, rve.cell_tags)
-                    written.append(str(p.relative_to(out)))
+                    affine = _affine_part(problem, hom.bcs[bc].load_cases[j].driver if bc != "tubc"
+                                          else hom.bcs[bc].load_cases[j].mean_strain)
+                    paths = write_rve_fields(out / "fields" / f"{bc}_{labels[j]}", problem.V, u, affine,
+                                             rve.cell_tags)
+                    affine.destroy()
+                    written.extend(str(p.relative_to(out)) for p in paths)
             data["fields"] = written
             png_bc = "periodic" if "periodic" in fields else next(iter(fields))
-            data["figure"] = _fluctuation_png(problem, fields[png_bc][0], png_bc, labels[0], out / "fluctuation.png")
+            lc0 = hom.bcs[png_bc].load_cases[0]
+            data["figure"] = _fluctuation_png(problem, fields[png_bc][0],
+                                              lc0.mean_strain if png_bc == "tubc" else lc0.driver, png_bc,
+                                              labels[0], out / "fluctuation.png")
         write_json_atomic(out / "result.json", data, comm)
     for vecs in fields.values():
         for u in vecs:
@@ -157,11 +178,30 @@ def run_homogenization(
     return data
 
 
-def _fluctuation_png(problem: RVEProblem, u, bc: str, label: str, path: Path) -> str:
-    """PNG of the first component of the fluctuation w = u - E·x (rank 0 draws)."""
+def _affine_part(problem: RVEProblem, strain):
+    """Σ_k E_k A_k: the (interpolated) affine field the load case's total field u was built with —
+    E the driver (KUBC, periodic) or the mean strain Ē of the unit stress (TUBC).
+    """
+    a = problem.A[0].duplicate()
+    a.set(0.0)
+    for k, ek in enumerate(strain):
+        if ek != 0.0:
+            a.axpy(float(ek), problem.A[k])
+    return a
+
+
+def _fluctuation_png(problem: RVEProblem, u, strain, bc: str, label: str, path: Path) -> str:
+    """PNG of the first component of the fluctuation w = u - E·x (rank 0 draws); a fluctuation that
+    is round-off relative to the total field u (a laminate under a load it carries uniformly) is
+    drawn as uniform, not as magnified noise.
+    """
+    from petsc4py import PETSc
+
+    scale = u.norm(PETSc.NormType.NORM_INFINITY)  # collective: every rank, before the rank-0 branch
     w = u.copy()
-    if bc != "tubc":
-        w.axpy(-1.0, problem.A[0])
+    affine = _affine_part(problem, strain)
+    w.axpy(-1.0, affine)
+    affine.destroy()
     w.ghostUpdate()
     arr = w.getArray(readonly=True)
     bs = problem.bs
@@ -176,7 +216,9 @@ def _fluctuation_png(problem: RVEProblem, u, bc: str, label: str, path: Path) ->
     if gathered is not None:
         pts, cells, vals = gathered
         comp = "w1" if bs > 1 else "w"
-        plot_field_png(pts, cells, vals, path, f"{bc}: fluctuation {comp} under unit {label}")
+        plot_field_png(pts, cells, vals, path, f"{bc}: fluctuation {comp} under unit {label}",
+                       label=f"{comp} [length × applied {label}]", length_unit="length of the config",
+                       scale=scale)
     return path.name
 
 

@@ -41,6 +41,16 @@ from fe2.physics.phasefield import (
 from fe2.solvers import RankCheckpoint
 
 
+def phasefield_units(dim: int) -> dict[str, str]:
+    """The unit of every quantity of result.json, history.csv and free_energy.csv (fe2 converts none)."""
+    vol = "length^2 (per unit thickness)" if dim == 2 else "length^3"
+    return {"convention": "as given in the config (fe2 does not convert units; PFHub BM1 is nondimensional)",
+            "length": "length of domain.length", "t": "time of the mobility M (c' = div(M grad mu))",
+            "dt": "time", "c": "concentration (the config's c, e.g. c0)",
+            "energy": f"free-energy density (of f and kappa |grad c|^2) * {vol}",
+            "mass": f"concentration * {vol}", "newton_its": "1", "rejected": "1"}
+
+
 def _energy(cfg: PhaseFieldConfig):
     e = cfg.energy
     if e.kind == "pfhub_bm1":
@@ -222,8 +232,13 @@ def run_phasefield(cfg: PhaseFieldConfig, comm: MPI.Comm, out: str | Path, *, re
     write_csv_atomic(out / "free_energy.csv", ["time", "free_energy"], [[r.t, r.energy] for r in history], comm=comm)
     write_csv_atomic(out / "history.csv", list(StepRecord.__dataclass_fields__),
                      [list(r.to_dict().values()) for r in history], comm=comm)
+    dim = len(cfg.domain.length)
     result = {
         "model": cfg.model,
+        "units": phasefield_units(dim),
+        "notation": "c: the conserved concentration (scalar field 'c' of concentration.xdmf/.pvd); "
+                    "free_energy F = integral of f(c) + kappa/2 |grad c|^2 over the domain; "
+                    "mass = integral of c",
         "config": cfg.model_dump(mode="json"),
         "ranks": comm.size,
         "steps": len(history) - 1,
@@ -250,8 +265,9 @@ def run_phasefield(cfg: PhaseFieldConfig, comm: MPI.Comm, out: str | Path, *, re
 
         fig, ax = plt.subplots(figsize=(5, 3.5))
         ax.plot([r.t for r in history], E, "o-", ms=2)
-        ax.set_xlabel("time")
-        ax.set_ylabel("free energy")
+        units = phasefield_units(dim)  # the same units as result.json states
+        ax.set_xlabel("time t [time of the mobility]")
+        ax.set_ylabel("free energy F\n[" + units["energy"] + "]", fontsize=8)
         ax.set_title(cfg.model.replace("_", "–"))
         fig.tight_layout()
         fig.savefig(out / "free_energy.png", dpi=120)

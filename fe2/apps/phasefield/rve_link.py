@@ -395,8 +395,8 @@ def _plot(snapshots: Sequence[Snapshot], physics: str, path: Path) -> None:
         # RVEProblem.collect always sets the Reuss bound: every snapshot has one
         ax.plot(t, [cast(np.ndarray, s.result.reuss_bound)[0, 0] for s in snapshots], "-.", color="0.4",
                 label=f"Reuss {name}11")
-    ax.set_xlabel("time")
-    ax.set_ylabel(ph.tensor_description)
+    ax.set_xlabel("time t [time of the phase-field mobility]")
+    ax.set_ylabel(f"{ph.tensor_description}\n[units of the phase properties]", fontsize=8)
     ax.legend(fontsize=7, ncol=3)
     ax.grid(alpha=0.3)
     for k, s in enumerate(snapshots):

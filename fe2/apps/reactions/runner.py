@@ -52,6 +52,7 @@ def run_reactions(cfg: ReactionsConfig, network: Network, comm: MPI.Comm, out: s
     result = runner(cfg, network, comm, out, say)
     result.update(mode=cfg.mode, ranks=comm.size, wall_time=time.perf_counter() - tic,
                   species=network.species_names, moieties=network.moiety_names(),
+                  units=reaction_units(cfg), notation=NOTATION[cfg.mode],
                   config=cfg.model_dump(mode="json"))
     write_json_atomic(out / "result.json", result, comm=comm)
     return comm.bcast(result if comm.rank == 0 else None, root=0)
@@ -74,6 +75,24 @@ def _pyplot():
     import matplotlib.pyplot as plt
 
     return plt
+
+
+NOTATION = {
+    "well_mixed": "species concentrations c (one column per species); rates k of mass action in amount^(1-order)/time",
+    "stochastic": "copy numbers (molecules) per trajectory; propensities in 1/time",
+    "spatial": "concentration fields c(x, t) on the rectangle; integrals are integrals of c over it",
+}
+
+
+def reaction_units(cfg: ReactionsConfig) -> dict[str, str]:
+    """The units of result.json's quantities, from the config's ``[units]`` (fe2 converts none)."""
+    t, a = cfg.units.time, cfg.units.amount
+    return {"convention": "as named in the config's [units] (fe2 does not convert units)",
+            "time": t, "t_end": t, "dt": t, "wall_time": "s (wall clock)",
+            "concentration": "molecules" if cfg.mode == "stochastic" else a,
+            "time_scales": t, "stiffness_ratio": "1",
+            "diffusivity": "length^2/" + t, "integrals": f"{a} * area",
+            "moiety_totals": f"{a} * area" if cfg.mode == "spatial" else a}
 
 
 def _units(cfg: ReactionsConfig, columns: list[str], species: list[str]) -> dict:
@@ -327,6 +346,8 @@ def _spatial(cfg, network, comm, out, say) -> dict:
         n_dofs = rd.V.dofmap.index_map.size_global
         say(f"spatial: {sp_.mesh.cells[0]}x{sp_.mesh.cells[1]} cells, {n_dofs} dofs per species, "
             f"{n_steps} steps of dt = {sp_.dt:g} ({sp_.scheme}), {comm.size} rank(s)")
+        # every species also goes to one VTK time series (species.pvd: what pyvista reads, all species in one file)
+        vtk_writer = io.VTKFile(comm, str(out / "species.pvd"), "w")
         if sp_.format == "xdmf":
             writer = io.XDMFFile(comm, str(out / "species.xdmf"), "w")
             writer.write_mesh(msh)
@@ -334,11 +355,13 @@ def _spatial(cfg, network, comm, out, say) -> dict:
             def write(t):
                 for f in rd.c:
                     writer.write_function(f, t)
+                vtk_writer.write_function(list(rd.c), t)
         else:
             writer = io.VTXWriter(comm, str(out / "species.bp"), rd.c, engine="BP4")
 
             def write(t):
                 writer.write(t)
+                vtk_writer.write_function(list(rd.c), t)
 
         m0 = rd.moiety_totals()
         history = [[0.0, *rd.integrals()]]
@@ -352,6 +375,7 @@ def _spatial(cfg, network, comm, out, say) -> dict:
                 say(f"  step {k}/{n_steps}  t = {t:.6g}  integrals " +
                     ", ".join(f"{nm} {v:.6g}" for nm, v in zip(names, history[-1][1:], strict=False)))
         writer.close()
+        vtk_writer.close()
         m1 = rd.moiety_totals()
         vals = rd.values()
         vmin, vmax = np.empty(len(names)), np.empty(len(names))
@@ -371,7 +395,7 @@ def _spatial(cfg, network, comm, out, say) -> dict:
            "integrals": {"file": "integrals.csv", "columns": header,
                          "units": {c: (cfg.units.time if c == "time" else f"{cfg.units.amount} * area")
                                    for c in header}},
-           "files": [field_file, "integrals.csv", "integrals.png", "result.json"]}
+           "files": [field_file, "species.pvd", "integrals.csv", "integrals.png", "result.json"]}
     if comm.rank == 0:
         plt = _pyplot()
         H = np.array(history)

@@ -68,14 +68,16 @@ def _gather_snapshots(comm: MPI.Comm, full: NonlinearRVEMaterial, paths: list[np
 
 def run_reduce(cfg: ReduceConfig, comm: MPI.Comm, out_dir: str | Path, *, progress=None) -> dict:
     """Train, validate and store the reduced RVE; returns the result dict written to OUT/result.json."""
-    from fe2.apps.run.runner import build_rve_material
+    from fe2.apps.run.runner import build_law, build_rve_material
 
     say = progress or (lambda msg: None)
     out = Path(out_dir)
     t0 = time.perf_counter()
     full, rve = build_rve_material(cast(RunConfig, cfg))  # reads cfg.rve only
     if not isinstance(full, NonlinearRVEMaterial):
-        full = NonlinearRVEMaterial(rve, _elastic_laws(cfg, rve.dim), bc=cfg.rve.bc)
+        # all phases elastic: fe2 run would use C_hom; the reduced RVE is trained on the nonlinear RVE
+        full = NonlinearRVEMaterial(rve, {k: build_law(s, rve.dim) for k, s in cfg.rve.materials.items()},
+                                    bc=cfg.rve.bc)
     t = cfg.training
     design = TrainingDesign(t.n_directions, t.max_amplitude, t.n_steps, t.reversal_fraction, t.seed)
     paths = training_paths(design, full.m, full.kind)
@@ -109,12 +111,6 @@ def run_reduce(cfg: ReduceConfig, comm: MPI.Comm, out_dir: str | Path, *, progre
     }
     write_json_atomic(out / "result.json", result, comm)
     return result
-
-
-def _elastic_laws(cfg: ReduceConfig, dim: int):
-    from fe2.materials.contract import LinearElasticLaw
-
-    return {k: LinearElasticLaw.isotropic(s.young, s.poisson, dim) for k, s in cfg.rve.materials.items()}
 
 
 __all__ = ["run_reduce", "validation_path"]

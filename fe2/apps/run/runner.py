@@ -1,4 +1,6 @@
-"""``fe2 run``: an FE² macro problem whose material at every quadrature point is an RVE.
+"""``fe2 run``: an FE² macro problem whose material at every quadrature point is an RVE (``[rve]``),
+or a single-scale problem with one constitutive law at every point (``[material]``, e.g. a
+Cauchy–Born crystal continuum: :mod:`fe2.materials.cauchy_born`).
 
 * The macro mesh is distributed over ``comm``; each rank solves the RVEs of the
   quadrature points it owns, on ``MPI.COMM_SELF`` (one RVE object per rank).
@@ -9,7 +11,9 @@
 Outputs in OUT: ``displacement.xdmf``, ``stress.xdmf`` (index files over ``series/``),
 ``load_displacement.csv/png``, ``steps.json``, ``checkpoint/``, and ``result.json``
 (written last, atomically): summary, per-step Newton residual histories, micro
-statistics and the load-balance report (micro time per rank: min / mean / max).
+statistics and the load-balance report (micro time per rank: min / mean / max);
+with ``[solver] error_estimate = true`` (linear micro models) the DWR estimate of the
+monitored reaction after the last step (``error_estimate``, :mod:`fe2.macro.reaction_error`).
 
 ``--restart`` resumes from the checkpoint (see :mod:`fe2.macro.driver`); the micro
 statistics in result.json cover every segment of the run (``segments``: 1 + restarts).
@@ -28,15 +32,18 @@ import numpy as np
 from mpi4py import MPI
 
 from fe2.apps.homogenize.runner import build_rve
-from fe2.config.run import Bar, ElasticLawSpec, J2LawSpec, NeoHookeanLawSpec, RunConfig
+from fe2.config.cauchy_born import CauchyBornLawSpec, FormulaSpec, LennardJonesSpec
+from fe2.config.run import Bar, ElasticLawSpec, J2LawSpec, LawSpec, NeoHookeanLawSpec, RunConfig
 from fe2.errors import ConfigError
 from fe2.geometry.macro_domains import MacroMesh, bar, plate_with_hole
 from fe2.io.results import write_json_atomic
 from fe2.macro.balance import BalancedMaterial
 from fe2.macro.driver import Monitor, add_statistics, run_load_steps
 from fe2.macro.energy_audit import summarize
+from fe2.macro.reaction_error import reaction_goal_error
 from fe2.macro.small_strain import Dirichlet, QuasiStaticMacroProblem, Traction
 from fe2.materials import IsotropicElastic, LinearElasticLaw
+from fe2.materials.cauchy_born import CauchyBornLaw
 from fe2.materials.contract import MicroModel
 from fe2.materials.j2 import J2Plasticity
 from fe2.materials.neo_hookean import NeoHookean
@@ -55,24 +62,45 @@ def build_macro_domain(cfg: RunConfig, comm: MPI.Comm) -> MacroMesh:
     return plate_with_hole(comm, width=d.width, height=d.height, radius=d.radius, mesh_size=d.mesh_size)
 
 
+def cauchy_born_law(spec: CauchyBornLawSpec):
+    """The Cauchy–Born law of a ``model = "cauchy_born"`` spec (its lattice parameter computed here)."""
+    from fe2.materials import cauchy_born as cb
+
+    p = spec.potential
+    pot: cb.PairPotential
+    if isinstance(p, LennardJonesSpec):
+        pot = cb.LennardJones(p.epsilon, p.sigma, cutoff=p.cutoff)
+    elif isinstance(p, FormulaSpec):
+        pot = cb.FormulaPotential(p.expression, p.parameters, cutoff=p.cutoff, length_scale=p.length_scale)
+    else:
+        pot = cb.Morse(p.depth, p.alpha, p.r0, cutoff=p.cutoff)
+    return cb.CauchyBornLaw(pot, cb.lattice(spec.lattice), shells=spec.shells, min_stretch=spec.min_stretch)
+
+
+def build_law(spec: LawSpec, dim: int) -> MicroModel:
+    """One constitutive law from its spec (a single-scale material or an RVE phase)."""
+    if isinstance(spec, J2LawSpec):
+        return J2Plasticity(spec.young, spec.poisson, spec.sigma_y0, h_iso=spec.h_iso, h_kin=spec.h_kin, dim=dim)
+    if isinstance(spec, NeoHookeanLawSpec):
+        return NeoHookean(spec.young, spec.poisson, dim=dim)
+    if isinstance(spec, CauchyBornLawSpec):
+        return cauchy_born_law(spec)
+    return LinearElasticLaw.isotropic(spec.young, spec.poisson, dim)
+
+
 def build_rve_material(cfg: RunConfig):
     """The RVE material of every point (on COMM_SELF): linear (C_hom once) or nonlinear (J2 phases)."""
+    assert cfg.rve is not None
     rve = build_rve(cfg.rve.geometry, MPI.COMM_SELF)
     specs = cfg.rve.materials
     unknown = sorted(set(specs) - set(rve.phases))
     if unknown:
         raise ConfigError(f"rve.materials: phase(s) {unknown} not in the RVE (phases: {sorted(rve.phases)})")
-    if all(isinstance(s, ElasticLawSpec) for s in specs.values()):
-        mats = {k: IsotropicElastic(s.young, s.poisson) for k, s in specs.items()}
+    elastic = {k: s for k, s in specs.items() if isinstance(s, ElasticLawSpec)}
+    if len(elastic) == len(specs):
+        mats = {k: IsotropicElastic(s.young, s.poisson) for k, s in elastic.items()}
         return LinearRVEMaterial(RVEProblem(rve, Elasticity(rve.dim), mats), bc=cfg.rve.bc), rve
-    laws: dict[str, MicroModel] = {}
-    for name, s in specs.items():
-        if isinstance(s, J2LawSpec):
-            laws[name] = J2Plasticity(s.young, s.poisson, s.sigma_y0, h_iso=s.h_iso, h_kin=s.h_kin, dim=rve.dim)
-        elif isinstance(s, NeoHookeanLawSpec):
-            laws[name] = NeoHookean(s.young, s.poisson, dim=rve.dim)
-        else:
-            laws[name] = LinearElasticLaw.isotropic(s.young, s.poisson, rve.dim)
+    laws = {name: build_law(s, rve.dim) for name, s in specs.items()}
     if cfg.rve.reduced is not None:  # a trained reduced RVE, the full one as its fallback (docs/reduced_rve.md)
         from fe2.micro.reduced import ReducedRVEData, ReducedRVEMaterial
 
@@ -80,6 +108,20 @@ def build_rve_material(cfg: RunConfig):
         return ReducedRVEMaterial(ReducedRVEData.load(cfg.rve.reduced), laws, full=full,
                                   indicator_threshold=cfg.rve.reduced_indicator), rve
     return NonlinearRVEMaterial(rve, laws, bc=cfg.rve.bc), rve
+
+
+def flag_summary(records: list[dict]) -> dict:
+    """Per diagnostic ``*_flag`` point field: the first load factor where it fired, and its largest and
+    last counts of flagged quadrature points (e.g. ``cb_ellipticity_lost_flag``: loss of strong ellipticity).
+    """
+    names = sorted({k for r in records for k in r.get("flagged_points", {})})
+    out = {}
+    for name in names:
+        counts = [(r["load_factor"], r.get("flagged_points", {}).get(name, 0)) for r in records]
+        fired = [f for f, c in counts if c > 0]
+        out[name] = {"first_load_factor": fired[0] if fired else None, "max_points": max(c for _, c in counts),
+                     "last_points": counts[-1][1] if counts else 0}
+    return out
 
 
 def fingerprint(cfg: RunConfig) -> str:
@@ -111,17 +153,24 @@ def run_fe2(cfg: RunConfig, comm: MPI.Comm, out_dir: str | Path, *, restart: boo
             return {**done, "_finished_before": True}
     t0 = time.perf_counter()
     domain = build_macro_domain(cfg, comm)
-    material, rve = build_rve_material(cfg)
-    if comm.size > 1 and cfg.rve.balance and not material.is_linear and cfg.rve.reduced is None:
-        material = BalancedMaterial(material, comm)
-    if rve.dim != domain.mesh.geometry.dim:
-        raise ConfigError(f"the RVE is {rve.dim}D but the macro domain is {domain.mesh.geometry.dim}D")
+    rve = None
+    if cfg.material is not None:  # single scale: one analytic law everywhere (cheap per point: no balancing)
+        material = build_law(cfg.material, domain.mesh.geometry.dim)
+    else:
+        assert cfg.rve is not None
+        material, rve = build_rve_material(cfg)
+        if comm.size > 1 and cfg.rve.balance and not material.is_linear and cfg.rve.reduced is None:
+            material = BalancedMaterial(material, comm)
+        if rve.dim != domain.mesh.geometry.dim:
+            raise ConfigError(f"the RVE is {rve.dim}D but the macro domain is {domain.mesh.geometry.dim}D")
     dirichlet = [Dirichlet(domain.tag(b.boundary), b.value, b.component) for b in cfg.macro.dirichlet]
     tractions = [Traction(domain.tag(t.boundary), t.value) for t in cfg.macro.traction]
     solver = QuasiStaticMacroProblem(domain.mesh, domain.facet_tags, material, degree=cfg.macro.degree,
                                      dirichlet=dirichlet, tractions=tractions)
     n_points = comm.allreduce(solver.n_points)
     kind = "linear (C_hom computed once)" if material.is_linear else "nonlinear (one RVE solve per point)"
+    if rve is None:
+        kind = f"none: single-scale {type(material).__name__} law"
     say(f"macro: {domain.mesh.topology.index_map(domain.mesh.topology.dim).size_global} cells, {n_points}"
         f" quadrature points on {comm.size} rank(s); RVE {kind}")
     monitor = None
@@ -147,8 +196,14 @@ def run_fe2(cfg: RunConfig, comm: MPI.Comm, out_dir: str | Path, *, restart: boo
         "units": "as given in the config (fe2 does not convert units); reaction: force (per unit thickness in 2D)",
         "ranks": comm.size,
         "macro_quadrature_points": n_points,
-        "rve": {"linear": bool(material.is_linear), "bc": cfg.rve.bc, "phases": sorted(rve.phases),
-                "dofs": int(rve.mesh.topology.index_map(0).size_global * rve.dim)},
+        # which integer of the RVE's cell tags (micro_point<k> files, the RVE mesh) is which phase
+        "phase_tags": None if rve is None else {name: int(tag) for name, tag in rve.phases.items()},
+        "rve": None if rve is None or cfg.rve is None else {
+            "linear": bool(material.is_linear), "bc": cfg.rve.bc, "phases": sorted(rve.phases),
+            "dofs": int(rve.mesh.topology.index_map(0).size_global * rve.dim)},
+        "material": None if rve is not None else {
+            "law": type(material).__name__, **(material.describe() if isinstance(material, CauchyBornLaw) else {})},
+        "flagged_points": flag_summary(list(records)),
         "steps": list(records),
         "segments": records.segments,
         "micro": {
@@ -172,18 +227,28 @@ def run_fe2(cfg: RunConfig, comm: MPI.Comm, out_dir: str | Path, *, restart: boo
         "wall_time_s": time.perf_counter() - t0,  # this segment's
         "config": cfg.model_dump(),
     }
-    if cfg.rve.reduced is not None:  # this segment's split of the solves (fe2/micro/reduced/model.py)
+    if cfg.rve is not None and cfg.rve.reduced is not None:  # this segment's split of the solves
         split = material.statistics().reduce(comm)
         result["micro"]["reduced"] = {k: getattr(split, k) for k in ("reduced_solves", "full_solves", "out_of_range",
                                                                       "indicator_max")}
+    mon_spec = cfg.loading.monitor
+    if cfg.solver.error_estimate and monitor is not None and mon_spec is not None:  # the config requires both
+        est = reaction_goal_error(solver, monitor.tag, monitor.component, name=mon_spec.boundary)
+        result["error_estimate"] = est.to_dict()
+        say(f"error estimate: {est.qoi}: J_h {est.value:.6e}, eta {est.estimate:.3e}, J_h + eta {est.corrected:.6e}")
     hm_warning = hill_mandel_warning("micro solves", stats.hill_mandel_max, MICRO_HILL_MANDEL_TOL)
     result["warnings"] = [] if hm_warning is None else [hm_warning]
-    write_json_atomic(out / "result.json", result, comm)
     audit = result["energy"]
+    audit_warning = None
     if audit["available"] and not audit["within_tolerance"]:
-        say(f"WARNING: the energy audit does not close: balance residual {audit['max_abs_balance_residual']:.1e}"
-            f" > {audit['tolerance']:.0e} of a step's work, or a negative dissipation (see energy_balance.csv: "
-            "equilibrium, Hill-Mandel and constitutive parts)")
+        audit_warning = (f"WARNING: the energy audit does not close: balance residual "
+                         f"{audit['max_abs_balance_residual']:.1e} > {audit['tolerance']:.0e} of a step's work, or a "
+                         "negative dissipation (see energy_balance.csv: equilibrium, Hill-Mandel and constitutive "
+                         "parts)")
+        result["warnings"].append(audit_warning)
+    write_json_atomic(out / "result.json", result, comm)
+    if audit_warning is not None:
+        say(audit_warning)
     lb = result["micro"]["load_balance"]
     say(f"done: {len(records)} step(s); micro time per rank min/mean/max {lb['min']:.2f}/{lb['mean']:.2f}/"
         f"{lb['max']:.2f} s; Hill-Mandel max {result['micro']['hill_mandel_max']:.1e}"

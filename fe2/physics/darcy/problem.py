@@ -101,6 +101,7 @@ class DarcyProblem:
         self.degree = int(degree)
         self.verbose = verbose
         check_bcs(list(bcs), facet_tags, self.comm)
+        self.mesh, self.facet_tags, self.bcs, self.K_field = mesh, facet_tags, list(bcs), K_field
         self.coefficients = build_region_coefficients(mesh, cell_tags, tissue)
         self.prefix = "fe2_darcy_"
         cls = MixedDarcy if formulation == "mixed" else PrimalDarcy

@@ -14,6 +14,10 @@
 * :mod:`.reductions` — Michaelis–Menten full model, sQSSA, tQSSA and their validity criteria;
 * :mod:`.sbml` — SBML import (python-libsbml): :func:`load_sbml` -> :class:`Network`
   (concentrations; unsupported constructs raise a ConfigError naming them);
+* :mod:`.sensitivity` — forward sensitivity equations of observables (``SensitivityModel``);
+  :mod:`.identifiability` — structural identifiability (SVD rank at random points, Hermann–Krener
+  observability rank); :mod:`.profile_likelihood` — least-squares fit and profile likelihood
+  (``fe2 identify``, docs/identifiability.md);
 * :mod:`.diffusion` — reaction–diffusion on a dolfinx mesh by Godunov / Strang splitting or a
   monolithic implicit scheme, Dirichlet/flux/Robin boundaries (:mod:`.rd_boundary`), Newton on the
   coupled system (:mod:`.rd_monolithic`); imports dolfinx, so it is not imported here:

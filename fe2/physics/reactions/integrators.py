@@ -304,6 +304,10 @@ def integrate(
                                 f"with dt = {dt:g}; reduce dt")
                     if not np.isfinite(y).all():
                         _raise_nonfinite(cn, y_prev, pb, method, f"with dt = {dt:g}")
+                        # finite rates and Jacobian at the old state, a non-finite new one: the step blew up
+                        bad = int(np.sum(~np.isfinite(y).all(axis=0)))
+                        raise ConvergenceError(f"{method}: the state became non-finite at {bad} node(s) "
+                                               f"with the fixed dt = {dt:g} (t = {t_cur:g} .. {stop:g}); reduce dt")
                     y_prev = y
                     res.sweeps += 1
                     res.node_steps += m

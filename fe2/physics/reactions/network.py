@@ -71,6 +71,8 @@ class Reaction:
 
     ``params`` maps the law's parameter names (``k``, ``k_reverse``, ``vmax``, ``km``, ``n``,
     ``substrate``, ``rate``) to numbers, parameter names or (``substrate``) a species name.
+    ``continuous``: a deterministic rate equation written as a reaction (an SBML rate rule, the
+    time state), not a discrete reaction event: the stochastic methods refuse such a network.
     """
 
     reactants: dict[str, int]
@@ -78,6 +80,7 @@ class Reaction:
     law: str = "mass_action"
     params: dict[str, float | str] = field(default_factory=dict)
     name: str = ""
+    continuous: bool = False
 
     @classmethod
     def parse(cls, equation: str, law: str = "mass_action", name: str = "", **params) -> Reaction:

@@ -368,11 +368,12 @@ class _Importer(MathMixin):
             if var in self.species and self.species[var][0].getHasOnlySubstanceUnits():
                 rate = rate / _sym(self.species[var][0].getCompartment())  # d amount/dt -> dc/dt
             self.used |= {x.name for x in rate.free_symbols}
-            reactions.append(Reaction({}, {var: 1}, "expression", {"rate": rate}, f"rate rule for {var}"))
+            reactions.append(Reaction({}, {var: 1}, "expression", {"rate": rate}, f"rate rule for {var}",
+                                      continuous=True))
             if var not in floating:
                 floating.append(var)
         if self.time_name in self.used:  # time: a state with d time/dt = 1, time(0) = 0
-            reactions.append(Reaction({}, {self.time_name: 1}, "mass_action", {"k": 1.0}, "time"))
+            reactions.append(Reaction({}, {self.time_name: 1}, "mass_action", {"k": 1.0}, "time", continuous=True))
             floating.append(self.time_name)
         if not reactions:
             self.fail("the model has no reaction that changes a floating species")

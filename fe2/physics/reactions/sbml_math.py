@@ -5,7 +5,7 @@ A species symbol stands for its concentration ``c`` (the network's state), or fo
 their ids; assignment-rule variables are replaced by their (translated, cached) rule; function
 definitions are inlined. Booleans and numbers mix as in SBML: a relation or logical value used
 as a number is 1 or 0, a number used as a condition is true when nonzero. Constructs the
-integrators cannot honour (``delay``, ``rateOf``, the ``time`` symbol, ids of reactions or
+integrators cannot honour (``delay``, ``rateOf``, ids of reactions or
 species references used as values, unknown operators) raise a one-line ConfigError.
 """
 

@@ -53,6 +53,11 @@ class _Channels:
     """Propensity function (vectorized over trajectories) and state-change vectors."""
 
     def __init__(self, network: Network, params: dict | None = None):
+        for rx in network.reactions:
+            if rx.continuous:
+                raise ConfigError(f"stochastic simulation: {rx.name!r} is a continuous rate equation (an SBML rate "
+                                  "rule or the time state), not a reaction event; SSA, tau-leaping and the hybrid "
+                                  "method do not apply (integrate the ODEs)")
         ssym, psym = network.symbols
         S = network.stoichiometry
         props, changes = [], []
@@ -286,11 +291,12 @@ def counts_network(network: Network, omega: float) -> Network:
             params = {"k": scaled("k", rx.reactants)}
             if rx.reversible:
                 params["k_reverse"] = scaled("k_reverse", rx.products)
-            rxs.append(Reaction(dict(rx.reactants), dict(rx.products), "mass_action", params, rx.name))
+            rxs.append(Reaction(dict(rx.reactants), dict(rx.products), "mass_action", params, rx.name,
+                                continuous=rx.continuous))
         else:
             rate = rate_expression(rx, ssym, psym)
             prop = sp.Float(omega) * rate.subs({s: s / omega for s in ssym.values()}, simultaneous=True)
             rxs.append(Reaction(dict(rx.reactants), dict(rx.products), "expression",
-                                {"rate": prop}, rx.name))  # a sympy rate: no string round trip
+                                {"rate": prop}, rx.name, continuous=rx.continuous))  # sympy rate: no string round trip
     species = [Species(s.name, float(np.round(omega * s.initial))) for s in network.species]
     return Network(species, rxs, dict(network.parameters))

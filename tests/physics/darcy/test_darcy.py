@@ -279,12 +279,12 @@ def test_transport_on_darcy_tumour(comm, shared_tmp_path):
         a = tr.step()
         assert a.relative_residual < 1e-10, a
     assert a.vessel_source > 0 and a.lymphatic_loss > 0
-    path = output.write_fields(shared_tmp_path / "tumour", {"p": res.p, "u": res.u, "c": tr.c})
+    paths = output.write_fields(shared_tmp_path / "tumour", {"p": res.p, "u": res.u, "c": tr.c})
     r, p = output.radial_profile(res.p, 3 * R, n=21)
     assert np.all(np.isfinite(p)) and p[0] > p[-1]
     png = output.write_radial_profile(shared_tmp_path / "profile", r, p, None, comm)
     comm.Barrier()
-    assert path.exists() and png.exists()
+    assert [p.suffix for p in paths] == [".bp", ".pvd"] and all(p.exists() for p in paths) and png.exists()
 
 
 @pytest.mark.serial

@@ -263,3 +263,45 @@ def test_rate_rule_on_reacting_species_refused():
                 "reactions": [("R", {"S": 1}, {}, "cell * k * S")], "rate_rules": [("S", "k")]}
     with pytest.raises(ConfigError, match="rate rule for a species that reaction 'R' also changes"):
         network_from_sbml_string(_model(**spec), "rr")
+
+
+def test_stochastic_methods_refuse_rate_rules_and_the_time_state():
+    """A rate rule and the time state are deterministic rate equations, not reaction events:
+    SSA, tau-leaping and the hybrid method turned them into Poisson counters (sbml_time = 2 at
+    t = 1) — now each refuses with one line naming the equation; the ODE path is unchanged."""
+    from fe2.errors import ConfigError
+    from fe2.physics.reactions.hybrid import hybrid
+    from fe2.physics.reactions.stochastic import gillespie, tau_leaping
+
+    spec = {"species": [("X", 0.0, False)], "params": {"k": 1.0},
+            "reactions": [("R", {}, {"X": 1}, "cell * 10 * time")]}
+    net = network_from_sbml_string(_model(**spec), "time in a propensity")
+    x0 = np.zeros(net.n_species)
+    runs = (lambda: gillespie(net, [0.5, 1.0], x0=x0), lambda: tau_leaping(net, [0.5, 1.0], 0.01, x0=x0),
+            lambda: hybrid(net, [0.5, 1.0], x0=x0))
+    for run in runs:
+        with pytest.raises(ConfigError, match="'time' is a continuous rate equation"):
+            run()
+    spec = {"species": [("S", 3.0, False)], "params": {"p": 2.0, "k": 0.5},
+            "reactions": [("R", {"S": 1}, {}, "cell * p * S")], "rate_rules": [("p", "-k * p")]}
+    net = network_from_sbml_string(_model(**spec), "rate rule")
+    with pytest.raises(ConfigError, match="'rate rule for p' is a continuous rate equation"):
+        gillespie(net, [1.0], x0=np.array([3.0, 2.0]))
+
+
+def test_fixed_step_blow_up_is_an_error_not_an_inf():
+    """dX/dt = exp(X) from X = 0 (finite rate and Jacobian at the start) with one ROS2 step of
+    Δt = (1 − 1e-6)/γ: the linear system is nearly singular and the new state overflows. It was
+    returned as [inf] with a numpy warning; now a one-line ConvergenceError says to reduce dt
+    (the exact solution X = −ln(1 − t) is 0.88 there)."""
+    import sympy as sp
+
+    from fe2.errors import ConvergenceError
+    from fe2.physics.reactions.integrators import GAMMA_ROS2
+    from fe2.physics.reactions.network import Network, Reaction, Species
+
+    x = sp.Symbol("X", real=True)
+    net = Network([Species("X", 0.0)], [Reaction({}, {"X": 1}, "expression", {"rate": sp.exp(x)}, "r")], {})
+    dt = (1 - 1e-6) / GAMMA_ROS2
+    with pytest.raises(ConvergenceError, match=r"non-finite at 1 node.*reduce dt"), np.errstate(all="ignore"):
+        integrate(net, np.array([0.0]), (0.0, dt), method="ros2", dt=dt)

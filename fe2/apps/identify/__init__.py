@@ -1,0 +1,1 @@
+"""`fe2 identify`: structural and practical identifiability of reaction-network parameters."""

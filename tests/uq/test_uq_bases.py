@@ -1,0 +1,82 @@
+"""``fe2 uq`` over other fe2 commands than homogenize, in-process on COMM_SELF.
+
+``fe2 reactions`` (well-mixed birth–death, ODE): A(T) = k/g (1 - e^{-gT}) is linear in k, so a
+degree-1 polynomial chaos by 2-point Gauss–Legendre quadrature in k ~ U(5, 15) is exact: its mean
+and variance are c E[k], c² Var k with c = (1 - e^{-gT})/g, and S1 = ST = 1 for k. The QoI is
+read twice, from result.json (``final.A[0]``) and from the CSV column ``A`` (last row): the two
+agree to the digits the CSV keeps. Each sample's folder is kept (``keep_sample_outputs``).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+from mpi4py import MPI
+
+from fe2.apps.uq.runner import run_uq
+from fe2.config.uq import load_uq_config
+
+pytestmark = pytest.mark.serial  # in-process COMM_SELF runs: every rank would repeat them
+
+BIRTH_DEATH = """
+mode = "well_mixed"
+[network.species]
+A = 0
+[network.parameters]
+k = 10.0
+g = 1.0
+[[network.reactions]]
+equation = "-> A"
+k = "k"
+[[network.reactions]]
+equation = "A ->"
+k = "g"
+[well_mixed]
+method = "bdf"
+t_end = 5.0
+n_out = 11
+rtol = 1e-8
+atol = 1e-10
+"""
+
+STUDY = """
+base = "reactions:birth_death.toml"
+method = "pce"
+keep_sample_outputs = true
+[[inputs]]
+key = "network.parameters.k"
+distribution = "uniform"
+low = 5.0
+high = 15.0
+[[qoi]]
+name = "A_final"
+path = "final.A[0]"
+[[qoi]]
+name = "A_csv"
+csv = "timeseries.csv"
+column = "A"
+[pce]
+degree = 1
+rule = "quadrature"
+"""
+
+
+def test_pce_over_reactions_is_exact_for_a_linear_response(tmp_path):
+    (tmp_path / "birth_death.toml").write_text(BIRTH_DEATH)
+    study = tmp_path / "study.toml"
+    study.write_text(STUDY)
+    res = run_uq(load_uq_config(study), study, MPI.COMM_SELF, tmp_path / "out")
+    c = 1.0 - math.exp(-5.0)
+    assert res["samples"]["count"] == 2  # 2 Gauss-Legendre nodes
+    for name in ("A_final", "A_csv"):
+        rec = res["pce"]["qoi"][name]
+        # BDF at rtol 1e-8: the ODE's own error (2e-8 relative, measured) is what is left
+        assert rec["mean"] == pytest.approx(10.0 * c, rel=1e-6)
+        assert rec["variance"] == pytest.approx(100.0 / 12.0 * c * c, rel=1e-5)
+        assert rec["indices"]["network.parameters.k"]["S1"] == pytest.approx(1.0, abs=1e-12)
+    kept = sorted(p.name for p in (tmp_path / "out" / "samples").iterdir() if p.is_dir())
+    assert kept == ["000000", "000001"]
+    node = json.loads((tmp_path / "out" / "samples" / "000000" / "result.json").read_text())
+    assert node["final"]["A"][0] == pytest.approx(res["pce"]["qoi"]["A_final"]["mean"], rel=0.5)
