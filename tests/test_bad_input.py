@@ -48,6 +48,8 @@ BASES = [
     ("darcy", "darcy/isolated_tumour.toml"),
     ("darcy", "darcy/tumour_micro_k.toml"),
     ("identify", "identify/two_compartment.toml"),
+    ("uq", "uq/ishigami_sobol.toml"),
+    ("reduce", "reduce/fibre_j2_rve.toml"),
 ]
 #: keys that name files, made absolute when a case is written elsewhere
 PATH_KEYS = {("geometry", "path"), ("domain", "file"), ("network",), ("sbml",)}
@@ -395,7 +397,7 @@ def test_campaign_is_large_enough():
     for p in CASES:
         per[p.values[0].command] = per.get(p.values[0].command, 0) + 1
     assert sum(per.values()) >= 150 and set(per) == {"homogenize", "bounds", "run", "phasefield", "reactions",
-                                                     "darcy", "scales"}, per
+                                                     "darcy", "scales", "identify", "uq", "reduce"}, per
 
 
 @pytest.mark.parametrize("case", CASES)

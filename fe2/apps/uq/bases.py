@@ -29,7 +29,7 @@ from mpi4py import MPI
 from fe2.apps.uq.paths import check_path, number_at, parse_path, with_values
 from fe2.config.base import load_toml
 from fe2.config.uq import UQConfig
-from fe2.errors import ConfigError
+from fe2.errors import ConfigError, Fe2Error
 from fe2.io.results import _default
 
 #: base command -> (module of the loader, loader, result file the runner also returns)
@@ -119,6 +119,7 @@ class Base:
         self.base_data: dict = {}
         if self.command == "python":
             self._function = _python_function(cfg.base.partition(":")[2], study_path)
+            _check_arguments(self._function, cfg.base_arguments, study_path)
             self.base_path = None
             self.what = cfg.base
             return
@@ -147,7 +148,13 @@ class Base:
             if scan_value is not None:
                 assert self.cfg.split.scan is not None
                 args[self.cfg.split.scan.key] = scan_value  # a Python base gets the scanned value by name
-            result = self._function(args, **self.cfg.base_arguments)
+            try:
+                result = self._function(args, **self.cfg.base_arguments)
+            except Exception as err:  # the user's function on the user's inputs: one line, not a traceback
+                if isinstance(err, Fe2Error):
+                    raise
+                raise ConfigError(f"base: {self.cfg.base} raised {type(err).__name__} ({err}) at sample "
+                                  f"{sample_id}; check base_arguments and the inputs' ranges") from None
             if not isinstance(result, dict):
                 raise ConfigError(f"base: {self.cfg.base} returned a {type(result).__name__}, not a dict of QoIs")
             return {n: number_at(result, p, f"the result of {self.cfg.base}", f"qoi.{n}.path")
@@ -194,6 +201,30 @@ def _resolve(study_path: Path, value: str) -> Path:
     if not p.is_file():
         raise ConfigError(f"{study_path}: base: config file not found: {p}")
     return p
+
+
+def _check_arguments(function: Callable[..., Any], arguments: dict, study_path: Path) -> None:
+    """``base_arguments`` against the function's signature: known names (unless it takes ``**kwargs``),
+    finite numbers, and a number wherever the parameter's default is one.
+    """
+    import inspect
+    import math
+
+    sig = inspect.signature(function)
+    params = list(sig.parameters.values())[1:]  # the first takes the inputs
+    named = {p.name: p for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+    open_kwargs = any(p.kind == p.VAR_KEYWORD for p in params)
+    for key, value in arguments.items():
+        where = f"{study_path}: base_arguments.{key}"
+        if key not in named and not open_kwargs:
+            raise ConfigError(f"{where}: not a parameter of {function.__name__}{sig} (known: "
+                              f"{', '.join(named) or 'none'})")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ConfigError(f"{where}: must be a finite number, got {value}")
+        default = named[key].default if key in named else inspect.Parameter.empty
+        numeric = isinstance(default, int | float) and not isinstance(default, bool)
+        if numeric and (isinstance(value, bool) or not isinstance(value, int | float)):
+            raise ConfigError(f"{where}: must be a number (the default is {default!r}), got {value!r}")
 
 
 def _python_function(spec: str, study_path: Path) -> Callable[..., Any]:
