@@ -229,7 +229,8 @@ HAND: list[Case] = [
     Case("file:empty", "homogenize", lambda: "", "physics", lines=3),  # physics, geometry, materials
     Case("file:bad-toml", "homogenize", lambda: "physics = [\n", "invalid TOML"),
     Case("file:duplicate-key", "homogenize", _append(HOM, '\n["geometry"]\n"mesh_size" = 0.1\n'), "invalid TOML"),
-    Case("file:table-is-a-number", "run", lambda: "macro = 3\n", "macro", lines=3),  # macro; loading, rve missing
+    # macro; loading missing ([rve] or [material] is checked once the tables parse)
+    Case("file:table-is-a-number", "run", lambda: "macro = 3\n", "macro", lines=2),
     Case("cli:unknown-flag", "homogenize", _with(HOM), "--frobnicate", args=("--frobnicate",)),
     Case("cli:max-cells-negative", "phasefield", _with(PF), "--max-cells", args=("--max-cells", "-5")),
     Case("cli:max-cells-text", "phasefield", _with(PF), "--max-cells", args=("--max-cells", "lots")),
