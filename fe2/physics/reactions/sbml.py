@@ -155,8 +155,9 @@ class _Importer(MathMixin):
     used: set[str]
     floating: set[str]
 
-    def __init__(self, doc: libsbml.SBMLDocument, source: str):
+    def __init__(self, doc: libsbml.SBMLDocument, source: str, *, events: bool = False):
         self.src = source
+        self.with_events = events  # False: a Network has no events, so a model with one is refused
         for i in range(doc.getNumErrors()):
             err = doc.getError(i)
             if err.isError() or err.isFatal():
@@ -179,9 +180,19 @@ class _Importer(MathMixin):
     # -- model-level checks and tables --------------------------------------------------------
     def _check_model(self) -> None:
         m = self.m
-        if m.getNumEvents():
+        self.event_targets: set[str] = set()  # made states: events change them
+        if m.getNumEvents() and not self.with_events:
             e = m.getEvent(0)
-            self.unsupported("event", e.getId() or e.getName() or "event 0")
+            self.unsupported("event (a Network has none: load_sbml_model simulates events)",
+                             e.getId() or e.getName() or "event 0")
+        for i in range(m.getNumEvents()):
+            e = m.getEvent(i)
+            for j in range(e.getNumEventAssignments()):
+                var = e.getEventAssignment(j).getVariable()
+                if m.getSpecies(var) is None and m.getParameter(var) is None and (
+                        m.getCompartment(var) is None):
+                    self.unsupported("event assignment to a species reference or reaction", var)
+                self.event_targets.add(var)
         if m.isSetConversionFactor():
             self.unsupported("model conversionFactor", m.getConversionFactor())
         self.assign = {}
@@ -345,18 +356,23 @@ class _Importer(MathMixin):
             return Reaction(sides[0], sides[1], "mass_action", ma, rid)
         return Reaction(sides[0], sides[1], "expression", {"rate": rate}, rid)
 
+    def _document_order(self, name: str) -> int:
+        order = [*self.compartments, *self.species, *self.params]
+        return order.index(name) if name in order else len(order)
+
     # -- assemble ---------------------------------------------------------------------------
     def network(self) -> Network:
         self._check_model()
         for var in self.assign:  # every rule, used by a kept law or not: refusals never depend on use
             self._name(var, f"assignment rule for {var!r}", {})
         vals = self._initial_values()
+        self.values = vals  # every symbol's value at t = 0 (events read the constants here)
         self.taken = set(self.species) | set(self.compartments) | set(self.params) | {self.time_name}
         self.local_values = {}
         self.used = set()  # names the kept rate laws depend on
         # states: mass action never takes one of them for a rate constant
         self.floating = ({sid for sid, (_, fixed) in self.species.items() if not fixed}
-                         | set(self.rate_rules) | {self.time_name})
+                         | set(self.rate_rules) | self.event_targets | {self.time_name})
         reactions = []
         for i in range(self.m.getNumReactions()):
             rx = self._reaction(self.m.getReaction(i))
@@ -374,12 +390,22 @@ class _Importer(MathMixin):
         if self.time_name in self.used:  # time: a state with d time/dt = 1, time(0) = 0
             reactions.append(Reaction({}, {self.time_name: 1}, "mass_action", {"k": 1.0}, "time"))
             floating.append(self.time_name)
-        if not reactions:
-            self.fail("the model has no reaction that changes a floating species")
+        for var in sorted(self.event_targets - set(floating), key=self._document_order):
+            # constant between events: a state with a zero-rate "reaction"
+            reactions.append(Reaction({}, {var: 1}, "expression", {"rate": sp.Integer(0)}, f"hold {var}"))
+            floating.append(var)
+        if not reactions:  # nothing changes: the states hold still (or only time runs)
+            if floating:
+                reactions.append(Reaction({}, {floating[0]: 1}, "expression",
+                                          {"rate": sp.Integer(0)}, f"hold {floating[0]}"))
+            else:
+                reactions.append(Reaction({}, {self.time_name: 1}, "mass_action", {"k": 1.0}, "time"))
+                floating.append(self.time_name)
         for sid in floating:
             if sid not in self.species:
                 if sid not in vals:
-                    self.fail(f"parameter {sid!r} (rate rule) has no value")
+                    self.fail(f"{'compartment' if sid in self.compartments else 'parameter'} "
+                              f"{sid!r} (rate rule or event target) has no value")
                 continue
             if sid not in vals:
                 self.fail(f"species {sid!r} has no initial amount or concentration")

@@ -19,7 +19,7 @@ import libsbml
 import sympy as sp
 from sympy.logic.boolalg import Boolean
 
-AVOGADRO = 6.02214076e23  # SBML L3 csymbol avogadro, 1/mol
+AVOGADRO = 6.02214179e23  # SBML L3 csymbol avogadro, 1/mol: the value SBML fixes (CODATA 2006)
 _AST_NAMES = {getattr(libsbml, n): n[4:].lower() for n in dir(libsbml) if n.startswith("AST_")}
 _UNARY = {
     libsbml.AST_FUNCTION_EXP: sp.exp, libsbml.AST_FUNCTION_LN: sp.log,
