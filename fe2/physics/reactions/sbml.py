@@ -208,7 +208,7 @@ class _Importer(MathMixin):
             if m.getSpecies(var) is None and m.getParameter(var) is None:
                 self.unsupported(f"{kind} for a species reference or reaction", var)
             if not r.isSetMath():
-                self.fail(f"{kind} for {var!r} has no math")
+                continue  # L3V2: a rule without math has no effect
             (self.rate_rules if r.isRate() else self.assign)[var] = r.getMath()
         self.species = {}
         for i in range(m.getNumSpecies()):

@@ -50,7 +50,9 @@ from fe2.physics.reactions.sbml_math import _bool, _num, _sym
 
 __all__ = ["SbmlEvent", "SbmlModel", "load_sbml_model", "sbml_model_from_string"]
 
-_T = sp.Dummy("t")  # the time argument of every event function
+# the time argument of every event function: a plain symbol (a Dummy makes lambdify rewrite
+# every expression, minutes for 200 events); a model id of that name is refused
+_T = sp.Symbol("t__event", real=True)
 _SAMPLES = 3  # interior points of each step where the relations are checked (short pulses)
 
 
@@ -118,7 +120,9 @@ def model_from_document(doc: libsbml.SBMLDocument, source: str) -> SbmlModel:
     imp = _Importer(doc, source, events=True)
     net = imp.network()
     states = set(net.species_names)
-    events = [_translate(imp, imp.m.getEvent(i), i) for i in range(imp.m.getNumEvents())]
+    events = [_translate(imp, e, i) for i in range(imp.m.getNumEvents())
+              if (tr := (e := imp.m.getEvent(i)).getTrigger()) is not None and tr.isSetMath()]
+    # (L3V2: an event without trigger math, like an assignment without math, has no effect)
     compartment_of = {s: imp.species[s][0].getCompartment() for s in net.species_names
                       if s in imp.species}
     for ev in events:  # a resize keeps amounts: only states can follow it
@@ -139,8 +143,6 @@ def _translate(imp: _Importer, e: libsbml.Event, i: int) -> SbmlEvent:
     name = e.getId() or e.getName() or f"event {i}"
     where = f"event {name!r}"
     tr = e.getTrigger()
-    if tr is None or not tr.isSetMath():
-        imp.fail(f"{where} has no trigger")
     tsub = {_sym(imp.time_name): _T}
 
     def num(ast, what):
@@ -155,7 +157,7 @@ def _translate(imp: _Importer, e: libsbml.Event, i: int) -> SbmlEvent:
         ea = e.getEventAssignment(j)
         var = ea.getVariable()
         if not ea.isSetMath():
-            imp.fail(f"{where}: the assignment to {var!r} has no math")
+            continue
         value = num(ea.getMath(), f"assignment to {var!r}")
         if var in imp.species:
             s = imp.species[var][0]
@@ -203,23 +205,29 @@ class _Simulation:
         args += [_sym(n) for n in const_names]
         self.cvals = [model.constants[n] for n in const_names]
         known = {a.name for a in args[1:]}
+        if _T.name in known:
+            raise ConfigError(f"{model.source}: id {_T.name!r} clashes with the name fe2 gives "
+                              f"the time in event math")
 
-        def fn(expr, what):
+        def check(expr, what):
             missing = sorted({s.name for s in expr.free_symbols if s != _T} - known)
             if missing:
                 raise ConfigError(f"{model.source}: {what} needs {missing[0]!r}, which has no value")
-            return sp.lambdify(args, expr, modules="numpy")
+            return expr
+
+        def fn(expr, what):
+            return sp.lambdify(args, check(expr, what), modules="numpy")
 
         atoms = sorted({r for ev in model.events for r in ev.trigger.atoms(sp.Rel)}, key=sp.srepr)
         # every relation of every trigger, then the triggers: a step is cut where any changes
         self._sig = sp.lambdify(args, [*atoms, *[ev.trigger for ev in model.events]],
                                 modules="numpy") if model.events else None
-        self.trig, self.assign, self.delay, self.prio = [], [], [], []
+        self.assign, self.delay, self.prio = [], [], []
         self.reads: list[set[str]] = []
         self.writes: list[set[str]] = []
         for ev in model.events:
             w = f"event {ev.name!r}"
-            self.trig.append(fn(ev.trigger, f"the trigger of {w}"))
+            check(ev.trigger, f"the trigger of {w}")  # evaluated in the signature
             self.assign.append([fn(a.value, f"{w}") for a in ev.assignments])
             self.delay.append(fn(ev.delay, f"the delay of {w}") if ev.delay is not None else None)
             self.prio.append(fn(ev.priority, f"the priority of {w}") if ev.priority is not None else None)
@@ -236,9 +244,6 @@ class _Simulation:
     # -- event functions at (t, y) ----------------------------------------------------------
     def _call(self, f, t, y) -> float:
         return float(f(t, *y, *self.cvals))
-
-    def _trigger(self, k, t, y) -> bool:
-        return bool(self.trig[k](t, *y, *self.cvals))
 
     def _signature(self, t, y) -> tuple[bool, ...]:
         return tuple(bool(v) for v in self._sig(t, *y, *self.cvals)) if self._sig else ()
@@ -276,9 +281,11 @@ class _Simulation:
 
     # -- one instant: fire, cancel, execute by priority, cascade ---------------------------
     def _instant(self, t, y):
+        n = len(self.model.events)
         while True:
-            for k in range(len(self.trig)):
-                now = self._trigger(k, t, y)
+            sig = self._signature(t, y)
+            for k in range(n):
+                now = sig[len(sig) - n + k]
                 if now and not self.state[k]:
                     self._fire(k, t, y)
                 elif not now and self.state[k] and not self.model.events[k].persistent:
@@ -313,6 +320,8 @@ class _Simulation:
         if len(cands) > 1:  # order not fixed by SBML: allowed only when it cannot matter
             for i, a in enumerate(cands):
                 for b in cands[i + 1:]:
+                    if a.event == b.event and a.values == b.values:
+                        continue  # one event due twice, the same operation: order is moot
                     if a.event == b.event or self.writes[a.event] & (
                             self.writes[b.event] | self.reads[b.event]) or (
                             self.writes[b.event] & self.reads[a.event]):

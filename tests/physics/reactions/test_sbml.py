@@ -285,7 +285,8 @@ UNSUPPORTED = [
 
 
 def test_event_rejected():
-    msg = r"decay_event\.xml: unsupported SBML construct: event \('refill'\)"
+    msg = (r"decay_event\.xml: unsupported SBML construct: event \(a Network has none: "
+           r"load_sbml_model simulates events\) \('refill'\)")
     with pytest.raises(ConfigError, match=msg):
         load_sbml(DATA / "decay_event.xml")
 
