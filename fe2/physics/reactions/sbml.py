@@ -145,6 +145,7 @@ class _Importer(MathMixin):
     # set by _check_model
     assign: dict[str, libsbml.ASTNode]
     rate_rules: dict[str, libsbml.ASTNode]
+    dynamic_refs: set[str]
     time_name: str
     species: dict[str, tuple[libsbml.Species, bool]]
     compartments: dict[str, libsbml.Compartment]
@@ -181,6 +182,13 @@ class _Importer(MathMixin):
     def _check_model(self) -> None:
         m = self.m
         self.event_targets: set[str] = set()  # made states: events change them
+        self.stoich = {}  # species-reference id -> its SpeciesReference
+        for i in range(m.getNumReactions()):
+            rx = m.getReaction(i)
+            for sr in [*map(rx.getReactant, range(rx.getNumReactants())),
+                       *map(rx.getProduct, range(rx.getNumProducts()))]:
+                if sr.isSetId():
+                    self.stoich[sr.getId()] = sr
         if m.getNumEvents() and not self.with_events:
             e = m.getEvent(0)
             self.unsupported("event (a Network has none: load_sbml_model simulates events)",
@@ -190,11 +198,9 @@ class _Importer(MathMixin):
             for j in range(e.getNumEventAssignments()):
                 var = e.getEventAssignment(j).getVariable()
                 if m.getSpecies(var) is None and m.getParameter(var) is None and (
-                        m.getCompartment(var) is None):
+                        m.getCompartment(var) is None) and var not in self.stoich:
                     self.unsupported("event assignment to a species reference or reaction", var)
                 self.event_targets.add(var)
-        if m.isSetConversionFactor():
-            self.unsupported("model conversionFactor", m.getConversionFactor())
         self.assign = {}
         self.rate_rules = {}
         for i in range(m.getNumRules()):
@@ -205,16 +211,14 @@ class _Importer(MathMixin):
             kind = "rate rule" if r.isRate() else "assignment rule"
             if m.getCompartment(var) is not None:
                 self.unsupported(f"{kind} for a compartment (variable volume)", var)
-            if m.getSpecies(var) is None and m.getParameter(var) is None:
-                self.unsupported(f"{kind} for a species reference or reaction", var)
+            if m.getSpecies(var) is None and m.getParameter(var) is None and var not in self.stoich:
+                self.unsupported(f"{kind} for a reaction", var)
             if not r.isSetMath():
                 continue  # L3V2: a rule without math has no effect
             (self.rate_rules if r.isRate() else self.assign)[var] = r.getMath()
         self.species = {}
         for i in range(m.getNumSpecies()):
             s = m.getSpecies(i)
-            if s.isSetConversionFactor():
-                self.unsupported("species conversionFactor", s.getId())
             fixed = s.getBoundaryCondition() or s.getConstant() or s.getId() in self.assign
             self.species[s.getId()] = (s, fixed)
         self.compartments = {m.getCompartment(i).getId(): m.getCompartment(i)
@@ -228,10 +232,12 @@ class _Importer(MathMixin):
                     c.isSetSpatialDimensions() and c.getSpatialDimensionsAsDouble() == 0):
                 self.unsupported(f"species {sid!r} in a 0-D compartment without a size (fe2 "
                                  f"integrates concentrations, amount / size)", c.getId())
+        self.dynamic_refs = {x for x in self.stoich if x in self.assign or x in self.rate_rules
+                             or x in self.event_targets or m.getInitialAssignment(x) is not None}
         self.time_name = "sbml_time"  # the state that stands for SBML's time symbol, if used
-        while self.time_name in {*self.species, *self.compartments, *self.params}:
+        while self.time_name in {*self.species, *self.compartments, *self.params, *self.stoich}:
             self.time_name += "_"
-        for name in [*self.species, *self.compartments, *self.params]:
+        for name in [*self.species, *self.compartments, *self.params, *self.stoich]:
             if name in _RESERVED:
                 self.fail(f"id {name!r} clashes with a name fe2 reserves ({', '.join(sorted(_RESERVED))})")
 
@@ -244,8 +250,12 @@ class _Importer(MathMixin):
         ia = {m.getInitialAssignment(i).getSymbol(): m.getInitialAssignment(i)
               for i in range(m.getNumInitialAssignments())}
         for sid in ia.keys():
-            if sid not in self.species and sid not in self.compartments and sid not in self.params:
-                self.unsupported("initial assignment to a species reference (stoichiometry)", sid)
+            if sid not in self.species and sid not in self.compartments and sid not in self.params \
+                    and sid not in self.stoich:
+                self.unsupported("initial assignment to a reaction", sid)
+        for rid, sr in self.stoich.items():  # a species reference's id: its stoichiometry
+            if rid not in ia and rid not in self.assign:
+                vals[rid] = sr.getStoichiometry()
         for cid, c in self.compartments.items():
             if cid not in ia and c.isSetSize():
                 vals[cid] = c.getSize()
@@ -299,7 +309,7 @@ class _Importer(MathMixin):
         return vals
 
     # -- reactions --------------------------------------------------------------------------
-    def _reaction(self, r: libsbml.Reaction) -> Reaction | None:
+    def _reaction(self, r: libsbml.Reaction) -> list[Reaction]:
         rid = r.getId()
         where = f"reaction {rid!r}"
         if r.isSetFast() and r.getFast():
@@ -319,6 +329,8 @@ class _Importer(MathMixin):
             self.local_values[name] = lp.getValue()
             local[lp.getId()] = _sym(name)
         sides: tuple[dict[str, int], dict[str, int]] = ({}, {})
+        net: dict[str, sp.Expr] = {}  # floating species -> net stoichiometry (number or math)
+        split = False  # True: one "reaction" per species, its stoichiometry in the rate
         comps = set()
         for side, getn, get in ((0, r.getNumReactants, r.getReactant), (1, r.getNumProducts, r.getProduct)):
             for i in range(getn()):
@@ -326,35 +338,52 @@ class _Importer(MathMixin):
                 sid = sr.getSpecies()
                 if sid not in self.species:
                     self.fail(f"{where}: unknown species {sid!r}")
-                if sr.isSetId() and (sr.getId() in self.assign or any(
-                        self.m.getInitialAssignment(j).getSymbol() == sr.getId()
-                        for j in range(self.m.getNumInitialAssignments()))):
-                    self.unsupported(f"variable stoichiometry in {where}", sr.getId())
-                if hasattr(sr, "isSetStoichiometryMath") and sr.isSetStoichiometryMath():
-                    self.unsupported(f"stoichiometryMath in {where}", sid)
-                if self.m.getLevel() >= 3 and not sr.isSetStoichiometry():
+                variable = sr.isSetId() and sr.getId() in self.dynamic_refs
+                smath = hasattr(sr, "isSetStoichiometryMath") and sr.isSetStoichiometryMath()
+                if not smath and not variable and self.m.getLevel() >= 3 and not sr.isSetStoichiometry():
                     self.fail(f"{where}: the stoichiometry of {sid!r} is not set")
-                nu = sr.getStoichiometry()
                 if self.species[sid][1]:
                     continue  # boundary / constant / rule-determined: not changed by reactions
-                if sid in self.rate_rules and round(nu):
+                if smath:
+                    nu = _num(self.expr(sr.getStoichiometryMath().getMath(), f"stoichiometryMath in {where}"))
+                elif variable:
+                    nu = self._name(sr.getId(), where, {})
+                else:
+                    v = sr.getStoichiometry()
+                    nu = sp.Integer(int(v)) if float(v).is_integer() else sp.Float(v)
+                if nu == 0:
+                    continue
+                if sid in self.rate_rules:
                     self.unsupported(f"rate rule for a species that {where} also changes", sid)
-                if abs(nu - round(nu)) > 1e-12 or nu < 0:
-                    self.unsupported(f"non-integer stoichiometry {nu:g} of {sid!r} in {where}")
-                if round(nu):
-                    sides[side][sid] = sides[side].get(sid, 0) + int(round(nu))
+                split |= not (nu.is_Integer and nu > 0) or self._conversion(sid) is not None
+                if nu.is_Integer:
+                    sides[side][sid] = sides[side].get(sid, 0) + int(nu)
+                net[sid] = net.get(sid, sp.Integer(0)) + (nu if side else -nu)
                 comps.add(self.species[sid][0].getCompartment())
-        if not comps:
-            return None
-        if len(comps) > 1:
-            self.unsupported(f"reaction between compartments {', '.join(sorted(comps))} (transport "
-                             f"across compartments)", rid)
-        rate = _num(self.expr(kl.getMath(), where, local)) / _sym(comps.pop())
+        if not net:
+            return []
+        law = _num(self.expr(kl.getMath(), where, local))
+        if split or len(comps) > 1:  # amounts: d n_i/dt = cf_i nu_i law; states n_i / V_i
+            out = []
+            for sid, nu in net.items():
+                cf = self._conversion(sid)
+                rate = nu * (cf if cf is not None else 1) * law / _sym(self.species[sid][0].getCompartment())
+                self.used |= {x.name for x in rate.free_symbols}
+                out.append(Reaction({}, {sid: 1}, "expression", {"rate": rate}, f"{rid} ({sid})"))
+            return out
+        rate = law / _sym(comps.pop())
         self.used |= {x.name for x in rate.free_symbols}
         ma = _mass_action(rate, *sides, self.floating)
         if ma is not None:
-            return Reaction(sides[0], sides[1], "mass_action", ma, rid)
-        return Reaction(sides[0], sides[1], "expression", {"rate": rate}, rid)
+            return [Reaction(sides[0], sides[1], "mass_action", ma, rid)]
+        return [Reaction(sides[0], sides[1], "expression", {"rate": rate}, rid)]
+
+    def _conversion(self, sid: str) -> sp.Expr | None:
+        """The conversion factor of species ``sid`` (its own, else the model's), or None."""
+        s = self.species[sid][0]
+        cf = (s.getConversionFactor() if s.isSetConversionFactor() else
+              self.m.getConversionFactor() if self.m.isSetConversionFactor() else None)
+        return None if cf is None else self._name(cf, f"conversion factor of {sid!r}", {})
 
     def _document_order(self, name: str) -> int:
         order = [*self.compartments, *self.species, *self.params]
@@ -367,7 +396,8 @@ class _Importer(MathMixin):
             self._name(var, f"assignment rule for {var!r}", {})
         vals = self._initial_values()
         self.values = vals  # every symbol's value at t = 0 (events read the constants here)
-        self.taken = set(self.species) | set(self.compartments) | set(self.params) | {self.time_name}
+        self.taken = (set(self.species) | set(self.compartments) | set(self.params) | set(self.stoich)
+                      | {self.time_name})
         self.local_values = {}
         self.used = set()  # names the kept rate laws depend on
         # states: mass action never takes one of them for a rate constant
@@ -375,9 +405,7 @@ class _Importer(MathMixin):
                          | set(self.rate_rules) | self.event_targets | {self.time_name})
         reactions = []
         for i in range(self.m.getNumReactions()):
-            rx = self._reaction(self.m.getReaction(i))
-            if rx is not None:
-                reactions.append(rx)
+            reactions += self._reaction(self.m.getReaction(i))
         floating = [sid for sid, (_, fixed) in self.species.items() if not fixed]
         for var, ast in self.rate_rules.items():  # d var/dt = rule: a state with an inflow "reaction"
             rate = _num(self.expr(ast, f"rate rule for {var!r}"))

@@ -78,6 +78,7 @@ class MathMixin:
     species: dict[str, tuple[libsbml.Species, bool]]
     compartments: dict[str, libsbml.Compartment]
     params: dict[str, libsbml.Parameter]
+    stoich: dict[str, libsbml.SpeciesReference]
     time_name: str
     _rule_cache: dict[str, sp.Expr]
     _expanding: list[str]
@@ -187,8 +188,8 @@ class MathMixin:
             s, _ = self.species[name]
             c = _sym(name)
             return c * _sym(s.getCompartment()) if s.getHasOnlySubstanceUnits() else c
-        if name in self.compartments or name in self.params:
-            return _sym(name)
+        if name in self.compartments or name in self.params or name in self.stoich:
+            return _sym(name)  # a species reference's id: its stoichiometry
         if self.m.getReaction(name) is not None:
             self.unsupported(f"reaction id used as a value in the math of {where}", name)
         if self.m.getElementBySId(name) is not None:
