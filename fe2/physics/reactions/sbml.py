@@ -209,9 +209,10 @@ class _Importer(MathMixin):
             if r.isAlgebraic():
                 self.unsupported("algebraic rule", r.getId() or f"rule {i}")
             kind = "rate rule" if r.isRate() else "assignment rule"
-            if m.getCompartment(var) is not None:
+            if m.getCompartment(var) is not None and not r.isRate():
                 self.unsupported(f"{kind} for a compartment (variable volume)", var)
-            if m.getSpecies(var) is None and m.getParameter(var) is None and var not in self.stoich:
+            if m.getSpecies(var) is None and m.getParameter(var) is None and (
+                    var not in self.stoich and m.getCompartment(var) is None):
                 self.unsupported(f"{kind} for a reaction", var)
             if not r.isSetMath():
                 continue  # L3V2: a rule without math has no effect
@@ -378,6 +379,26 @@ class _Importer(MathMixin):
             return [Reaction(sides[0], sides[1], "mass_action", ma, rid)]
         return [Reaction(sides[0], sides[1], "expression", {"rate": rate}, rid)]
 
+    def _dilution(self, comp: str, growth: sp.Expr) -> list[Reaction]:
+        """A compartment with the rate rule ``dV/dt = growth`` keeps the amounts of its species:
+        each concentration state gets ``dc/dt += -c growth / V``. Its boundary or constant
+        species (fixed amounts, so their concentrations would move) are refused.
+        """
+        out = []
+        for sid, (s, fixed) in self.species.items():
+            if s.getCompartment() != comp:
+                continue
+            if sid in self.rate_rules and not s.getHasOnlySubstanceUnits():
+                continue  # the rule gives dc/dt itself
+            if fixed and sid not in self.event_targets and sid not in self.rate_rules:
+                if sid in self.assign:
+                    continue  # the rule gives its value
+                self.unsupported(f"rate rule for compartment {comp!r}, which holds the boundary "
+                                 f"or constant species {sid!r}", comp)
+            out.append(Reaction({}, {sid: 1}, "expression", {"rate": -_sym(sid) * growth / _sym(comp)},
+                                f"dilution of {sid}"))
+        return out
+
     def _conversion(self, sid: str) -> sp.Expr | None:
         """The conversion factor of species ``sid`` (its own, else the model's), or None."""
         s = self.species[sid][0]
@@ -415,6 +436,8 @@ class _Importer(MathMixin):
             reactions.append(Reaction({}, {var: 1}, "expression", {"rate": rate}, f"rate rule for {var}"))
             if var not in floating:
                 floating.append(var)
+            if var in self.compartments:
+                reactions += self._dilution(var, rate)
         if self.time_name in self.used:  # time: a state with d time/dt = 1, time(0) = 0
             reactions.append(Reaction({}, {self.time_name: 1}, "mass_action", {"k": 1.0}, "time"))
             floating.append(self.time_name)

@@ -115,3 +115,20 @@ def test_stoichiometry_id_used_as_a_value():
         r.createKineticLaw().setMath(libsbml.parseL3Formula("nuB * k * A * CA"))
     c = _solve(_model(nu=2.0, nu_id="nuB", edit=edit))
     assert np.max(np.abs(c["C"] - 2.0 * (1 - np.exp(-T)))) < TOL
+
+
+@pytest.mark.parametrize("hosu", [False, True])
+def test_growing_compartment_keeps_amounts(hosu):
+    # rate rule dV/dt = 1 for CA (V = 1 + t): the amount of A decays as exp(-t), so its
+    # concentration is exp(-t) / (1 + t); B (in CB, fixed) = (1 - e^-t) / V_B
+    def edit(m):
+        m.getCompartment("CA").setConstant(False)
+        m.getSpecies("A").setHasOnlySubstanceUnits(hosu)
+        if hosu:  # the law reads A's amount
+            m.getReaction("R").getKineticLaw().setMath(libsbml.parseL3Formula("k * A"))
+        rule = m.createRateRule()
+        rule.setVariable("CA"), rule.setMath(libsbml.parseL3Formula("1"))
+    c = _solve(_model(edit=edit))
+    assert np.max(np.abs(c["CA"] - (1 + T))) < TOL
+    assert np.max(np.abs(c["A"] - np.exp(-T) / (1 + T))) < TOL
+    assert np.max(np.abs(c["B"] - (1 - np.exp(-T)))) < TOL
