@@ -139,6 +139,24 @@ def _mass_action(rate: sp.Expr, reactants: dict[str, int], products: dict[str, i
     return out if "k" in out else None
 
 
+def _names_in_math(m: libsbml.Model) -> set[str]:
+    """Every identifier that some math of the model reads."""
+    out: set[str] = set()
+
+    def walk(ast):
+        if ast.getType() in (libsbml.AST_NAME, libsbml.AST_FUNCTION) and ast.getName():
+            out.add(ast.getName())
+        for i in range(ast.getNumChildren()):
+            walk(ast.getChild(i))
+
+    elements = m.getListOfAllElements()
+    for i in range(elements.getSize()):
+        el = elements.get(i)
+        if hasattr(el, "isSetMath") and el.isSetMath() and el.getMath() is not None:
+            walk(el.getMath())
+    return out
+
+
 class _Importer(MathMixin):
     """One SBML document -> one Network. Raises ConfigError('<source>: <problem>')."""
 
@@ -225,12 +243,17 @@ class _Importer(MathMixin):
         self.compartments = {m.getCompartment(i).getId(): m.getCompartment(i)
                              for i in range(m.getNumCompartments())}
         self.params = {m.getParameter(i).getId(): m.getParameter(i) for i in range(m.getNumParameters())}
+        self.points: set[str] = set()  # 0-D compartments without a size that math never reads
+        named = _names_in_math(m) if m.getNumCompartments() else set()
         for sid, (s, _) in self.species.items():
             c = self.compartments.get(s.getCompartment())
             if c is None or c.isSetSize() or m.getInitialAssignment(c.getId()) is not None:
                 continue
             if (c.getSpatialDimensions() == 0 if m.getLevel() < 3 else
                     c.isSetSpatialDimensions() and c.getSpatialDimensionsAsDouble() == 0):
+                if c.getId() not in named and c.getId() not in self.event_targets:
+                    self.points.add(c.getId())  # size 1: its species' values are amounts
+                    continue
                 self.unsupported(f"species {sid!r} in a 0-D compartment without a size (fe2 "
                                  f"integrates concentrations, amount / size)", c.getId())
         self.dynamic_refs = {x for x in self.stoich if x in self.assign or x in self.rate_rules
@@ -260,6 +283,8 @@ class _Importer(MathMixin):
         for cid, c in self.compartments.items():
             if cid not in ia and c.isSetSize():
                 vals[cid] = c.getSize()
+            elif cid in self.points:
+                vals[cid] = 1.0
         for pid, p in self.params.items():
             if pid not in ia and pid not in self.assign and p.isSetValue():
                 vals[pid] = p.getValue()
