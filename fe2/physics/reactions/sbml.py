@@ -29,6 +29,20 @@ Mapping
 * a rate rule ``d x/dt = f`` for a parameter or a species that no reaction changes -> a state
   ``x`` of the network with one inflow reaction ``-> x`` of rate ``f`` (``f / V`` for a species
   with ``hasOnlySubstanceUnits``: the rule gives its amount);
+* a reaction with a non-integer or variable stoichiometry (``stoichiometryMath``, a
+  species-reference id set by an initial assignment, a rule or an event; the id read in math is
+  the stoichiometry), with species of several compartments (transport) or with a conversion
+  factor (the species' own, else the model's) enters species by species: one ``expression``
+  "reaction" ``-> S_i`` of rate ``cf_i nu_i kineticLaw / V_i`` per floating species;
+* a rate rule ``dV/dt = g`` for a compartment -> a state ``V``; its species keep their amounts,
+  so each concentration state also gets ``-c g / V``;
+* a 0-D compartment without a size that no math reads -> size 1 (its species' values are
+  amounts);
+* a model in which nothing changes -> a zero-rate "reaction" holding its first species (or, with
+  no species, the time state alone);
+* event targets (events themselves: :mod:`.sbml_events`, ``load_sbml_model``) -> states held by
+  a zero-rate "reaction" unless something else drives them;
+* elements without math (L3V2: a rule, event assignment or trigger) have no effect;
 * the ``time`` symbol -> a state ``sbml_time`` (``sbml_time_`` if the id is taken) with
   ``d sbml_time/dt = 1``, ``sbml_time(0) = 0``: the system stays autonomous; integrate from t = 0;
 * ``piecewise``, relational and logical operators, ``min``/``max``, ``exp``/``ln``/``log``/
@@ -37,12 +51,11 @@ Mapping
   when nonzero; floor/ceiling have derivative 0 in the Jacobian.
 
 Everything else the integrators could not honour raises a one-line
-:class:`~fe2.errors.ConfigError` naming the construct and the element id: events, algebraic
-rules, rules for compartments (variable volume) or species references, rate rules for species
-that reactions change, ``delay``, ``rateOf``, fast reactions, conversion factors, non-integer
-or variable stoichiometry, reactions without a kinetic law, reactions whose species lie in
-different compartments, species in a 0-D compartment without a size, models with no reaction
-and no rate rule, SBML packages an L3 document declares ``required="true"`` (``comp`` ...;
+:class:`~fe2.errors.ConfigError` naming the construct and the element id: events (here; see
+:mod:`.sbml_events`), algebraic rules, assignment rules for compartments, rate rules for
+species that reactions change, ``delay``, ``rateOf``, fast reactions, reactions without a
+kinetic law, species in a 0-D compartment without a size that math reads, a growing compartment
+holding boundary species, SBML packages an L3 document declares ``required="true"`` (``comp`` ...;
 ``layout``/``render`` are ignored, and Level 2 documents have no required packages), and
 invalid SBML. Reactions that change no floating species are dropped (they cannot affect the
 state). Constraints are ignored (they assert, never change, the trajectory).
