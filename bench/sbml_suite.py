@@ -112,7 +112,7 @@ def _outputs(imp, net, vals: dict, cfg: dict, times: np.ndarray, c_eval: np.ndar
                 col = col * (c_eval[:, species.index(comp)] if comp in species else known[comp])
             cols.append(col)
             continue
-        expr = imp._name(var, "output", {})
+        expr = imp.resolve(imp._name(var, "output", {}))  # rateOf: the network's rates
         if var in imp.species:  # boundary / constant / rule species: value in math is c or c V
             s = imp.species[var][0]
             comp = s.getCompartment()

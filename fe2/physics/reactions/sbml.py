@@ -72,7 +72,7 @@ import sympy as sp
 
 from fe2.errors import ConfigError
 from fe2.physics.reactions.network import _RESERVED, Network, Reaction, Species
-from fe2.physics.reactions.sbml_math import AVOGADRO, MathMixin, _num, _sym
+from fe2.physics.reactions.sbml_math import AVOGADRO, RATE_OF, MathMixin, _num, _sym
 from fe2.physics.reactions.sbml_reactions import ReactionsMixin
 
 __all__ = ["AVOGADRO", "load_sbml", "network_from_sbml_string"]
@@ -153,6 +153,7 @@ class _Importer(MathMixin, ReactionsMixin):
     local_values: dict[str, float]
     used: set[str]
     floating: set[str]
+    net: Network
 
     def __init__(self, doc: libsbml.SBMLDocument, source: str, *, events: bool = False):
         self.src = source
@@ -278,6 +279,9 @@ class _Importer(MathMixin, ReactionsMixin):
                 pending_amount[sid] = s.getInitialAmount()
         pending_ia = {sid: _num(self.expr(a.getMath(), f"initial assignment for {sid!r}"))
                       for sid, a in ia.items() if a.isSetMath()}
+        for sid, e in pending_ia.items():
+            if e.has(RATE_OF):  # would need the right-hand side before the network exists
+                self.unsupported(f"rateOf in the math of initial assignment for {sid!r}")
         def size(comp: str) -> float:
             if not vals[comp] > 0.0:
                 self.fail(f"compartment {comp!r} needs a size > 0 (got {vals[comp]})")
@@ -313,6 +317,56 @@ class _Importer(MathMixin, ReactionsMixin):
             self.fail(f"initial assignment for {sid!r} needs {', '.join(map(repr, missing))}, "
                       f"which have no value")
         return vals
+
+    # -- rateOf ----------------------------------------------------------------------------
+    def _rate_of_map(self, expr: sp.Basic, net: Network) -> dict:
+        """``rateOf(x)`` -> the right-hand side of ``x`` in ``net`` (of its amount, ``V dc/dt +
+        c dV/dt``, for a species with ``hasOnlySubstanceUnits``); 0 for what nothing changes.
+        """
+        rhs = dict(zip(net.species_names, net.rhs_expressions, strict=True))
+        out = {}
+        for f in expr.atoms(RATE_OF):
+            x = f.args[0].name
+            if x in self.assign:
+                self.unsupported("rateOf of an assignment-rule variable", x)
+            d = rhs.get(x, sp.Integer(0))
+            if x in self.species and self.species[x][0].getHasOnlySubstanceUnits() and x in rhs:
+                comp = self.species[x][0].getCompartment()
+                d = _sym(comp) * d + _sym(x) * rhs.get(comp, sp.Integer(0))
+            if d.has(RATE_OF):
+                self.unsupported("rateOf of a variable whose own rate reads rateOf", x)
+            out[f] = d
+        return out
+
+    def resolve(self, expr: sp.Basic) -> sp.Basic:
+        """``expr`` with every ``rateOf`` replaced (after :meth:`network`)."""
+        return expr.xreplace(self._rate_of_map(expr, self.net)) if expr.has(RATE_OF) else expr
+
+    def _resolve_reactions(self, species, reactions, floating, vals) -> list[Reaction]:
+        """Reactions whose rates read ``rateOf``: the rates of a first network stand in."""
+        before = set(self.used)
+        for rx in reactions:
+            if rx.law == "expression" and isinstance(rx.params["rate"], sp.Expr):
+                for f in rx.params["rate"].atoms(RATE_OF):
+                    self.used.add(f.args[0].name)  # a symbol of the first network only
+        added = self.used - before
+        saved = dict(vals)
+        for name in self.used - set(floating):
+            vals.setdefault(name, self.local_values.get(name, 0.0))  # a value only to build it
+        first = self._assemble(species, reactions, floating, vals)
+        vals.clear()
+        vals.update(saved)
+        out = []
+        read = set()  # names the resolved rates read
+        for rx in reactions:
+            rate = rx.params.get("rate")
+            if rx.law == "expression" and isinstance(rate, sp.Expr) and rate.has(RATE_OF):
+                rate = rate.xreplace(self._rate_of_map(rate, first))
+                read |= {x.name for x in rate.free_symbols}
+                rx = Reaction(rx.reactants, rx.products, "expression", {"rate": rate}, rx.name)
+            out.append(rx)
+        self.used = (self.used - added) | read
+        return out
 
     def _document_order(self, name: str) -> int:
         order = [*self.compartments, *self.species, *self.params]
@@ -373,6 +427,13 @@ class _Importer(MathMixin, ReactionsMixin):
                 self.fail(f"species {sid!r}: compartment {comp!r} needs a size > 0 "
                           f"(got {vals.get(comp, 'none')})")
         species = [Species(sid, float(vals[sid])) for sid in floating]
+        if any(rx.law == "expression" and isinstance(rx.params["rate"], sp.Expr)
+               and rx.params["rate"].has(RATE_OF) for rx in reactions):
+            reactions = self._resolve_reactions(species, reactions, floating, vals)
+        self.net = self._assemble(species, reactions, floating, vals)
+        return self.net
+
+    def _assemble(self, species, reactions, floating, vals) -> Network:
         params = {}
         for name in sorted(self.used - set(floating)):
             if name in self.local_values:

@@ -146,9 +146,9 @@ def _translate(imp: _Importer, e: libsbml.Event, i: int) -> SbmlEvent:
     tsub = {_sym(imp.time_name): _T}
 
     def num(ast, what):
-        return _num(imp.expr(ast, f"{what} of {where}")).xreplace(tsub)
+        return imp.resolve(_num(imp.expr(ast, f"{what} of {where}"))).xreplace(tsub)
 
-    trigger = _bool(imp.expr(tr.getMath(), f"trigger of {where}")).xreplace(tsub)
+    trigger = imp.resolve(_bool(imp.expr(tr.getMath(), f"trigger of {where}"))).xreplace(tsub)
     if trigger.atoms(sp.Eq, sp.Ne):
         imp.unsupported(f"trigger with '==' or '!=' in {where} (a continuous solution crosses "
                         f"an equality only by chance)", name)

@@ -42,8 +42,9 @@ _LOGICAL = {libsbml.AST_LOGICAL_AND: sp.And, libsbml.AST_LOGICAL_OR: sp.Or,
             libsbml.AST_LOGICAL_XOR: sp.Xor}
 _FORBIDDEN = {
     libsbml.AST_FUNCTION_DELAY: "delay",
-    libsbml.AST_FUNCTION_RATE_OF: "rateOf",
 }
+# rateOf(x): a placeholder until the network's right-hand sides are known (sbml.py resolves it)
+RATE_OF = sp.Function("rateOf")
 
 
 def _sym(name: str) -> sp.Symbol:
@@ -150,6 +151,10 @@ class MathMixin:
             return sp.Piecewise(*pairs, (sub[-1], True))
         if t == libsbml.AST_FUNCTION:
             return self._call(ast, kids, where, local)
+        if t == libsbml.AST_FUNCTION_RATE_OF:
+            if len(kids) != 1 or kids[0].getType() != libsbml.AST_NAME or kids[0].getName() in local:
+                self.unsupported(f"rateOf of anything but a model variable in the math of {where}")
+            return RATE_OF(_sym(kids[0].getName()))
         if t in _FORBIDDEN:
             self.unsupported(f"{_FORBIDDEN[t]} in the math of {where}")
         self.unsupported(f"MathML operator {ast.getName() or _AST_NAMES.get(t, t)!r} in the math of {where}")

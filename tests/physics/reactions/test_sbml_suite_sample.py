@@ -41,7 +41,8 @@ PASS_HIGHEST = ["00060", "00115", "00127", "00196", "00197", "00237", "00485", "
                 "00068", "00969", "00970", "00974", "01422",  # stoichiometry: math, initial
                 # assignment, rule, id as a value, non-integer
                 "00975", "01642",  # conversion factors
-                "00051", "00104", "00054", "00110"]  # rate rule for a compartment; transport
+                "00051", "00104", "00054", "00110",  # rate rule for a compartment; transport
+                "01256", "01293", "01455", "01525"]  # rateOf (01455: of an amount)
 PASS_L2V4 = ["00001", "00020", "00090", "00196", "00206", "00482", "00507", "00803", "01795"]
 REFUSED = {  # case -> words of its one-line refusal
     "00952": "in an order SBML leaves random",  # random event order (RandomEventExecution)
@@ -49,7 +50,7 @@ REFUSED = {  # case -> words of its one-line refusal
     "01466": "in an order SBML leaves random",  # 200 events at t = 0
     "00939": "delay",
     "01124": "required SBML package 'comp'",
-    "01256": "rateOf",
+    "01248": "rateOf in the math of initial assignment",
 }
 
 
