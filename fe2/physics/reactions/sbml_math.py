@@ -32,6 +32,13 @@ _UNARY = {
     libsbml.AST_FUNCTION_ARCSIN: sp.asin, libsbml.AST_FUNCTION_ARCCOS: sp.acos,
     libsbml.AST_FUNCTION_ARCTAN: sp.atan, libsbml.AST_FUNCTION_ARCSINH: sp.asinh,
     libsbml.AST_FUNCTION_ARCCOSH: sp.acosh, libsbml.AST_FUNCTION_ARCTANH: sp.atanh,
+    # the reciprocal inverses, as the inverse of 1/x (MathML's definitions)
+    libsbml.AST_FUNCTION_ARCSEC: lambda x: sp.acos(1 / x),
+    libsbml.AST_FUNCTION_ARCCSC: lambda x: sp.asin(1 / x),
+    libsbml.AST_FUNCTION_ARCCOT: lambda x: sp.atan(1 / x),
+    libsbml.AST_FUNCTION_ARCSECH: lambda x: sp.acosh(1 / x),
+    libsbml.AST_FUNCTION_ARCCSCH: lambda x: sp.asinh(1 / x),
+    libsbml.AST_FUNCTION_ARCCOTH: lambda x: sp.atanh(1 / x),
 }
 _RELATIONS = {
     libsbml.AST_RELATIONAL_EQ: sp.Eq, libsbml.AST_RELATIONAL_NEQ: sp.Ne,
@@ -135,6 +142,8 @@ class MathMixin:
             return sp.log(sub[0], 10) if len(sub) == 1 else sp.log(sub[1], sub[0])
         if t == libsbml.AST_LOGICAL_NOT and len(raw) == 1:
             return sp.Not(_bool(raw[0]))
+        if t == libsbml.AST_LOGICAL_IMPLIES and len(raw) == 2:
+            return sp.Or(sp.Not(_bool(raw[0])), _bool(raw[1]))
         if t in _UNARY and len(sub) == 1:
             return _UNARY[t](sub[0])
         if t in (libsbml.AST_FUNCTION_MAX, libsbml.AST_FUNCTION_MIN):
@@ -195,8 +204,16 @@ class MathMixin:
             return c * _sym(s.getCompartment()) if s.getHasOnlySubstanceUnits() else c
         if name in self.compartments or name in self.params or name in self.stoich:
             return _sym(name)  # a species reference's id: its stoichiometry
-        if self.m.getReaction(name) is not None:
-            self.unsupported(f"reaction id used as a value in the math of {where}", name)
+        if (r := self.m.getReaction(name)) is not None:  # its rate: the kinetic law's value
+            kl = r.getKineticLaw()
+            if kl is None or not kl.isSetMath() or kl.getNumParameters() or name in self._expanding:
+                self.unsupported(f"reaction id used as a value in the math of {where} (the "
+                                 f"reaction has local parameters, no law, or reads itself)", name)
+            self._expanding.append(name)
+            try:
+                return _num(self.expr(kl.getMath(), f"kinetic law of {name!r} (read in {where})"))
+            finally:
+                self._expanding.pop()
         if self.m.getElementBySId(name) is not None:
             self.unsupported(f"species-reference (or other element) id used as a value in the math "
                              f"of {where}", name)
