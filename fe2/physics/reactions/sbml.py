@@ -72,6 +72,7 @@ import sympy as sp
 
 from fe2.errors import ConfigError
 from fe2.physics.reactions.network import _RESERVED, Network, Reaction, Species
+from fe2.physics.reactions.sbml_algebraic import solve_algebraic_rules
 from fe2.physics.reactions.sbml_math import AVOGADRO, RATE_OF, MathMixin, _num, _sym
 from fe2.physics.reactions.sbml_reactions import ReactionsMixin
 
@@ -206,7 +207,7 @@ class _Importer(MathMixin, ReactionsMixin):
             r = m.getRule(i)
             var = r.getVariable() if not r.isAlgebraic() else ""
             if r.isAlgebraic():
-                self.unsupported("algebraic rule", r.getId() or f"rule {i}")
+                continue  # solved at the end of the checks (sbml_algebraic.py)
             kind = "rate rule" if r.isRate() else "assignment rule"
             if m.getCompartment(var) is not None and not r.isRate():
                 self.unsupported(f"{kind} for a compartment (variable volume)", var)
@@ -245,6 +246,7 @@ class _Importer(MathMixin, ReactionsMixin):
         for name in [*self.species, *self.compartments, *self.params, *self.stoich]:
             if name in _RESERVED:
                 self.fail(f"id {name!r} clashes with a name fe2 reserves ({', '.join(sorted(_RESERVED))})")
+        solve_algebraic_rules(self)
 
     # -- math -----------------------------------------------------------------------------------
     # -- values at t = 0 --------------------------------------------------------------------
