@@ -42,7 +42,9 @@ PASS_HIGHEST = ["00060", "00115", "00127", "00196", "00197", "00237", "00485", "
                 # assignment, rule, id as a value, non-integer
                 "00975", "01642",  # conversion factors
                 "00051", "00104", "00054", "00110",  # rate rule for a compartment; transport
-                "01256", "01293", "01455", "01525"]  # rateOf (01455: of an amount)
+                "01256", "01293", "01455", "01525",  # rateOf (01455: of an amount)
+                "00039", "00182", "00531", "01789",  # algebraic rules
+                "01224", "01274", "01488"]  # reaction id as a value, implies, arcsec
 PASS_L2V4 = ["00001", "00020", "00090", "00196", "00206", "00482", "00507", "00803", "01795"]
 REFUSED = {  # case -> words of its one-line refusal
     "00952": "in an order SBML leaves random",  # random event order (RandomEventExecution)
@@ -51,6 +53,7 @@ REFUSED = {  # case -> words of its one-line refusal
     "00939": "delay",
     "01124": "required SBML package 'comp'",
     "01248": "rateOf in the math of initial assignment",
+    "00539": "algebraic rule that determines a compartment size",
 }
 
 
