@@ -203,14 +203,16 @@ class _Importer(MathMixin, ReactionsMixin):
                 self.event_targets.add(var)
         self.assign = {}
         self.rate_rules = {}
+        self.volume_rules: dict[str, libsbml.ASTNode] = {}
         for i in range(m.getNumRules()):
             r = m.getRule(i)
             var = r.getVariable() if not r.isAlgebraic() else ""
             if r.isAlgebraic():
                 continue  # solved at the end of the checks (sbml_algebraic.py)
             kind = "rate rule" if r.isRate() else "assignment rule"
-            if m.getCompartment(var) is not None and not r.isRate():
-                self.unsupported(f"{kind} for a compartment (variable volume)", var)
+            if m.getCompartment(var) is not None and not r.isRate() and r.isSetMath():
+                self.volume_rules[var] = r.getMath()  # V = g(t): made a rate rule at the end
+                continue
             if m.getSpecies(var) is None and m.getParameter(var) is None and (
                     var not in self.stoich and m.getCompartment(var) is None):
                 self.unsupported(f"{kind} for a reaction", var)
@@ -247,6 +249,18 @@ class _Importer(MathMixin, ReactionsMixin):
             if name in _RESERVED:
                 self.fail(f"id {name!r} clashes with a name fe2 reserves ({', '.join(sorted(_RESERVED))})")
         solve_algebraic_rules(self)
+        self.volume_values: dict[str, sp.Expr] = {}
+        for var, ast in self.volume_rules.items():  # V = g(t, constants) <=> V' = g', V(0) = g(0)
+            g = _num(self.expr(ast, f"assignment rule for {var!r}"))
+            for x in g.free_symbols:
+                n = x.name
+                obj = self.params.get(n) or self.compartments.get(n)
+                if n != self.time_name and (obj is None or not obj.getConstant() or n in self.assign
+                                            or n in self.event_targets):
+                    self.unsupported(f"assignment rule for a compartment (variable volume) that "
+                                     f"reads the variable {n!r}", var)
+            self.volume_values[var] = g
+            self.rate_rules[var] = sp.diff(g, _sym(self.time_name))
 
     # -- math -----------------------------------------------------------------------------------
     # -- values at t = 0 --------------------------------------------------------------------
@@ -264,8 +278,8 @@ class _Importer(MathMixin, ReactionsMixin):
             if rid not in ia and rid not in self.assign:
                 vals[rid] = sr.getStoichiometry()
         for cid, c in self.compartments.items():
-            if cid not in ia and c.isSetSize():
-                vals[cid] = c.getSize()
+            if cid not in ia and cid not in self.volume_values and c.isSetSize():
+                vals[cid] = c.getSize()  # (a size rule overrides the attribute)
             elif cid in self.points:
                 vals[cid] = 1.0
         for pid, p in self.params.items():
@@ -281,6 +295,7 @@ class _Importer(MathMixin, ReactionsMixin):
                 pending_amount[sid] = s.getInitialAmount()
         pending_ia = {sid: _num(self.expr(a.getMath(), f"initial assignment for {sid!r}"))
                       for sid, a in ia.items() if a.isSetMath()}
+        pending_ia.update(self.volume_values)  # a size from its rule, at time 0
         for sid, e in pending_ia.items():
             if e.has(RATE_OF):  # would need the right-hand side before the network exists
                 self.unsupported(f"rateOf in the math of initial assignment for {sid!r}")
@@ -393,7 +408,7 @@ class _Importer(MathMixin, ReactionsMixin):
             reactions += self._reaction(self.m.getReaction(i))
         floating = [sid for sid, (_, fixed) in self.species.items() if not fixed]
         for var, ast in self.rate_rules.items():  # d var/dt = rule: a state with an inflow "reaction"
-            rate = _num(self.expr(ast, f"rate rule for {var!r}"))
+            rate = ast if isinstance(ast, sp.Expr) else _num(self.expr(ast, f"rate rule for {var!r}"))
             if var in self.species and self.species[var][0].getHasOnlySubstanceUnits():
                 rate = rate / _sym(self.species[var][0].getCompartment())  # d amount/dt -> dc/dt
             self.used |= {x.name for x in rate.free_symbols}

@@ -132,3 +132,19 @@ def test_growing_compartment_keeps_amounts(hosu):
     assert np.max(np.abs(c["CA"] - (1 + T))) < TOL
     assert np.max(np.abs(c["A"] - np.exp(-T) / (1 + T))) < TOL
     assert np.max(np.abs(c["B"] - (1 - np.exp(-T)))) < TOL
+
+
+def test_compartment_size_from_an_assignment_rule():
+    # CA = 1 + time by an assignment rule (its size attribute 5 is overridden, also for the
+    # initial amount 1 of A: A(0) = 1 / 1): fe2 integrates V' = 1 from V(0) = 1; the amount of A
+    # decays as exp(-t), so A = exp(-t) / (1 + t)
+    def edit(m):
+        m.getCompartment("CA").setConstant(False)
+        m.getCompartment("CA").setSize(5.0)
+        s = m.getSpecies("A")
+        s.unsetInitialConcentration(), s.setInitialAmount(1.0)
+        rule = m.createAssignmentRule()
+        rule.setVariable("CA"), rule.setMath(libsbml.parseL3Formula("1 + time"))
+    c = _solve(_model(edit=edit))
+    assert np.max(np.abs(c["CA"] - (1 + T))) < TOL
+    assert np.max(np.abs(c["A"] - np.exp(-T) / (1 + T))) < TOL
