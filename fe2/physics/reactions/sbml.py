@@ -248,10 +248,12 @@ class _Importer(MathMixin, ReactionsMixin):
         for name in [*self.species, *self.compartments, *self.params, *self.stoich]:
             if name in _RESERVED:
                 self.fail(f"id {name!r} clashes with a name fe2 reserves ({', '.join(sorted(_RESERVED))})")
+        self.volume_exprs: dict[str, sp.Expr] = {}  # sizes that algebraic rules determine
         solve_algebraic_rules(self)
         self.volume_values: dict[str, sp.Expr] = {}
-        for var, ast in self.volume_rules.items():  # V = g(t, constants) <=> V' = g', V(0) = g(0)
-            g = _num(self.expr(ast, f"assignment rule for {var!r}"))
+        for var, ast in [*self.volume_rules.items(), *self.volume_exprs.items()]:
+            # V = g(t, constants) <=> V' = g', V(0) = g(0)
+            g = ast if isinstance(ast, sp.Expr) else _num(self.expr(ast, f"assignment rule for {var!r}"))
             for x in g.free_symbols:
                 n = x.name
                 obj = self.params.get(n) or self.compartments.get(n)

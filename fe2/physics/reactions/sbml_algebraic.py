@@ -1,14 +1,16 @@
 """SBML algebraic rules ``0 = g(x, z)`` solved explicitly for the variables they determine.
 
 The variables an algebraic rule can determine are those nothing else does: non-constant
-parameters and species that no assignment or rate rule, event or reaction (as a non-boundary
-reactant or product) sets. When the model's algebraic rules name exactly as many such variables
-as there are rules and sympy's ``solve`` finds exactly one solution ``z = h(x)`` for all of them,
-each becomes an assignment rule ``z := h`` (a species' value in math: its amount ``c V`` when
-``hasOnlySubstanceUnits``, else its concentration), so the system stays an ODE (index 1 DAE
-with an explicit algebraic part). Anything else is refused in one line: no unique explicit
-solution, a determined compartment size, rules naming more or fewer free variables than there
-are rules. The solution is checked by substituting it back (residual 0 after simplification).
+parameters, compartments and species that no assignment or rate rule, event or reaction (as a
+non-boundary reactant or product) sets. When the model's algebraic rules name exactly as many
+such variables as there are rules and sympy's ``solve`` finds exactly one solution ``z = h(x)``
+for all of them, each becomes an assignment rule ``z := h`` (a species' value in math: its
+amount ``c V`` when ``hasOnlySubstanceUnits``, else its concentration; a compartment size goes
+the way of the importer's size rules, ``V' = dh/dt``, refused unless ``h`` reads only time and
+constants), so the system stays an ODE (an index-1 DAE with an explicit algebraic part).
+Anything else is refused in one line: no unique explicit solution, rules naming more or fewer
+free variables than there are rules. The solution is checked by substituting it back (residual
+0 after simplification).
 """
 
 from __future__ import annotations
@@ -51,7 +53,7 @@ def solve_algebraic_rules(imp) -> None:
             if not imp.params[name].getConstant():
                 unknowns.append(name)
         elif name in imp.compartments and not imp.compartments[name].getConstant():
-            imp.unsupported("algebraic rule that determines a compartment size", name)
+            unknowns.append(name)  # a size: handled like an assignment rule for it
     if len(unknowns) != len(eqs):
         imp.unsupported(f"algebraic rules with {len(eqs)} equation(s) in {len(unknowns)} free "
                         f"variable(s)", where)
@@ -69,6 +71,9 @@ def solve_algebraic_rules(imp) -> None:
         imp.unsupported("algebraic rule whose solution does not satisfy it", where)
     for name, z in zip(unknowns, syms, strict=True):
         value = sol[z]
+        if name in imp.compartments:
+            imp.volume_exprs[name] = value  # V = h(time, constants), else refused there
+            continue
         if name in imp.species:
             s = imp.species[name][0]
             if s.getHasOnlySubstanceUnits():

@@ -43,7 +43,7 @@ PASS_HIGHEST = ["00060", "00115", "00127", "00196", "00197", "00237", "00485", "
                 "00975", "01642",  # conversion factors
                 "00051", "00104", "00054", "00110",  # rate rule for a compartment; transport
                 "01256", "01293", "01455", "01525",  # rateOf (01455: of an amount)
-                "00039", "00182", "00531", "01789",  # algebraic rules
+                "00039", "00182", "00531", "01789", "00539",  # algebraic rules (00539: a size)
                 "01224", "01274", "01488"]  # reaction id as a value, implies, arcsec
 PASS_L2V4 = ["00001", "00020", "00090", "00196", "00206", "00482", "00507", "00803", "01795"]
 REFUSED = {  # case -> words of its one-line refusal
@@ -53,7 +53,7 @@ REFUSED = {  # case -> words of its one-line refusal
     "00939": "delay",
     "01124": "required SBML package 'comp'",
     "01248": "rateOf in the math of initial assignment",
-    "00539": "algebraic rule that determines a compartment size",
+    "00870": "fast reaction",
 }
 
 
