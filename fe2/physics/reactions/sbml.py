@@ -338,7 +338,7 @@ class _Importer(MathMixin, ReactionsMixin):
         return vals
 
     # -- rateOf ----------------------------------------------------------------------------
-    def _rate_of_map(self, expr: sp.Basic, net: Network) -> dict:
+    def _rate_of_map(self, expr: sp.Basic, net: Network, where: str = "a rate law") -> dict:
         """``rateOf(x)`` -> the right-hand side of ``x`` in ``net`` (of its amount, ``V dc/dt +
         c dV/dt``, for a species with ``hasOnlySubstanceUnits``); 0 for what nothing changes.
         """
@@ -347,19 +347,20 @@ class _Importer(MathMixin, ReactionsMixin):
         for f in expr.atoms(RATE_OF):
             x = f.args[0].name
             if x in self.assign:
-                self.unsupported("rateOf of an assignment-rule variable", x)
+                self.unsupported(f"rateOf of an assignment-rule variable in the math of {where}", x)
             d = rhs.get(x, sp.Integer(0))
             if x in self.species and self.species[x][0].getHasOnlySubstanceUnits() and x in rhs:
                 comp = self.species[x][0].getCompartment()
                 d = _sym(comp) * d + _sym(x) * rhs.get(comp, sp.Integer(0))
             if d.has(RATE_OF):
-                self.unsupported("rateOf of a variable whose own rate reads rateOf", x)
+                self.unsupported(f"rateOf of a variable whose own rate reads rateOf (in the math "
+                                 f"of {where})", x)
             out[f] = d
         return out
 
-    def resolve(self, expr: sp.Basic) -> sp.Basic:
+    def resolve(self, expr: sp.Basic, where: str = "an output") -> sp.Basic:
         """``expr`` with every ``rateOf`` replaced (after :meth:`network`)."""
-        return expr.xreplace(self._rate_of_map(expr, self.net)) if expr.has(RATE_OF) else expr
+        return expr.xreplace(self._rate_of_map(expr, self.net, where)) if expr.has(RATE_OF) else expr
 
     def _resolve_reactions(self, species, reactions, floating, vals) -> list[Reaction]:
         """Reactions whose rates read ``rateOf``: the rates of a first network stand in."""
@@ -380,7 +381,7 @@ class _Importer(MathMixin, ReactionsMixin):
         for rx in reactions:
             rate = rx.params.get("rate")
             if rx.law == "expression" and isinstance(rate, sp.Expr) and rate.has(RATE_OF):
-                rate = rate.xreplace(self._rate_of_map(rate, first))
+                rate = rate.xreplace(self._rate_of_map(rate, first, f"reaction {rx.name!r}"))
                 read |= {x.name for x in rate.free_symbols}
                 rx = Reaction(rx.reactants, rx.products, "expression", {"rate": rate}, rx.name)
             out.append(rx)
@@ -450,6 +451,8 @@ class _Importer(MathMixin, ReactionsMixin):
                and rx.params["rate"].has(RATE_OF) for rx in reactions):
             reactions = self._resolve_reactions(species, reactions, floating, vals)
         self.net = self._assemble(species, reactions, floating, vals)
+        for var in self.assign:  # a rateOf in any rule is resolved (or refused) now, used or not
+            self.resolve(self._name(var, f"assignment rule for {var!r}", {}), f"assignment rule for {var!r}")
         return self.net
 
     def _assemble(self, species, reactions, floating, vals) -> Network:

@@ -187,12 +187,13 @@ def test_booleans_as_numbers_and_numbers_as_conditions():
 
 
 @pytest.mark.parametrize("formula,construct", [("delay(S, 1)", "delay"),
-                                               ("rateOf(S)", "rateOf")])
+                                               ("rateOf(y)", "rateOf of an assignment-rule variable")])
 def test_unused_rule_with_time_refused(formula, construct):
     """An assignment rule that no rate law uses was dropped without a word, although a
-    ``delay`` or ``rateOf`` anywhere is documented as refused."""
-    spec = {"species": [("S", 2.0, False)], "params": {"k": 3.0, "x": 0.0},
-                "reactions": [("R", {"S": 1}, {}, "cell * k * S")], "rules": [("x", formula)]}
+    ``delay`` anywhere (or a ``rateOf`` of a rule variable) is documented as refused."""
+    spec = {"species": [("S", 2.0, False)], "params": {"k": 3.0, "x": 0.0, "y": 0.0},
+            "reactions": [("R", {"S": 1}, {}, "cell * k * S")],
+            "rules": [("y", "2 * S"), ("x", formula)]}
     with pytest.raises(ConfigError, match=f"{construct}.* assignment rule for 'x'") as err:
         network_from_sbml_string(_model(**spec), "rule")
     assert "\n" not in str(err.value)
