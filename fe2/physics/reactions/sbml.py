@@ -35,7 +35,12 @@ Mapping
   factor (the species' own, else the model's) enters species by species: one ``expression``
   "reaction" ``-> S_i`` of rate ``cf_i nu_i kineticLaw / V_i`` per floating species;
 * a rate rule ``dV/dt = g`` for a compartment -> a state ``V``; its species keep their amounts,
-  so each concentration state also gets ``-c g / V``;
+  so each concentration state also gets ``-c g / V``; an assignment rule ``V = g(time,
+  constants)`` (or an algebraic rule solved so) -> the rate rule ``dg/dt`` from ``V(0) = g(0)``;
+* algebraic rules -> assignment rules, when sympy solves them uniquely and explicitly for the
+  variables nothing else determines (sbml_algebraic.py);
+* ``rateOf(x)`` -> the right-hand side of ``x`` in the network (of its amount for a species with
+  ``hasOnlySubstanceUnits``; 0 for what nothing changes); a reaction id in math -> its law;
 * a 0-D compartment without a size that no math reads -> size 1 (its species' values are
   amounts);
 * a model in which nothing changes -> a zero-rate "reaction" holding its first species (or, with
@@ -52,8 +57,9 @@ Mapping
 
 Everything else the integrators could not honour raises a one-line
 :class:`~fe2.errors.ConfigError` naming the construct and the element id: events (here; see
-:mod:`.sbml_events`), algebraic rules, assignment rules for compartments, rate rules for
-species that reactions change, ``delay``, ``rateOf``, fast reactions, reactions without a
+:mod:`.sbml_events`), algebraic rules without one explicit solution, assignment rules for
+compartments that read a variable, rate rules for species that reactions change, ``delay``,
+``rateOf`` in initial assignments or of rule variables, fast reactions, reactions without a
 kinetic law, species in a 0-D compartment without a size that math reads, a growing compartment
 holding boundary species, SBML packages an L3 document declares ``required="true"`` (``comp`` ...;
 ``layout``/``render`` are ignored, and Level 2 documents have no required packages), and
