@@ -120,10 +120,10 @@ class MathMixin:
             return _sym(self.time_name)
         if t == libsbml.AST_NAME_AVOGADRO:
             return sp.Float(AVOGADRO)
-        if t == libsbml.AST_CONSTANT_E:
-            return sp.E
+        if t == libsbml.AST_CONSTANT_E:  # doubles, as simulators compare them: eq(P1, pi) with
+            return sp.Float(math.e)  # P1 := pi is true (suite case 00958)
         if t == libsbml.AST_CONSTANT_PI:
-            return sp.pi
+            return sp.Float(math.pi)
         if t in (libsbml.AST_CONSTANT_TRUE, libsbml.AST_CONSTANT_FALSE):
             return sp.true if t == libsbml.AST_CONSTANT_TRUE else sp.false
         if t == libsbml.AST_PLUS:
@@ -146,6 +146,14 @@ class MathMixin:
             return sp.Or(sp.Not(_bool(raw[0])), _bool(raw[1]))
         if t in _UNARY and len(sub) == 1:
             return _UNARY[t](sub[0])
+        if t == libsbml.AST_FUNCTION_FACTORIAL and len(sub) == 1 and sub[0].is_Number:
+            if not (sub[0] >= 0 and float(sub[0]).is_integer()):
+                self.fail(f"{where}: factorial of {sub[0]} (needs a whole number >= 0)")
+            return sp.factorial(sp.Integer(int(sub[0])))  # of a variable: refused below
+        if t in (libsbml.AST_FUNCTION_QUOTIENT, libsbml.AST_FUNCTION_REM) and len(sub) == 2:
+            a, b = sub  # MathML: a = q b + r with q the integer part of a / b (towards zero)
+            q = sp.Piecewise((sp.floor(a / b), a / b >= 0), (sp.ceiling(a / b), True))
+            return q if t == libsbml.AST_FUNCTION_QUOTIENT else a - b * q
         if t in (libsbml.AST_FUNCTION_MAX, libsbml.AST_FUNCTION_MIN):
             return (sp.Max if t == libsbml.AST_FUNCTION_MAX else sp.Min)(*sub)
         if t in _RELATIONS:

@@ -67,3 +67,14 @@ def test_reaction_id_as_a_value():
     t = np.linspace(0.0, 3.0, 31)
     c = solve_ivp_reference(net, net.initial, (0.0, 3.0), rtol=1e-10, atol=1e-12, t_eval=t).c_eval
     assert np.max(np.abs(c[:, net.species_names.index("B")] - (1 - np.exp(-t)))) < 1e-7
+
+
+@pytest.mark.parametrize("formula, value", [
+    ("quotient(9, 2)", 4), ("quotient(-9, 2)", -4), ("rem(9, 2)", 1), ("rem(-9, 2)", -1),
+    ("factorial(4)", 24), ("piecewise(2, pi == 3.141592653589793, 3)", 2)])
+def test_integer_division_factorial_and_pi(formula, value):
+    # MathML: a = q b + r, q the integer part of a / b (towards zero), so r has a's sign;
+    # pi is the double nearest to it (a model's value "pi" compares equal)
+    imp = _Importer(_model(formula), "ops")
+    imp.network()
+    assert float(imp._name("x", "test", {})) == value
