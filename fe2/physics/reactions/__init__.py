@@ -13,7 +13,8 @@
 * :mod:`.examples` — standard test networks (Robertson);
 * :mod:`.reductions` — Michaelis–Menten full model, sQSSA, tQSSA and their validity criteria;
 * :mod:`.sbml` — SBML import (python-libsbml): :func:`load_sbml` -> :class:`Network`
-  (concentrations; unsupported constructs raise a ConfigError naming them);
+  (concentrations; unsupported constructs raise a ConfigError naming them); :mod:`.sbml_events`
+  — models with events: :func:`load_sbml_model` -> :class:`SbmlModel` (``.simulate(t_eval)``);
 * :mod:`.diffusion` — reaction–diffusion on a dolfinx mesh by Godunov / Strang splitting or a
   monolithic implicit scheme, Dirichlet/flux/Robin boundaries (:mod:`.rd_boundary`), Newton on the
   coupled system (:mod:`.rd_monolithic`); imports dolfinx, so it is not imported here:
@@ -26,6 +27,7 @@ from fe2.physics.reactions.network import CompiledNetwork, Network, Reaction, Sp
 from fe2.physics.reactions.network_file import load_network, network_from_dict
 from fe2.physics.reactions.reductions import EnzymeKinetics, compare_qssa, full_model, sqssa, tqssa
 from fe2.physics.reactions.sbml import load_sbml, network_from_sbml_string
+from fe2.physics.reactions.sbml_events import SbmlModel, load_sbml_model, sbml_model_from_string
 from fe2.physics.reactions.stochastic import (
     StochasticResult,
     cme_generator,
@@ -43,6 +45,7 @@ __all__ = [
     "IntegrationResult",
     "Network",
     "Reaction",
+    "SbmlModel",
     "Species",
     "StochasticResult",
     "cme_generator",
@@ -55,9 +58,11 @@ __all__ = [
     "integrate",
     "load_network",
     "load_sbml",
+    "load_sbml_model",
     "network_from_dict",
     "network_from_sbml_string",
     "partition",
+    "sbml_model_from_string",
     "solve_ivp_reference",
     "sqssa",
     "tau_leaping",
