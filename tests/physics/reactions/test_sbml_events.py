@@ -189,3 +189,16 @@ def test_model_without_reactions_holds_still():
     xml = _decay([], reaction=False)
     names, c = _run(xml, np.linspace(0.0, 1.0, 3))
     assert np.all(c[:, names.index("A")] == 1.0)
+
+
+def test_shipped_event_model_from_file():
+    # tests/data/sbml/decay_event.xml: X' = -X, X < 0.1 -> X := 1; resets at n ln 10
+    from pathlib import Path
+
+    from fe2.physics.reactions import load_sbml_model
+
+    model = load_sbml_model(Path(__file__).resolve().parents[2] / "data" / "sbml" / "decay_event.xml")
+    t = np.linspace(0.0, 6.0, 61)
+    c = model.simulate(t, rtol=1e-10, atol=1e-12)
+    exact = np.exp(-np.mod(t, math.log(10.0)))
+    assert np.max(np.abs(c[:, model.network.species_names.index("X")] - exact)) < TOL
