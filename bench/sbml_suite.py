@@ -9,9 +9,10 @@ LICENSE.txt) is read from ``--suite``, the env var ``FE2_SBML_TEST_SUITE`` or
 
 Per time-course case (``testType: TimeCourse`` in NNNNN-model.m): the SBML file of the level
 asked for (``--level``; by default the highest level/version the case has) is imported with
-:func:`fe2.physics.reactions.sbml.network_from_sbml_string`, integrated by
-:func:`solve_ivp_reference` (scipy BDF, analytic Jacobian, rtol 1e-10, atol 1e-6 x the case's
-absolute tolerance) from ``start`` to ``start + duration``, and compared with
+:func:`fe2.physics.reactions.sbml_events.model_from_document` (the importer, events
+included), integrated by :func:`solve_ivp_reference` (scipy BDF, analytic Jacobian, rtol 1e-10,
+atol 1e-6 x the case's absolute tolerance; with events :meth:`SbmlModel.simulate`, the same BDF
+stopped and restarted at every event) from ``start`` to ``start + duration``, and compared with
 NNNNN-results.csv at the ``steps + 1`` output times by the suite's own rule from
 NNNNN-settings.txt: every variable at every time within ``absolute + relative * |expected|``
 (a NaN expected value needs a NaN). Outputs are species amounts (``c * V``) or
