@@ -53,6 +53,7 @@ __all__ = ["SbmlEvent", "SbmlModel", "load_sbml_model", "sbml_model_from_string"
 # the time argument of every event function: a plain symbol (a Dummy makes lambdify rewrite
 # every expression, minutes for 200 events); a model id of that name is refused
 _T = sp.Symbol("t__event", real=True)
+_MAX_PER_INSTANT = 10_000  # executions at one instant before a cascade counts as endless
 _SAMPLES = 3  # interior points of each step where the relations are checked (short pulses)
 
 
@@ -282,7 +283,7 @@ class _Simulation:
     # -- one instant: fire, cancel, execute by priority, cascade ---------------------------
     def _instant(self, t, y):
         n = len(self.model.events)
-        while True:
+        for _ in range(_MAX_PER_INSTANT):
             sig = self._signature(t, y)
             for k in range(n):
                 now = sig[len(sig) - n + k]
@@ -299,6 +300,8 @@ class _Simulation:
             self.due.remove(d)
             heapq.heapify(self.due)
             y = self._execute(d, t, y)
+        raise ConvergenceError(f"{self.model.source}: events keep firing at t = {t:g} "
+                               f"({_MAX_PER_INSTANT} executions at one instant)")
 
     def _fire(self, k, t, y):
         delay = 0.0 if self.delay[k] is None else self._call(self.delay[k], t, y)

@@ -202,3 +202,15 @@ def test_shipped_event_model_from_file():
     c = model.simulate(t, rtol=1e-10, atol=1e-12)
     exact = np.exp(-np.mod(t, math.log(10.0)))
     assert np.max(np.abs(c[:, model.network.species_names.index("X")] - exact)) < TOL
+
+
+def test_endless_cascade_stops_with_one_line():
+    # p > 0 sets p := -1, p < 0 sets p := 1: at t = 1 they would fire each other forever
+    from fe2.errors import ConvergenceError
+
+    xml = _decay([{"eid": "up", "trigger": "(time >= 1) && (p <= 0)", "assignments": [("p", "1")]},
+                  {"eid": "down", "trigger": "p > 0", "assignments": [("p", "-1")]}],
+                 params={"p": 0.0})
+    with pytest.raises(ConvergenceError, match="events keep firing at t = 1") as err:
+        _run(xml, np.linspace(0.0, 2.0, 3))
+    assert "\n" not in str(err.value)
