@@ -13,7 +13,8 @@
 * :mod:`.examples` — standard test networks (Robertson);
 * :mod:`.reductions` — Michaelis–Menten full model, sQSSA, tQSSA and their validity criteria;
 * :mod:`.sbml` — SBML import (python-libsbml): :func:`load_sbml` -> :class:`Network`
-  (concentrations; unsupported constructs raise a ConfigError naming them);
+  (concentrations; unsupported constructs raise a ConfigError naming them); :mod:`.sbml_events`
+  — models with events: :func:`load_sbml_model` -> :class:`SbmlModel` (``.simulate(t_eval)``);
 * :mod:`.sensitivity` — forward sensitivity equations of observables (``SensitivityModel``);
   :mod:`.identifiability` — structural identifiability (SVD rank at random points, Hermann–Krener
   observability rank); :mod:`.profile_likelihood` — least-squares fit and profile likelihood
@@ -30,6 +31,7 @@ from fe2.physics.reactions.network import CompiledNetwork, Network, Reaction, Sp
 from fe2.physics.reactions.network_file import load_network, network_from_dict
 from fe2.physics.reactions.reductions import EnzymeKinetics, compare_qssa, full_model, sqssa, tqssa
 from fe2.physics.reactions.sbml import load_sbml, network_from_sbml_string
+from fe2.physics.reactions.sbml_events import SbmlModel, load_sbml_model, sbml_model_from_string
 from fe2.physics.reactions.stochastic import (
     StochasticResult,
     cme_generator,
@@ -47,6 +49,7 @@ __all__ = [
     "IntegrationResult",
     "Network",
     "Reaction",
+    "SbmlModel",
     "Species",
     "StochasticResult",
     "cme_generator",
@@ -59,9 +62,11 @@ __all__ = [
     "integrate",
     "load_network",
     "load_sbml",
+    "load_sbml_model",
     "network_from_dict",
     "network_from_sbml_string",
     "partition",
+    "sbml_model_from_string",
     "solve_ivp_reference",
     "sqssa",
     "tau_leaping",

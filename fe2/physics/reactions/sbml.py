@@ -29,6 +29,25 @@ Mapping
 * a rate rule ``d x/dt = f`` for a parameter or a species that no reaction changes -> a state
   ``x`` of the network with one inflow reaction ``-> x`` of rate ``f`` (``f / V`` for a species
   with ``hasOnlySubstanceUnits``: the rule gives its amount);
+* a reaction with a non-integer or variable stoichiometry (``stoichiometryMath``, a
+  species-reference id set by an initial assignment, a rule or an event; the id read in math is
+  the stoichiometry), with species of several compartments (transport) or with a conversion
+  factor (the species' own, else the model's) enters species by species: one ``expression``
+  "reaction" ``-> S_i`` of rate ``cf_i nu_i kineticLaw / V_i`` per floating species;
+* a rate rule ``dV/dt = g`` for a compartment -> a state ``V``; its species keep their amounts,
+  so each concentration state also gets ``-c g / V``; an assignment rule ``V = g(time,
+  constants)`` (or an algebraic rule solved so) -> the rate rule ``dg/dt`` from ``V(0) = g(0)``;
+* algebraic rules -> assignment rules, when sympy solves them uniquely and explicitly for the
+  variables nothing else determines (sbml_algebraic.py);
+* ``rateOf(x)`` -> the right-hand side of ``x`` in the network (of its amount for a species with
+  ``hasOnlySubstanceUnits``; 0 for what nothing changes); a reaction id in math -> its law;
+* a 0-D compartment without a size that no math reads -> size 1 (its species' values are
+  amounts);
+* a model in which nothing changes -> a zero-rate "reaction" holding its first species (or, with
+  no species, the time state alone);
+* event targets (events themselves: :mod:`.sbml_events`, ``load_sbml_model``) -> states held by
+  a zero-rate "reaction" unless something else drives them;
+* elements without math (L3V2: a rule, event assignment or trigger) have no effect;
 * the ``time`` symbol -> a state ``sbml_time`` (``sbml_time_`` if the id is taken) with
   ``d sbml_time/dt = 1``, ``sbml_time(0) = 0``: the system stays autonomous; integrate from t = 0;
 * ``piecewise``, relational and logical operators, ``min``/``max``, ``exp``/``ln``/``log``/
@@ -37,12 +56,12 @@ Mapping
   when nonzero; floor/ceiling have derivative 0 in the Jacobian.
 
 Everything else the integrators could not honour raises a one-line
-:class:`~fe2.errors.ConfigError` naming the construct and the element id: events, algebraic
-rules, rules for compartments (variable volume) or species references, rate rules for species
-that reactions change, ``delay``, ``rateOf``, fast reactions, conversion factors, non-integer
-or variable stoichiometry, reactions without a kinetic law, reactions whose species lie in
-different compartments, species in a 0-D compartment without a size, models with no reaction
-and no rate rule, SBML packages an L3 document declares ``required="true"`` (``comp`` ...;
+:class:`~fe2.errors.ConfigError` naming the construct and the element id: events (here; see
+:mod:`.sbml_events`), algebraic rules without one explicit solution, assignment rules for
+compartments that read a variable, rate rules for species that reactions change, ``delay``,
+``rateOf`` in initial assignments or of rule variables, fast reactions, reactions without a
+kinetic law, species in a 0-D compartment without a size that math reads, a growing compartment
+holding boundary species, SBML packages an L3 document declares ``required="true"`` (``comp`` ...;
 ``layout``/``render`` are ignored, and Level 2 documents have no required packages), and
 invalid SBML. Reactions that change no floating species are dropped (they cannot affect the
 state). Constraints are ignored (they assert, never change, the trajectory).
@@ -59,7 +78,9 @@ import sympy as sp
 
 from fe2.errors import ConfigError
 from fe2.physics.reactions.network import _RESERVED, Network, Reaction, Species
-from fe2.physics.reactions.sbml_math import AVOGADRO, MathMixin, _num, _sym
+from fe2.physics.reactions.sbml_algebraic import solve_algebraic_rules
+from fe2.physics.reactions.sbml_math import AVOGADRO, RATE_OF, MathMixin, _num, _sym
+from fe2.physics.reactions.sbml_reactions import ReactionsMixin
 
 __all__ = ["AVOGADRO", "load_sbml", "network_from_sbml_string"]
 
@@ -105,46 +126,31 @@ def _required_packages(doc: libsbml.SBMLDocument) -> list[str]:
 
 
 
-def _mass_action(rate: sp.Expr, reactants: dict[str, int], products: dict[str, int],
-                 state: set[str]) -> dict | None:
-    """``{"k": .., ["k_reverse": ..]}`` when ``rate`` is exactly ``k prod(R^nu)`` (minus
-    ``k_r prod(P^mu)``) with ``k``, ``k_r`` a parameter (not one of the floating species
-    ``state``) or a positive number; else None.
-    The ODEs are the same either way; mass action keeps the law readable and gives the SSA
-    its combinatorial propensities.
-    """
-    species = [_sym(n) for n in {*reactants, *products}]
+def _names_in_math(m: libsbml.Model) -> set[str]:
+    """Every identifier that some math of the model reads."""
+    out: set[str] = set()
 
-    def rate_constant(c):
-        if isinstance(c, sp.Symbol):
-            return c.name if c.name not in state else None
-        if c.is_Number and c > 0:
-            return float(c)
-        return None
+    def walk(ast):
+        if ast.getType() in (libsbml.AST_NAME, libsbml.AST_FUNCTION) and ast.getName():
+            out.add(ast.getName())
+        for i in range(ast.getNumChildren()):
+            walk(ast.getChild(i))
 
-    fwd = sp.Mul(*[_sym(n) ** nu for n, nu in reactants.items()])
-    rev = sp.Mul(*[_sym(n) ** nu for n, nu in products.items()])
-    out = {}
-    terms = sp.Add.make_args(sp.expand(rate))
-    if len(terms) > 2:
-        return None
-    for term in terms:
-        c, mono = term.as_independent(*species, as_Add=False)
-        if mono == fwd and "k" not in out and (k := rate_constant(c)) is not None:
-            out["k"] = k
-        elif mono == rev and "k_reverse" not in out and (k := rate_constant(-c)) is not None:
-            out["k_reverse"] = k
-        else:
-            return None
-    return out if "k" in out else None
+    elements = m.getListOfAllElements()
+    for i in range(elements.getSize()):
+        el = elements.get(i)
+        if hasattr(el, "isSetMath") and el.isSetMath() and el.getMath() is not None:
+            walk(el.getMath())
+    return out
 
 
-class _Importer(MathMixin):
+class _Importer(MathMixin, ReactionsMixin):
     """One SBML document -> one Network. Raises ConfigError('<source>: <problem>')."""
 
     # set by _check_model
     assign: dict[str, libsbml.ASTNode]
     rate_rules: dict[str, libsbml.ASTNode]
+    dynamic_refs: set[str]
     time_name: str
     species: dict[str, tuple[libsbml.Species, bool]]
     compartments: dict[str, libsbml.Compartment]
@@ -154,9 +160,11 @@ class _Importer(MathMixin):
     local_values: dict[str, float]
     used: set[str]
     floating: set[str]
+    net: Network
 
-    def __init__(self, doc: libsbml.SBMLDocument, source: str):
+    def __init__(self, doc: libsbml.SBMLDocument, source: str, *, events: bool = False):
         self.src = source
+        self.with_events = events  # False: a Network has no events, so a model with one is refused
         for i in range(doc.getNumErrors()):
             err = doc.getError(i)
             if err.isError() or err.isFatal():
@@ -179,50 +187,88 @@ class _Importer(MathMixin):
     # -- model-level checks and tables --------------------------------------------------------
     def _check_model(self) -> None:
         m = self.m
-        if m.getNumEvents():
+        self.event_targets: set[str] = set()  # made states: events change them
+        self.stoich = {}  # species-reference id -> its SpeciesReference
+        for i in range(m.getNumReactions()):
+            rx = m.getReaction(i)
+            for sr in [*map(rx.getReactant, range(rx.getNumReactants())),
+                       *map(rx.getProduct, range(rx.getNumProducts()))]:
+                if sr.isSetId():
+                    self.stoich[sr.getId()] = sr
+        if m.getNumEvents() and not self.with_events:
             e = m.getEvent(0)
-            self.unsupported("event", e.getId() or e.getName() or "event 0")
-        if m.isSetConversionFactor():
-            self.unsupported("model conversionFactor", m.getConversionFactor())
+            self.unsupported("event (a Network has none: load_sbml_model simulates events)",
+                             e.getId() or e.getName() or "event 0")
+        for i in range(m.getNumEvents()):
+            e = m.getEvent(i)
+            for j in range(e.getNumEventAssignments()):
+                var = e.getEventAssignment(j).getVariable()
+                if m.getSpecies(var) is None and m.getParameter(var) is None and (
+                        m.getCompartment(var) is None) and var not in self.stoich:
+                    self.unsupported("event assignment to a species reference or reaction", var)
+                self.event_targets.add(var)
         self.assign = {}
         self.rate_rules = {}
+        self.volume_rules: dict[str, libsbml.ASTNode] = {}
         for i in range(m.getNumRules()):
             r = m.getRule(i)
             var = r.getVariable() if not r.isAlgebraic() else ""
             if r.isAlgebraic():
-                self.unsupported("algebraic rule", r.getId() or f"rule {i}")
+                continue  # solved at the end of the checks (sbml_algebraic.py)
             kind = "rate rule" if r.isRate() else "assignment rule"
-            if m.getCompartment(var) is not None:
-                self.unsupported(f"{kind} for a compartment (variable volume)", var)
-            if m.getSpecies(var) is None and m.getParameter(var) is None:
-                self.unsupported(f"{kind} for a species reference or reaction", var)
+            if m.getCompartment(var) is not None and not r.isRate() and r.isSetMath():
+                self.volume_rules[var] = r.getMath()  # V = g(t): made a rate rule at the end
+                continue
+            if m.getSpecies(var) is None and m.getParameter(var) is None and (
+                    var not in self.stoich and m.getCompartment(var) is None):
+                self.unsupported(f"{kind} for a reaction", var)
             if not r.isSetMath():
-                self.fail(f"{kind} for {var!r} has no math")
+                continue  # L3V2: a rule without math has no effect
             (self.rate_rules if r.isRate() else self.assign)[var] = r.getMath()
         self.species = {}
         for i in range(m.getNumSpecies()):
             s = m.getSpecies(i)
-            if s.isSetConversionFactor():
-                self.unsupported("species conversionFactor", s.getId())
             fixed = s.getBoundaryCondition() or s.getConstant() or s.getId() in self.assign
             self.species[s.getId()] = (s, fixed)
         self.compartments = {m.getCompartment(i).getId(): m.getCompartment(i)
                              for i in range(m.getNumCompartments())}
         self.params = {m.getParameter(i).getId(): m.getParameter(i) for i in range(m.getNumParameters())}
+        self.points: set[str] = set()  # 0-D compartments without a size that math never reads
+        named = _names_in_math(m) if m.getNumCompartments() else set()
         for sid, (s, _) in self.species.items():
             c = self.compartments.get(s.getCompartment())
             if c is None or c.isSetSize() or m.getInitialAssignment(c.getId()) is not None:
                 continue
             if (c.getSpatialDimensions() == 0 if m.getLevel() < 3 else
                     c.isSetSpatialDimensions() and c.getSpatialDimensionsAsDouble() == 0):
+                if c.getId() not in named and c.getId() not in self.event_targets:
+                    self.points.add(c.getId())  # size 1: its species' values are amounts
+                    continue
                 self.unsupported(f"species {sid!r} in a 0-D compartment without a size (fe2 "
                                  f"integrates concentrations, amount / size)", c.getId())
+        self.dynamic_refs = {x for x in self.stoich if x in self.assign or x in self.rate_rules
+                             or x in self.event_targets or m.getInitialAssignment(x) is not None}
         self.time_name = "sbml_time"  # the state that stands for SBML's time symbol, if used
-        while self.time_name in {*self.species, *self.compartments, *self.params}:
+        while self.time_name in {*self.species, *self.compartments, *self.params, *self.stoich}:
             self.time_name += "_"
-        for name in [*self.species, *self.compartments, *self.params]:
+        for name in [*self.species, *self.compartments, *self.params, *self.stoich]:
             if name in _RESERVED:
                 self.fail(f"id {name!r} clashes with a name fe2 reserves ({', '.join(sorted(_RESERVED))})")
+        self.volume_exprs: dict[str, sp.Expr] = {}  # sizes that algebraic rules determine
+        solve_algebraic_rules(self)
+        self.volume_values: dict[str, sp.Expr] = {}
+        for var, ast in [*self.volume_rules.items(), *self.volume_exprs.items()]:
+            # V = g(t, constants) <=> V' = g', V(0) = g(0)
+            g = ast if isinstance(ast, sp.Expr) else _num(self.expr(ast, f"assignment rule for {var!r}"))
+            for x in g.free_symbols:
+                n = x.name
+                obj = self.params.get(n) or self.compartments.get(n)
+                if n != self.time_name and (obj is None or not obj.getConstant() or n in self.assign
+                                            or n in self.event_targets):
+                    self.unsupported(f"assignment rule for a compartment (variable volume) that "
+                                     f"reads the variable {n!r}", var)
+            self.volume_values[var] = g
+            self.rate_rules[var] = sp.diff(g, _sym(self.time_name))
 
     # -- math -----------------------------------------------------------------------------------
     # -- values at t = 0 --------------------------------------------------------------------
@@ -233,11 +279,17 @@ class _Importer(MathMixin):
         ia = {m.getInitialAssignment(i).getSymbol(): m.getInitialAssignment(i)
               for i in range(m.getNumInitialAssignments())}
         for sid in ia.keys():
-            if sid not in self.species and sid not in self.compartments and sid not in self.params:
-                self.unsupported("initial assignment to a species reference (stoichiometry)", sid)
+            if sid not in self.species and sid not in self.compartments and sid not in self.params \
+                    and sid not in self.stoich:
+                self.unsupported("initial assignment to a reaction", sid)
+        for rid, sr in self.stoich.items():  # a species reference's id: its stoichiometry
+            if rid not in ia and rid not in self.assign:
+                vals[rid] = sr.getStoichiometry()
         for cid, c in self.compartments.items():
-            if cid not in ia and c.isSetSize():
-                vals[cid] = c.getSize()
+            if cid not in ia and cid not in self.volume_values and c.isSetSize():
+                vals[cid] = c.getSize()  # (a size rule overrides the attribute)
+            elif cid in self.points:
+                vals[cid] = 1.0
         for pid, p in self.params.items():
             if pid not in ia and pid not in self.assign and p.isSetValue():
                 vals[pid] = p.getValue()
@@ -251,6 +303,10 @@ class _Importer(MathMixin):
                 pending_amount[sid] = s.getInitialAmount()
         pending_ia = {sid: _num(self.expr(a.getMath(), f"initial assignment for {sid!r}"))
                       for sid, a in ia.items() if a.isSetMath()}
+        pending_ia.update(self.volume_values)  # a size from its rule, at time 0
+        for sid, e in pending_ia.items():
+            if e.has(RATE_OF):  # would need the right-hand side before the network exists
+                self.unsupported(f"rateOf in the math of initial assignment for {sid!r}")
         def size(comp: str) -> float:
             if not vals[comp] > 0.0:
                 self.fail(f"compartment {comp!r} needs a size > 0 (got {vals[comp]})")
@@ -287,63 +343,60 @@ class _Importer(MathMixin):
                       f"which have no value")
         return vals
 
-    # -- reactions --------------------------------------------------------------------------
-    def _reaction(self, r: libsbml.Reaction) -> Reaction | None:
-        rid = r.getId()
-        where = f"reaction {rid!r}"
-        if r.isSetFast() and r.getFast():
-            self.unsupported("fast reaction", rid)
-        kl = r.getKineticLaw()
-        if kl is None or not kl.isSetMath():
-            self.fail(f"{where} has no kinetic law")
-        local = {}
-        for i in range(kl.getNumParameters()):
-            lp = kl.getParameter(i)
-            name = f"{rid}_{lp.getId()}"
-            while name in self.taken:
-                name += "_"
-            if not lp.isSetValue():
-                self.fail(f"{where}: local parameter {lp.getId()!r} has no value")
-            self.taken.add(name)
-            self.local_values[name] = lp.getValue()
-            local[lp.getId()] = _sym(name)
-        sides: tuple[dict[str, int], dict[str, int]] = ({}, {})
-        comps = set()
-        for side, getn, get in ((0, r.getNumReactants, r.getReactant), (1, r.getNumProducts, r.getProduct)):
-            for i in range(getn()):
-                sr = get(i)
-                sid = sr.getSpecies()
-                if sid not in self.species:
-                    self.fail(f"{where}: unknown species {sid!r}")
-                if sr.isSetId() and (sr.getId() in self.assign or any(
-                        self.m.getInitialAssignment(j).getSymbol() == sr.getId()
-                        for j in range(self.m.getNumInitialAssignments()))):
-                    self.unsupported(f"variable stoichiometry in {where}", sr.getId())
-                if hasattr(sr, "isSetStoichiometryMath") and sr.isSetStoichiometryMath():
-                    self.unsupported(f"stoichiometryMath in {where}", sid)
-                if self.m.getLevel() >= 3 and not sr.isSetStoichiometry():
-                    self.fail(f"{where}: the stoichiometry of {sid!r} is not set")
-                nu = sr.getStoichiometry()
-                if self.species[sid][1]:
-                    continue  # boundary / constant / rule-determined: not changed by reactions
-                if sid in self.rate_rules and round(nu):
-                    self.unsupported(f"rate rule for a species that {where} also changes", sid)
-                if abs(nu - round(nu)) > 1e-12 or nu < 0:
-                    self.unsupported(f"non-integer stoichiometry {nu:g} of {sid!r} in {where}")
-                if round(nu):
-                    sides[side][sid] = sides[side].get(sid, 0) + int(round(nu))
-                comps.add(self.species[sid][0].getCompartment())
-        if not comps:
-            return None
-        if len(comps) > 1:
-            self.unsupported(f"reaction between compartments {', '.join(sorted(comps))} (transport "
-                             f"across compartments)", rid)
-        rate = _num(self.expr(kl.getMath(), where, local)) / _sym(comps.pop())
-        self.used |= {x.name for x in rate.free_symbols}
-        ma = _mass_action(rate, *sides, self.floating)
-        if ma is not None:
-            return Reaction(sides[0], sides[1], "mass_action", ma, rid)
-        return Reaction(sides[0], sides[1], "expression", {"rate": rate}, rid)
+    # -- rateOf ----------------------------------------------------------------------------
+    def _rate_of_map(self, expr: sp.Basic, net: Network, where: str = "a rate law") -> dict:
+        """``rateOf(x)`` -> the right-hand side of ``x`` in ``net`` (of its amount, ``V dc/dt +
+        c dV/dt``, for a species with ``hasOnlySubstanceUnits``); 0 for what nothing changes.
+        """
+        rhs = dict(zip(net.species_names, net.rhs_expressions, strict=True))
+        out = {}
+        for f in expr.atoms(RATE_OF):
+            x = f.args[0].name
+            if x in self.assign:
+                self.unsupported(f"rateOf of an assignment-rule variable in the math of {where}", x)
+            d = rhs.get(x, sp.Integer(0))
+            if x in self.species and self.species[x][0].getHasOnlySubstanceUnits() and x in rhs:
+                comp = self.species[x][0].getCompartment()
+                d = _sym(comp) * d + _sym(x) * rhs.get(comp, sp.Integer(0))
+            if d.has(RATE_OF):
+                self.unsupported(f"rateOf of a variable whose own rate reads rateOf (in the math "
+                                 f"of {where})", x)
+            out[f] = d
+        return out
+
+    def resolve(self, expr: sp.Basic, where: str = "an output") -> sp.Basic:
+        """``expr`` with every ``rateOf`` replaced (after :meth:`network`)."""
+        return expr.xreplace(self._rate_of_map(expr, self.net, where)) if expr.has(RATE_OF) else expr
+
+    def _resolve_reactions(self, species, reactions, floating, vals) -> list[Reaction]:
+        """Reactions whose rates read ``rateOf``: the rates of a first network stand in."""
+        before = set(self.used)
+        for rx in reactions:
+            if rx.law == "expression" and isinstance(rx.params["rate"], sp.Expr):
+                for f in rx.params["rate"].atoms(RATE_OF):
+                    self.used.add(f.args[0].name)  # a symbol of the first network only
+        added = self.used - before
+        saved = dict(vals)
+        for name in self.used - set(floating):
+            vals.setdefault(name, self.local_values.get(name, 0.0))  # a value only to build it
+        first = self._assemble(species, reactions, floating, vals)
+        vals.clear()
+        vals.update(saved)
+        out = []
+        read = set()  # names the resolved rates read
+        for rx in reactions:
+            rate = rx.params.get("rate")
+            if rx.law == "expression" and isinstance(rate, sp.Expr) and rate.has(RATE_OF):
+                rate = rate.xreplace(self._rate_of_map(rate, first, f"reaction {rx.name!r}"))
+                read |= {x.name for x in rate.free_symbols}
+                rx = Reaction(rx.reactants, rx.products, "expression", {"rate": rate}, rx.name)
+            out.append(rx)
+        self.used = (self.used - added) | read
+        return out
+
+    def _document_order(self, name: str) -> int:
+        order = [*self.compartments, *self.species, *self.params]
+        return order.index(name) if name in order else len(order)
 
     # -- assemble ---------------------------------------------------------------------------
     def network(self) -> Network:
@@ -351,20 +404,20 @@ class _Importer(MathMixin):
         for var in self.assign:  # every rule, used by a kept law or not: refusals never depend on use
             self._name(var, f"assignment rule for {var!r}", {})
         vals = self._initial_values()
-        self.taken = set(self.species) | set(self.compartments) | set(self.params) | {self.time_name}
+        self.values = vals  # every symbol's value at t = 0 (events read the constants here)
+        self.taken = (set(self.species) | set(self.compartments) | set(self.params) | set(self.stoich)
+                      | {self.time_name})
         self.local_values = {}
         self.used = set()  # names the kept rate laws depend on
         # states: mass action never takes one of them for a rate constant
         self.floating = ({sid for sid, (_, fixed) in self.species.items() if not fixed}
-                         | set(self.rate_rules) | {self.time_name})
+                         | set(self.rate_rules) | self.event_targets | {self.time_name})
         reactions = []
         for i in range(self.m.getNumReactions()):
-            rx = self._reaction(self.m.getReaction(i))
-            if rx is not None:
-                reactions.append(rx)
+            reactions += self._reaction(self.m.getReaction(i))
         floating = [sid for sid, (_, fixed) in self.species.items() if not fixed]
         for var, ast in self.rate_rules.items():  # d var/dt = rule: a state with an inflow "reaction"
-            rate = _num(self.expr(ast, f"rate rule for {var!r}"))
+            rate = ast if isinstance(ast, sp.Expr) else _num(self.expr(ast, f"rate rule for {var!r}"))
             if var in self.species and self.species[var][0].getHasOnlySubstanceUnits():
                 rate = rate / _sym(self.species[var][0].getCompartment())  # d amount/dt -> dc/dt
             self.used |= {x.name for x in rate.free_symbols}
@@ -372,15 +425,27 @@ class _Importer(MathMixin):
                                       continuous=True))
             if var not in floating:
                 floating.append(var)
+            if var in self.compartments:
+                reactions += self._dilution(var, rate)
         if self.time_name in self.used:  # time: a state with d time/dt = 1, time(0) = 0
             reactions.append(Reaction({}, {self.time_name: 1}, "mass_action", {"k": 1.0}, "time", continuous=True))
             floating.append(self.time_name)
-        if not reactions:
-            self.fail("the model has no reaction that changes a floating species")
+        for var in sorted(self.event_targets - set(floating), key=self._document_order):
+            # constant between events: a state with a zero-rate "reaction"
+            reactions.append(Reaction({}, {var: 1}, "expression", {"rate": sp.Integer(0)}, f"hold {var}"))
+            floating.append(var)
+        if not reactions:  # nothing changes: the states hold still (or only time runs)
+            if floating:
+                reactions.append(Reaction({}, {floating[0]: 1}, "expression",
+                                          {"rate": sp.Integer(0)}, f"hold {floating[0]}"))
+            else:
+                reactions.append(Reaction({}, {self.time_name: 1}, "mass_action", {"k": 1.0}, "time"))
+                floating.append(self.time_name)
         for sid in floating:
             if sid not in self.species:
                 if sid not in vals:
-                    self.fail(f"parameter {sid!r} (rate rule) has no value")
+                    self.fail(f"{'compartment' if sid in self.compartments else 'parameter'} "
+                              f"{sid!r} (rate rule or event target) has no value")
                 continue
             if sid not in vals:
                 self.fail(f"species {sid!r} has no initial amount or concentration")
@@ -389,6 +454,15 @@ class _Importer(MathMixin):
                 self.fail(f"species {sid!r}: compartment {comp!r} needs a size > 0 "
                           f"(got {vals.get(comp, 'none')})")
         species = [Species(sid, float(vals[sid])) for sid in floating]
+        if any(rx.law == "expression" and isinstance(rx.params["rate"], sp.Expr)
+               and rx.params["rate"].has(RATE_OF) for rx in reactions):
+            reactions = self._resolve_reactions(species, reactions, floating, vals)
+        self.net = self._assemble(species, reactions, floating, vals)
+        for var in self.assign:  # a rateOf in any rule is resolved (or refused) now, used or not
+            self.resolve(self._name(var, f"assignment rule for {var!r}", {}), f"assignment rule for {var!r}")
+        return self.net
+
+    def _assemble(self, species, reactions, floating, vals) -> Network:
         params = {}
         for name in sorted(self.used - set(floating)):
             if name in self.local_values:

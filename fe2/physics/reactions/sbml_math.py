@@ -19,7 +19,7 @@ import libsbml
 import sympy as sp
 from sympy.logic.boolalg import Boolean
 
-AVOGADRO = 6.02214076e23  # SBML L3 csymbol avogadro, 1/mol
+AVOGADRO = 6.02214179e23  # SBML L3 csymbol avogadro, 1/mol: the value SBML fixes (CODATA 2006)
 _AST_NAMES = {getattr(libsbml, n): n[4:].lower() for n in dir(libsbml) if n.startswith("AST_")}
 _UNARY = {
     libsbml.AST_FUNCTION_EXP: sp.exp, libsbml.AST_FUNCTION_LN: sp.log,
@@ -32,6 +32,13 @@ _UNARY = {
     libsbml.AST_FUNCTION_ARCSIN: sp.asin, libsbml.AST_FUNCTION_ARCCOS: sp.acos,
     libsbml.AST_FUNCTION_ARCTAN: sp.atan, libsbml.AST_FUNCTION_ARCSINH: sp.asinh,
     libsbml.AST_FUNCTION_ARCCOSH: sp.acosh, libsbml.AST_FUNCTION_ARCTANH: sp.atanh,
+    # the reciprocal inverses, as the inverse of 1/x (MathML's definitions)
+    libsbml.AST_FUNCTION_ARCSEC: lambda x: sp.acos(1 / x),
+    libsbml.AST_FUNCTION_ARCCSC: lambda x: sp.asin(1 / x),
+    libsbml.AST_FUNCTION_ARCCOT: lambda x: sp.atan(1 / x),
+    libsbml.AST_FUNCTION_ARCSECH: lambda x: sp.acosh(1 / x),
+    libsbml.AST_FUNCTION_ARCCSCH: lambda x: sp.asinh(1 / x),
+    libsbml.AST_FUNCTION_ARCCOTH: lambda x: sp.atanh(1 / x),
 }
 _RELATIONS = {
     libsbml.AST_RELATIONAL_EQ: sp.Eq, libsbml.AST_RELATIONAL_NEQ: sp.Ne,
@@ -42,8 +49,9 @@ _LOGICAL = {libsbml.AST_LOGICAL_AND: sp.And, libsbml.AST_LOGICAL_OR: sp.Or,
             libsbml.AST_LOGICAL_XOR: sp.Xor}
 _FORBIDDEN = {
     libsbml.AST_FUNCTION_DELAY: "delay",
-    libsbml.AST_FUNCTION_RATE_OF: "rateOf",
 }
+# rateOf(x): a placeholder until the network's right-hand sides are known (sbml.py resolves it)
+RATE_OF = sp.Function("rateOf")
 
 
 def _sym(name: str) -> sp.Symbol:
@@ -78,6 +86,7 @@ class MathMixin:
     species: dict[str, tuple[libsbml.Species, bool]]
     compartments: dict[str, libsbml.Compartment]
     params: dict[str, libsbml.Parameter]
+    stoich: dict[str, libsbml.SpeciesReference]
     time_name: str
     _rule_cache: dict[str, sp.Expr]
     _expanding: list[str]
@@ -111,10 +120,10 @@ class MathMixin:
             return _sym(self.time_name)
         if t == libsbml.AST_NAME_AVOGADRO:
             return sp.Float(AVOGADRO)
-        if t == libsbml.AST_CONSTANT_E:
-            return sp.E
+        if t == libsbml.AST_CONSTANT_E:  # doubles, as simulators compare them: eq(P1, pi) with
+            return sp.Float(math.e)  # P1 := pi is true (suite case 00958)
         if t == libsbml.AST_CONSTANT_PI:
-            return sp.pi
+            return sp.Float(math.pi)
         if t in (libsbml.AST_CONSTANT_TRUE, libsbml.AST_CONSTANT_FALSE):
             return sp.true if t == libsbml.AST_CONSTANT_TRUE else sp.false
         if t == libsbml.AST_PLUS:
@@ -133,8 +142,18 @@ class MathMixin:
             return sp.log(sub[0], 10) if len(sub) == 1 else sp.log(sub[1], sub[0])
         if t == libsbml.AST_LOGICAL_NOT and len(raw) == 1:
             return sp.Not(_bool(raw[0]))
+        if t == libsbml.AST_LOGICAL_IMPLIES and len(raw) == 2:
+            return sp.Or(sp.Not(_bool(raw[0])), _bool(raw[1]))
         if t in _UNARY and len(sub) == 1:
             return _UNARY[t](sub[0])
+        if t == libsbml.AST_FUNCTION_FACTORIAL and len(sub) == 1 and sub[0].is_Number:
+            if not (sub[0] >= 0 and float(sub[0]).is_integer()):
+                self.fail(f"{where}: factorial of {sub[0]} (needs a whole number >= 0)")
+            return sp.factorial(sp.Integer(int(sub[0])))  # of a variable: refused below
+        if t in (libsbml.AST_FUNCTION_QUOTIENT, libsbml.AST_FUNCTION_REM) and len(sub) == 2:
+            a, b = sub  # MathML: a = q b + r with q the integer part of a / b (towards zero)
+            q = sp.Piecewise((sp.floor(a / b), a / b >= 0), (sp.ceiling(a / b), True))
+            return q if t == libsbml.AST_FUNCTION_QUOTIENT else a - b * q
         if t in (libsbml.AST_FUNCTION_MAX, libsbml.AST_FUNCTION_MIN):
             return (sp.Max if t == libsbml.AST_FUNCTION_MAX else sp.Min)(*sub)
         if t in _RELATIONS:
@@ -149,6 +168,10 @@ class MathMixin:
             return sp.Piecewise(*pairs, (sub[-1], True))
         if t == libsbml.AST_FUNCTION:
             return self._call(ast, kids, where, local)
+        if t == libsbml.AST_FUNCTION_RATE_OF:
+            if len(kids) != 1 or kids[0].getType() != libsbml.AST_NAME or kids[0].getName() in local:
+                self.unsupported(f"rateOf of anything but a model variable in the math of {where}")
+            return RATE_OF(_sym(kids[0].getName()))
         if t in _FORBIDDEN:
             self.unsupported(f"{_FORBIDDEN[t]} in the math of {where}")
         self.unsupported(f"MathML operator {ast.getName() or _AST_NAMES.get(t, t)!r} in the math of {where}")
@@ -187,10 +210,18 @@ class MathMixin:
             s, _ = self.species[name]
             c = _sym(name)
             return c * _sym(s.getCompartment()) if s.getHasOnlySubstanceUnits() else c
-        if name in self.compartments or name in self.params:
-            return _sym(name)
-        if self.m.getReaction(name) is not None:
-            self.unsupported(f"reaction id used as a value in the math of {where}", name)
+        if name in self.compartments or name in self.params or name in self.stoich:
+            return _sym(name)  # a species reference's id: its stoichiometry
+        if (r := self.m.getReaction(name)) is not None:  # its rate: the kinetic law's value
+            kl = r.getKineticLaw()
+            if kl is None or not kl.isSetMath() or kl.getNumParameters() or name in self._expanding:
+                self.unsupported(f"reaction id used as a value in the math of {where} (the "
+                                 f"reaction has local parameters, no law, or reads itself)", name)
+            self._expanding.append(name)
+            try:
+                return _num(self.expr(kl.getMath(), f"kinetic law of {name!r} (read in {where})"))
+            finally:
+                self._expanding.pop()
         if self.m.getElementBySId(name) is not None:
             self.unsupported(f"species-reference (or other element) id used as a value in the math "
                              f"of {where}", name)

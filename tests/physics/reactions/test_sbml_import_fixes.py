@@ -187,31 +187,40 @@ def test_booleans_as_numbers_and_numbers_as_conditions():
 
 
 @pytest.mark.parametrize("formula,construct", [("delay(S, 1)", "delay"),
-                                               ("rateOf(S)", "rateOf")])
+                                               ("rateOf(y)", "rateOf of an assignment-rule variable")])
 def test_unused_rule_with_time_refused(formula, construct):
     """An assignment rule that no rate law uses was dropped without a word, although a
-    ``delay`` or ``rateOf`` anywhere is documented as refused."""
-    spec = {"species": [("S", 2.0, False)], "params": {"k": 3.0, "x": 0.0},
-                "reactions": [("R", {"S": 1}, {}, "cell * k * S")], "rules": [("x", formula)]}
+    ``delay`` anywhere (or a ``rateOf`` of a rule variable) is documented as refused."""
+    spec = {"species": [("S", 2.0, False)], "params": {"k": 3.0, "x": 0.0, "y": 0.0},
+            "reactions": [("R", {"S": 1}, {}, "cell * k * S")],
+            "rules": [("y", "2 * S"), ("x", formula)]}
     with pytest.raises(ConfigError, match=f"{construct}.* assignment rule for 'x'") as err:
         network_from_sbml_string(_model(**spec), "rule")
     assert "\n" not in str(err.value)
 
 
-def test_zero_dimensional_compartment_named():
-    """Was 'its initial amount needs the size of compartment 'cell', which is not set'."""
+def test_zero_dimensional_compartment():
+    """Was 'its initial amount needs the size of compartment 'cell', which is not set'. A 0-D
+    compartment without a size that no math reads gets size 1 (its species' values are
+    amounts: SBML test case 00048); one that math reads is refused."""
     doc = libsbml.readSBMLFromString(_model(species=[("S", 1.0, True)], params={"k": 1.0},
                                             reactions=[("R", {"S": 1}, {}, "k * S")]))
     m = doc.getModel()
     m.getCompartment("cell").setSpatialDimensions(0.0)
     m.getCompartment("cell").unsetSize()
     s = m.getSpecies("S")
-    s.unsetInitialConcentration(), s.setInitialAmount(1.0)
+    s.unsetInitialConcentration(), s.setInitialAmount(1.5)
+    net = network_from_sbml_string(libsbml.writeSBMLToString(doc), "zero-d")
+    assert net.initial[0] == 1.5
+    t = np.linspace(0.0, 2.0, 11)  # S = 1.5 exp(-k t), BDF at rtol 1e-10: 1e-7 (as above)
+    c = solve_ivp_reference(net, net.initial, (0.0, 2.0), rtol=1e-10, atol=1e-12, t_eval=t).c_eval
+    assert np.max(np.abs(c[:, 0] - 1.5 * np.exp(-t))) < 1e-7
+    m.getReaction("R").getKineticLaw().setMath(libsbml.parseL3Formula("k * S / cell"))
     with pytest.raises(ConfigError, match=r"species 'S' in a 0-D compartment without a size .*'cell'"):
         network_from_sbml_string(libsbml.writeSBMLToString(doc), "zero-d")
     m.getCompartment("cell").setSize(2.0)  # with a size: an ordinary compartment
     net = network_from_sbml_string(libsbml.writeSBMLToString(doc), "zero-d")
-    assert net.initial[0] == 0.5
+    assert net.initial[0] == 0.75
 
 
 # ------------------------------------------------------------------------------------------
