@@ -389,7 +389,8 @@ class _Importer(MathMixin, ReactionsMixin):
             if rx.law == "expression" and isinstance(rate, sp.Expr) and rate.has(RATE_OF):
                 rate = rate.xreplace(self._rate_of_map(rate, first, f"reaction {rx.name!r}"))
                 read |= {x.name for x in rate.free_symbols}
-                rx = Reaction(rx.reactants, rx.products, "expression", {"rate": rate}, rx.name)
+                rx = Reaction(rx.reactants, rx.products, "expression", {"rate": rate}, rx.name,
+                              continuous=rx.continuous)
             out.append(rx)
         self.used = (self.used - added) | read
         return out

@@ -142,7 +142,9 @@ class ReactionsMixin:
                 cf = self._conversion(sid)
                 rate = nu * (cf if cf is not None else 1) * law / _sym(self.species[sid][0].getCompartment())
                 self.used |= {x.name for x in rate.free_symbols}
-                out.append(Reaction({}, {sid: 1}, "expression", {"rate": rate}, f"{rid} ({sid})"))
+                # one species' share of a reaction (transport, non-integer or variable stoichiometry,
+                # conversion factors): a rate equation, not an event of the reaction (ODE-only)
+                out.append(Reaction({}, {sid: 1}, "expression", {"rate": rate}, f"{rid} ({sid})", continuous=True))
             return out
         rate = law / _sym(comps.pop())
         self.used |= {x.name for x in rate.free_symbols}
@@ -168,7 +170,7 @@ class ReactionsMixin:
                 self.unsupported(f"rate rule for compartment {comp!r}, which holds the boundary "
                                  f"or constant species {sid!r}", comp)
             out.append(Reaction({}, {sid: 1}, "expression", {"rate": -_sym(sid) * growth / _sym(comp)},
-                                f"dilution of {sid}"))
+                                f"dilution of {sid}", continuous=True))
         return out
 
     def _conversion(self, sid: str) -> sp.Expr | None:

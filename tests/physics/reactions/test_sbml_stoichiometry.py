@@ -148,3 +148,14 @@ def test_compartment_size_from_an_assignment_rule():
     c = _solve(_model(edit=edit))
     assert np.max(np.abs(c["CA"] - (1 + T))) < TOL
     assert np.max(np.abs(c["A"] - np.exp(-T) / (1 + T))) < TOL
+
+
+def test_species_by_species_reactions_are_refused_by_the_stochastic_methods():
+    """A transport reaction enters species by species (two rate equations): SSA would fire them as two
+    independent events and break the pairing of A's loss with B's gain — refused in one line."""
+    from fe2.errors import ConfigError
+    from fe2.physics.reactions.stochastic import gillespie
+
+    net = network_from_sbml_string(_model(v_a=2.0, v_b=0.5))
+    with pytest.raises(ConfigError, match="continuous rate equation"):
+        gillespie(net, [1.0], x0=np.array([10.0, 0.0]))
