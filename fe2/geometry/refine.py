@@ -27,11 +27,14 @@ def _geometry_degree(msh: dmesh.Mesh) -> int:
     return int(cmap.degree)
 
 
-def refine_tissue(msh: dmesh.Mesh, cell_tags: dmesh.MeshTags | None, facet_tags: dmesh.MeshTags | None,
-                  cells: np.ndarray | None = None):
-    """(fine mesh, cell tags, facet tags) with the given owned cells refined (None: every cell). Collective."""
+def refine_cells(msh: dmesh.Mesh, cells: np.ndarray | None = None) -> tuple[dmesh.Mesh, np.ndarray]:
+    """(fine mesh, parent cell of each created cell) with the given owned cells refined (None: every cell).
+
+    Collective; straight-sided meshes only (a ConfigError otherwise). The refined cells stay on the rank
+    of their parent.
+    """
     if _geometry_degree(msh) != 1:
-        raise ConfigError("only straight-sided (geometry_order = 1) meshes can be refined")
+        raise ConfigError("only straight-sided (geometry order 1) meshes can be refined")
     tdim = msh.topology.dim
     msh.topology.create_entities(1)
     msh.topology.create_connectivity(tdim, 1)
@@ -45,6 +48,13 @@ def refine_tissue(msh: dmesh.Mesh, cell_tags: dmesh.MeshTags | None, facet_tags:
     fine, parent_cell, _ = dmesh.refine(msh, edges, option=dmesh.RefinementOption.parent_cell)
     fine.topology.create_entities(tdim - 1)
     fine.topology.create_connectivity(tdim - 1, tdim)
+    return fine, parent_cell
+
+
+def refine_tissue(msh: dmesh.Mesh, cell_tags: dmesh.MeshTags | None, facet_tags: dmesh.MeshTags | None,
+                  cells: np.ndarray | None = None):
+    """(fine mesh, cell tags, facet tags) with the given owned cells refined (None: every cell). Collective."""
+    fine, parent_cell = refine_cells(msh, cells)
     ct = None if cell_tags is None else transfer_cell_tags(cell_tags, msh, fine, parent_cell)
     ft = None if facet_tags is None else _transfer_facet_tags(facet_tags, msh, fine, parent_cell)
     return fine, ct, ft

@@ -24,22 +24,16 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 
 import numpy as np
-from dolfinx import mesh as dmesh
 from mpi4py import MPI
 
 from fe2.errors import ConfigError
 from fe2.geometry.base import RVEMesh
-from fe2.geometry.refine import transfer_cell_tags
+from fe2.geometry.refine import refine_cells, transfer_cell_tags
 from fe2.micro.error_estimate import ErrorEstimate, ErrorEstimator
 from fe2.micro.linear_solver import LinearSolverOptions
 from fe2.micro.physics import Physics
 from fe2.micro.results import BCResult
 from fe2.micro.rve_problem import RVEProblem
-
-
-def _geometry_degree(msh: dmesh.Mesh) -> int:
-    cmap = msh.geometry.cmaps[0] if hasattr(msh.geometry, "cmaps") else msh.geometry.cmap
-    return int(cmap.degree)
 
 
 def refine_rve(rve: RVEMesh, cells: np.ndarray | None = None) -> RVEMesh:
@@ -48,20 +42,7 @@ def refine_rve(rve: RVEMesh, cells: np.ndarray | None = None) -> RVEMesh:
     Collective. The refined cells stay on the rank of their parent.
     """
     msh = rve.mesh
-    if _geometry_degree(msh) != 1:
-        raise ConfigError("only straight-sided (order-1) RVE meshes can be refined")
-    tdim = msh.topology.dim
-    msh.topology.create_entities(1)
-    msh.topology.create_connectivity(tdim, 1)
-    if cells is None:
-        edges = None
-    else:
-        c2e = msh.topology.connectivity(tdim, 1)
-        marked = np.asarray(cells, dtype=np.int32)
-        edges = np.unique(np.concatenate([c2e.links(c) for c in marked])) if marked.size else np.zeros(0, np.int32)
-        edges = edges.astype(np.int32)
-    fine, parent_cell, _ = dmesh.refine(msh, edges, option=dmesh.RefinementOption.parent_cell)
-    fine.topology.create_entities(tdim - 1)
+    fine, parent_cell = refine_cells(msh, cells)
     tags = transfer_cell_tags(rve.cell_tags, msh, fine, parent_cell)
     return replace(rve, mesh=fine, cell_tags=tags, periodic=rve.periodic and cells is None,
                    description={**rve.description, "refined": rve.description.get("refined", 0) + 1})
