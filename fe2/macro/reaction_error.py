@@ -140,6 +140,7 @@ def adapt_reaction(
         if progress is not None:
             progress(f"reaction {'uniform' if uniform else 'adaptive'}: {est.dofs} dofs, J_h {est.value:.6e}, "
                      f"est. rel. error {est.relative_estimate:.3e}")
+        solver.destroy()  # its PETSc objects now: petsc4py defers parallel destroys (MPI context ids)
         if est.relative_estimate <= target_error:
             return steps
         marked = None if uniform else dorfler_marking(np.abs(est.cell_indicators), msh.comm, theta)

@@ -203,6 +203,14 @@ class QuasiStaticMacroProblem:
         self.ksp = ksp_options.create_ksp(self.J, "fe2_macro_")
         self.history: list[StepReport] = []
 
+    def destroy(self) -> None:
+        """Release the KSP, the Jacobian and the residual vector now (collective). petsc4py defers the
+        destruction of objects on a communicator of size > 1 that are merely dropped, and each keeps MPI
+        context ids (MPICH has 2048): a process that builds many parallel problems should destroy them.
+        """
+        for obj in (self.ksp, self.J, self.R):
+            obj.destroy()
+
     # ------------------------------------------------------- quadrature points
     @property
     def quad(self) -> QuadratureFields:
