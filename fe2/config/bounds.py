@@ -158,7 +158,11 @@ class BoundsConfig(CommandConfig):
 
 
 
-def load_bounds_config(path: str | Path) -> BoundsConfig:
-    """Load and validate an ``fe2 bounds`` TOML file."""
+def load_bounds_config(path: str | Path, data: dict | None = None) -> BoundsConfig:
+    """Load and validate an ``fe2 bounds`` TOML file.
+
+    ``data``: the TOML as already read (default: read ``path``); ``path`` still names the file in
+    errors and anchors relative paths (``fe2 uq`` passes modified copies of a base config).
+    """
     p = Path(path)
-    return parse_config(load_toml(p), BoundsConfig, str(p))
+    return parse_config(load_toml(p) if data is None else data, BoundsConfig, str(p))

@@ -283,9 +283,13 @@ class DarcyConfig(CommandConfig):
         return out
 
 
-def load_darcy_config(path: str | Path) -> DarcyConfig:
-    """Read and validate a ``fe2 darcy`` TOML file (ConfigError with one line naming the problem)."""
-    data = load_toml(path)
+def load_darcy_config(path: str | Path, data: dict | None = None) -> DarcyConfig:
+    """Read and validate a ``fe2 darcy`` TOML file (ConfigError with one line naming the problem).
+
+    ``data``: the TOML as already read (default: read ``path``); ``path`` still names the file in
+    errors and anchors relative paths (``fe2 uq`` passes modified copies of a base config).
+    """
+    data = load_toml(path) if data is None else data
     cfg = parse_config(data, DarcyConfig, str(path))
     if cfg.domain.kind == "msh":
         p = resolve_file(path, cfg.domain.file, "domain.file", "mesh file")

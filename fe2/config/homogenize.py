@@ -129,13 +129,16 @@ def _phase_table(physics: str, name: str, table):
     return dict(table)
 
 
-def load_homogenize_config(path: str | Path) -> HomogenizeConfig:
+def load_homogenize_config(path: str | Path, data: dict | None = None) -> HomogenizeConfig:
     """Load and validate an ``fe2 homogenize`` TOML file.
 
     Relative mesh paths (geometry.kind = "msh") are resolved against the config's folder.
+
+    ``data``: the TOML as already read (default: read ``path``); ``path`` still names the file in
+    errors and anchors relative paths (``fe2 uq`` passes modified copies of a base config).
     """
     p = Path(path)
-    cfg = parse_config(load_toml(p), HomogenizeConfig, str(p))
+    cfg = parse_config(load_toml(p) if data is None else data, HomogenizeConfig, str(p))
     if isinstance(cfg.geometry, MshGeometry):
         mesh_path = resolve_file(p, cfg.geometry.path, "geometry.path", "mesh file")
         cfg = cfg.model_copy(update={"geometry": cfg.geometry.model_copy(update={"path": str(mesh_path)})})

@@ -159,10 +159,14 @@ class PhaseFieldConfig(CommandConfig):
         return [("domain.cells", grid_cells(self.domain.cells))]
 
 
-def load_phasefield_config(path: str | Path) -> PhaseFieldConfig:
-    """Load and validate an ``fe2 phasefield`` TOML file (one-line ConfigError on failure)."""
+def load_phasefield_config(path: str | Path, data: dict | None = None) -> PhaseFieldConfig:
+    """Load and validate an ``fe2 phasefield`` TOML file (one-line ConfigError on failure).
+
+    ``data``: the TOML as already read (default: read ``path``); ``path`` still names the file in
+    errors and anchors relative paths (``fe2 uq`` passes modified copies of a base config).
+    """
     p = Path(path)
-    cfg = parse_config(load_toml(p), PhaseFieldConfig, str(p))
+    cfg = parse_config(load_toml(p) if data is None else data, PhaseFieldConfig, str(p))
     t = cfg.time
     if not (t.dt_min <= t.dt <= t.dt_max):
         raise ConfigError(f"{p}: time: need dt_min <= dt <= dt_max, got {t.dt_min}, {t.dt}, {t.dt_max}")

@@ -301,11 +301,15 @@ def _check_initial_values(f, text: str, length, cells, where: str) -> None:
                           f"({pts[0, k]:g}, {pts[1, k]:g}) (must be >= 0 on the whole mesh)")
 
 
-def load_reactions(path: str | Path) -> tuple[ReactionsConfig, Network]:
-    """Load and validate an ``fe2 reactions`` TOML file and build its network (one-line errors)."""
+def load_reactions(path: str | Path, data: dict | None = None) -> tuple[ReactionsConfig, Network]:
+    """Load and validate an ``fe2 reactions`` TOML file and build its network (one-line errors).
+
+    ``data``: the TOML as already read (default: read ``path``); ``path`` still names the file in
+    errors and anchors relative paths (``fe2 uq`` passes modified copies of a base config).
+    """
     p = Path(path)
     source = str(p)
-    cfg = parse_config(load_toml(p), ReactionsConfig, source)
+    cfg = parse_config(load_toml(p) if data is None else data, ReactionsConfig, source)
     if isinstance(cfg.network, str):
         cfg = cfg.model_copy(update={"network": str(resolve_file(p, cfg.network, "network"))})
     if cfg.sbml is not None:

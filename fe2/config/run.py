@@ -218,10 +218,14 @@ class RunConfig(CommandConfig):
         return out
 
 
-def load_run_config(path: str | Path) -> RunConfig:
-    """Load and validate an ``fe2 run`` TOML file (relative RVE mesh paths resolve against the file)."""
+def load_run_config(path: str | Path, data: dict | None = None) -> RunConfig:
+    """Load and validate an ``fe2 run`` TOML file (relative RVE mesh paths resolve against the file).
+
+    ``data``: the TOML as already read (default: read ``path``); ``path`` still names the file in
+    errors and anchors relative paths (``fe2 uq`` passes modified copies of a base config).
+    """
     p = Path(path)
-    cfg = parse_config(load_toml(p), RunConfig, str(p))
+    cfg = parse_config(load_toml(p) if data is None else data, RunConfig, str(p))
     if cfg.rve is not None and isinstance(cfg.rve.geometry, MshGeometry):
         g = cfg.rve.geometry
         mesh_path = resolve_file(p, g.path, "rve.geometry.path", "mesh file")

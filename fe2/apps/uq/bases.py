@@ -18,9 +18,7 @@ import importlib
 import importlib.util
 import json
 import shutil
-import sys
 from collections.abc import Callable
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -72,22 +70,6 @@ def _run_command(command: str, loaded: Any, comm: MPI.Comm, out: Path | None, fo
     return run_reactions(cfg, network, comm, out)
 
 
-@contextmanager
-def _toml_from(module_name: str, path: Path, data: dict):
-    """While active, the loader in ``module_name`` reads ``data`` when it asks for ``path``'s TOML."""
-    module = sys.modules[module_name]
-    original = module.load_toml
-
-    def patched(p):
-        return data if Path(p).resolve() == path.resolve() else original(p)
-
-    module.load_toml = patched  # type: ignore[attr-defined]
-    try:
-        yield
-    finally:
-        module.load_toml = original  # type: ignore[attr-defined]
-
-
 def _csv_value(folder: Path, name: str, column: str, row: int, where: str) -> float:
     path = folder / name
     if not path.is_file():
@@ -132,10 +114,9 @@ class Base:
             self.scan_path = parse_path(cfg.split.scan.key, "split.scan.key")
             check_path(self.base_data, self.scan_path, self.what, f"{study_path}: split.scan.key")
         module, loader, self.result_file = _LOADERS[self.command]
-        self._module = module
         self._loader = getattr(importlib.import_module(module), loader)
         # the base config as given must be valid (its errors name its own file and key)
-        self._loader(self.base_path)
+        self._loader(self.base_path, data=self.base_data)
 
     def fingerprint(self) -> dict:
         """What the samples depend on beyond the study: the base config's content."""
@@ -171,8 +152,7 @@ class Base:
         needs_folder = self.command != "homogenize" or self.cfg.keep_sample_outputs or any(q.csv for q in self.cfg.qoi)
         if needs_folder:
             folder.mkdir(parents=True)
-        with _toml_from(self._module, self.base_path, data):
-            loaded = self._loader(self.base_path)
+        loaded = self._loader(self.base_path, data=data)  # the modified copy, errors naming the base file
         cfg = loaded[0] if isinstance(loaded, tuple) else loaded
         from fe2.config.limits import check_limits
         from fe2.solvers.options import user_options
