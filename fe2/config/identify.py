@@ -73,7 +73,7 @@ from typing import Any, Literal
 from pydantic import Field, PositiveFloat, PositiveInt, model_validator
 
 from fe2.config.base import CommandConfig, _Strict, load_toml, parse_config, resolve_file
-from fe2.config.reactions import UnitsSpec, build_network, check_rate_constants
+from fe2.config.reactions import UnitsSpec, build_network, check_rate_constants, network_file_updates
 from fe2.errors import ConfigError
 from fe2.physics.reactions.network import Network, Species
 from fe2.physics.reactions.sensitivity import observable_expressions
@@ -221,10 +221,7 @@ def load_identify(path: str | Path) -> tuple[IdentifyConfig, Network]:
     p = Path(path)
     source = str(p)
     cfg = parse_config(load_toml(p), IdentifyConfig, source)
-    if isinstance(cfg.network, str):
-        cfg = cfg.model_copy(update={"network": str(resolve_file(p, cfg.network, "network"))})
-    if cfg.sbml is not None:
-        cfg = cfg.model_copy(update={"sbml": str(resolve_file(p, cfg.sbml, "sbml"))})
+    cfg = cfg.model_copy(update=network_file_updates(p, cfg.network, cfg.sbml))
     if cfg.data is not None:
         files = {"calibration": str(resolve_file(p, cfg.data.calibration, "data.calibration", "data file"))}
         if cfg.data.validation is not None:

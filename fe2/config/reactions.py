@@ -301,6 +301,18 @@ def _check_initial_values(f, text: str, length, cells, where: str) -> None:
                           f"({pts[0, k]:g}, {pts[1, k]:g}) (must be >= 0 on the whole mesh)")
 
 
+def network_file_updates(path: Path, network: Any, sbml: str | None) -> dict[str, str]:
+    """The ``network`` file (when a path) and ``sbml`` file resolved against the config's folder, as a
+    ``model_copy`` update (shared by the reactions and identify configs).
+    """
+    updates = {}
+    if isinstance(network, str):
+        updates["network"] = str(resolve_file(path, network, "network"))
+    if sbml is not None:
+        updates["sbml"] = str(resolve_file(path, sbml, "sbml"))
+    return updates
+
+
 def load_reactions(path: str | Path, data: dict | None = None) -> tuple[ReactionsConfig, Network]:
     """Load and validate an ``fe2 reactions`` TOML file and build its network (one-line errors).
 
@@ -310,10 +322,7 @@ def load_reactions(path: str | Path, data: dict | None = None) -> tuple[Reaction
     p = Path(path)
     source = str(p)
     cfg = parse_config(load_toml(p) if data is None else data, ReactionsConfig, source)
-    if isinstance(cfg.network, str):
-        cfg = cfg.model_copy(update={"network": str(resolve_file(p, cfg.network, "network"))})
-    if cfg.sbml is not None:
-        cfg = cfg.model_copy(update={"sbml": str(resolve_file(p, cfg.sbml, "sbml"))})
+    cfg = cfg.model_copy(update=network_file_updates(p, cfg.network, cfg.sbml))
     network = build_network(cfg, source)
     check_rate_constants(network, source)
     _check_names(cfg, network, source)
