@@ -13,6 +13,7 @@ import libsbml
 import numpy as np
 import pytest
 import sympy as sp
+from sbml_builder import one_compartment_doc
 
 from fe2.errors import ConfigError
 from fe2.physics.reactions import solve_ivp_reference
@@ -24,27 +25,8 @@ T = np.linspace(0.0, 3.0, 31)
 
 
 def _doc(*rules: str) -> libsbml.SBMLDocument:
-    doc = libsbml.SBMLDocument(3, 2)
-    m = doc.createModel()
-    m.setId("m")
-    c = m.createCompartment()
-    c.setId("C"), c.setSize(2.0), c.setConstant(True), c.setSpatialDimensions(3)
-    for sid, c0 in (("A", 1.0), ("B", 0.0)):
-        s = m.createSpecies()
-        s.setId(sid), s.setCompartment("C"), s.setInitialConcentration(c0)
-        s.setHasOnlySubstanceUnits(False), s.setBoundaryCondition(False), s.setConstant(False)
-    for pid, v, const in (("k", 1.0, True), ("p", 0.0, False), ("q", 0.0, False)):
-        p = m.createParameter()
-        p.setId(pid), p.setValue(v), p.setConstant(const)
-    r = m.createReaction()
-    r.setId("decay"), r.setReversible(False)
-    sr = r.createReactant()
-    sr.setSpecies("A"), sr.setStoichiometry(1), sr.setConstant(True)
-    r.createKineticLaw().setMath(libsbml.parseL3Formula("k * A * C"))
-    for formula in rules:
-        m.createAlgebraicRule().setMath(libsbml.parseL3Formula(formula))
-    return doc
-
+    return one_compartment_doc(params=(("k", 1.0, True), ("p", 0.0, False), ("q", 0.0, False)),
+                               algebraic=rules)
 
 def _value(imp, net, name):
     """The determined variable along the trajectory (its rule, evaluated on the states)."""

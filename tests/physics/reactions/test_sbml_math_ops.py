@@ -10,6 +10,7 @@ from __future__ import annotations
 import libsbml
 import numpy as np
 import pytest
+from sbml_builder import one_compartment_doc
 
 from fe2.physics.reactions import solve_ivp_reference
 from fe2.physics.reactions.sbml import _Importer, network_from_sbml_string
@@ -18,30 +19,9 @@ pytestmark = pytest.mark.serial  # pure numpy per process
 
 
 def _model(formula: str, second_law: str = "k * A * C") -> libsbml.SBMLDocument:
-    doc = libsbml.SBMLDocument(3, 2)
-    m = doc.createModel()
-    m.setId("m")
-    c = m.createCompartment()
-    c.setId("C"), c.setSize(2.0), c.setConstant(True), c.setSpatialDimensions(3)
-    for sid, c0 in (("A", 1.0), ("B", 0.0)):
-        s = m.createSpecies()
-        s.setId(sid), s.setCompartment("C"), s.setInitialConcentration(c0)
-        s.setHasOnlySubstanceUnits(False), s.setBoundaryCondition(False), s.setConstant(False)
-    for pid, v, const in (("k", 1.0, True), ("x", 0.0, False)):
-        p = m.createParameter()
-        p.setId(pid), p.setValue(v), p.setConstant(const)
-    for rid, reac, prod, law in (("decay", "A", "", "k * A * C"), ("make", "", "B", second_law)):
-        r = m.createReaction()
-        r.setId(rid), r.setReversible(False)
-        for sid, create in ((reac, r.createReactant), (prod, r.createProduct)):
-            if sid:
-                sr = create()
-                sr.setSpecies(sid), sr.setStoichiometry(1), sr.setConstant(True)
-        r.createKineticLaw().setMath(libsbml.parseL3Formula(law))
-    rule = m.createAssignmentRule()
-    rule.setVariable("x"), rule.setMath(libsbml.parseL3Formula(formula))
-    return doc
-
+    return one_compartment_doc(params=(("k", 1.0, True), ("x", 0.0, False)),
+                               reactions=(("decay", "A", "", "k * A * C"), ("make", "", "B", second_law)),
+                               rules=(("x", formula),))
 
 @pytest.mark.parametrize("fn, arg, exact", [
     ("arcsec", 2.5, np.arccos(1 / 2.5)), ("arccsc", 2.5, np.arcsin(1 / 2.5)),

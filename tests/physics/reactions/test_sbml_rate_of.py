@@ -13,6 +13,7 @@ import libsbml
 import numpy as np
 import pytest
 import sympy as sp
+from sbml_builder import one_compartment_doc
 
 from fe2.errors import ConfigError
 from fe2.physics.reactions import solve_ivp_reference
@@ -24,33 +25,13 @@ TOL = 1e-7
 
 
 def _doc(rule: str, hosu: bool = False) -> libsbml.SBMLDocument:
-    doc = libsbml.SBMLDocument(3, 2)
-    m = doc.createModel()
-    m.setId("m")
-    c = m.createCompartment()
-    c.setId("C"), c.setSize(2.0), c.setConstant(True), c.setSpatialDimensions(3)
-    for sid, c0 in (("A", 1.0), ("B", 0.0)):
-        s = m.createSpecies()
-        s.setId(sid), s.setCompartment("C"), s.setInitialConcentration(c0)
-        s.setHasOnlySubstanceUnits(hosu and sid == "A"), s.setBoundaryCondition(False), s.setConstant(False)
-    for pid, v, const in (("k", 1.0, True), ("r", 0.0, False)):
-        p = m.createParameter()
-        p.setId(pid), p.setValue(v), p.setConstant(const)
     conc = "A / C" if hosu else "A"  # A's concentration in math
     rate_a = "rateOf(A) / C" if hosu else "rateOf(A)"  # its rate of change
-    for rid, reac, prod, law in (("decay", "A", "", f"k * {conc} * C"),
-                                 ("make", "", "B", f"-{rate_a} * C + rateOf(k)")):
-        r = m.createReaction()
-        r.setId(rid), r.setReversible(False)
-        for sid, create in ((reac, r.createReactant), (prod, r.createProduct)):
-            if sid:
-                sr = create()
-                sr.setSpecies(sid), sr.setStoichiometry(1), sr.setConstant(True)
-        r.createKineticLaw().setMath(libsbml.parseL3Formula(law))
-    rr = m.createAssignmentRule()
-    rr.setVariable("r"), rr.setMath(libsbml.parseL3Formula(rule))
-    return doc
-
+    return one_compartment_doc(species=(("A", 1.0, hosu), ("B", 0.0, False)),
+                               params=(("k", 1.0, True), ("r", 0.0, False)),
+                               reactions=(("decay", "A", "", f"k * {conc} * C"),
+                                          ("make", "", "B", f"-{rate_a} * C + rateOf(k)")),
+                               rules=(("r", rule),))
 
 @pytest.mark.parametrize("hosu", [False, True])
 def test_rate_of_in_laws_and_rules(hosu):
