@@ -49,7 +49,7 @@ from fe2.materials.contract import MicroModel
 from fe2.materials.state import BatchedState, StateStore
 from fe2.micro.linear_solver import LinearSolverOptions
 from fe2.quadrature import QuadratureFields, evaluate_into
-from fe2.solvers import newton_loop, solve_checked
+from fe2.solvers import destroy_petsc_attributes, newton_loop, solve_checked
 
 
 @dataclass(frozen=True)
@@ -208,8 +208,7 @@ class QuasiStaticMacroProblem:
         destruction of objects on a communicator of size > 1 that are merely dropped, and each keeps MPI
         context ids (MPICH has 2048): a process that builds many parallel problems should destroy them.
         """
-        for obj in (self.ksp, self.J, self.R):
-            obj.destroy()
+        destroy_petsc_attributes(self, self.comm)
 
     # ------------------------------------------------------- quadrature points
     @property

@@ -45,7 +45,7 @@ from fe2.materials.state import BatchedState
 from fe2.micro import constraints
 from fe2.micro.linear_solver import LinearSolverOptions
 from fe2.quadrature import QuadratureFields
-from fe2.solvers import ConstrainedSystem, newton_loop, solve_checked
+from fe2.solvers import ConstrainedSystem, destroy_petsc_attributes, newton_loop, solve_checked
 
 
 @dataclass(frozen=True)
@@ -232,6 +232,10 @@ class NonlinearRVEMaterial(MicroModel[RVEState]):
         self.n_w = self.w.x.array.size
         self._factored: np.ndarray | None = None  # micro tangent of the current factorization
         self.reset_stats()
+
+    def destroy(self) -> None:
+        """Release the KSP, operators and work vectors now (collective; see :mod:`fe2.solvers.lifetime`)."""
+        destroy_petsc_attributes(self, self.comm)
 
     def reset_stats(self) -> None:
         self.micro_solves = 0

@@ -46,7 +46,7 @@ from fe2.micro.linear_solver import LinearSolverOptions
 from fe2.micro.physics import Physics
 from fe2.micro.results import BCResult, HomogenizationResult, LoadCase, hill_mandel_tolerance
 from fe2.micro.traction import solve_tubc
-from fe2.solvers import ConstrainedSystem, solve_checked
+from fe2.solvers import ConstrainedSystem, destroy_petsc_attributes, solve_checked
 
 BOUNDARY_CONDITIONS = ("kubc", "periodic", "tubc")
 
@@ -313,6 +313,10 @@ class RVEProblem:
         for vec in vecs:
             vec.normalize()
         return PETSc.NullSpace().create(vectors=vecs, comm=self.comm)
+
+    def destroy(self) -> None:
+        """Release the stiffness matrix and load vectors now (collective; see :mod:`fe2.solvers.lifetime`)."""
+        destroy_petsc_attributes(self, self.comm)
 
     def solve(self, bc: str) -> tuple[BCResult, list[PETSc.Vec]]:
         """Solve every unit load case of one BC.

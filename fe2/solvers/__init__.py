@@ -9,10 +9,12 @@
 * :mod:`fe2.solvers.newton` — the Newton loop shared by the macro problem, the
   nonlinear RVE and the periodic phase field, with a collective failure flag.
 * :mod:`fe2.solvers.checkpoint` — crash-consistent per-rank checkpoints.
+* :mod:`fe2.solvers.lifetime` — explicit release of a problem's PETSc objects (``destroy()``).
 """
 
 from fe2.solvers.checkpoint import RankCheckpoint
 from fe2.solvers.constrained import ConstrainedSystem
+from fe2.solvers.lifetime import destroy_petsc_attributes
 from fe2.solvers.newton import NewtonReport, newton_loop
 from fe2.solvers.options import (
     PREFIXES,
@@ -32,6 +34,7 @@ __all__ = [
     "RankCheckpoint",
     "configure_from_defaults",
     "create_ksp",
+    "destroy_petsc_attributes",
     "missing_defaults",
     "newton_loop",
     "set_user_options",

@@ -87,10 +87,7 @@ def adapt_darcy(
 
 
 def _release(step: DarcyAdaptiveStep) -> None:
-    """Destroy the KSPs of a finished step's solver and drop the references (collective)."""
-    solver = step.problem.solver if step.problem is not None else None
-    for name in ("ksp", "ksp_proj"):
-        ksp = getattr(solver, name, None)
-        if ksp is not None:
-            ksp.destroy()
+    """Destroy the PETSc objects of a finished step's solver and drop the references (collective)."""
+    if step.problem is not None:
+        step.problem.destroy()
     step.problem = step.result = step.cell_tags = None

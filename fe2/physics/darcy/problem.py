@@ -108,6 +108,10 @@ class DarcyProblem:
         self.solver = cls(mesh, self.coefficients, facet_tags, list(bcs), self.degree, K_field, self.prefix,
                           petsc_options)
 
+    def destroy(self) -> None:
+        """Release the solver's PETSc objects now (collective; see :mod:`fe2.solvers.lifetime`)."""
+        self.solver.destroy()
+
     def update_operator(self) -> None:
         """Re-assemble after changing K_field values or coefficient arrays in place."""
         self.solver.assemble_operator()

@@ -8,9 +8,11 @@ import time
 
 from dolfinx import fem
 from dolfinx.fem import petsc as fem_petsc
+from mpi4py import MPI
 from petsc4py import PETSc
 
 from fe2.physics.darcy.audit import ConservationAudit
+from fe2.solvers import destroy_petsc_attributes
 
 
 class DarcySolverBase:
@@ -21,6 +23,7 @@ class DarcySolverBase:
     they expose ``self.p`` (pressure [Pa]) and ``self.u`` (velocity [m/s]).
     """
 
+    comm: MPI.Comm
     p: fem.Function
     u: fem.Function
     a: fem.Form
@@ -63,6 +66,10 @@ class DarcySolverBase:
         self._A.assemble()
         self.ksp.setOperators(self._A)
         self._operator_current = True
+
+    def destroy(self) -> None:
+        """Release the KSPs and operator matrices now (collective; see :mod:`fe2.solvers.lifetime`)."""
+        destroy_petsc_attributes(self, self.comm)
 
     def solve(self) -> tuple[fem.Function, fem.Function, ConservationAudit, dict]:
         """(p, u, audit, timings [s] per phase 'assemble', 'solve', 'audit', plus 'ksp_iterations')."""
