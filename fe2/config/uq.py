@@ -216,6 +216,18 @@ class MCConfig(_Strict):
     confidence: float = Field(default=0.95, gt=0, lt=1)
 
 
+class BatchConfig(_Strict):
+    """``[batch]``: reaction-network ensembles on the batched path (docs/uq.md, "Reaction networks:
+    samples as nodes"): a ``reactions`` base in ``well_mixed`` mode with ``ros2``/``be`` whose inputs are
+    network parameters or initial values runs each rank's samples as the nodes of one integration,
+    ``samples`` at a time (one block of sample lines, written when the block is finished).
+    ``enabled = false``: one run of ``fe2 reactions`` per sample, as for every other base.
+    """
+
+    enabled: bool = True
+    samples: int = Field(default=1024, ge=1, le=1_000_000)
+
+
 class UQConfig(CommandConfig):
     """``fe2 uq`` input (``docs/uq.md``).
 
@@ -239,6 +251,7 @@ class UQConfig(CommandConfig):
     pce: PCEConfig = PCEConfig()
     split: SplitConfig = SplitConfig()
     mc: MCConfig = MCConfig()
+    batch: BatchConfig = BatchConfig()
 
     @field_validator("base")
     @classmethod
