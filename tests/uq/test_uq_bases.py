@@ -135,3 +135,56 @@ def test_pce_over_run_reaction_is_linear_in_young(tmp_path):
     assert rec["mean"] == pytest.approx(2.0 * c, rel=1e-10)
     assert rec["variance"] == pytest.approx(c * c / 3.0, rel=1e-10)
     assert rec["indices"]["material.young"]["S1"] == pytest.approx(1.0, abs=1e-12)
+
+
+PHASEFIELD = """
+model = "cahn_hilliard"
+kappa = 2.0
+mobility = 5.0
+boundary = "noflux"
+[domain]
+length = [20.0, 20.0]
+cells = [8, 8]
+[energy]
+kind = "double_well"
+rho = 5.0
+[initial]
+kind = "pfhub_bm1"
+c0 = 0.5
+amplitude = 0.01
+[time]
+t_end = 1.0
+dt = 1.0
+adaptive = false
+"""
+
+PF_STUDY = """
+base = "phasefield:pf.toml"
+method = "pce"
+[[inputs]]
+key = "energy.rho"
+distribution = "uniform"
+low = 2.0
+high = 8.0
+[[qoi]]
+name = "E0"
+path = "energy_initial"
+[pce]
+degree = 2
+rule = "quadrature"
+"""
+
+
+def test_pce_over_phasefield_initial_energy_is_linear_in_rho(tmp_path):
+    """``fe2 phasefield`` (Cahn–Hilliard, double well ρ c²(1 − c)²): the initial free energy
+    F0 = ρ ∫ c0²(1 − c0)² dx + κ/2 ∫ |∇c0|² dx is affine in ρ (the initial field does not depend on it),
+    so a degree-2 PCE in ρ ~ U(2, 8) on 3 Gauss nodes has a zero quadratic coefficient (asserted
+    1e-9 of the linear one: quadrature and assembly round-off) and S1 = 1."""
+    (tmp_path / "pf.toml").write_text(PHASEFIELD)
+    study = tmp_path / "study.toml"
+    study.write_text(PF_STUDY)
+    rec = run_uq(load_uq_config(study), study, MPI.COMM_SELF, tmp_path / "out")["pce"]["qoi"]["E0"]
+    c = rec["coefficients"]
+    assert len(c) == 3 and abs(c[1]) > 0
+    assert abs(c[2]) <= 1e-9 * abs(c[1])
+    assert rec["indices"]["energy.rho"]["S1"] == pytest.approx(1.0, abs=1e-12)
