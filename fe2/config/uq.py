@@ -159,7 +159,8 @@ class PCEConfig(_Strict):
     smallest leave-one-out error is kept. ``validation``: extra independent Monte Carlo runs on
     which the surrogate's error is measured and whose mean is compared with the surrogate's.
     Only the non-integer inputs are expanded; integer inputs (seeds) are drawn at random per run
-    and their effect shows as surrogate error.
+    and their effect shows as surrogate error. ``folds`` (regression): also a k-fold cross-validated
+    error, k = ``folds`` (2 .. the number of samples; 0: off), the folds a seeded random partition.
     """
 
     degree: int = Field(default=2, ge=1, le=12)
@@ -168,12 +169,17 @@ class PCEConfig(_Strict):
     sparse: bool = False
     adaptive: bool = False
     validation: int = Field(default=0, ge=0)
+    folds: int = Field(default=0, ge=0, le=100_000)
     confidence: float = Field(default=0.95, gt=0, lt=1)
 
     @model_validator(mode="after")
     def _rule_options(self):
-        if self.rule == "quadrature" and (self.samples is not None or self.adaptive):
-            raise ValueError("samples and adaptive are regression options (rule = \"regression\")")
+        if self.rule == "quadrature" and (self.samples is not None or self.adaptive or self.folds):
+            raise ValueError("samples, adaptive and folds are regression options (rule = \"regression\")")
+        if self.folds == 1:
+            raise ValueError("folds: must be 0 (off) or at least 2, got 1")
+        if self.folds and self.samples is not None and self.folds > self.samples:
+            raise ValueError(f"folds: at most samples = {self.samples} (one sample per fold), got {self.folds}")
         if self.rule == "regression" and self.sparse:
             raise ValueError("sparse: a quadrature option (rule = \"quadrature\")")
         return self
@@ -216,6 +222,18 @@ class MCConfig(_Strict):
     confidence: float = Field(default=0.95, gt=0, lt=1)
 
 
+class BatchConfig(_Strict):
+    """``[batch]``: reaction-network ensembles on the batched path (docs/uq.md, "Reaction networks:
+    samples as nodes"): a ``reactions`` base in ``well_mixed`` mode with ``ros2``/``be`` whose inputs are
+    network parameters or initial values runs each rank's samples as the nodes of one integration,
+    ``samples`` at a time (one block of sample lines, written when the block is finished).
+    ``enabled = false``: one run of ``fe2 reactions`` per sample, as for every other base.
+    """
+
+    enabled: bool = True
+    samples: int = Field(default=1024, ge=1, le=1_000_000)
+
+
 class UQConfig(CommandConfig):
     """``fe2 uq`` input (``docs/uq.md``).
 
@@ -239,6 +257,7 @@ class UQConfig(CommandConfig):
     pce: PCEConfig = PCEConfig()
     split: SplitConfig = SplitConfig()
     mc: MCConfig = MCConfig()
+    batch: BatchConfig = BatchConfig()
 
     @field_validator("base")
     @classmethod
@@ -272,6 +291,14 @@ class UQConfig(CommandConfig):
                 raise ValueError("inputs: method = \"split\" needs at least one epistemic and one aleatory input")
         if self.method == "pce" and all(i.integer for i in self.inputs):
             raise ValueError("inputs: method = \"pce\" needs at least one non-integer input to expand in")
+        if self.method == "pce" and self.pce.folds:
+            terms = math.comb(sum(not i.integer for i in self.inputs) + self.pce.degree, self.pce.degree)
+            n = self.pce.samples if self.pce.samples is not None else 2 * terms
+            if self.pce.folds > n:
+                raise ValueError(f"pce.folds: must be in 2..{n} (the training samples), got {self.pce.folds}")
+            if n - -(-n // self.pce.folds) <= terms:
+                raise ValueError(f"pce.folds: {self.pce.folds} folds leave {n - -(-n // self.pce.folds)} of {n} "
+                                 f"samples to fit {terms} terms (regression needs more samples than terms)")
         self._check_correlations()
         if self.base.startswith("python:") and any(q.csv for q in self.qoi):
             raise ValueError("qoi: csv needs an fe2 command as base (a Python base writes no files)")

@@ -80,3 +80,111 @@ def test_pce_over_reactions_is_exact_for_a_linear_response(tmp_path):
     assert kept == ["000000", "000001"]
     node = json.loads((tmp_path / "out" / "samples" / "000000" / "result.json").read_text())
     assert node["final"]["A"][0] == pytest.approx(res["pce"]["qoi"]["A_final"]["mean"], rel=0.5)
+
+
+PLATE = """
+[macro]
+domain = { kind = "plate_with_hole", width = 1.0, height = 1.0, radius = 0.2, mesh_size = 0.25 }
+degree = 1
+dirichlet = [
+    { boundary = "left", component = 0, value = 0.0 },
+    { boundary = "bottom", component = 1, value = 0.0 },
+    { boundary = "right", component = 0, value = 0.01 },
+]
+[loading]
+load_factors = [1.0]
+monitor = { boundary = "right", component = 0 }
+[material]
+model = "elastic"
+young = 2.0
+poisson = 0.3
+"""
+
+RUN_STUDY = """
+base = "run:plate.toml"
+method = "pce"
+[[inputs]]
+key = "material.young"
+distribution = "uniform"
+low = 1.0
+high = 3.0
+[[qoi]]
+name = "R"
+path = "steps[-1].reaction"
+[pce]
+degree = 1
+rule = "quadrature"
+"""
+
+
+def test_pce_over_run_reaction_is_linear_in_young(tmp_path):
+    """``fe2 run`` with a single-scale linear-elastic law under displacement control: the reaction force
+    is R = c E (c from the geometry and ν alone), so a degree-1 PCE in E ~ U(1, 3) is exact — mean
+    c E[E] = 2c, variance c² Var E = c²/3 — and S1 = ST = 1. c is read off the two Gauss nodes'
+    R/E, which must agree to the linear solve's round-off (asserted 1e-10 relative)."""
+    (tmp_path / "plate.toml").write_text(PLATE)
+    study = tmp_path / "study.toml"
+    study.write_text(RUN_STUDY)
+    res = run_uq(load_uq_config(study), study, MPI.COMM_SELF, tmp_path / "out")
+    lines = [json.loads(s) for s in (tmp_path / "out" / "samples" / "rank0.jsonl").read_text().splitlines()]
+    ratios = [r["qoi"]["R"] / r["x"][0] for r in lines]
+    assert len(ratios) == 2 and ratios[0] == pytest.approx(ratios[1], rel=1e-10)
+    c = ratios[0]
+    rec = res["pce"]["qoi"]["R"]
+    assert abs(c) > 0
+    assert rec["mean"] == pytest.approx(2.0 * c, rel=1e-10)
+    assert rec["variance"] == pytest.approx(c * c / 3.0, rel=1e-10)
+    assert rec["indices"]["material.young"]["S1"] == pytest.approx(1.0, abs=1e-12)
+
+
+PHASEFIELD = """
+model = "cahn_hilliard"
+kappa = 2.0
+mobility = 5.0
+boundary = "noflux"
+[domain]
+length = [20.0, 20.0]
+cells = [8, 8]
+[energy]
+kind = "double_well"
+rho = 5.0
+[initial]
+kind = "pfhub_bm1"
+c0 = 0.5
+amplitude = 0.01
+[time]
+t_end = 1.0
+dt = 1.0
+adaptive = false
+"""
+
+PF_STUDY = """
+base = "phasefield:pf.toml"
+method = "pce"
+[[inputs]]
+key = "energy.rho"
+distribution = "uniform"
+low = 2.0
+high = 8.0
+[[qoi]]
+name = "E0"
+path = "energy_initial"
+[pce]
+degree = 2
+rule = "quadrature"
+"""
+
+
+def test_pce_over_phasefield_initial_energy_is_linear_in_rho(tmp_path):
+    """``fe2 phasefield`` (Cahn–Hilliard, double well ρ c²(1 − c)²): the initial free energy
+    F0 = ρ ∫ c0²(1 − c0)² dx + κ/2 ∫ |∇c0|² dx is affine in ρ (the initial field does not depend on it),
+    so a degree-2 PCE in ρ ~ U(2, 8) on 3 Gauss nodes has a zero quadratic coefficient (asserted
+    1e-9 of the linear one: quadrature and assembly round-off) and S1 = 1."""
+    (tmp_path / "pf.toml").write_text(PHASEFIELD)
+    study = tmp_path / "study.toml"
+    study.write_text(PF_STUDY)
+    rec = run_uq(load_uq_config(study), study, MPI.COMM_SELF, tmp_path / "out")["pce"]["qoi"]["E0"]
+    c = rec["coefficients"]
+    assert len(c) == 3 and abs(c[1]) > 0
+    assert abs(c[2]) <= 1e-9 * abs(c[1])
+    assert rec["indices"]["energy.rho"]["S1"] == pytest.approx(1.0, abs=1e-12)

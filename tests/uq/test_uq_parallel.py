@@ -70,3 +70,22 @@ def test_a_failure_on_one_rank_is_raised_on_every_rank(shared_tmp_path):
     comm.barrier()
     lines = sum(len(p.read_text().splitlines()) for p in (shared_tmp_path / "failing_out" / "samples").glob("*.jsonl"))
     assert lines < 200  # the study stopped early (about 10 % of uniform draws fail; the first comes soon)
+
+
+def test_batched_reaction_ensemble_world_equals_self(shared_tmp_path):
+    """A reaction-network study on the batched path: each rank integrates its share of the samples as
+    the nodes of one batch; the numbers equal the one-rank study's exactly (per-node step control: a
+    node's arithmetic does not depend on the other nodes of its batch)."""
+    from test_uq_batched import ENZYME, STUDY  # the same network and study (tests/uq is on the path)
+
+    comm = MPI.COMM_WORLD
+    study = shared_tmp_path / "batched.toml"
+    if comm.rank == 0:
+        (shared_tmp_path / "enzyme.toml").write_text(ENZYME)
+        study.write_text(STUDY.replace("n = 6", "n = 9"))
+    comm.barrier()
+    cfg = load_uq_config(study)
+    world = run_uq(cfg, study, comm, shared_tmp_path / "batched_world")
+    alone = run_uq(cfg, study, MPI.COMM_SELF, shared_tmp_path / f"batched_self_rank{comm.rank}")
+    assert world["samples"]["path"].startswith("batched")
+    assert world["mc"] == alone["mc"]

@@ -76,7 +76,11 @@ def _csv_value(folder: Path, name: str, column: str, row: int, where: str) -> fl
         raise ConfigError(f"{where}.csv: the base command wrote no {name} (in its output folder)")
     with path.open(newline="") as fh:
         rows = [r for r in csv.reader(fh) if r and not r[0].startswith("#")]
-    header, body = rows[0], rows[1:]
+    return csv_cell(name, rows[0], rows[1:], column, row, where)
+
+
+def csv_cell(name: str, header: list[str], body: list[list], column: str, row: int, where: str) -> float:
+    """The number in ``column`` (a header name), ``row`` (0-based, negative from the end) of a CSV's rows."""
     if column not in header:
         raise ConfigError(f"{where}.column: {column!r} is not a column of {name} (columns: {', '.join(header)})")
     if not -len(body) <= row < len(body):
@@ -122,6 +126,22 @@ class Base:
         """What the samples depend on beyond the study: the base config's content."""
         return {"base": self.cfg.base, "base_config": self.base_data}
 
+    def load_sample(self, values: dict[str, Any], scan_value: Any = None) -> tuple[Any, Any]:
+        """(what the loader returns, the config model) for one sample: the base config with the sample's
+        values at the key paths, validated by the command's own loader (errors naming the base file) and
+        checked against the base's ``[limits]``.
+        """
+        assert self.base_path is not None
+        changes = {self.key_paths[k]: v for k, v in values.items()}
+        if scan_value is not None:
+            changes[self.scan_path] = scan_value
+        loaded = self._loader(self.base_path, data=with_values(self.base_data, changes))
+        cfg = loaded[0] if isinstance(loaded, tuple) else loaded
+        from fe2.config.limits import check_limits
+
+        check_limits(cfg.size_estimates(), cfg.limits, str(self.base_path), None)  # the base's [limits]
+        return loaded, cfg
+
     def evaluate(self, sample_id: int, values: dict[str, Any], scan_value: Any = None) -> dict[str, float]:
         """Run one sample and return its QoIs (ConfigError naming the QoI when a path is not in the result)."""
         if self.command == "python":
@@ -141,10 +161,6 @@ class Base:
             return {n: number_at(result, p, f"the result of {self.cfg.base}", f"qoi.{n}.path")
                     for n, p in self.qoi_paths.items()}
         assert self.base_path is not None and self.out is not None
-        changes = {self.key_paths[k]: v for k, v in values.items()}
-        if scan_value is not None:
-            changes[self.scan_path] = scan_value
-        data = with_values(self.base_data, changes)
         folder = (self.out / "samples" / f"{sample_id:06d}" if self.cfg.keep_sample_outputs
                   else self.out / "scratch" / f"rank{self.rank}")
         if folder.exists():
@@ -152,12 +168,8 @@ class Base:
         needs_folder = self.command != "homogenize" or self.cfg.keep_sample_outputs or any(q.csv for q in self.cfg.qoi)
         if needs_folder:
             folder.mkdir(parents=True)
-        loaded = self._loader(self.base_path, data=data)  # the modified copy, errors naming the base file
-        cfg = loaded[0] if isinstance(loaded, tuple) else loaded
-        from fe2.config.limits import check_limits
+        loaded, cfg = self.load_sample(values, scan_value)
         from fe2.solvers.options import user_options
-
-        check_limits(cfg.size_estimates(), cfg.limits, str(self.base_path), None)  # the base's [limits]
 
         with user_options(cfg.petsc, f"{self.base_path}: petsc."):
             raw = _run_command(self.command, loaded, MPI.COMM_SELF, folder if needs_folder else None,

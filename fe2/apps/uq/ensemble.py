@@ -8,17 +8,25 @@ agree (one allgather) and all raise the first failed rank's error. A realization
 cannot be built (a jammed packing, a periodic mesh gmsh cannot match) is redrawn with derived
 seeds first, as ``fe2 bounds`` does (``redraws`` and ``used`` in its line). Rank 0 prints progress
 with the time left (:class:`fe2.io.progress.Eta`, extrapolated from its own share).
+
+A reaction-network study on the batched path (:mod:`fe2.apps.uq.batched`) runs a rank's share in
+blocks of ``batch.samples``, each block the nodes of one integration; its lines are appended
+together (one write, fsync'ed) once the whole block is finished, so a kill loses at most the block
+that was running. A block whose batch fails is rerun one sample at a time, so the failing sample is
+named (and the ones before it kept) exactly as on the per-sample path.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 from mpi4py import MPI
 
 from fe2.apps.uq.bases import Base
+from fe2.apps.uq.batched import BatchedReactions
 from fe2.apps.uq.designs import Design
 from fe2.apps.uq.distributions import input_value
 from fe2.apps.uq.store import SampleStore
@@ -37,8 +45,8 @@ def _check_resumed(design: Design, done: dict[int, dict]) -> None:
 
 
 def run_ensemble(cfg: UQConfig, design: Design, base: Base, store: SampleStore, comm: MPI.Comm,
-                 say: Callable[[str], None]) -> tuple[dict[int, dict], dict]:
-    """Run every unfinished sample of ``design``.
+                 say: Callable[[str], None], batched: BatchedReactions | None = None) -> tuple[dict[int, dict], dict]:
+    """Run every unfinished sample of ``design`` (``batched``: a reaction-network study's batched path).
 
     Returns every finished sample by id, and ``{"ran": samples run now, "wall_s": the slowest rank's
     time}``, on every rank.
@@ -49,27 +57,47 @@ def run_ensemble(cfg: UQConfig, design: Design, base: Base, store: SampleStore, 
     mine = pending[comm.rank::comm.size]
     say(f"{design.size} samples, {len(done)} finished before, {len(pending)} to run on {comm.size} rank(s)")
     scan_values = cfg.split.scan.values if cfg.method == "split" and cfg.split.scan is not None else None
+
+    def inputs_of(i: int) -> tuple[dict, Any]:
+        values = {inp.key: input_value(inp, design.x[i, k]) for k, inp in enumerate(cfg.inputs)}
+        scan = None if design.scan is None else int(design.scan[i])
+        return values, None if scan is None or scan_values is None else scan_values[scan]
+
+    def record(i: int, qoi: dict, wall_s: float) -> dict:
+        return {"id": i, "x": design.x[i].tolist(), "scan": None if design.scan is None else int(design.scan[i]),
+                "qoi": qoi, "wall_s": wall_s}
+
+    def run_one(i: int) -> None:
+        values, scan_value = inputs_of(i)
+        t0 = time.perf_counter()
+        qoi, used, redraws = _evaluate_with_redraws(cfg, base, i, values, scan_value)
+        rec = record(i, qoi, time.perf_counter() - t0)
+        if redraws:
+            rec.update({"redraws": redraws, "used": used})
+        store.append(rec)
+        fault_point("uq.sample")  # this sample is on disk, the next not started
+
     eta = Eta(every_s=10.0)
     failure: Fe2Error | None = None
     t_start = time.perf_counter()
-    for count, i in enumerate(mine, start=1):
+    # the batched path (reaction networks): blocks of samples as the nodes of one integration
+    size = cfg.batch.samples if batched is not None else 1
+    blocks = [mine[k:k + size] for k in range(0, len(mine), size)]
+    count = 0
+    for block in blocks:
         if store.stop_requested():
             break  # another rank failed: its error is raised below, after the agreement
-        values = {inp.key: input_value(inp, design.x[i, k]) for k, inp in enumerate(cfg.inputs)}
-        scan = None if design.scan is None else int(design.scan[i])
-        t0 = time.perf_counter()
-        scan_value = None if scan is None or scan_values is None else scan_values[scan]
         try:
-            qoi, used, redraws = _evaluate_with_redraws(cfg, base, i, values, scan_value)
+            if batched is None or not _run_block(batched, block, inputs_of, record, store):
+                for i in block:  # one run per sample; also a failed batch, to name the failing sample
+                    if store.stop_requested():
+                        break
+                    run_one(i)
         except Fe2Error as err:
             failure = err
             store.signal_stop()
             break
-        record = {"id": i, "x": design.x[i].tolist(), "scan": scan, "qoi": qoi, "wall_s": time.perf_counter() - t0}
-        if redraws:
-            record.update({"redraws": redraws, "used": used})
-        store.append(record)
-        fault_point("uq.sample")  # this sample is on disk, the next not started
+        count += len(block)
         if comm.rank == 0 and (eta.due() or count == len(mine)):
             say(f"rank 0: {count}/{len(mine)} of its samples, " + eta.text(count / len(mine)))
     store.close()
@@ -84,6 +112,22 @@ def run_ensemble(cfg: UQConfig, design: Design, base: Base, store: SampleStore, 
     walls = comm.allgather(wall)
     say(f"ran {len(pending)} samples in {max(walls):.1f} s (slowest rank)")
     return store.finished(), {"ran": len(pending), "wall_s": max(walls)}
+
+
+def _run_block(batched: BatchedReactions, block: list[int], inputs_of, record, store: SampleStore) -> bool:
+    """The samples of ``block`` as the nodes of one integration, their lines appended together once all
+    are finished (``uq.batch`` fault point after them); False when the batch failed (nothing written).
+    """
+    t0 = time.perf_counter()
+    pairs = [inputs_of(i) for i in block]
+    try:
+        qois = batched.evaluate(block, [v for v, _ in pairs], [s for _, s in pairs])
+    except Fe2Error:
+        return False
+    share = (time.perf_counter() - t0) / len(block)
+    store.append_block([{**record(i, q, share), "batch": len(block)} for i, q in zip(block, qois, strict=True)])
+    fault_point("uq.batch")  # this block is on disk, the next not started
+    return True
 
 
 #: how many times a sample whose seeds give an unusable realization is redrawn before the study stops

@@ -10,7 +10,9 @@ E[φ_j φ_k] = δ_jk. Then, with y ≈ Σ c_k φ_k:
 
 Fit: ``regression`` (point collocation) solves the least-squares problem Φ c = y; its
 leave-one-out residuals are exact without refitting, e_i / (1 - h_ii) with h the diagonal of the
-hat matrix Φ (ΦᵀΦ)⁻¹ Φᵀ; the relative LOO error is mean(e_loo²) / var(y). ``quadrature``
+hat matrix Φ (ΦᵀΦ)⁻¹ Φᵀ; the relative LOO error is mean(e_loo²) / var(y); with ``folds = k`` also
+the k-fold error, the same ratio with each of k random groups predicted by the fit to the others
+(k = n is the LOO error; smaller k refits on fewer points, so it reads a little higher). ``quadrature``
 projects, c_k = Σ_j w_j φ_k(x_j) y_j. With ``validation`` runs the surrogate is also compared
 with independent Monte Carlo runs (relative mean-square error, and its mean vs the Monte Carlo
 mean with its Student-t interval).
@@ -24,7 +26,7 @@ from fe2.apps.uq.designs import Design, expanded
 from fe2.apps.uq.distributions import chaospy_joint
 from fe2.apps.uq.sensitivity import mean_ci, qoi_matrix
 from fe2.config.uq import UQConfig
-from fe2.errors import SolverError
+from fe2.errors import ConfigError, SolverError
 
 
 def orthonormal_basis(inputs, degree: int):
@@ -54,6 +56,27 @@ def least_squares(phi: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, float]:
     loo = (y - phi @ c) / (1.0 - h)
     var = float(np.var(y))
     return c, float(np.mean(loo ** 2) / var) if var > 0 else 0.0
+
+
+def kfold_error(phi: np.ndarray, y: np.ndarray, folds: int, seed: int) -> float:
+    """Relative k-fold cross-validation error of the least-squares fit Φ c = y: the rows dealt into
+    ``folds`` groups by a seeded random permutation, each group predicted by the fit to the others;
+    mean(e_cv²) / var(y), the normalization of the leave-one-out error (k = n gives it exactly).
+    """
+    n, m = phi.shape
+    if not 2 <= folds <= n:
+        raise ConfigError(f"pce.folds: must be in 2..{n} (the training samples), got {folds}")
+    if n - -(-n // folds) <= m:
+        raise ConfigError(f"pce.folds: {folds} folds leave {n - -(-n // folds)} of {n} samples to fit {m} terms; "
+                          "regression needs more samples than terms (fewer folds or more samples)")
+    order = np.random.default_rng(seed).permutation(n)
+    e = np.empty(n)
+    for held in np.array_split(order, folds):
+        keep = np.setdiff1d(order, held)
+        c, _ = least_squares(phi[keep], y[keep])
+        e[held] = y[held] - phi[held] @ c
+    var = float(np.var(y))
+    return float(np.mean(e ** 2) / var) if var > 0 else 0.0
 
 
 def indices_from_coefficients(c: np.ndarray, active: np.ndarray, names: list[str]) -> dict:
@@ -103,6 +126,8 @@ def pce_analysis(cfg: UQConfig, design: Design, done: dict[int, dict]) -> dict:
         rec = indices_from_coefficients(c, active, names)
         rec.update({"degree": deg, "terms": int(c.size), "coefficients": c.tolist(),
                     "loo_relative_error": loo})
+        if p.folds:
+            rec["kfold_relative_error"] = kfold_error(_evaluate(basis, xt), yt, p.folds, cfg.seed)
         if p.adaptive:
             rec["loo_by_degree"] = {str(k): v for k, v in tried.items()}
         if yv.size >= 2:
@@ -123,10 +148,13 @@ def pce_analysis(cfg: UQConfig, design: Design, done: dict[int, dict]) -> dict:
                    ("Smolyak sparse" if p.sparse else "tensor") + " Gaussian quadrature projection",
             "indices": "Sobol' from the coefficients (Sudret 2008)",
             "loo_relative_error": "mean of the exact leave-one-out residuals squared / var(y) (regression only)",
+            "kfold_relative_error": (f"{p.folds}-fold cross-validation: mean of the held-out residuals squared / "
+                                     "var(y), folds a random partition seeded by the study's seed (regression only)"
+                                     if p.folds else "off (pce.folds = 0)"),
             "training_runs": int(train.sum()), "validation_runs": int((~train).sum()),
             "confidence": p.confidence,
         },
     }
 
 
-__all__ = ["indices_from_coefficients", "least_squares", "orthonormal_basis", "pce_analysis"]
+__all__ = ["indices_from_coefficients", "kfold_error", "least_squares", "orthonormal_basis", "pce_analysis"]

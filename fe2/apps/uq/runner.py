@@ -22,6 +22,7 @@ from pathlib import Path
 from mpi4py import MPI
 
 from fe2.apps.uq.bases import Base
+from fe2.apps.uq.batched import batched_reactions
 from fe2.apps.uq.designs import make_design
 from fe2.apps.uq.ensemble import run_ensemble
 from fe2.apps.uq.store import SampleStore
@@ -78,7 +79,9 @@ def run_uq(cfg: UQConfig, study_path: str | Path, comm: MPI.Comm, out_dir: str |
     base = _agreed(lambda: Base(cfg, Path(study_path), out, comm), comm)
     design = make_design(cfg)
     store = SampleStore(out, {"study": cfg.model_dump(mode="json"), **base.fingerprint()}, comm, restart)
-    done, timing = run_ensemble(cfg, design, base, store, comm, say)
+    batched, how = _agreed(lambda: batched_reactions(cfg, base), comm)
+    say(f"samples: {how}")
+    done, timing = run_ensemble(cfg, design, base, store, comm, say, batched)
     result: dict | None = None
     failure: tuple | None = None
     if comm.rank == 0:
@@ -93,7 +96,7 @@ def run_uq(cfg: UQConfig, study_path: str | Path, comm: MPI.Comm, out_dir: str |
                 "inputs": [i.model_dump(exclude_none=True) for i in cfg.inputs],
                 "qoi_definitions": [q.model_dump(exclude_none=True) for q in cfg.qoi],
                 "samples": {"count": design.size, "files": "samples/rank<r>.jsonl", "ran_on_ranks": comm.size,
-                            "ran_now": timing["ran"], "ensemble_wall_s": timing["wall_s"]},
+                            "ran_now": timing["ran"], "ensemble_wall_s": timing["wall_s"], "path": how},
                 cfg.method: analysis,
                 "figures": figures,
                 "units": "QoIs and variances in the units of the base command's result (fe2 converts none)",

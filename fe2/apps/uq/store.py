@@ -127,6 +127,15 @@ class SampleStore:
             os.fsync(self._fh.fileno())
             self._synced = now
 
+    def append_block(self, records: list[dict[str, Any]]) -> None:
+        """Append the lines of a batch of samples (the batched path) with one write, flushed and fsync'ed."""
+        if self._fh is None:
+            self._fh = self.path.open("a")
+        self._fh.write("".join(json.dumps(r, separators=(",", ":")) + "\n" for r in records))
+        self._fh.flush()
+        os.fsync(self._fh.fileno())
+        self._synced = time.monotonic()
+
     def close(self) -> None:
         """fsync and close this rank's file."""
         if self._fh is not None:

@@ -127,10 +127,13 @@ class IntegrationResult:
     moiety_drift: float = 0.0  # max_k,node |w_k.c - w_k.c0| / max(|w_k.c0|, tiny)
     wall_time: float = 0.0
     extra: dict = field(default_factory=dict)
+    steps_by_node: np.ndarray | None = None  # (n_nodes,) accepted steps of each node
+    rejected_by_node: np.ndarray | None = None  # (n_nodes,) rejected steps of each node
 
     def to_dict(self) -> dict:
         d = asdict(self)
-        d.pop("c_eval")
+        for per_node in ("c_eval", "steps_by_node", "rejected_by_node"):
+            d.pop(per_node)
         d["c"] = self.c.tolist() if self.c.size <= 1000 else f"array{self.c.shape}"
         d["node_steps_per_second"] = self.node_steps / self.wall_time if self.wall_time else None
         return d
@@ -283,6 +286,8 @@ def integrate(
         snaps[0] = C0.T
         first_snap = 1
     chunk = max(1, int(chunk))
+    res.steps_by_node = np.zeros(n, dtype=np.int64)
+    res.rejected_by_node = np.zeros(n, dtype=np.int64)
     for lo in range(0, n, chunk):
         sl = slice(lo, min(n, lo + chunk))
         m = sl.stop - sl.start
@@ -311,9 +316,11 @@ def integrate(
                     y_prev = y
                     res.sweeps += 1
                     res.node_steps += m
+                    res.steps_by_node[sl] += 1
             else:
                 y, h_node = _adaptive(cn, y, t_cur, stop, h_node, method, rtol, atol, pb, newton_tol,
-                                      max_newton, scale, res, max_sweeps)
+                                      max_newton, scale, res, max_sweeps,
+                                      (res.steps_by_node[sl], res.rejected_by_node[sl]))
             t_cur = stop
             if outs is not None and j + first_snap < len(outs):
                 assert snaps is not None  # allocated whenever outs is given
@@ -334,8 +341,12 @@ def integrate(
     return res
 
 
-def _adaptive(cn, y, t0, t1, h, method, rtol, atol, pv, newton_tol, max_newton, scale, res, max_sweeps):
+def _adaptive(cn, y, t0, t1, h, method, rtol, atol, pv, newton_tol, max_newton, scale, res, max_sweeps, counts):
+    """Advance the nodes of ``y`` from ``t0`` to ``t1``; ``counts``: (accepted, rejected) steps per node,
+    views into the result's per-node arrays, incremented in place.
+    """
     n = y.shape[1]
+    steps, rejections = counts
     t = np.full(n, t0)
     span = t1 - t0
     if not np.all(h > 0):
@@ -382,6 +393,12 @@ def _adaptive(cn, y, t0, t1, h, method, rtol, atol, pv, newton_tol, max_newton, 
             h[idx] = hn
         res.node_steps += int(acc.sum())
         res.rejected += int((~acc).sum())
+        if full:
+            steps += acc
+            rejections += ~acc
+        else:
+            steps[idx] += acc
+            rejections[idx] += ~acc
         if np.any(hn < 1e-14 * span):
             tiny = np.nonzero(hn < 1e-14 * span)[0]
             _raise_nonfinite(cn, ya[:, tiny], _pv_subset(pa, tiny, ya.shape[1]), method,
