@@ -28,7 +28,12 @@ Measured in one run, on one core (numpy element-wise kernels are single-threaded
   measured 4-5). The work counts behind it (SSA events vs ODE steps + slow events) are what the
   test asserts.
 
-Run: ``python bench/reactions_bench.py [--quick] [--json bench/reactions.json]``.
+* ``speed`` — :mod:`reactions_speed` (issue 13 targets): one system at rtol 1e-6 (MM, Robertson,
+  repressilator), import + load + first run in a fresh process, and 1e5 (quick: 2e3) Robertson nodes at
+  rtol 1e-4 / 1e-6, fe2's compiled Rodas4 vs libroadrunner side by side.
+
+Run: ``python bench/reactions_bench.py [--quick] [--speed] [--json bench/reactions.json]``
+(``--speed``: only the speed part).
 """
 
 from __future__ import annotations
@@ -49,6 +54,9 @@ sys.path.insert(0, str(ROOT))
 
 from fe2.physics.reactions import integrate, solve_ivp_reference  # noqa: E402
 from fe2.physics.reactions.examples import robertson  # noqa: E402
+
+sys.path.insert(0, str(ROOT / "bench"))
+import reactions_speed  # noqa: E402
 
 
 def fixed_step(n_nodes: int, steps: int = 10, dt: float = 1e-3, repeats: int = 2) -> dict:
@@ -239,8 +247,9 @@ def collect(quick: bool) -> dict:
     vs = vs_scipy(10_000 if quick else 100_000, 50 if quick else 200)
     rr = vs_roadrunner(2_000 if quick else 20_000, 50 if quick else 200)  # > 2 chunks of 8192
     hy = hybrid_vs_ssa(50 if quick else 200)
+    sp = reactions_speed.collect(2_000 if quick else 100_000, 50 if quick else 300)
     rec = {"machine": platform.machine(), "python": platform.python_version(), "numpy": np.__version__,
-           "quick": quick, "fixed_step": fs, "vs_scipy": vs, "vs_roadrunner": rr, "hybrid_vs_ssa": hy,
+           "quick": quick, "fixed_step": fs, "vs_scipy": vs, "vs_roadrunner": rr, "hybrid_vs_ssa": hy, "speed": sp,
            "target_node_steps_per_s_per_core": 1e7,
            "target_met": fs["ros2"]["node_steps_per_s"] >= 1e7}
     print(f"\nreaction-network benchmark (Robertson, 3 species, 1 core)\n"
@@ -273,6 +282,7 @@ def collect(quick: bool) -> dict:
           f"hybrid {hy['hybrid']['cpu_s']:.2f} s ({hy['hybrid']['ode_steps_per_traj']:.0f} ODE steps, "
           f"{hy['hybrid']['slow_events_per_traj']:.1f} slow events/trajectory): time ratio SSA/hybrid "
           f"{hy['time_ratio_ssa_over_hybrid']:.1f} (work ratio {hy['work_ratio_ssa_over_hybrid']:.1f})")
+    reactions_speed.report(sp)
     return rec
 
 
@@ -280,7 +290,14 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--json", default="bench/reactions.json")
+    ap.add_argument("--speed", action="store_true", help="only the speed comparison with libroadrunner")
     args = ap.parse_args()
+    if args.speed:
+        sp = reactions_speed.collect(2_000 if args.quick else 100_000, 50 if args.quick else 300)
+        print("\nreaction-network speed vs libroadrunner (fe2 Rodas4, compiled)")
+        reactions_speed.report(sp)
+        Path(args.json).write_text(json.dumps({"quick": args.quick, "speed": sp}, indent=2, default=float) + "\n")
+        return
     rec = collect(args.quick)
     Path(args.json).write_text(json.dumps(rec, indent=2, default=float) + "\n")
 

@@ -11,7 +11,7 @@ One of three modes, each with its own table::
     amount = "mM"
 
     [well_mixed]
-    method = "ros2"                  # "be", "ros2" (batched fe2 integrators), "bdf", "radau" (scipy per node)
+    method = "ros2"                  # "be", "ros2", "rodas4" (fe2 integrators), "bdf", "radau" (scipy per node)
     t_end = 10.0
     n_out = 101
     rtol = 1e-6
@@ -67,7 +67,7 @@ class SweepSpec(_Strict):
 
 
 class WellMixedSpec(_Strict):
-    method: Literal["ros2", "be", "bdf", "radau"] = "ros2"
+    method: Literal["ros2", "be", "rodas4", "bdf", "radau"] = "ros2"
     t_end: PositiveFloat
     n_out: int = Field(default=101, ge=2)
     rtol: PositiveFloat = 1e-6
@@ -75,11 +75,14 @@ class WellMixedSpec(_Strict):
     dt: PositiveFloat | None = None
     nodes: PositiveInt = 1
     sweep: SweepSpec | None = None
+    backend: Literal["auto", "numpy", "c"] = "auto"  # rodas4: compiled C loop or batched numpy
 
     @model_validator(mode="after")
     def _consistent(self):
-        if self.dt is not None and self.method not in ("ros2", "be"):
-            raise ValueError("dt (fixed steps) is for method = 'ros2' or 'be'")
+        if self.dt is not None and self.method not in ("ros2", "be", "rodas4"):
+            raise ValueError("dt (fixed steps) is for method = 'ros2', 'be' or 'rodas4'")
+        if self.backend != "auto" and self.method != "rodas4":
+            raise ValueError("backend is for method = 'rodas4'")
         if self.sweep is not None and self.nodes != 1:
             raise ValueError("give either nodes (identical copies) or sweep (one node per value)")
         return self

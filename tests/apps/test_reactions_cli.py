@@ -170,6 +170,16 @@ def test_well_mixed_bdf_reference_single_node(shared_tmp_path):
     assert res["final"]["A"][0] == pytest.approx(data[-1, 1], rel=1e-14)
 
 
+def test_well_mixed_rodas4(shared_tmp_path):
+    """method = "rodas4" (compiled where a C compiler is available): A = exp(-2 t) of the chain to
+    1e-6 at rtol 1e-8 (global error a few rtol)."""
+    text = ('mode = "well_mixed"\n' + CHAIN + '\n[well_mixed]\nmethod = "rodas4"\nt_end = 1.0\nn_out = 5\n'
+            'rtol = 1e-8\natol = 1e-12\n')
+    res, out = _run(shared_tmp_path, text, "rodas4")
+    _header, data = _csv(out / "timeseries.csv")
+    assert res["method"] == "rodas4" and np.allclose(data[:, 1], np.exp(-2.0 * data[:, 0]), rtol=0, atol=1e-6)
+
+
 def test_well_mixed_from_sbml(shared_tmp_path):
     """``sbml = ...`` goes through fe2.physics.reactions.sbml.load_sbml (the SBML enzyme model of
     tests/data: E + S <-> C -> E + P, E0 = 1, S0 = 10): moieties E + C and S + C + P found and
@@ -274,6 +284,9 @@ BAD = [
         + '\n[well_mixed]\nt_end = 1.0\nsweep = { parameter = "k2", values = [1.0, -2.0] }\n',
         "well_mixed.sweep (k2 = -2)",
     ),
+    ('mode = "well_mixed"\n' + CHAIN + '\n[well_mixed]\nmethod = "rodas5"\nt_end = 1.0\n', "well_mixed.method"),
+    ('mode = "well_mixed"\n' + CHAIN + '\n[well_mixed]\nbackend = "c"\nt_end = 1.0\n',
+     "backend is for method = 'rodas4'"),
 ]
 
 

@@ -129,9 +129,9 @@ def _well_mixed(cfg, network, comm, out, say) -> dict:
     if mine.size:
         c0 = np.tile(network.initial, (mine.size, 1))
         params = {wm.sweep.parameter: pvals[mine]} if pvals is not None else None
-        if wm.method in ("ros2", "be"):
+        if wm.method in ("ros2", "be", "rodas4"):
             r = integrate(cn, c0, (0.0, wm.t_end), method=wm.method, dt=wm.dt, rtol=wm.rtol, atol=wm.atol,
-                          t_eval=times, params=params)
+                          t_eval=times, params=params, backend=wm.backend)
         else:
             r = solve_ivp_reference(cn, c0, (0.0, wm.t_end), method=wm.method.upper() if wm.method == "bdf"
                                     else "Radau", rtol=wm.rtol, atol=wm.atol, t_eval=times, params=params)

@@ -15,6 +15,12 @@ Methods:
             ``gamma = 1 + 1/sqrt(2)``, order 2 for any Jacobian approximation, L-stable; one
             Jacobian, one LU and two solves per step, no Newton iteration. Embedded order-1
             solution ``c_n + h k1`` gives the error estimate.
+``"rodas4"`` six-stage Rodas4 (Hairer & Wanner; :mod:`.rosenbrock`), order 4 with an embedded
+            order-3 solution for the error estimate, stiffly accurate and L-stable; one
+            Jacobian, one LU and six solves per step. ``backend="c"`` runs it as a compiled
+            loop per node (:mod:`.ckernel`: microseconds per step, no numpy per step),
+            ``backend="numpy"`` batched over nodes like ROS2; ``"auto"`` (default) takes C where
+            a compiler is available and the numpy path otherwise. ``be`` and ``ros2`` are numpy.
 
 Both preserve every linear conserved moiety ``w^T c`` (``w^T S = 0``) up to round-off: ``w^T f = 0``
 and ``w^T J = 0``, so each stage / Newton update has ``w^T (update) = 0`` exactly in exact arithmetic.
@@ -36,9 +42,11 @@ import numpy as np
 
 from fe2.errors import ConfigError, ConvergenceError
 from fe2.physics.reactions.network import CompiledNetwork, Network
+from fe2.physics.reactions.rosenbrock import ERROR_EXPONENT, step_rodas4
 
 GAMMA_ROS2 = 1.0 + 1.0 / np.sqrt(2.0)
-METHODS = ("be", "ros2")
+METHODS = ("be", "ros2", "rodas4")
+BACKENDS = ("auto", "numpy", "c")
 
 
 # ------------------------------------------------------------------------------------------
@@ -185,6 +193,18 @@ def _step_ros2(cn: _SpeciesMajorODE, y, h, pv):
     return ynew, ynew - y1, True
 
 
+def _step_rodas4(cn: _SpeciesMajorODE, y, h, pv):
+    return step_rodas4(cn, y, h, pv, _Solver, _jac_finite)
+
+
+def _step(method, cn, y, h, pv, newton_tol, max_newton, scale):
+    if method == "ros2":
+        return _step_ros2(cn, y, h, pv)
+    if method == "rodas4":
+        return _step_rodas4(cn, y, h, pv)
+    return _step_be(cn, y, h, pv, newton_tol, max_newton, scale)
+
+
 def _step_be(cn: CompiledNetwork, y, h, pv, newton_tol, max_newton, scale):
     f0 = cn.rhs_T(y, pv)
     z = y.copy()
@@ -227,6 +247,7 @@ def integrate(
     max_newton: int = 10,
     max_sweeps: int = 1_000_000,
     chunk: int = 8192,
+    backend: str = "auto",
 ) -> IntegrationResult:
     """Integrate ``n_nodes`` independent copies of the network from ``t_span[0]`` to ``t_span[1]``.
 
@@ -239,9 +260,16 @@ def integrate(
     ``chunk``: nodes are integrated in independent blocks of this size, so that the
     temporaries of one block stay in cache (several times faster than whole-array passes over
     millions of nodes, and memory stays bounded); the result does not depend on it.
+    ``backend``: for ``"rodas4"``, ``"c"`` (compiled per-node loop, :mod:`.ckernel`; raises a
+    ConfigError naming the reason where it cannot be built), ``"numpy"`` (batched) or ``"auto"``
+    (C when it can be built, else numpy; ``res.extra["backend"]`` says which ran).
     """
     if method not in METHODS:
         raise ConfigError(f"method: unknown integrator {method!r} (one of {', '.join(METHODS)})")
+    if backend not in BACKENDS:
+        raise ConfigError(f"backend: unknown backend {backend!r} (one of {', '.join(BACKENDS)})")
+    if backend == "c" and method != "rodas4":
+        raise ConfigError(f"backend: 'c' is for method = 'rodas4' (got {method!r})")
     cn = network if isinstance(network, CompiledNetwork) else network.compile()
     c0 = np.asarray(c0, dtype=float)
     one = c0.ndim == 1
@@ -278,6 +306,15 @@ def integrate(
                 raise ConfigError(f"dt = {dt:g} does not divide the interval [{t_prev:g}, {stop:g}]")
             counts.append(k)
             t_prev = stop
+    if method == "rodas4" and backend != "numpy" and isinstance(cn, CompiledNetwork):
+        from fe2.physics.reactions.ckernel import integrate_compiled
+
+        if integrate_compiled(cn, C0, pv, np.array([t0, *stops]), outs, one=one, dt=dt, rtol=rtol, atol=atol,
+                              h0=h0, max_steps=max_sweeps, strict=backend == "c", res=res):
+            res.moiety_drift = moiety_drift(cn.W, C0, np.atleast_2d(res.c))
+            res.wall_time = time.perf_counter() - tic
+            return res
+    res.extra["backend"] = "numpy"
     Y = np.empty((s, n))
     snaps = np.empty((len(outs), s, n)) if outs is not None else None
     first_snap = 0
@@ -299,10 +336,8 @@ def integrate(
             if dt is not None:
                 y_prev = y
                 for _ in range(counts[j]):
-                    if method == "ros2":
-                        y, _, ok = _step_ros2(cn, y, dt, pb)
-                    else:
-                        y, _, ok = _step_be(cn, y, dt, pb, newton_tol, max_newton, scale)
+                    y, _, ok = _step(method, cn, y, dt, pb, newton_tol, max_newton, scale)
+                    if method == "be":
                         if not np.all(ok):
                             raise ConvergenceError(
                                 f"backward Euler: Newton did not converge at {np.sum(~ok)} node(s) "
@@ -358,6 +393,7 @@ def _adaptive(cn, y, t0, t1, h, method, rtol, atol, pv, newton_tol, max_newton, 
         h = np.where((d0 > 1e-5) & (d1 > 1e-5), 0.01 * d0 / np.maximum(d1, 1e-300), 1e-6 * span)
         h = np.minimum(h, span)
     h = np.minimum(h, span)
+    expo = ERROR_EXPONENT if method == "rodas4" else -0.5  # -1/(embedded order + 1)
     sweeps = 0
     while True:
         active = t < t1 - 1e-12 * max(abs(t1), span)
@@ -371,15 +407,12 @@ def _adaptive(cn, y, t0, t1, h, method, rtol, atol, pv, newton_tol, max_newton, 
         ya = y if full else y[:, idx]
         ha = np.minimum(h if full else h[idx], t1 - (t if full else t[idx]))
         pa = _pv_subset(pv, idx, n)
-        if method == "ros2":
-            yn, est, ok = _step_ros2(cn, ya, ha, pa)
-        else:
-            yn, est, ok = _step_be(cn, ya, ha, pa, newton_tol, max_newton, scale)
+        yn, est, ok = _step(method, cn, ya, ha, pa, newton_tol, max_newton, scale)
         w = atol + rtol * np.maximum(np.abs(ya), np.abs(yn))
         err = np.sqrt(np.mean((est / w) ** 2, axis=0))
         err = np.where(np.isfinite(err) & ok & np.all(np.isfinite(yn), axis=0), err, np.inf)
         acc = err <= 1.0
-        fac = np.where(np.isfinite(err), 0.9 * np.maximum(err, 1e-10) ** -0.5, 0.25)
+        fac = np.where(np.isfinite(err), 0.9 * np.maximum(err, 1e-10) ** expo, 0.25)
         fac = np.clip(fac, 0.2, 5.0)
         fac = np.where(acc, fac, np.minimum(fac, 0.5))
         hn = ha * fac

@@ -336,7 +336,13 @@ class Network:
         return out
 
     def compile(self) -> CompiledNetwork:
-        """Generate the vectorized numpy rate / right-hand side / Jacobian functions (once)."""
+        """The vectorized numpy rate / right-hand side / Jacobian functions, generated on the first
+        call and reused by every later one (the network is immutable).
+        """
+        return self._compiled
+
+    @cached_property
+    def _compiled(self) -> CompiledNetwork:
         return CompiledNetwork(self)
 
 
@@ -374,6 +380,23 @@ class CompiledNetwork:
         self._jac_nz = [(i, j) for i in range(len(f)) for j in range(len(svals)) if J[i][j] != 0]
         self._jac = _lambdify_list(args, [J[i][j] for i, j in self._jac_nz])
         self.jacobian_expressions = sp.Matrix(J)
+        self._kernel = None  # the C kernel or the reason it is unavailable (c_kernel())
+
+    def c_kernel(self):
+        """The compiled C kernel (:mod:`.ckernel`), built on first use and cached on disk;
+        raises :class:`~.ckernel.KernelUnavailable` (the same reason on every call) where it
+        cannot be built.
+        """
+        from fe2.physics.reactions.ckernel import KernelUnavailable, kernel_for
+
+        if self._kernel is None:
+            try:
+                self._kernel = kernel_for(self)
+            except KernelUnavailable as err:
+                self._kernel = str(err)
+        if isinstance(self._kernel, str):
+            raise KernelUnavailable(self._kernel)
+        return self._kernel
 
     def _pvals(self, params):
         p = dict(self.network.parameters)
