@@ -40,6 +40,7 @@ from fe2.apps.commands import (
 from fe2.config.schema import ConfigHelp, init_arguments, run_init
 from fe2.errors import Fe2Error, abort_job
 from fe2.io.outdir import prepare_out_dir
+from fe2.io.terminal import Terminal, open_terminal
 from fe2.solvers.options import PREFIXES, split_petsc_args
 
 
@@ -185,6 +186,8 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--restart", action="store_true", help=cmd.restart)
         if cmd.fresh:
             p.add_argument("--fresh", action="store_true", help=cmd.fresh)
+        p.add_argument("--quiet", action="store_true", help="print only warnings and errors (exit codes unchanged)")
+        p.add_argument("--log", metavar="FILE", help="also write the full output (plain text, rank 0) to FILE")
         p.set_defaults(func=cmd.run, command_row=cmd)
     return parser
 
@@ -267,7 +270,8 @@ def _all_failed(errors: MPI.Comm | None) -> bool:
     return False
 
 
-def _report(comm: MPI.Comm, line: str, code: int, collective: bool = False, errors: MPI.Comm | None = None) -> int:
+def _report(comm: MPI.Comm, line: str, code: int, collective: bool = False, errors: MPI.Comm | None = None,
+            term: Terminal | None = None) -> int:
     """Print one error line (rank 0, or the failing rank alone) and end every rank of the job.
 
     ``collective``: every rank has this error (rank 0 prints it, all return ``code``). Otherwise the
@@ -280,6 +284,8 @@ def _report(comm: MPI.Comm, line: str, code: int, collective: bool = False, erro
             signal.signal(sig, signal.SIG_IGN)
         except ValueError:  # not the main thread
             pass
+    if term is not None:  # --log holds the error lines too (rank 0's)
+        term.log_only(line)
     if collective or _all_failed(errors):
         if comm.rank == 0:
             print(line, file=sys.stderr, flush=True)
@@ -307,6 +313,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     errors = comm.Dup() if comm.size > 1 else None  # for the error agreement of _report only
     argv = list(sys.argv[1:] if argv is None else argv)
     args: argparse.Namespace | None = None
+    term: Terminal | None = None
     previous = {}
     for sig in (signal.SIGTERM, signal.SIGINT):
         try:
@@ -322,34 +329,39 @@ def main(argv: Sequence[str] | None = None) -> int:
         if row is not None and row.config_doc is not None and not args.out and not args.check:
             raise UsageError(f"fe2 {row.name}: the following arguments are required: --out (or --check) "
                              f"(see fe2 {row.name} --help)")
-        if getattr(args, "check", False):
-            return _check(args, comm)
-        if getattr(args, "out", None) and args.command != "init":  # init's --out is a file
-            with _collective():
-                prepare_out_dir(args.out, comm, keep_results=bool(getattr(args, "restart", False)))
-        return args.func(args, comm)
+        term = args.terminal = open_terminal(comm, quiet=args.quiet, log=args.log)
+        with term.capture():  # every line of the command through the terminal (--quiet, --log)
+            if getattr(args, "check", False):
+                return _check(args, comm)
+            if getattr(args, "out", None) and args.command != "init":  # init's --out is a file
+                with _collective():
+                    prepare_out_dir(args.out, comm, keep_results=bool(getattr(args, "restart", False)))
+            return args.func(args, comm)
     except Fe2Error as err:  # one line per problem (a config with several errors lists them all)
         lines = "\n".join(f"fe2: error: {line}" for line in str(err).splitlines() or [""])
-        return _report(comm, lines, err.exit_code, collective=err.collective, errors=errors)
+        return _report(comm, lines, err.exit_code, collective=err.collective, errors=errors,
+                       term=term)
     except (Interrupted, KeyboardInterrupt) as err:
         signum = err.signum if isinstance(err, Interrupted) else signal.SIGINT
         name = signal.Signals(signum).name
         return _report(comm, f"fe2: error: interrupted by {name}; {_resume_hint(args)}", 128 + int(signum),
-                       errors=errors)
+                       errors=errors, term=term)
     except MemoryError as err:
         return _report(comm, f"fe2: error: out of memory ({err or 'MemoryError'}); use a coarser mesh or fewer "
-                             "points, or a machine with more memory", 3, errors=errors)
+                             "points, or a machine with more memory", 3, errors=errors, term=term)
     except Exception as err:  # noqa: BLE001 -- the last line of defence: one line, not a traceback
         if os.environ.get("FE2_TRACEBACK") == "1":
             traceback.print_exc()
         what = f"{type(err).__name__}: {err}".splitlines()[0] if str(err) else type(err).__name__
         return _report(comm, f"fe2: error: internal error ({what}); please report it, with FE2_TRACEBACK=1 "
-                             "for the traceback", 1, errors=errors)
+                             "for the traceback", 1, errors=errors, term=term)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         if errors is not None:
             errors.Free()
+        if term is not None:
+            term.close()
 
 
 if __name__ == "__main__":

@@ -6,14 +6,15 @@ is :data:`fe2.cli.COMMANDS`; the parser, error reporting and exit codes live in 
 from __future__ import annotations
 
 import argparse
-import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 
 from mpi4py import MPI
 
+from fe2.apps import summaries
 from fe2.errors import Fe2Error
 from fe2.faults import fault_point
+from fe2.io.terminal import Terminal
 from fe2.solvers.options import user_options
 
 
@@ -58,14 +59,10 @@ def _load(loader: Callable, args: argparse.Namespace):
     return loaded
 
 
-def _progress(comm: MPI.Comm) -> Callable[[str], None]:
-    t0 = time.perf_counter()
-
-    def say(msg: str) -> None:
-        if comm.rank == 0:
-            print(f"[fe2 {time.perf_counter() - t0:7.1f}s] {msg}", flush=True)
-
-    return say
+def _progress(args: argparse.Namespace, comm: MPI.Comm) -> Terminal:
+    """The command's terminal (:mod:`fe2.io.terminal`: rank 0 prints; bars, --quiet, --log)."""
+    term = getattr(args, "terminal", None)
+    return term if term is not None else Terminal(comm.rank)
 
 
 def _cmd_homogenize(args: argparse.Namespace, comm: MPI.Comm) -> int:
@@ -73,16 +70,15 @@ def _cmd_homogenize(args: argparse.Namespace, comm: MPI.Comm) -> int:
     from fe2.config import load_homogenize_config
 
     cfg = _load(load_homogenize_config, args)
-    say = _progress(comm)
+    say = _progress(args, comm)
     say(f"homogenize {args.config}: {cfg.physics}, BCs {', '.join(cfg.boundary_conditions)}, {comm.size} rank(s)")
     with _petsc(cfg, args):
         data = run_homogenization(cfg, comm, args.out, progress=say)
     if comm.rank == 0:
         print_effective_table(data)
         for line in data.get("warnings", []):
-            print(line, flush=True)
-        fields = " and fields/ (.xdmf: ParaView, .pvd: pyvista, fe2.io.open_results)" if data.get("fields") else ""
-        print(f"wrote {args.out}/result.json{fields}")
+            say.warn(line)
+    summaries.homogenize(say, data, args.out)
     return 0
 
 
@@ -92,7 +88,7 @@ def _cmd_bounds(args: argparse.Namespace, comm: MPI.Comm) -> int:
     from fe2.config import load_bounds_config
 
     cfg = _load(load_bounds_config, args)
-    say = _progress(comm)
+    say = _progress(args, comm)
     say(f"bounds {args.config}: {cfg.physics} {cfg.dim}D, BCs {', '.join(cfg.boundary_conditions)}, "
         f"{comm.size} rank(s); finished realizations in {args.out} are reused")
     with _petsc(cfg, args):
@@ -100,9 +96,8 @@ def _cmd_bounds(args: argparse.Namespace, comm: MPI.Comm) -> int:
     if comm.rank == 0:
         print_bounds_table(summary)
         for line in summary.get("warnings", []):
-            print(line, flush=True)
-        print(f"wrote {args.out}/summary.json, statistics.csv, gaps.csv, fits.csv, realizations.csv and "
-              f"{', '.join(summary['files']['figures'])}")
+            say.warn(line)
+    summaries.bounds(say, summary, args.out)
     return 0
 
 
@@ -111,13 +106,14 @@ def _cmd_run(args: argparse.Namespace, comm: MPI.Comm) -> int:
     from fe2.config.run import load_run_config
 
     cfg = _load(load_run_config, args)
-    say = _progress(comm)
+    say = _progress(args, comm)
     say(f"run {args.config} on {comm.size} rank(s)" + (" (restart)" if args.restart else ""))
     with _petsc(cfg, args):
         result = run_fe2(cfg, comm, args.out, restart=args.restart, progress=say)
-    if comm.rank == 0:
-        verb = "left" if result.get("_finished_before") else "wrote"
-        print(f"{verb} {args.out}/result.json; open {args.out}/displacement.xdmf and stress.xdmf in ParaView")
+    if result.get("_finished_before"):
+        say.echo(f"left {args.out}/result.json; open {args.out}/displacement.xdmf and stress.xdmf in ParaView")
+    else:
+        summaries.run(say, result, args.out)
     return 0
 
 
@@ -126,13 +122,11 @@ def _cmd_reduce(args: argparse.Namespace, comm: MPI.Comm) -> int:
     from fe2.config.reduce import load_reduce_config
 
     cfg = _load(load_reduce_config, args)
-    say = _progress(comm)
+    say = _progress(args, comm)
     say(f"reduce {args.config} on {comm.size} rank(s)")
     with _petsc(cfg, args):
         result = run_reduce(cfg, comm, args.out, progress=say)
-    if comm.rank == 0:
-        print(f"wrote {args.out}/reduced_rve.npz, reduced_rve.json and result.json: {result['n_modes']} modes, "
-              f"{result['ecm']['n_points']} cubature points")
+    summaries.reduce(say, result, args.out)
     return 0
 
 
@@ -141,14 +135,11 @@ def _cmd_phasefield(args: argparse.Namespace, comm: MPI.Comm) -> int:
     from fe2.config.phasefield import load_phasefield_config
 
     cfg = _load(load_phasefield_config, args)
-    say = _progress(comm)
+    say = _progress(args, comm)
     say(f"phasefield {args.config}: {cfg.model}, {comm.size} rank(s)" + (" (restart)" if args.restart else ""))
     with _petsc(cfg, args):
         res = run_phasefield(cfg, comm, args.out, restart=args.restart, progress=say)
-    if comm.rank == 0:
-        print(f"free energy {res['energy_initial']:.6g} -> {res['energy_final']:.6g} in {res['steps']} steps; "
-              f"mass drift {res['mass_relative_drift']:.1e}")
-        print(f"wrote {args.out}/result.json, free_energy.csv/.png; open {args.out}/concentration.xdmf in ParaView")
+    summaries.phasefield(say, res, args.out)
     return 0
 
 
@@ -157,13 +148,12 @@ def _cmd_reactions(args: argparse.Namespace, comm: MPI.Comm) -> int:
     from fe2.config.reactions import load_reactions
 
     cfg, network = _load(load_reactions, args)
-    say = _progress(comm)
+    say = _progress(args, comm)
     say(f"reactions {args.config}: {cfg.mode}, {network.n_species} species, {network.n_reactions} reactions, "
         f"{comm.size} rank(s)")
     with _petsc(cfg, args):
         res = run_reactions(cfg, network, comm, args.out, progress=say)
-    if comm.rank == 0:
-        print(f"wrote {args.out}/" + ", ".join(res["files"]))
+    summaries.reactions(say, res, args.out)
     return 0
 
 
@@ -172,15 +162,14 @@ def _cmd_identify(args: argparse.Namespace, comm: MPI.Comm) -> int:
     from fe2.config.identify import load_identify
 
     cfg, network = _load(load_identify, args)
-    say = _progress(comm)
+    say = _progress(args, comm)
     say(f"identify {args.config}: {len(cfg.parameters) + len(cfg.initial)} parameter(s), "
         f"observables {', '.join(cfg.observable_names)}, {comm.size} rank(s)")
     res = run_identify(cfg, network, comm, args.out, progress=say)
-    if comm.rank == 0:
-        for name, v in res["verdicts"].items():
-            print(f"  {name}: " + ", ".join(f"{k} {x}" for k, x in v.items() if k in
-                                            ("structural_local", "structural_symbolic", "practical")))
-        print(f"wrote {args.out}/" + ", ".join(res["files"]))
+    for name, v in res["verdicts"].items():
+        say.echo(f"  {name}: " + ", ".join(f"{k} {x}" for k, x in v.items() if k in
+                                           ("structural_local", "structural_symbolic", "practical")))
+    summaries.identify(say, res, args.out)
     return 0
 
 
@@ -189,17 +178,16 @@ def _cmd_darcy(args: argparse.Namespace, comm: MPI.Comm) -> int:
     from fe2.config.darcy import load_darcy_config
 
     cfg = _load(load_darcy_config, args)
-    say = _progress(comm)
+    say = _progress(args, comm)
     say(f"darcy {args.config}: {cfg.domain.kind}, {cfg.formulation} formulation, "
         f"K from {'micro Stokes cells' if cfg.permeability else 'tissue data'}, {comm.size} rank(s)")
     with _petsc(cfg, args):
         res = run_darcy(cfg, comm, args.out, progress=say)
-    if comm.rank == 0:
-        a = res["darcy"]["audit"]
-        print(f"fluid balance [m^3/s per unit depth in 2D]: Starling inflow {a['starling_inflow']:.4e}, "
-              f"lymphatic drainage {a['lymphatic_drainage']:.4e}, boundary outflow {a['boundary_outflow']:.4e}, "
-              f"relative residual {a['relative_residual']:.1e}")
-        print(f"wrote {args.out}/" + ", ".join(res["files"]) + " (open fields.bp in ParaView)")
+    a = res["darcy"]["audit"]
+    say.echo(f"fluid balance [m^3/s per unit depth in 2D]: Starling inflow {a['starling_inflow']:.4e}, "
+             f"lymphatic drainage {a['lymphatic_drainage']:.4e}, boundary outflow {a['boundary_outflow']:.4e}, "
+             f"relative residual {a['relative_residual']:.1e}")
+    summaries.darcy(say, res, args.out)
     return 0
 
 
@@ -221,11 +209,10 @@ def _cmd_uq(args: argparse.Namespace, comm: MPI.Comm) -> int:
     from fe2.config.uq import load_uq_config
 
     cfg = _load(load_uq_config, args)
-    say = _progress(comm)
+    say = _progress(args, comm)
     say(f"uq {args.config}: {cfg.method} over {cfg.base}, {len(cfg.inputs)} inputs, {len(cfg.qoi)} QoIs, "
         f"{comm.size} rank(s)" + (" (restart)" if args.restart else ""))
     with _petsc(cfg, args):
         res = run_uq(cfg, args.config, comm, args.out, restart=args.restart, progress=say)
-    if comm.rank == 0:
-        print(f"wrote {args.out}/result.json" + (", " + ", ".join(res["figures"]) if res["figures"] else ""))
+    summaries.uq(say, res, args.out)
     return 0

@@ -51,6 +51,7 @@ Example::
 
     [output]
     profile_points = 101             # radial profile samples (tumour_in_host only)
+    fields_every = 1                 # a frame of fields.bp/.pvd every n-th transient/solute step (the last always)
 
     [solver]                         # optional: goal-oriented (DWR) error estimate of one QoI (primal, steady)
     error_estimate = true
@@ -182,7 +183,10 @@ class TransientSpec(_Strict):
 
 
 class OutputSpec(_Strict):
+    """Radial profile samples; a frame of the fields time series every ``fields_every``-th time step."""
+
     profile_points: PositiveInt = 101
+    fields_every: PositiveInt = 1
 
 
 class DarcySolverSpec(_Strict):

@@ -52,7 +52,7 @@ from mpi4py import MPI
 
 from fe2.errors import ConfigError, ConvergenceError
 from fe2.faults import fault_point
-from fe2.io.progress import Eta
+from fe2.io.progress import progress_bar
 from fe2.io.results import write_csv_atomic
 from fe2.io.series import FieldSeries, truncate_all
 from fe2.macro import energy_audit
@@ -142,12 +142,15 @@ def run_load_steps(
     log: Callable[[str], None] | None = None,
     micro_points: Sequence[Sequence[float]] = (),
     fingerprint: str = "",
+    progress: Callable[[str], None] | None = None,
 ) -> StepRecords:
     """Advance through the load factors ``targets`` (increasing); returns one record per converged step.
 
     ``micro_points``: macro coordinates whose RVE fields are written after every converged step to
     ``micro_point<k>.xdmf`` by the rank owning the cell (materials with ``write_point_fields`` only).
     ``restart``: continue from ``out_dir/checkpoint`` (see the module docstring).
+    ``progress``: where the bar of the load path goes (:func:`fe2.io.progress.progress_bar`; ``log``
+    prints the line of every step).
     ``fingerprint``: a digest of the inputs a restart must not change (saved with the checkpoint; a
     restart with another one is a :class:`~fe2.errors.ConfigError`); empty: not checked.
     """
@@ -180,7 +183,7 @@ def run_load_steps(
         say(f"restarted from step {step} (load factor {factor:.4g})")
     audit = EnergyAudit(solver)  # from the committed state (the checkpoint's after a restart)
     final = max(max(targets, default=1.0), 1e-300)
-    eta = Eta(factor / final)
+    bar = progress_bar(progress, "load path", final, start=factor, of="of the load path", lines=False)
     # frames newer than the checkpoint (or all, for a new run) belong to a run that did not commit them
     truncate_all(out, step, comm)
     series_u = FieldSeries(out, "displacement", comm)
@@ -266,7 +269,9 @@ def run_load_steps(
             comm.Barrier()
             say(f"step {step}: load factor {factor:.4g} converged in {rep.iterations} Newton iterations"
                 + (f", reaction {reaction:.6g}" if reaction is not None else "")
-                + f"  [{eta.text(factor / final, 'of the load path')}]")
+                + f"  [{bar.eta(factor)}]")
+            bar.update(factor)
+    bar.close()
     if audit.available:
         rows = [[r["step"], r["load_factor"], *(r["energy"][c] for c in energy_audit.COLUMNS)] for r in records
                 if r.get("energy")]

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from mpi4py import MPI
 
 from fe2.apps.bounds.plan import Task
-from fe2.io.progress import Eta
+from fe2.io.progress import progress_bar
 
 __all__ = ["Progress", "assign_tasks", "idle_wait", "split_whole_comm"]
 
@@ -39,8 +39,9 @@ class Progress:
 
     Other ranks send a small message per record and one at the end; rank 0 drains
     them between its own tasks and, once done, until every rank has ended. A line (records
-    solved of those to solve, fraction done, time left: :class:`fe2.io.progress.Eta`) is printed
-    for the first record, then at most every ``every_s`` seconds, and for the last one.
+    solved of those to solve, fraction done, time left: :func:`fe2.io.progress.progress_bar`) is
+    printed for the first record, then at most every ``every_s`` seconds, and for the last one (on a
+    terminal, a rich bar instead).
     """
 
     def __init__(self, comm: MPI.Comm, total: int, say: Callable[[str], None], every_s: float = 10.0) -> None:
@@ -50,17 +51,13 @@ class Progress:
         self.done = 0
         self._ended = 0
         self._reqs: list[MPI.Request] = []
-        self._eta = Eta(0.0, every_s=every_s)
+        self._bar = progress_bar(say, "records", max(total, 1), every_s=every_s)
 
     def _show(self, msg: tuple) -> None:
         self.done += 1
-        if not (self.done == 1 or self.done == self.total or self._eta.due()):
-            return
         size, real, case, rank, secs = msg
-        self.say(
-            f"records solved {self.done}/{self.total} [{self._eta.text(self.done / max(self.total, 1))}]; "
-            f"last: L/ℓ = {size:g}, realization {real}, {case} (rank {rank}, {secs:.2f} s)"
-        )
+        self._bar.update(self.done, f"records solved {self.done}/{self.total} [{self._bar.eta(self.done)}]; "
+                                    f"last: L/ℓ = {size:g}, realization {real}, {case} (rank {rank}, {secs:.2f} s)")
 
     def _drain(self) -> None:
         status = MPI.Status()
@@ -81,6 +78,7 @@ class Progress:
 
     def finish(self) -> None:
         if self.comm.rank != 0:
+            self._bar.close()
             self._reqs.append(self.comm.isend(("end", None), dest=0, tag=_PROGRESS_TAG))
             MPI.Request.waitall(self._reqs)
             return
@@ -88,6 +86,7 @@ class Progress:
             self._drain()
             if self._ended < self.comm.size - 1:
                 time.sleep(0.02)  # sleep instead of a busy MPI wait: other ranks may share this core
+        self._bar.close()
 
 
 def idle_wait(comm: MPI.Comm, poll_s: float = 0.005) -> None:

@@ -42,6 +42,49 @@ def write_fields(path: str | Path, functions: dict[str, fem.Function], degree: i
     return [path, write_vtk(path.with_suffix(".pvd"), out, time)]
 
 
+class FieldFrames:
+    """One time series of fields in the files a user opens: ``<path>.bp`` (VTX, ParaView) and
+    ``<path>.pvd`` (VTK, pyvista and :func:`fe2.io.open_results`), one frame per :meth:`write`.
+
+    Every frame holds every field named at construction, interpolated into DG_degree (scalar or
+    vector): a field without a source in a frame (the solute before it is injected) is zero there.
+    Collective on the mesh's communicator; :meth:`close` ends both files.
+
+    Args:
+        path: the series' path; its suffix is replaced by ``.bp`` and ``.pvd``.
+        msh: the mesh of every field.
+        shapes: field name -> value shape (``()`` scalar, ``(d,)`` vector), in file order.
+    """
+
+    def __init__(self, path: str | Path, msh, shapes: dict[str, tuple[int, ...]], degree: int = 1) -> None:
+        self.path = Path(path).with_suffix(".bp")
+        if msh.comm.rank == 0:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        msh.comm.Barrier()
+        self.targets = {}
+        for name, shape in shapes.items():
+            V = fem.functionspace(msh, ("DG", degree, shape) if shape else ("DG", degree))
+            self.targets[name] = fem.Function(V, name=name)
+        self.times: list[float] = []
+        self._vtx = io.VTXWriter(msh.comm, self.path, list(self.targets.values()), engine="BP4")
+        self._vtk = io.VTKFile(msh.comm, self.path.with_suffix(".pvd"), "w")
+
+    def write(self, sources: dict[str, fem.Function], t: float) -> None:
+        """One frame at time ``t``: each named field interpolated from its source (collective)."""
+        for name, g in self.targets.items():
+            if name in sources:
+                g.interpolate(sources[name])
+        self._vtx.write(t)
+        self._vtk.write_function(list(self.targets.values()), t)
+        self.times.append(float(t))
+
+    def close(self) -> list[Path]:
+        """End both files; returns their paths."""
+        self._vtx.close()
+        self._vtk.close()
+        return [self.path, self.path.with_suffix(".pvd")]
+
+
 def sample(f: fem.Function, points: np.ndarray) -> np.ndarray:
     """Values of ``f`` at ``points`` (N, 3) on every rank (collective); NaN where no cell holds a point."""
     msh = f.function_space.mesh

@@ -34,6 +34,7 @@ from fe2.apps.darcy import estimate, output
 from fe2.config.darcy import DarcyConfig, RadialFraction, TissueSpec
 from fe2.errors import ConfigError, SolverError
 from fe2.geometry.tissue import TissueMesh, tissue_from_msh, tumour_in_host
+from fe2.io.progress import progress_bar
 from fe2.io.results import write_csv_atomic, write_json_atomic
 from fe2.materials.contract import LinearTransportLaw
 from fe2.materials.state import StateStore
@@ -190,6 +191,25 @@ def baxter_jain_comparison(cfg: DarcyConfig, tissue: dict[int, TissueProperties]
             "p_exact": p_exact}
 
 
+def _micro_fields(tm: TissueMesh, q, fractions, K_points) -> dict:
+    """``fibre_fraction`` and ``K_xx`` as DG0 cell means of the point values (K from micro cells), or {}."""
+    if q is None:
+        return {}
+    from dolfinx import fem
+
+    Q0 = fem.functionspace(tm.mesh, ("DG", 0))
+    cf = fem.Function(Q0, name="fibre_fraction")
+    kxx = fem.Function(Q0, name="K_xx")
+    assert fractions is not None and K_points is not None  # set together with q
+    n_owned = q.owned_cells.size
+    dofs = Q0.dofmap.list[q.owned_cells, 0]  # cell means of the point values
+    cf.x.array[dofs] = np.nan_to_num(fractions, nan=0.0).reshape(n_owned, q.n_qp).mean(axis=1)
+    kxx.x.array[dofs] = K_points[:, 0, 0].reshape(n_owned, q.n_qp).mean(axis=1)
+    cf.x.scatter_forward()
+    kxx.x.scatter_forward()
+    return {"fibre_fraction": cf, "K_xx": kxx}
+
+
 def run_darcy(cfg: DarcyConfig, comm: MPI.Comm, out: str | Path,
               progress: Callable[[str], None] | None = None) -> dict:
     """Run a perfusion study (collective) and write its files to ``out``; returns the result record."""
@@ -203,7 +223,8 @@ def run_darcy(cfg: DarcyConfig, comm: MPI.Comm, out: str | Path,
     tm = build_domain(cfg, comm)
     gdim = tm.mesh.geometry.dim
     n_cells = comm.allreduce(tm.mesh.topology.index_map(tm.mesh.topology.dim).size_local)
-    say(f"mesh: {gdim}D, {n_cells} cells, regions {sorted(tm.regions)}, boundaries {sorted(tm.boundaries)}")
+    say(f"mesh: {gdim}D, {n_cells} cells, regions {', '.join(sorted(tm.regions))}, "
+        f"boundaries {', '.join(sorted(tm.boundaries))}")
     missing = sorted(set(tm.regions) - set(cfg.tissue))
     if missing:
         raise ConfigError(f"[tissue] has no data for region(s) {missing} of the mesh")
@@ -238,6 +259,19 @@ def run_darcy(cfg: DarcyConfig, comm: MPI.Comm, out: str | Path,
     else:
         problem = DarcyProblem(tm.mesh, tm.cell_tags, tm.facet_tags, tissue, bcs=bcs, formulation=cfg.formulation,
                                degree=cfg.degree, K_field=K_field)
+    static = _micro_fields(tm, q, fractions, K_points)
+    frames: list[output.FieldFrames] = []  # the fields series, opened at its first frame
+
+    def frame(sources: dict, t: float) -> None:
+        if not frames:
+            shapes = {"p": (), "u": (gdim,), **dict.fromkeys(static, ())}
+            if goal is not None:
+                shapes["dwr_indicator"] = ()
+            if cfg.solute is not None:
+                shapes["c"] = ()
+            frames.append(output.FieldFrames(out / "fields", tm.mesh, shapes, degree=max(1, cfg.degree)))
+        frames[0].write({**static, **sources}, t)
+
     if cfg.transient is None:
         if goal is None:
             res = problem.solve()
@@ -252,15 +286,20 @@ def run_darcy(cfg: DarcyConfig, comm: MPI.Comm, out: str | Path,
         tr_cfg = cfg.transient
         problem.set_pressure(tr_cfg.initial_pressure)
         rows = []
+        bar = progress_bar(progress, "flow t", tr_cfg.n_steps * tr_cfg.dt, of="of the transient")
         for k in range(tr_cfg.n_steps):
             res = problem.step(tr_cfg.dt)
             a = res.audit
             if not np.isfinite(a.relative_residual):
                 raise SolverError(f"transient Darcy step {k + 1}: the balance residual is not finite (NaN/inf)")
-            rows.append([(k + 1) * tr_cfg.dt, a.starling_inflow, a.lymphatic_drainage, a.boundary_outflow,
+            t_k = (k + 1) * tr_cfg.dt
+            rows.append([t_k, a.starling_inflow, a.lymphatic_drainage, a.boundary_outflow,
                          a.storage_rate, a.relative_residual])
-            if k == tr_cfg.n_steps - 1 or (k + 1) % max(1, tr_cfg.n_steps // 5) == 0:
-                say(f"darcy: t = {(k + 1) * tr_cfg.dt:.4g} s, {a.summary()}")
+            if (k + 1) % cfg.output.fields_every == 0 or k == tr_cfg.n_steps - 1:
+                frame({"p": res.p, "u": res.u}, t_k)
+            bar.update(t_k, f"darcy: t = {t_k:.4g} s, {a.summary()}  [{bar.eta(t_k)}]",
+                       force=k == tr_cfg.n_steps - 1 or (k + 1) % max(1, tr_cfg.n_steps // 5) == 0)
+        bar.close()
         write_csv_atomic(out / "darcy_transient.csv", ["time_s", "starling_inflow", "lymphatic_drainage",
                                                        "boundary_outflow", "storage_rate", "relative_residual"],
                          rows, comm)
@@ -268,23 +307,11 @@ def run_darcy(cfg: DarcyConfig, comm: MPI.Comm, out: str | Path,
                                "max_relative_residual": max(r[-1] for r in rows)}
     record["darcy"] = res.to_dict()
 
-    fields = {"p": res.p, "u": res.u}
     if goal is not None:
-        fields["dwr_indicator"] = estimate.indicator_field(goal, problem)
-    if q is not None:
-        from dolfinx import fem
-
-        Q0 = fem.functionspace(tm.mesh, ("DG", 0))
-        cf = fem.Function(Q0, name="fibre_fraction")
-        kxx = fem.Function(Q0, name="K_xx")
-        assert fractions is not None and K_points is not None  # set together with q
-        n_owned = q.owned_cells.size
-        dofs = Q0.dofmap.list[q.owned_cells, 0]  # cell means of the point values
-        cf.x.array[dofs] = np.nan_to_num(fractions, nan=0.0).reshape(n_owned, q.n_qp).mean(axis=1)
-        kxx.x.array[dofs] = K_points[:, 0, 0].reshape(n_owned, q.n_qp).mean(axis=1)
-        cf.x.scatter_forward()
-        kxx.x.scatter_forward()
-        fields.update(fibre_fraction=cf, K_xx=kxx)
+        static["dwr_indicator"] = estimate.indicator_field(goal, problem)
+    t_flow = cfg.transient.n_steps * cfg.transient.dt if cfg.transient is not None else 0.0
+    if cfg.solute is None and cfg.transient is None:
+        frame({"p": res.p, "u": res.u}, 0.0)  # the steady state: one frame
 
     if cfg.domain.kind == "tumour_in_host":
         R_out = cfg.domain.host_radius or cfg.domain.tumour_radius
@@ -304,6 +331,10 @@ def run_darcy(cfg: DarcyConfig, comm: MPI.Comm, out: str | Path,
         tr = SoluteTransport.from_darcy(res, tm.cell_tags, dict.fromkeys(tissue, props), dt=s.dt, theta=s.theta,
                                         c_vessel=s.c_vessel)
         solute_rows, worst = [], 0.0
+        flow = {"p": res.p, "u": res.u}
+        if cfg.transient is None:  # after a transient, its last frame (c = 0) is the injection time already
+            frame({**flow, "c": tr.c}, tr.t)  # injection: the solute's initial field (c = 0)
+        bar = progress_bar(progress, "solute t", s.n_steps * s.dt, of="of the solute run")
         for k in range(s.n_steps):
             solute_audit = tr.step()
             row = solute_audit.to_dict()
@@ -311,14 +342,23 @@ def run_darcy(cfg: DarcyConfig, comm: MPI.Comm, out: str | Path,
             if not np.isfinite(row["relative_residual"]):
                 raise SolverError(f"solute transport step {k + 1}: the balance residual is not finite (NaN/inf)")
             worst = max(worst, abs(row["relative_residual"]))
-            if k == s.n_steps - 1 or (k + 1) % max(1, s.n_steps // 5) == 0:
-                say(f"solute: step {k + 1}/{s.n_steps}, t = {tr.t:.4g} s, relative balance residual {worst:.1e}")
+            if (k + 1) % cfg.output.fields_every == 0 or k == s.n_steps - 1:
+                frame({**flow, "c": tr.c}, t_flow + tr.t)
+            bar.update(tr.t, f"solute: step {k + 1}/{s.n_steps}, t = {tr.t:.4g} s, relative balance residual "
+                             f"{worst:.1e}  [{bar.eta(tr.t)}]",
+                       force=k == s.n_steps - 1 or (k + 1) % max(1, s.n_steps // 5) == 0)
+        bar.close()
         write_csv_atomic(out / "solute_audit.csv", list(solute_rows[0]), [list(r.values()) for r in solute_rows], comm)
         record["solute"] = {"steps": s.n_steps, "t_end_s": tr.t, "final": solute_rows[-1],
                             "max_relative_residual": worst, "file": "solute_audit.csv"}
-        fields["c"] = tr.c
 
-    output.write_fields(out / "fields.bp", fields, degree=max(1, cfg.degree))
+    frames[0].close()
+    record["fields_series"] = {
+        "files": ["fields.bp", "fields.pvd"], "times": frames[0].times, "fields": list(frames[0].targets),
+        "note": "one frame per output step ([output] fields_every) of every field, in DG_k; time in s: the "
+                "transient flow's time, then (with [solute]) the solute's from its injection at the end of the "
+                "flow (t = flow time + solute time, one frame at the injection), carried by the final flow field; c "
+                "is 0 before and at the injection; a steady run without solute has one frame at t = 0"}
     record["time_s"] = time.perf_counter() - t0
     record["files"] = sorted(["fields.bp", "fields.pvd"]
                              + (["profile.csv", "profile.png"] if "radial_profile" in record else [])

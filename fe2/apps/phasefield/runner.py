@@ -22,7 +22,7 @@ from mpi4py import MPI
 from fe2.config.phasefield import PhaseFieldConfig
 from fe2.errors import ConfigError
 from fe2.faults import fault_point
-from fe2.io.progress import Eta
+from fe2.io.progress import progress_bar
 from fe2.io.results import write_csv_atomic, write_json_atomic
 from fe2.io.series import FieldSeries, truncate_all
 from fe2.physics.phasefield import (
@@ -189,7 +189,7 @@ def run_phasefield(cfg: PhaseFieldConfig, comm: MPI.Comm, out: str | Path, *, re
     frames = series.frames() if comm.rank == 0 else None
     last_frame = [comm.bcast(frames[-1] if frames else None, root=0)]  # step of the last frame: written once
 
-    eta = Eta(solver.t / cfg.time.t_end)
+    bar = progress_bar(progress, "t", cfg.time.t_end, start=solver.t, of="of t_end")
 
     def callback(s, rec: StepRecord):
         fault_point("phasefield.step")  # a step taken, its outputs not yet written
@@ -199,9 +199,9 @@ def run_phasefield(cfg: PhaseFieldConfig, comm: MPI.Comm, out: str | Path, *, re
             last_frame[0] = rec.step
         if rec.step > 0 and rec.step % cfg.output.checkpoint_every == 0:
             _save_checkpoint(s, s.dt_next, history + new, ckpt, comm)
-        if rec.step % cfg.output.every == 0 or eta.due():
-            say(f"step {rec.step:5d}  t = {rec.t:10.4g}  dt = {rec.dt:9.3g}  F = {rec.energy:.8g}  "
-                f"mass = {rec.mass:.12g}  newton {rec.newton_its}  [{eta.text(rec.t / cfg.time.t_end, 'of t_end')}]")
+        bar.update(rec.t, f"step {rec.step:5d}  t = {rec.t:10.4g}  dt = {rec.dt:9.3g}  F = {rec.energy:.8g}  "
+                          f"mass = {rec.mass:.12g}  newton {rec.newton_its}  [{bar.eta(rec.t)}]",
+                   force=rec.step % cfg.output.every == 0)
 
     new: list[StepRecord] = []
 
@@ -221,6 +221,7 @@ def run_phasefield(cfg: PhaseFieldConfig, comm: MPI.Comm, out: str | Path, *, re
 
         homogenization = run_and_homogenize(solver, cfg.homogenize, ts.t_end, stepping, collect, out, say,
                                             t_stops=cfg.output.times)
+    bar.close()
     if last_frame[0] != solver.step_count:
         series.write(solver.step_count, solver.mesh, [solver.concentration()], solver.t)
     history = history + new

@@ -33,6 +33,7 @@ from mpi4py import MPI
 
 from fe2.config.reactions import ReactionsConfig, initial_function
 from fe2.errors import ConfigError
+from fe2.io.progress import progress_bar
 from fe2.io.results import write_csv_atomic, write_json_atomic
 from fe2.physics.reactions.integrators import integrate, solve_ivp_reference
 from fe2.physics.reactions.network import Network
@@ -202,7 +203,9 @@ def _stochastic(cfg, network, comm, out, say) -> dict:
         f"t_end = {st.t_end:g}" + (f", omega = {st.omega:g}" if st.omega else ""))
     extra: dict[str, Any]  # a JSON record: the hybrid partition and step count
     blocks, events, extra = {}, 0, {}
-    for b in range(comm.rank, n_blocks, comm.size):
+    my_blocks = range(comm.rank, n_blocks, comm.size)
+    bar = progress_bar(say, "trajectory blocks", max(len(my_blocks), 1))
+    for count, b in enumerate(my_blocks, start=1):
         kw = {"n_traj": sizes[b], "seed": seeds[b]}
         if st.method == "ssa":
             r = gillespie(net, times, **kw)
@@ -217,7 +220,10 @@ def _stochastic(cfg, network, comm, out, say) -> dict:
             extra = {"partition": r.partition.to_dict(), "ode_steps": extra.get("ode_steps", 0) + r.ode_steps}
         blocks[b] = r.x.astype(float)
         events += r.events
-        say(f"  block {b + 1}/{n_blocks} done ({r.events} {'leaps' if st.method == 'tau_leap' else 'events'})")
+        bar.update(count, f"  block {b + 1}/{n_blocks} done ({r.events} "
+                          f"{'leaps' if st.method == 'tau_leap' else 'events'})  [rank 0: {bar.eta(count)}]",
+                   force=True)
+    bar.close()
     gathered = comm.gather(blocks, root=0)
     events = comm.allreduce(events, op=MPI.SUM)
     extras = comm.gather(extra, root=0)
@@ -366,14 +372,19 @@ def _spatial(cfg, network, comm, out, say) -> dict:
         m0 = rd.moiety_totals()
         history = [[0.0, *rd.integrals()]]
         write(0.0)
+        bar = progress_bar(say, "t", sp_.t_end, of="of t_end")
         for k in range(1, n_steps + 1):
             rd.step(sp_.dt, sp_.scheme)
+            t = k * sp_.dt
             if k % sp_.output_every == 0 or k == n_steps:
-                t = k * sp_.dt
                 write(t)
-                history.append([t, *rd.integrals()])
-                say(f"  step {k}/{n_steps}  t = {t:.6g}  integrals " +
-                    ", ".join(f"{nm} {v:.6g}" for nm, v in zip(names, history[-1][1:], strict=False)))
+                history.append([t, *rd.integrals()])  # collective: on every rank, not inside a bar line
+                bar.update(t, f"  step {k}/{n_steps}  t = {t:.6g}  integrals " +
+                           ", ".join(f"{nm} {v:.6g}" for nm, v in zip(names, history[-1][1:], strict=False))
+                           + f"  [{bar.eta(t)}]", force=True)
+            else:
+                bar.update(t, f"  step {k}/{n_steps}  t = {t:.6g}  [{bar.eta(t)}]")
+        bar.close()
         writer.close()
         vtk_writer.close()
         m1 = rd.moiety_totals()

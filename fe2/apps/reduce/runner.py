@@ -21,6 +21,7 @@ from mpi4py import MPI
 from fe2.config.reduce import ReduceConfig
 from fe2.config.run import RunConfig
 from fe2.errors import ConfigError, Fe2Error
+from fe2.io.progress import progress_bar
 from fe2.io.results import write_json_atomic
 from fe2.micro.nonlinear_rve import NonlinearRVEMaterial
 from fe2.micro.reduced import ReducedRVEMaterial, Snapshots, TrainingDesign, build_reduced_rve, training_paths
@@ -38,13 +39,18 @@ def validation_path(max_amplitude: float, m: int, seed: int, kind: str = "small_
                                                     a * d1 + np.linspace(0, 1, 6)[1:, None] * (b * d2 - a * d1)])
 
 
-def _gather_snapshots(comm: MPI.Comm, full: NonlinearRVEMaterial, paths: list[np.ndarray]) -> Snapshots:
+def _gather_snapshots(comm: MPI.Comm, full: NonlinearRVEMaterial, paths: list[np.ndarray],
+                      progress=None) -> Snapshots:
     mine = list(range(comm.rank, len(paths), comm.size))
     local, error = None, None
+    bar = progress_bar(progress, "training paths", max(len(mine), 1))
     try:
-        local = collect_snapshots(full, [paths[k] for k in mine])
+        local = collect_snapshots(full, [paths[k] for k in mine], on_path=lambda k: bar.update(
+            k, f"training: path {k}/{len(mine)} of rank 0 [{bar.eta(k)}]"))
     except Fe2Error as exc:
         error = f"{type(exc).__name__}: {exc}"
+    finally:
+        bar.close()
     everything = comm.allgather((mine, local, error))
     errors = [e for _, _, e in everything if e is not None]
     if errors:
@@ -82,7 +88,7 @@ def run_reduce(cfg: ReduceConfig, comm: MPI.Comm, out_dir: str | Path, *, progre
     design = TrainingDesign(t.n_directions, t.max_amplitude, t.n_steps, t.reversal_fraction, t.seed)
     paths = training_paths(design, full.m, full.kind)
     say(f"training: {len(paths)} paths x {len(paths[0])} steps on a {full.n_w}-dof RVE, {comm.size} rank(s)")
-    snaps = _gather_snapshots(comm, full, paths)
+    snaps = _gather_snapshots(comm, full, paths, progress)
     r = cfg.reduction
     data = build_reduced_rve(full, design, snapshots=snaps, pod_tol=r.pod_tol, max_modes=r.max_modes,
                              hyper_reduction=r.hyper_reduction, ecm_tol=r.ecm_tol)

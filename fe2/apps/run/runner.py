@@ -183,7 +183,7 @@ def run_fe2(cfg: RunConfig, comm: MPI.Comm, out_dir: str | Path, *, restart: boo
 
     records = run_load_steps(solver, cfg.loading.load_factors, out, monitor=monitor, restart=restart,
                              max_cuts=cfg.loading.max_cuts, log=log, micro_points=cfg.output.micro_points,
-                             fingerprint=fingerprint(cfg))
+                             fingerprint=fingerprint(cfg), progress=progress)
     mine = add_statistics(records.statistics_before, material.statistics())
     stats = mine.reduce(comm)
     micro_t = comm.allgather(float(mine.time_s))

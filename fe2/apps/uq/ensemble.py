@@ -7,7 +7,7 @@ in ``OUT/samples/`` that the other ranks look for before each sample; after thei
 agree (one allgather) and all raise the first failed rank's error. A realization that
 cannot be built (a jammed packing, a periodic mesh gmsh cannot match) is redrawn with derived
 seeds first, as ``fe2 bounds`` does (``redraws`` and ``used`` in its line). Rank 0 prints progress
-with the time left (:class:`fe2.io.progress.Eta`, extrapolated from its own share).
+with the time left (:func:`fe2.io.progress.progress_bar`, extrapolated from its own share).
 
 A reaction-network study on the batched path (:mod:`fe2.apps.uq.batched`) runs a rank's share in
 blocks of ``batch.samples``, each block the nodes of one integration; its lines are appended
@@ -33,7 +33,7 @@ from fe2.apps.uq.store import SampleStore
 from fe2.config.uq import UQConfig
 from fe2.errors import ConfigError, Fe2Error, GeometryError, MeshError
 from fe2.faults import fault_point
-from fe2.io.progress import Eta
+from fe2.io.progress import progress_bar
 
 
 def _check_resumed(design: Design, done: dict[int, dict]) -> None:
@@ -77,7 +77,7 @@ def run_ensemble(cfg: UQConfig, design: Design, base: Base, store: SampleStore, 
         store.append(rec)
         fault_point("uq.sample")  # this sample is on disk, the next not started
 
-    eta = Eta(every_s=10.0)
+    bar = progress_bar(say if comm.rank == 0 else None, "samples", max(len(mine), 1))
     failure: Fe2Error | None = None
     t_start = time.perf_counter()
     # the batched path (reaction networks): blocks of samples as the nodes of one integration
@@ -98,8 +98,8 @@ def run_ensemble(cfg: UQConfig, design: Design, base: Base, store: SampleStore, 
             store.signal_stop()
             break
         count += len(block)
-        if comm.rank == 0 and (eta.due() or count == len(mine)):
-            say(f"rank 0: {count}/{len(mine)} of its samples, " + eta.text(count / len(mine)))
+        bar.update(count, f"rank 0: {count}/{len(mine)} of its samples, " + bar.eta(count))
+    bar.close()
     store.close()
     wall = time.perf_counter() - t_start
     found = comm.allgather(None if failure is None else (type(failure), str(failure)))

@@ -19,6 +19,7 @@ the range is ‖F̄ − I‖_F ≤ max_amplitude.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -124,12 +125,19 @@ def run_path(full: NonlinearRVEMaterial, path: np.ndarray) -> tuple[np.ndarray, 
     return np.asarray(flux), np.asarray(ws), np.asarray(micro)
 
 
-def collect_snapshots(full: NonlinearRVEMaterial, paths: list[np.ndarray]) -> Snapshots:
-    """Run the full RVE along every path (serial, the RVE's communicator) and stack the snapshots."""
+def collect_snapshots(full: NonlinearRVEMaterial, paths: list[np.ndarray],
+                      on_path: Callable[[int], None] | None = None) -> Snapshots:
+    """Run the full RVE along every path (serial, the RVE's communicator) and stack the snapshots;
+    ``on_path(k)`` after the k-th path (1-based; progress, no collectives).
+    """
     import time
 
     t0 = time.perf_counter()
-    out = [run_path(full, p) for p in paths]
+    out = []
+    for k, p in enumerate(paths, start=1):
+        out.append(run_path(full, p))
+        if on_path is not None:
+            on_path(k)
     return Snapshots(
         drivers=np.concatenate(paths),
         fluctuations=np.concatenate([o[1] for o in out]),
