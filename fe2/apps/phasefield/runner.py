@@ -85,12 +85,12 @@ def build_solver(cfg: PhaseFieldConfig, comm: MPI.Comm):
         m = mesh.create_rectangle(comm, [[0.0, 0.0], list(d.length)], list(d.cells))
     else:
         m = mesh.create_box(comm, [[0.0, 0.0, 0.0], list(d.length)], list(d.cells))
-    sav = {}
-    if cfg.time.scheme == "sav" and cfg.model == "cahn_hilliard":
-        sav = {"sav_stabilization": cfg.time.sav_stabilization, "sav_relaxation": cfg.time.sav_relaxation}
-    cls = CahnHilliard if cfg.model == "cahn_hilliard" else AllenCahn
-    return cls(m, _energy(cfg), cfg.kappa, _mobility(cfg), boundary=cfg.boundary, degree=cfg.degree,
-               scheme=cfg.time.scheme, **sav)
+    if cfg.model == "cahn_hilliard":
+        return CahnHilliard(m, _energy(cfg), cfg.kappa, _mobility(cfg), boundary=cfg.boundary,
+                            degree=cfg.degree, scheme=cfg.time.scheme,
+                            sav_stabilization=cfg.time.sav_stabilization, sav_relaxation=cfg.time.sav_relaxation)
+    return AllenCahn(m, _energy(cfg), cfg.kappa, _mobility(cfg), boundary=cfg.boundary, degree=cfg.degree,
+                     scheme=cfg.time.scheme)
 
 
 def _save_checkpoint(solver, dt_next: float, history: list[StepRecord], ckpt: Path, comm: MPI.Comm) -> None:
