@@ -13,8 +13,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import phasefield_bench as pb  # noqa: E402
-from mpi4py import MPI  # noqa: E402
+import phasefield_bench as pb
+from mpi4py import MPI
 
 if __name__ == "__main__":
     rec = pb.run_fe2_sav(400, 10.0, 1.0, comm=MPI.COMM_WORLD)
