@@ -24,7 +24,7 @@ Example::
     t_end = 1000.0
     dt = 0.5
     dt_max = 50.0
-    scheme = "secant_cn"             # (default) or "split_euler"
+    scheme = "secant_cn"             # (default), "split_euler" or "sav" (linear BDF2-SAV, fixed dt)
     error_tol = 2e-3                 # local-error control (optional)
 
     [output]
@@ -116,7 +116,11 @@ class TimeSpec(_Strict):
     adaptive: bool = True
     energy_rtol: PositiveFloat | None = None
     #: "secant_cn" (second order, secant Crank–Nicolson; default) or "split_euler" (first order, convex split)
-    scheme: Literal["split_euler", "secant_cn"] = "secant_cn"
+    scheme: Literal["split_euler", "secant_cn", "sav"] = "secant_cn"
+    #: scheme "sav" (Cahn–Hilliard, double well, constant mobility): S >= 0 (None: rho (c_beta − c_alpha)²)
+    sav_stabilization: float | None = Field(default=None, ge=0)
+    #: scheme "sav": relaxation eta in [0, 1] of r towards √(E1 + C0) (None: plain SAV)
+    sav_relaxation: float | None = Field(default=0.9, ge=0, le=1)
     #: local-error tolerance (max nodal |c − c_pred|); None: Newton-iteration heuristics
     error_tol: PositiveFloat | None = None
     safety: float = Field(default=0.9, gt=0, le=1)

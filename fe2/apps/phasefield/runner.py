@@ -85,9 +85,12 @@ def build_solver(cfg: PhaseFieldConfig, comm: MPI.Comm):
         m = mesh.create_rectangle(comm, [[0.0, 0.0], list(d.length)], list(d.cells))
     else:
         m = mesh.create_box(comm, [[0.0, 0.0, 0.0], list(d.length)], list(d.cells))
-    cls = CahnHilliard if cfg.model == "cahn_hilliard" else AllenCahn
-    return cls(m, _energy(cfg), cfg.kappa, _mobility(cfg), boundary=cfg.boundary, degree=cfg.degree,
-               scheme=cfg.time.scheme)
+    if cfg.model == "cahn_hilliard":
+        return CahnHilliard(m, _energy(cfg), cfg.kappa, _mobility(cfg), boundary=cfg.boundary,
+                            degree=cfg.degree, scheme=cfg.time.scheme,
+                            sav_stabilization=cfg.time.sav_stabilization, sav_relaxation=cfg.time.sav_relaxation)
+    return AllenCahn(m, _energy(cfg), cfg.kappa, _mobility(cfg), boundary=cfg.boundary, degree=cfg.degree,
+                     scheme=cfg.time.scheme)
 
 
 def _save_checkpoint(solver, dt_next: float, history: list[StepRecord], ckpt: Path, comm: MPI.Comm) -> None:
@@ -100,6 +103,9 @@ def _save_checkpoint(solver, dt_next: float, history: list[StepRecord], ckpt: Pa
     meta = {"t": solver.t, "step": solver.step_count, "dt_next": dt_next, "dt_prev": solver.dt_prev,
             "history": [r.to_dict() for r in history], "seam_energy": solver.seam_energy,
             "initial_energy": solver.initial_energy}
+    sav = getattr(solver, "_sav", None)
+    if sav is not None:  # the SAV scheme's scalar variable rⁿ, rⁿ⁻¹ is part of the state
+        meta["sav_r"], meta["sav_r_prev"] = sav.r, sav.r_prev
     newton = getattr(solver, "_periodic", None)
     if newton is not None:  # the lagged LU of the periodic Newton: a resume factorizes the same matrix
         values, refactor = newton.lag_state()
@@ -134,6 +140,11 @@ def _load_checkpoint(solver, ckpt: Path, comm: MPI.Comm):
             bad = 1
         if comm.allreduce(bad, op=MPI.MAX):
             raise ConfigError("--restart: checkpoint does not match this mesh/partition (config changed?)")
+    sav = getattr(solver, "_sav", None)
+    if sav is not None:
+        if meta.get("sav_r") is None:
+            raise ConfigError("--restart: the checkpoint holds no SAV scalar variable (written by another scheme?)")
+        sav.set_r(meta["sav_r"], meta.get("sav_r_prev"))
     solver.t = float(meta["t"])
     solver.step_count = int(meta["step"])
     solver.seam_energy = meta.get("seam_energy")  # what the periodic closure at t = 0 added

@@ -12,9 +12,12 @@ import basix.ufl
 import ufl
 from dolfinx import fem
 
+from fe2.errors import ConfigError
 from fe2.physics.phasefield.energies import BulkEnergy
 from fe2.physics.phasefield.gradient_flow import _GradientFlow
-from fe2.physics.phasefield.mobility import Mobility, _mobility_expr
+from fe2.physics.phasefield.mobility import ConstantMobility, Mobility, _mobility_expr
+from fe2.physics.phasefield.periodic import make_periodic, periodic_prolongation
+from fe2.physics.phasefield.sav import SAVSystem
 from fe2.physics.phasefield.stepping import Scheme
 
 
@@ -31,11 +34,17 @@ class CahnHilliard(_GradientFlow):
         boundary: 'noflux' or 'periodic' (the mesh must be a box whose opposite faces match
             node for node; solved as PᵀF(Pû) = 0 with the prolongation of fe2.micro.constraints).
         degree: Lagrange degree of c and μ.
-        scheme: 'secant_cn' (second order, default) or 'split_euler' (first order); see the
-            module docstring. Under secant CN the μ component is μⁿ⁺¹ᐟ².
+        scheme: 'secant_cn' (second order, default), 'split_euler' (first order) or 'sav' (linear
+            second-order CN scalar-auxiliary-variable scheme: a double-well energy and a constant
+            mobility; one cached factorization per step size, no Newton; :mod:`.sav`); see the
+            module docstring. Under secant CN and SAV the μ component is μⁿ⁺¹ᐟ².
+        sav_stabilization: S ≥ 0 of the SAV scheme (None: ρ(cβ − cα)²).
+        sav_relaxation: η ∈ [0, 1] of the relaxed SAV (r pulled towards √(E₁ + C₀) while Ẽ still falls by
+            at least (1 − η) of the step's decrease); None: the plain SAV scheme.
     """
 
     prefix_base = "fe2_ch_"  # fe2.solvers.PREFIXES
+    schemes = ("split_euler", "secant_cn", "sav")
 
     def __init__(
         self,
@@ -51,8 +60,11 @@ class CahnHilliard(_GradientFlow):
         atol: float = 1e-12,
         max_it: int = 12,
         scheme: Scheme = "secant_cn",
+        sav_stabilization: float | None = None,
+        sav_relaxation: float | None = 0.9,
     ):
         self._setup_common(mesh, energy, kappa, quadrature_degree, scheme)
+        self._periodic_map: tuple | None = None  # SAV with periodic boundaries: (P, held mask)
         # (c, μ) as a blocked 2-vector P_k field: one node carries both, so the periodic
         # prolongation acts node by node with block size 2.
         el = basix.ufl.element("Lagrange", mesh.basix_cell(), degree, shape=(2,))
@@ -60,6 +72,9 @@ class CahnHilliard(_GradientFlow):
         self.u = fem.Function(self.W, name="state")
         self.u0 = fem.Function(self.W, name="state_old")
         self.u_prev = fem.Function(self.W, name="state_prev")
+        if scheme == "sav":
+            self._build_sav(mobility, boundary, sav_stabilization, sav_relaxation)
+            return
         c, mu = self.u[0], self.u[1]
         c0, cp = self.u0[0], self.u_prev[0]
         w = ufl.TestFunction(self.W)
@@ -84,6 +99,47 @@ class CahnHilliard(_GradientFlow):
         self.V_c, self._c_dofs = self.W.sub(0).collapse()
         self.c_out = fem.Function(self.V_c, name="c")
         self._build_monitors(self.u[0])
+
+    def _build_sav(self, mobility: Mobility, boundary: str, stabilization: float | None,
+                   relaxation: float | None) -> None:
+        """The linear CN-SAV scheme: constant operators, cached factorizations (fe2.physics.phasefield.sav)."""
+        if isinstance(mobility, ConstantMobility):
+            mobility = mobility.value
+        if not isinstance(mobility, int | float) or isinstance(mobility, bool) or not mobility > 0:
+            raise ConfigError(f"scheme 'sav' needs a constant mobility > 0 (its operator is constant), "
+                              f"got {mobility!r}")
+        if boundary not in ("noflux", "periodic"):
+            raise ConfigError(f"CahnHilliard: boundary must be 'noflux' or 'periodic', got {boundary!r}")
+        self.boundary = boundary
+        self.problem = None
+        self.snes = None
+        self._periodic = None
+        self._periodic_map = periodic_prolongation(self.W) if boundary == "periodic" else None
+        self._sav = SAVSystem(self.W, self.u, self.u0, self.u_prev, self.dx, self.kappa, float(mobility),
+                              self.energy, stabilization,
+                              None if self._periodic_map is None else self._periodic_map[0], self.prefix,
+                              relaxation)
+        self.V_c, self._c_dofs = self.W.sub(0).collapse()
+        self.c_out = fem.Function(self.V_c, name="c")
+        self._build_monitors(self.u[0])
+
+    def _make_periodic(self, u: fem.Function) -> None:
+        if self._periodic_map is None:
+            super()._make_periodic(u)
+            return
+        P, held = self._periodic_map
+        make_periodic(P, held, u)
+
+    def set_initial_condition(self, c0) -> None:
+        super().set_initial_condition(c0)
+        if self._sav is not None:  # r⁰ = √(E₁[c⁰] + C₀): Ẽ⁰ = F[c⁰]
+            self._sav.set_r(self._sav.r_of_state())
+
+    def close(self):
+        super().close()
+        if getattr(self, "_periodic_map", None) is not None:
+            self._periodic_map[0].destroy()
+            self._periodic_map = None
 
     def _interpolate_c(self, func):
         self.c_out.interpolate(func)

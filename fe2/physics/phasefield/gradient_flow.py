@@ -8,6 +8,7 @@ docstring (:mod:`fe2.physics.phasefield`).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import numpy as np
@@ -20,6 +21,7 @@ from petsc4py import PETSc
 from fe2.errors import ConfigError, ConvergenceError
 from fe2.physics.phasefield.energies import BulkEnergy
 from fe2.physics.phasefield.periodic import PeriodicNewton
+from fe2.physics.phasefield.sav import SAVSystem
 from fe2.physics.phasefield.stepping import Scheme, StepRecord, TimeStepping
 from fe2.solvers import configure_from_defaults
 
@@ -53,13 +55,16 @@ class _GradientFlow:
     #: interpolate c(x) (a callable on a (gdim, n) array) into the c part of ``u``; set by the subclass
     _interpolate_c: Callable[[Callable[[np.ndarray], np.ndarray]], None]
 
+    #: the schemes the model offers (Cahn–Hilliard adds 'sav')
+    schemes: tuple[str, ...] = ("split_euler", "secant_cn")
+
     def _setup_common(self, mesh, energy: BulkEnergy, kappa: float, quadrature_degree: int | None,
                       scheme: Scheme = "secant_cn"):
         if not kappa > 0:
             raise ConfigError(f"kappa must be > 0, got {kappa}")
-        if scheme not in ("split_euler", "secant_cn"):
-            raise ConfigError(f"{type(self).__name__}: scheme must be 'split_euler' or 'secant_cn', "
-                              f"got {scheme!r}")
+        if scheme not in self.schemes:
+            raise ConfigError(f"{type(self).__name__}: scheme must be one of "
+                              f"{', '.join(repr(s) for s in self.schemes)}, got {scheme!r}")
         self.scheme: Scheme = scheme
         if not isinstance(energy, BulkEnergy):
             raise ConfigError(f"energy must be a BulkEnergy, got {type(energy).__name__}")
@@ -89,6 +94,9 @@ class _GradientFlow:
         # (set_initial_condition; None when the state was set otherwise)
         self.initial_energy: float | None = None
         self.seam_energy: float | None = None
+        # the linear SAV scheme (Cahn–Hilliard, scheme = 'sav'): its operators and scalar variable
+        self._sav: SAVSystem | None = None
+        self._periodic: PeriodicNewton | None = None
 
     def _blend(self, mu_cn, grad_cn, mu_be, grad_be):
         """(1 − s)·CN + s·split-Euler terms, s = self.startup ∈ {0, 1} (one compiled form)."""
@@ -107,7 +115,7 @@ class _GradientFlow:
         if boundary == "noflux" and (periodic_axes is not None or held is not None):
             raise ConfigError(f"{type(self).__name__}: periodic_axes and held nodes need boundary = 'periodic'")
         self.boundary = boundary
-        self._periodic: PeriodicNewton | None = None
+        self._periodic = None
         if boundary == "noflux":
             # fe2's SNES settings are defaults around the setFromOptions that NonlinearProblem runs
             # (for any petsc_options dict, empty included). Not through dolfinx's petsc_options:
@@ -126,7 +134,11 @@ class _GradientFlow:
 
     @property
     def factorizations(self) -> int:
-        """MUMPS factorizations of the periodic Newton so far (0 with no-flux boundaries)."""
+        """MUMPS factorizations so far: of the periodic Newton (0 with no-flux boundaries), or of the SAV
+        scheme's cached operators (one per step size and step kind seen).
+        """
+        if self._sav is not None:
+            return self._sav.factorizations
         return 0 if self._periodic is None else self._periodic.factorizations
 
     # ---- monitors -------------------------------------------------------------------
@@ -173,7 +185,16 @@ class _GradientFlow:
         self._before_solve()
         # initial Newton guess: the old state, or a given predictor
         self.u.x.array[:] = self.u0.x.array if guess is None else guess
-        if self._periodic is not None:
+        if self._sav is not None:  # linear: two back-substitutions on a cached factorization, no Newton
+            try:
+                # BDF2 needs the last step at this Δt; after a change of Δt (or at the start) a
+                # backward-Euler SAV step restarts it
+                restart = self.dt_prev is None or abs(dt - self.dt_prev) > 1e-12 * dt
+                self._sav.solve(dt, restart)
+                conv, its = True, 0
+            except ConvergenceError:
+                conv, its = False, 0
+        elif self._periodic is not None:
             conv, its = self._periodic.solve()
         else:
             self.problem.solve()
@@ -186,7 +207,33 @@ class _GradientFlow:
     def _before_solve(self):
         """Hook: update time-dependent data (none by default)."""
 
+    def _law_pair(self, F_old: float, F_new: float) -> tuple[float, float]:
+        """(before, after) of the energy the scheme's law bounds for the trial step: F itself, or for SAV
+        the modified energy Ẽ (in the form of the step taken, see :mod:`.sav`).
+        """
+        if self._sav is None:
+            return F_old, F_new
+        assert self._sav.e_before is not None and self._sav.e_mod_trial is not None
+        return self._sav.e_before, self._sav.e_mod_trial
+
+    def modified_energy(self) -> float:
+        """SAV only: Ẽ of the accepted state (collective values computed at the step)."""
+        if self._sav is None:
+            raise ConfigError(f"{type(self).__name__}: modified_energy() exists for scheme 'sav' only")
+        return self._sav.modified_energy
+
+    def _quantize_dt(self, dt: float, dt0: float) -> float:
+        """SAV: round a proposed step down onto the ladder dt0·2^(k/4) (k integer), so an adaptive run
+        reuses a few cached factorizations; the others take any Δt.
+        """
+        if self._sav is None or dt <= 0:
+            return dt
+        k = math.floor(4.0 * math.log2(dt / dt0) + 1e-9)
+        return dt0 * 2.0 ** (k / 4.0)
+
     def _commit(self, dt: float) -> None:
+        if self._sav is not None:
+            self._sav.commit()
         self.u_prev.x.array[:] = self.u0.x.array
         self.u0.x.array[:] = self.u.x.array
         self.t += dt
@@ -249,12 +296,13 @@ class _GradientFlow:
                     why = "Newton failed"
                 else:
                     E_new = self.free_energy()
+                    law_old, law_new = self._law_pair(E_old, E_new)  # SAV: its modified energy
                     if ts.error_tol is not None:
                         err = self.local_error(pred)
                     rise = ts.energy_increase_rtol
-                    rose = rise is not None and self._dissipative and E_new - E_old > rise * abs(E_old)
+                    rose = rise is not None and self._dissipative and law_new - law_old > rise * abs(law_old)
                     if ts.adaptive and rose:
-                        why = f"free energy rose by {E_new - E_old:.3g}"
+                        why = f"free energy rose by {law_new - law_old:.3g}"
                     elif ts.adaptive and err is not None and ts.error_tol is not None and err > ts.error_tol:
                         why = "error"
                 if why is None:
@@ -269,6 +317,7 @@ class _GradientFlow:
                     dt_try *= max(ts.ratio_min, ts.safety * (ts.error_tol / err) ** (1.0 / p))
                 else:
                     dt_try *= ts.cut
+                dt_try = self._quantize_dt(dt_try, ts.dt)
                 if dt_try < ts.dt_min:
                     raise ConvergenceError(f"{type(self).__name__}: dt fell below dt_min = {ts.dt_min:g} "
                                            f"at t = {self.t:g} ({why})")
@@ -298,6 +347,7 @@ class _GradientFlow:
                     dt = max(dt_try * ts.shrink, ts.dt_min)
                 else:
                     dt = dt_try
+            dt = self._quantize_dt(dt, ts.dt)
             # the callback sees the step taken and the next proposed step (a checkpoint saves dt_next)
             self.dt_next = dt
             if callback is not None:
@@ -326,8 +376,7 @@ class _GradientFlow:
         # non-periodic field across the periodic seam lies on boundary facets, in no cell)
         self.initial_energy = self.free_energy()
         if self.boundary == "periodic":
-            assert self._periodic is not None  # _build_solver made the periodic Newton
-            self._periodic.make_periodic(self.u)
+            self._make_periodic(self.u)
         # the energy the periodic closure added (0 for a periodic field, and for no-flux):
         # ≈ κ/(4h)∮|[c]|² ds over the seam for P1 — it grows like 1/h, the discrete image of the
         # unbounded gradient energy of the jump (docs/phasefield.md, "F(0) on periodic lattices")
@@ -338,6 +387,11 @@ class _GradientFlow:
         self.t = 0.0
         self.step_count = 0
 
+    def _make_periodic(self, u: fem.Function) -> None:
+        """u ← the mean over each group of periodically identified nodes (the periodic Newton's map)."""
+        assert self._periodic is not None  # _build_solver made the periodic Newton
+        self._periodic.make_periodic(u)
+
     def close(self):
         """Release the SNES / KSP and their matrices (collective)."""
         self.problem = None
@@ -345,3 +399,6 @@ class _GradientFlow:
         if getattr(self, "_periodic", None) is not None:
             self._periodic.destroy()
             self._periodic = None
+        if getattr(self, "_sav", None) is not None:
+            self._sav.destroy()
+            self._sav = None

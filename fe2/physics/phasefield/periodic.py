@@ -53,19 +53,7 @@ class PeriodicNewton:
         V = u.function_space
         self.comm = comm = V.mesh.comm
         self._tol = (rtol, atol, max_it)
-        gdim = V.mesh.geometry.dim
-        n_nodes = V.dofmap.index_map.size_local
-        bs = V.dofmap.index_map_bs
-        x = V.tabulate_dof_coordinates()[:n_nodes, :gdim]
-        lo = np.array([comm.allreduce(float(x[:, a].min()) if n_nodes else np.inf, op=MPI.MIN)
-                       for a in range(gdim)])
-        hi = np.array([comm.allreduce(float(x[:, a].max()) if n_nodes else -np.inf, op=MPI.MAX)
-                       for a in range(gdim)])
-        # no gauge: a concentration, unlike an RVE fluctuation, is not defined up to a constant
-        self._held = (np.zeros(n_nodes, dtype=bool) if held is None
-                      else np.asarray(held(x.T), dtype=bool).reshape(n_nodes))
-        nm = constraints.periodic_node_map(comm, x, lo, hi, gauge=False, axes=axes, removed=self._held)
-        self.P = constraints.prolongation(comm, nm, n_nodes, bs)
+        self.P, self._held = periodic_prolongation(V, axes=axes, held=held)
         self._F_form = fem.form(F)
         self._J_form = fem.form(ufl.derivative(F, u))
         self._J = fem_petsc.assemble_matrix(self._J_form)
@@ -170,23 +158,53 @@ class PeriodicNewton:
         """u ← P (PᵀP)⁻¹ Pᵀ u: the mean over each group of periodically identified nodes (held nodes keep
         their values).
         """
-        bs = u.function_space.dofmap.index_map_bs
-        held_dofs = (np.flatnonzero(self._held)[:, None] * bs + np.arange(bs)[None, :]).ravel()
-        held_values = u.x.array[held_dofs].copy()
-        ones = self._dx_full.duplicate()
-        ones.set(1.0)
-        counts, uh = self._xr.duplicate(), self._xr.duplicate()
-        self._sys.restrict(ones, counts)
-        self._sys.restrict(u.x.petsc_vec, uh)
-        uh.pointwiseDivide(uh, counts)
-        self._sys.expand(uh, u.x.petsc_vec, ghosts=False)
-        u.x.array[held_dofs] = held_values
-        u.x.scatter_forward()
-        for v in (ones, counts, uh):
-            v.destroy()
+        make_periodic(self.P, self._held, u)
 
     def destroy(self) -> None:
         """Release the KSP, the matrices and vectors (collective)."""
         self._sys.destroy()  # the reduced operator PᵀJP
         for obj in (self.ksp, self._J, self._Jp, self.P, self._b, self._dx_full, self._br, self._xr):
             obj.destroy()
+
+
+def periodic_prolongation(V: fem.FunctionSpace, *, axes: tuple[int, ...] | None = None,
+                          held=None) -> tuple[PETSc.Mat, np.ndarray]:
+    """The prolongation P (full → reduced) of the periodic box ``V`` lives on, and the held-node mask.
+
+    ``axes``: the periodic directions (default: all); ``held``: optional callable ``x (gdim, n) -> bool (n,)``
+    marking owned nodes that P has no column for (held values). No gauge: a concentration, unlike an
+    RVE fluctuation, is not defined up to a constant. Collective.
+    """
+    comm = V.mesh.comm
+    gdim = V.mesh.geometry.dim
+    n_nodes = V.dofmap.index_map.size_local
+    bs = V.dofmap.index_map_bs
+    x = V.tabulate_dof_coordinates()[:n_nodes, :gdim]
+    lo = np.array([comm.allreduce(float(x[:, a].min()) if n_nodes else np.inf, op=MPI.MIN)
+                   for a in range(gdim)])
+    hi = np.array([comm.allreduce(float(x[:, a].max()) if n_nodes else -np.inf, op=MPI.MAX)
+                   for a in range(gdim)])
+    held_mask = (np.zeros(n_nodes, dtype=bool) if held is None
+                 else np.asarray(held(x.T), dtype=bool).reshape(n_nodes))
+    nm = constraints.periodic_node_map(comm, x, lo, hi, gauge=False, axes=axes, removed=held_mask)
+    return constraints.prolongation(comm, nm, n_nodes, bs), held_mask
+
+
+def make_periodic(P: PETSc.Mat, held: np.ndarray, u: fem.Function) -> None:
+    """u ← P (PᵀP)⁻¹ Pᵀ u: the mean over each group of periodically identified nodes; the nodes of the
+    ``held`` mask keep their values. Collective.
+    """
+    bs = u.function_space.dofmap.index_map_bs
+    held_dofs = (np.flatnonzero(held)[:, None] * bs + np.arange(bs)[None, :]).ravel()
+    held_values = u.x.array[held_dofs].copy()
+    ones, uh = P.createVecLeft(), P.createVecRight()
+    counts = uh.duplicate()
+    ones.set(1.0)
+    P.multTranspose(ones, counts)
+    P.multTranspose(u.x.petsc_vec, uh)
+    uh.pointwiseDivide(uh, counts)
+    P.mult(uh, u.x.petsc_vec)
+    u.x.array[held_dofs] = held_values
+    u.x.scatter_forward()
+    for v in (ones, counts, uh):
+        v.destroy()

@@ -70,5 +70,6 @@ class TimeStepping:
             raise ConfigError(f"energy_increase_rtol must be >= 0, got {self.energy_increase_rtol}")
 
 
-#: time schemes: first-order convex split (default) and second-order secant / Crank–Nicolson
-Scheme = Literal["split_euler", "secant_cn"]
+#: time schemes: first-order convex split, second-order secant Crank–Nicolson (default) and, for
+#: Cahn–Hilliard with a double well and constant mobility, the linear second-order CN-SAV scheme
+Scheme = Literal["split_euler", "secant_cn", "sav"]
