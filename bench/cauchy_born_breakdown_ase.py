@@ -53,7 +53,8 @@ def uniaxial(axis: int, eps: float) -> np.ndarray:
 
 def force_constants(law, f: np.ndarray, cells: int, delta: float = DELTA):
     """ASE ``Phonons`` of the deformed one-atom triangular cell in a ``cells`` × ``cells`` × 1 supercell,
-    read (force constants / unit mass in ``D_N``, lattice vectors in ``_lattice_vectors_array``)."""
+    read (force constants / unit mass in ``D_N``, lattice vectors in ``_lattice_vectors_array``).
+    """
     from ase import Atoms
     from ase.calculators.lj import LennardJones as AseLJ
     from ase.phonons import Phonons
@@ -79,7 +80,8 @@ def dynamical_matrix(ph, q_scaled: np.ndarray) -> np.ndarray:
 
 def cell_min_eigenvalue(ph, cells: int) -> tuple[float, float, np.ndarray]:
     """Smallest in-plane eigenvalue of D over the commensurate q ≠ 0 of the supercell, the smallest
-    out-of-plane one, and the q (scaled) of the in-plane minimum."""
+    out-of-plane one, and the q (scaled) of the in-plane minimum.
+    """
     g = np.arange(cells) / cells
     qs = np.array([(i, j, 0.0) for i in g for j in g][1:])
     d = dynamical_matrix(ph, qs)
