@@ -13,6 +13,9 @@ inside r_c after the deformation: the same finite sum, so energies and stresses 
   a slab cell with vacuum (pbc in x, y only);
 * inner relaxation: the honeycomb basis shift relaxed by the law's Newton vs the positions relaxed
   by ASE's BFGS in the same deformed cell, and the relaxed energies.
+* breakdown: the strain where the acoustic-tensor indicator fires vs the onset of instability in
+  ASE's lattice dynamics (``ase.phonons.Phonons``) of the same deformed triangular crystal: the
+  long-wavelength limit and the periodic 8 × 8 cell (bench/cauchy_born_breakdown_ase.py).
 """
 
 from __future__ import annotations
