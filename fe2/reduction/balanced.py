@@ -57,9 +57,13 @@ def gramians(sys: LTISystem) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.nda
     _check_size(sys.n)
     _, At, Bt, Ct = _standard(sys)
     lam = np.linalg.eigvals(At)
-    if np.max(lam.real) >= 0.0:
+    # a marginal eigenvalue (a closed, decay-free system has λ = 0) comes out of eigvals as ±1e-16·|λ|max:
+    # anything above −1e-10·|λ|max is not asymptotically stable for this purpose (Lyapunov ill-posed)
+    margin = -1e-10 * max(float(np.max(np.abs(lam))), 1e-300)
+    if np.max(lam.real) >= margin:
         raise ConfigError(f"balanced truncation needs a stable system: the largest eigenvalue has real part "
-                          f"{np.max(lam.real):.3g} >= 0 (add decay, or a Robin/Dirichlet boundary)")
+                          f"{np.max(lam.real):.3g} >= {margin:.3g} (-1e-10 |λ|max; add decay, or a "
+                          f"Robin/Dirichlet boundary)")
     P = sla.solve_continuous_lyapunov(At, -Bt @ Bt.T)
     Q = sla.solve_continuous_lyapunov(At.T, -Ct.T @ Ct)
     return P, Q, At, Bt, Ct
