@@ -130,7 +130,10 @@ def _cmd_reduce(args: argparse.Namespace, comm: MPI.Comm) -> int:
     say(f"reduce {args.config} on {comm.size} rank(s)")
     with _petsc(cfg, args):
         result = run_reduce(cfg, comm, args.out, progress=say)
-    if comm.rank == 0:
+    if comm.rank == 0 and result.get("method") == "balanced_truncation":
+        print(f"wrote {args.out}/reduced_model.npz, reduced_model.json, hsv.png and result.json: order "
+              f"{result['order']}, H∞ error {result['hinf_error_grid']:.3e} <= bound {result['hinf_bound']:.3e}")
+    elif comm.rank == 0:
         print(f"wrote {args.out}/reduced_rve.npz, reduced_rve.json and result.json: {result['n_modes']} modes, "
               f"{result['ecm']['n_points']} cubature points")
     return 0
