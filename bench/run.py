@@ -13,7 +13,11 @@
 * bench/bounds.json — a reference bound-convergence study (sizes x realizations x
   BCs) on 1 and 2 MPI ranks: total times and parallel efficiency T1 / (2 T2).
 
-``--only NAME`` runs one of them (rve, bounds, reactions, fe2, phasefield).
+* bench/reduction.json — reduced vs full FE² on the plate-with-hole J2 problem (micro time per step,
+  reaction and stress-field differences, fallback counts, offline cost and break-even), and balanced
+  truncation of a 2601-state reaction–diffusion system at r = 5, 10, 20 (speed-up, output and H∞ errors).
+
+``--only NAME`` runs one of them (rve, bounds, reactions, fe2, phasefield, reduction).
 
 Ratios are measured within one process run, never compared with absolute times
 from elsewhere. ``--quick`` runs small sizes (a smoke test of the scripts).
@@ -36,7 +40,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--no-peers", action="store_true", help="skip the peer comparison")
-    ap.add_argument("--only", choices=("rve", "bounds", "reactions", "fe2", "phasefield"),
+    ap.add_argument("--only", choices=("rve", "bounds", "reactions", "fe2", "phasefield", "reduction"),
                     help="run one benchmark only")
     args = ap.parse_args()
     machine = {"python": sys.version.split()[0], "platform": platform.platform()}
@@ -78,6 +82,14 @@ def main() -> None:
         import phasefield_bench
 
         write("phasefield", phasefield_bench.collect(args.quick))
+    if wanted("reduction"):
+        import balanced_truncation_bench
+        import reduced_fe2_bench
+
+        fe2_rom = (reduced_fe2_bench.collect(macro_mesh=0.5, directions=4, steps=3) if args.quick else
+                   reduced_fe2_bench.collect(macro_mesh=0.2, rve_mesh=0.03, pod_tol=1e-4, ecm_tol=1e-2))
+        write("reduction", {"reduced_fe2": fe2_rom,
+                            "balanced_truncation": balanced_truncation_bench.collect(12 if args.quick else 50)})
 
 
 if __name__ == "__main__":

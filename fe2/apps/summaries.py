@@ -56,6 +56,12 @@ def run(term: Terminal, result: dict, out: str) -> None:
 
 
 def reduce(term: Terminal, result: dict, out: str) -> None:
+    if result.get("method") == "balanced_truncation":
+        what = (f"order {result['order']} of {result.get('full_states', '?')} states, H∞ error "
+                f"{result['hinf_error_grid']:.3e} <= bound {result['hinf_bound']:.3e}")
+        term.summary("fe2 reduce", [("balanced truncation", what, None)],
+                     _files(out, ["reduced_model.npz", "reduced_model.json", "hsv.png", "result.json"]))
+        return
     trained = f"{result.get('n_snapshots', 0)} snapshots of a {result.get('n_dofs', '?')}-dof RVE"
     reduced = (f"{result['n_modes']} modes, {result['ecm']['n_points']} cubature points; "
                f"validation stress error {result['validation_max_relative_stress_error']:.1e}")

@@ -101,6 +101,12 @@ EXAMPLES: dict[str, dict[str, dict[str, Any]]] = {
         "j2": {"rve": {"geometry": {"kind": "square_array", "volume_fraction": 0.3, "mesh_size": 0.15},
                        "materials": {"matrix": {"model": "j2", "young": 3.0, "poisson": 0.35, "sigma_y0": 0.03},
                                      "fibre": {"model": "elastic", "young": 70.0, "poisson": 0.2}}}},
+        "balanced_truncation": {"reduction": {"method": "balanced_truncation", "order": 6},
+                                "system": {"domain": {"kind": "interval", "n": 120}, "diffusivity": [0.01],
+                                           "jacobian": -0.5, "robin": {"right": 0.1},
+                                           "inputs": [{"name": "influx", "kind": "flux", "boundary": "left"}],
+                                           "outputs": [{"name": "mean", "kind": "average"},
+                                                       {"name": "outlet", "kind": "sensor", "point": [1.0]}]}},
     },
     "uq": {
         "ishigami": {"base": "python:fe2.analytic.sensitivity:ishigami", "method": "sobol", "seed": 3,

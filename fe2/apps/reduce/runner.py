@@ -76,6 +76,11 @@ def run_reduce(cfg: ReduceConfig, comm: MPI.Comm, out_dir: str | Path, *, progre
     """Train, validate and store the reduced RVE; returns the result dict written to OUT/result.json."""
     from fe2.apps.run.runner import build_law, build_rve_material
 
+    if cfg.reduction.method == "balanced_truncation":
+        from fe2.apps.reduce.balanced import run_balanced_truncation
+
+        return run_balanced_truncation(cfg, comm, out_dir, progress=progress)
+    assert cfg.rve is not None
     say = progress or (lambda msg: None)
     out = Path(out_dir)
     t0 = time.perf_counter()
