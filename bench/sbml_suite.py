@@ -96,7 +96,7 @@ def reason_key(msg: str) -> str:
     return msg
 
 
-def _outputs(imp, net, vals: dict, cfg: dict, times: np.ndarray, c_eval: np.ndarray):
+def _outputs(imp, net, vals: dict, cfg: dict, times: np.ndarray, c_eval: np.ndarray, model=None):
     """Columns of the variables in cfg['variables'] at ``times`` (shape (n_t, n_var))."""
     import sympy as sp
 
@@ -104,6 +104,8 @@ def _outputs(imp, net, vals: dict, cfg: dict, times: np.ndarray, c_eval: np.ndar
 
     species = net.species_names
     known = {**vals, **imp.local_values, **net.parameters}
+    for name in imp.delay_terms:  # delay(x, tau): from the run's history, never a constant
+        known.pop(name, None)
     cols = []
     for var in cfg["variables"]:
         if var in species:  # a floating species, or a parameter / species with a rate rule
@@ -129,6 +131,10 @@ def _outputs(imp, net, vals: dict, cfg: dict, times: np.ndarray, c_eval: np.ndar
             if x.name == imp.time_name:  # time in a rule no law uses: not a state, just t
                 species = [*species, x.name]
                 c_eval = np.concatenate([c_eval, times[:, None]], axis=1)
+                continue
+            if x.name in imp.delay_terms and model is not None and model.delayed is not None:
+                species = [*species, x.name]
+                c_eval = np.concatenate([c_eval, model.delayed.columns(x.name, times)[:, None]], axis=1)
                 continue
             if x.name not in known:
                 raise LookupError(f"output {var!r} needs {x.name!r}, which has no value")
@@ -174,7 +180,7 @@ def run_case(case: Path, level: str | None = None, timeout: float = 60.0) -> tup
         times = t0 + (t1 - t0) * np.arange(n + 1) / n
         times[-1] = t1
         atol = 1e-6 * cfg["absolute"]
-        if model.events:  # stop-and-restart BDF with root finding on the triggers
+        if model.events or model.delays:  # BDF stopped at triggers / with the history of delay
             try:
                 c_eval = model.simulate(times, rtol=1e-10, atol=atol)
             except ConfigError as err:
@@ -183,7 +189,7 @@ def run_case(case: Path, level: str | None = None, timeout: float = 60.0) -> tup
             c_eval = solve_ivp_reference(net, net.initial, (t0, t1), method="BDF", rtol=1e-10,
                                          atol=atol, t_eval=times).c_eval
         try:
-            got = _outputs(imp, net, vals, cfg, times, c_eval)
+            got = _outputs(imp, net, vals, cfg, times, c_eval, model)
         except LookupError as err:
             return "refused", f"runner: {err}"
         csv = case / f"{case.name}-results.csv"
