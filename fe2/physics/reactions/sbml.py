@@ -179,6 +179,7 @@ class _Importer(DelayMixin, MathMixin, ReactionsMixin):
             self.fail("the document has no <model>")
         self._rule_cache: dict[str, sp.Expr] = {}
         self.delay_terms: dict[str, tuple[sp.Expr, sp.Expr]] = {}  # sbml_delay.py
+        self.delay_where: dict[str, str] = {}
         self._expanding: list[str] = []
 
     def fail(self, msg: str) -> NoReturn:
@@ -467,8 +468,8 @@ class _Importer(DelayMixin, MathMixin, ReactionsMixin):
         for var in self.assign:  # a rateOf in any rule is resolved (or refused) now, used or not
             self.resolve(self._name(var, f"assignment rule for {var!r}", {}), f"assignment rule for {var!r}")
         if self.delay_terms and not self.with_events:
-            self.unsupported("delay (a Network has no solution history: load_sbml_model "
-                             "simulates delays)")
+            self.unsupported(f"delay in the math of {self.delay_where['first']} (a Network has "
+                             f"no solution history: load_sbml_model simulates delays)")
         return self.net
 
     def _assemble(self, species, reactions, floating, vals) -> Network:

@@ -32,6 +32,7 @@ class DelayMixin:
     """Importer side: ``delay(x, tau)`` -> a symbol; the importer provides ``unsupported``."""
 
     delay_terms: dict[str, tuple[sp.Expr, sp.Expr]]
+    delay_where: dict[str, str]  # "first": where the first delay was read (for refusals)
 
     def _delay(self, inner: sp.Expr, tau: sp.Expr, where: str) -> sp.Expr:
         if tau.has(RATE_OF):
@@ -53,6 +54,7 @@ class DelayMixin:
         while name in taken:
             name += "_"
         self.delay_terms[name] = (inner, tau)
+        self.delay_where.setdefault("first", where)
         return _sym(name)
 
 
@@ -64,8 +66,8 @@ class DelayMixin:
         progress = False
         for name, (inner, tau) in self.delay_terms.items():
             need = {s.name for s in (inner.free_symbols | tau.free_symbols)} - {t.name}
-            if name in vals or not need <= set(vals) or inner.has(RATE_OF):
-                continue
+            if name in vals or not need <= set(vals) or inner.has(RATE_OF) or t in tau.free_symbols:
+                continue  # (a delay time of time is refused by the simulation)
             sub = {_sym(k): vals[k] for k in need}
             tv = float(tau.subs(sub))
             vals[name] = float(inner.subs(sub).subs(t, -tv))
@@ -135,7 +137,7 @@ class DelayedValues:
         self.fns: list = []
         self.taus: list[float] = []
         for inner, tau, pre in terms.values():
-            if tau.free_symbols - {_sym(n) for n in cnames}:
+            if tau.free_symbols - {_sym(n) for n in cnames if n != time_name}:
                 raise ConfigError(f"{source}: unsupported SBML construct: delay whose delay time "
                                   f"{tau} is not a constant (time- or state-dependent delay)")
             inner, tau, pre = inner.xreplace(tsub), tau.xreplace(tsub), pre.xreplace(tsub)

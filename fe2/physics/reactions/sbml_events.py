@@ -98,6 +98,7 @@ class SbmlModel:
     importer: _Importer | None = field(default=None, repr=False)
     delays: dict[str, tuple[sp.Expr, sp.Expr, sp.Expr]] = field(default_factory=dict)  # sbml_delay.py
     delayed: DelayedValues | None = field(default=None, repr=False)  # after simulate: history
+    steps: int = 0  # accepted BDF steps of the last simulate
 
     def simulate(self, t_eval, *, rtol: float = 1e-10, atol: float = 1e-12) -> np.ndarray:
         """States (concentrations; parameter / size values) at the times ``t_eval``
@@ -385,6 +386,7 @@ class _Simulation:
         self.due = []
         self.seq = 0
         t, y = t0, self.model.network.initial.astype(float)
+        self.model.steps = 0
         hist = self.dv.history = History(t0, y)
         self.dv.t0 = t0
         breaks = self.dv.breakpoints(t0, t1)  # kinks of the delayed values
@@ -422,6 +424,7 @@ class _Simulation:
                     changed = cut is not None
                     t_end, y_end = cut if cut is not None else (hi, solver.y.copy())
                     hist.add(lo, t_end, dense, y_end)
+                    self.model.steps += 1
                     ref = self._signature(t_end, y_end)
                     while k_out < t_eval.size and t_eval[k_out] < t_end:
                         out[k_out] = dense(t_eval[k_out])
