@@ -209,7 +209,8 @@ def build_network(cfg: ReactionsConfig, source: str) -> Network:
 
 def sbml_model(path: str):
     """The SBML file at ``path`` imported with its events and delays (cached per file version:
-    the runner reads the events of the network :func:`build_network` returned)."""
+    the runner reads the events of the network :func:`build_network` returned).
+    """
     p = Path(path)
     return _sbml_model(str(p.resolve()), p.stat().st_mtime_ns if p.is_file() else 0)
 
