@@ -192,25 +192,32 @@ def run_case(case: Path, level: str | None = None, timeout: float = 60.0) -> tup
             got = _outputs(imp, net, vals, cfg, times, c_eval, model)
         except LookupError as err:
             return "refused", f"runner: {err}"
-        csv = case / f"{case.name}-results.csv"
-        header = [h.strip() for h in csv.read_text().splitlines()[0].split(",")]
-        ref = np.atleast_2d(np.genfromtxt(csv, delimiter=",", skip_header=1))
-        # by position after the time column: a variable may be called "Time" (01820)
-        exp = np.stack([ref[:, header.index(v, 1)] for v in cfg["variables"]], axis=1)
-        with np.errstate(invalid="ignore"):  # inf - inf
-            tol = cfg["absolute"] + cfg["relative"] * np.abs(exp)
-            ok = (got == exp) | (np.abs(got - exp) <= tol) | (np.isnan(exp) & np.isnan(got))
-        if ok.all():
-            return "pass", ""
-        i, j = np.argwhere(~ok)[0]
-        return "wrong", (f"{cfg['variables'][j]} at t = {times[i]:g}: {got[i, j]:.8g} vs "
-                         f"{exp[i, j]:.8g} (tol {tol[i, j]:.2g})")
+        return compare(case, cfg, got)
     except Exception as err:  # noqa: BLE001 -- the point is to count every failure mode
         first = str(err).splitlines()[0] if str(err) else ""
         return "crash", f"{type(err).__name__}: {first}"[:300]
     finally:
         signal.alarm(0)
         signal.signal(signal.SIGALRM, old)
+
+
+def compare(case: Path, cfg: dict, got: np.ndarray) -> tuple[str, str]:
+    """("pass", "") or ("wrong", where) for ``got`` (n_t, n_var) by the suite's rule."""
+    csv = case / f"{case.name}-results.csv"
+    header = [h.strip() for h in csv.read_text().splitlines()[0].split(",")]
+    ref = np.atleast_2d(np.genfromtxt(csv, delimiter=",", skip_header=1))
+    # by position after the time column: a variable may be called "Time" (01820)
+    exp = np.stack([ref[:, header.index(v, 1)] for v in cfg["variables"]], axis=1)
+    if got.shape != exp.shape:
+        return "wrong", f"{got.shape} values, expected {exp.shape}"
+    with np.errstate(invalid="ignore"):  # inf - inf
+        tol = cfg["absolute"] + cfg["relative"] * np.abs(exp)
+        ok = (got == exp) | (np.abs(got - exp) <= tol) | (np.isnan(exp) & np.isnan(got))
+    if ok.all():
+        return "pass", ""
+    i, j = np.argwhere(~ok)[0]
+    return "wrong", (f"{cfg['variables'][j]} at t = {ref[i, 0]:g}: {got[i, j]:.8g} vs "
+                     f"{exp[i, j]:.8g} (tol {tol[i, j]:.2g})")
 
 
 def _job(args):
