@@ -96,7 +96,7 @@ def reason_key(msg: str) -> str:
     return msg
 
 
-def _outputs(imp, net, vals: dict, cfg: dict, times: np.ndarray, c_eval: np.ndarray):
+def _outputs(imp, net, vals: dict, cfg: dict, times: np.ndarray, c_eval: np.ndarray, model=None):
     """Columns of the variables in cfg['variables'] at ``times`` (shape (n_t, n_var))."""
     import sympy as sp
 
@@ -104,6 +104,8 @@ def _outputs(imp, net, vals: dict, cfg: dict, times: np.ndarray, c_eval: np.ndar
 
     species = net.species_names
     known = {**vals, **imp.local_values, **net.parameters}
+    for name in imp.delay_terms:  # delay(x, tau): from the run's history, never a constant
+        known.pop(name, None)
     cols = []
     for var in cfg["variables"]:
         if var in species:  # a floating species, or a parameter / species with a rate rule
@@ -129,6 +131,10 @@ def _outputs(imp, net, vals: dict, cfg: dict, times: np.ndarray, c_eval: np.ndar
             if x.name == imp.time_name:  # time in a rule no law uses: not a state, just t
                 species = [*species, x.name]
                 c_eval = np.concatenate([c_eval, times[:, None]], axis=1)
+                continue
+            if x.name in imp.delay_terms and model is not None and model.delayed is not None:
+                species = [*species, x.name]
+                c_eval = np.concatenate([c_eval, model.delayed.columns(x.name, times)[:, None]], axis=1)
                 continue
             if x.name not in known:
                 raise LookupError(f"output {var!r} needs {x.name!r}, which has no value")
@@ -174,7 +180,7 @@ def run_case(case: Path, level: str | None = None, timeout: float = 60.0) -> tup
         times = t0 + (t1 - t0) * np.arange(n + 1) / n
         times[-1] = t1
         atol = 1e-6 * cfg["absolute"]
-        if model.events:  # stop-and-restart BDF with root finding on the triggers
+        if model.events or model.delays:  # BDF stopped at triggers / with the history of delay
             try:
                 c_eval = model.simulate(times, rtol=1e-10, atol=atol)
             except ConfigError as err:
@@ -183,28 +189,35 @@ def run_case(case: Path, level: str | None = None, timeout: float = 60.0) -> tup
             c_eval = solve_ivp_reference(net, net.initial, (t0, t1), method="BDF", rtol=1e-10,
                                          atol=atol, t_eval=times).c_eval
         try:
-            got = _outputs(imp, net, vals, cfg, times, c_eval)
+            got = _outputs(imp, net, vals, cfg, times, c_eval, model)
         except LookupError as err:
             return "refused", f"runner: {err}"
-        csv = case / f"{case.name}-results.csv"
-        header = [h.strip() for h in csv.read_text().splitlines()[0].split(",")]
-        ref = np.atleast_2d(np.genfromtxt(csv, delimiter=",", skip_header=1))
-        # by position after the time column: a variable may be called "Time" (01820)
-        exp = np.stack([ref[:, header.index(v, 1)] for v in cfg["variables"]], axis=1)
-        with np.errstate(invalid="ignore"):  # inf - inf
-            tol = cfg["absolute"] + cfg["relative"] * np.abs(exp)
-            ok = (got == exp) | (np.abs(got - exp) <= tol) | (np.isnan(exp) & np.isnan(got))
-        if ok.all():
-            return "pass", ""
-        i, j = np.argwhere(~ok)[0]
-        return "wrong", (f"{cfg['variables'][j]} at t = {times[i]:g}: {got[i, j]:.8g} vs "
-                         f"{exp[i, j]:.8g} (tol {tol[i, j]:.2g})")
+        return compare(case, cfg, got)
     except Exception as err:  # noqa: BLE001 -- the point is to count every failure mode
         first = str(err).splitlines()[0] if str(err) else ""
         return "crash", f"{type(err).__name__}: {first}"[:300]
     finally:
         signal.alarm(0)
         signal.signal(signal.SIGALRM, old)
+
+
+def compare(case: Path, cfg: dict, got: np.ndarray) -> tuple[str, str]:
+    """("pass", "") or ("wrong", where) for ``got`` (n_t, n_var) by the suite's rule."""
+    csv = case / f"{case.name}-results.csv"
+    header = [h.strip() for h in csv.read_text().splitlines()[0].split(",")]
+    ref = np.atleast_2d(np.genfromtxt(csv, delimiter=",", skip_header=1))
+    # by position after the time column: a variable may be called "Time" (01820)
+    exp = np.stack([ref[:, header.index(v, 1)] for v in cfg["variables"]], axis=1)
+    if got.shape != exp.shape:
+        return "wrong", f"{got.shape} values, expected {exp.shape}"
+    with np.errstate(invalid="ignore"):  # inf - inf
+        tol = cfg["absolute"] + cfg["relative"] * np.abs(exp)
+        ok = (got == exp) | (np.abs(got - exp) <= tol) | (np.isnan(exp) & np.isnan(got))
+    if ok.all():
+        return "pass", ""
+    i, j = np.argwhere(~ok)[0]
+    return "wrong", (f"{cfg['variables'][j]} at t = {ref[i, 0]:g}: {got[i, j]:.8g} vs "
+                     f"{exp[i, j]:.8g} (tol {tol[i, j]:.2g})")
 
 
 def _job(args):

@@ -41,6 +41,7 @@ Every problem (unknown key, unknown species, negative rate constant, missing fil
 from __future__ import annotations
 
 import dataclasses
+import functools
 from pathlib import Path
 from typing import Any, Literal
 
@@ -191,10 +192,37 @@ def build_network(cfg: ReactionsConfig, source: str) -> Network:
     if not p.is_file():
         raise ConfigError(f"{source}: sbml: file not found: {p}")
     try:
-        from fe2.physics.reactions.sbml import load_sbml
+        model = sbml_model(str(p))
     except ImportError as err:
         raise ConfigError(f"{source}: sbml: SBML import is not available ({err})") from None
-    return load_sbml(p)
+    if model.events or model.delays:  # the stop-and-restart BDF of sbml_events.py, well mixed
+        what = "events" if model.events else "delay"
+        if cfg.mode != "well_mixed":
+            raise ConfigError(f"{source}: mode: an SBML model with {what} runs in mode = "
+                              f"'well_mixed' only (got {cfg.mode!r})")
+        wm = cfg.well_mixed
+        assert wm is not None  # the validator requires the table of the mode
+        if wm.method != "bdf" or wm.sweep is not None:
+            key = "sweep" if wm.sweep is not None else "method"
+            raise ConfigError(f"{source}: well_mixed.{key}: an SBML model with {what} runs with "
+                              f"method = 'bdf' and no sweep (got {key} = "
+                              f"{wm.method if key == 'method' else 'a sweep'!r})")
+    return model.network
+
+
+def sbml_model(path: str):
+    """The SBML file at ``path`` imported with its events and delays (cached per file version:
+    the runner reads the events of the network :func:`build_network` returned).
+    """
+    p = Path(path)
+    return _sbml_model(str(p.resolve()), p.stat().st_mtime_ns if p.is_file() else 0)
+
+
+@functools.lru_cache(maxsize=8)
+def _sbml_model(path: str, _mtime_ns: int):
+    from fe2.physics.reactions.sbml_events import load_sbml_model
+
+    return load_sbml_model(path)
 
 
 def check_rate_constants(network: Network, source: str) -> None:

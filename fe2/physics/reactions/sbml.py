@@ -58,7 +58,8 @@ Mapping
 Everything else the integrators could not honour raises a one-line
 :class:`~fe2.errors.ConfigError` naming the construct and the element id: events (here; see
 :mod:`.sbml_events`), algebraic rules without one explicit solution, assignment rules for
-compartments that read a variable, rate rules for species that reactions change, ``delay``,
+compartments that read a variable, rate rules for species that reactions change, ``delay``
+(here; :mod:`.sbml_delay`, ``load_sbml_model`` simulates it),
 ``rateOf`` in initial assignments or of rule variables, fast reactions, reactions without a
 kinetic law, species in a 0-D compartment without a size that math reads, a growing compartment
 holding boundary species, SBML packages an L3 document declares ``required="true"`` (``comp`` ...;
@@ -79,6 +80,7 @@ import sympy as sp
 from fe2.errors import ConfigError
 from fe2.physics.reactions.network import _RESERVED, Network, Reaction, Species
 from fe2.physics.reactions.sbml_algebraic import solve_algebraic_rules
+from fe2.physics.reactions.sbml_delay import DelayMixin
 from fe2.physics.reactions.sbml_math import AVOGADRO, RATE_OF, MathMixin, _num, _sym
 from fe2.physics.reactions.sbml_reactions import ReactionsMixin
 
@@ -144,7 +146,7 @@ def _names_in_math(m: libsbml.Model) -> set[str]:
     return out
 
 
-class _Importer(MathMixin, ReactionsMixin):
+class _Importer(DelayMixin, MathMixin, ReactionsMixin):
     """One SBML document -> one Network. Raises ConfigError('<source>: <problem>')."""
 
     # set by _check_model
@@ -176,6 +178,8 @@ class _Importer(MathMixin, ReactionsMixin):
         if self.m is None:
             self.fail("the document has no <model>")
         self._rule_cache: dict[str, sp.Expr] = {}
+        self.delay_terms: dict[str, tuple[sp.Expr, sp.Expr]] = {}  # sbml_delay.py
+        self.delay_where: dict[str, str] = {}
         self._expanding: list[str] = []
 
     def fail(self, msg: str) -> NoReturn:
@@ -304,6 +308,7 @@ class _Importer(MathMixin, ReactionsMixin):
         pending_ia = {sid: _num(self.expr(a.getMath(), f"initial assignment for {sid!r}"))
                       for sid, a in ia.items() if a.isSetMath()}
         pending_ia.update(self.volume_values)  # a size from its rule, at time 0
+        self.initial_exprs = dict(pending_ia)  # of time: the history before 0 (sbml_delay.py)
         for sid, e in pending_ia.items():
             if e.has(RATE_OF):  # would need the right-hand side before the network exists
                 self.unsupported(f"rateOf in the math of initial assignment for {sid!r}")
@@ -320,6 +325,7 @@ class _Importer(MathMixin, ReactionsMixin):
                 if comp in vals:
                     vals[sid] = pending_amount.pop(sid) / size(comp)
                     progress = True
+            progress |= self._delay_initial(vals)  # delay(x, tau) at 0: x at -tau
             for sid in list(pending_ia):
                 e = pending_ia[sid]
                 if {str(x) for x in e.free_symbols} <= set(vals):
@@ -461,12 +467,17 @@ class _Importer(MathMixin, ReactionsMixin):
         self.net = self._assemble(species, reactions, floating, vals)
         for var in self.assign:  # a rateOf in any rule is resolved (or refused) now, used or not
             self.resolve(self._name(var, f"assignment rule for {var!r}", {}), f"assignment rule for {var!r}")
+        if self.delay_terms and not self.with_events:
+            self.unsupported(f"delay in the math of {self.delay_where['first']} (a Network has "
+                             f"no solution history: load_sbml_model simulates delays)")
         return self.net
 
     def _assemble(self, species, reactions, floating, vals) -> Network:
         params = {}
         for name in sorted(self.used - set(floating)):
-            if name in self.local_values:
+            if name in self.delay_terms:
+                params[name] = float("nan")  # set by the simulation at every call (sbml_delay.py)
+            elif name in self.local_values:
                 params[name] = self.local_values[name]
             elif name in vals:
                 params[name] = float(vals[name])

@@ -46,6 +46,7 @@ import sympy as sp
 from fe2.errors import ConfigError, ConvergenceError
 from fe2.physics.reactions.network import Network
 from fe2.physics.reactions.sbml import _Importer
+from fe2.physics.reactions.sbml_delay import DelayedValues, History, inner_before_start
 from fe2.physics.reactions.sbml_math import _bool, _num, _sym
 
 __all__ = ["SbmlEvent", "SbmlModel", "load_sbml_model", "sbml_model_from_string"]
@@ -95,6 +96,9 @@ class SbmlModel:
     constants: dict[str, float]  # values of the non-state symbols event math may read
     source: str = "<SBML>"
     importer: _Importer | None = field(default=None, repr=False)
+    delays: dict[str, tuple[sp.Expr, sp.Expr, sp.Expr]] = field(default_factory=dict)  # sbml_delay.py
+    delayed: DelayedValues | None = field(default=None, repr=False)  # after simulate: history
+    steps: int = 0  # accepted BDF steps of the last simulate
 
     def simulate(self, t_eval, *, rtol: float = 1e-10, atol: float = 1e-12) -> np.ndarray:
         """States (concentrations; parameter / size values) at the times ``t_eval``
@@ -137,7 +141,15 @@ def model_from_document(doc: libsbml.SBMLDocument, source: str) -> SbmlModel:
                                     f"holds the boundary or constant species {fixed[0]!r}", a.target)
     constants = {**{k: float(v) for k, v in imp.values.items() if k not in states},
                  **imp.local_values, **net.parameters}
-    return SbmlModel(net, events, compartment_of, constants, source, imp)
+    for name in imp.delay_terms:  # not constants: the simulation evaluates them from history
+        constants.pop(name, None)
+    delays = {}
+    for name, (raw, tau) in imp.delay_terms.items():  # rateOf in x: the network's rates
+        inner = imp.resolve(raw, f"delay {name!r}")
+        if any(s.name in imp.delay_terms for s in inner.free_symbols):
+            imp.unsupported("delay of a rate that reads a delay (nested delays)", name)
+        delays[name] = (inner, tau, inner_before_start(imp, raw))
+    return SbmlModel(net, events, compartment_of, constants, source, imp, delays)
 
 
 def _translate(imp: _Importer, e: libsbml.Event, i: int) -> SbmlEvent:
@@ -201,7 +213,12 @@ class _Simulation:
         self.pv = self.cn._pvals(None)
         self.names = net.species_names
         self.index = {n: i for i, n in enumerate(self.names)}
-        args = [_T, *[_sym(n) for n in self.names]]
+        self.dv = DelayedValues(model.delays, _T, model.importer.time_name if model.importer
+                                else "sbml_time", self.names, model.constants, model.source)
+        model.delayed = self.dv
+        self._dpos = [self.cn._pnames.index(n) for n in self.dv.names if n in self.cn._pnames]
+        self._dsel = [k for k, n in enumerate(self.dv.names) if n in self.cn._pnames]
+        args = [_T, *[_sym(n) for n in self.names], *[_sym(n) for n in self.dv.names]]
         const_names = sorted(model.constants)
         args += [_sym(n) for n in const_names]
         self.cvals = [model.constants[n] for n in const_names]
@@ -244,10 +261,10 @@ class _Simulation:
 
     # -- event functions at (t, y) ----------------------------------------------------------
     def _call(self, f, t, y) -> float:
-        return float(f(t, *y, *self.cvals))
+        return float(f(t, *y, *self.dv.at(t), *self.cvals))
 
     def _signature(self, t, y) -> tuple[bool, ...]:
-        return tuple(bool(v) for v in self._sig(t, *y, *self.cvals)) if self._sig else ()
+        return tuple(bool(v) for v in self._sig(t, *y, *self.dv.at(t), *self.cvals)) if self._sig else ()
 
     def _values(self, k, t, y) -> list[float]:
         return [self._call(f, t, y) for f in self.assign[k]]
@@ -364,21 +381,34 @@ class _Simulation:
         t0, t1 = float(t_eval[0]), float(t_eval[-1])
         out = np.full((t_eval.size, len(self.names)), np.nan)
         max_step = (t1 - t0) / max(t_eval.size - 1, 1) if t1 > t0 else np.inf
+        max_step = min(max_step, self.dv.min_tau)  # method of steps: t - tau in the history
         self.state = [ev.initial_value for ev in self.model.events]
         self.due = []
         self.seq = 0
         t, y = t0, self.model.network.initial.astype(float)
+        self.model.steps = 0
+        hist = self.dv.history = History(t0, y)
+        self.dv.t0 = t0
+        breaks = self.dv.breakpoints(t0, t1)  # kinks of the delayed values
         y = self._instant(t, y)
         k_out = 0
 
+        def set_delays(tt):
+            if self._dpos:
+                vals = self.dv.at(tt)
+                for i, k in zip(self._dpos, self._dsel, strict=True):
+                    self.pv[i] = vals[k]
+
         def f(_t, yy):
+            set_delays(_t)
             return self.cn.rhs_T(yy[:, None], self.pv)[:, 0]
 
         def jac(_t, yy):
+            set_delays(_t)
             return self.cn.jac_T(yy[:, None], self.pv)[:, :, 0]
 
         while True:
-            t_stop = min([t1, *[d.when for d in self.due]])
+            t_stop = min([t1, *[d.when for d in self.due], *[b for b in breaks if b > t]])
             if t_stop > t:
                 ref = self._signature(t, y)
                 solver = BDF(f, t, y, t_stop, rtol=self.rtol, atol=self.atol, jac=jac,
@@ -393,6 +423,8 @@ class _Simulation:
                     cut = self._first_change(dense, lo, hi, ref)
                     changed = cut is not None
                     t_end, y_end = cut if cut is not None else (hi, solver.y.copy())
+                    hist.add(lo, t_end, dense, y_end)
+                    self.model.steps += 1
                     ref = self._signature(t_end, y_end)
                     while k_out < t_eval.size and t_eval[k_out] < t_end:
                         out[k_out] = dense(t_eval[k_out])
@@ -400,7 +432,10 @@ class _Simulation:
                     if changed:
                         break
                 t, y = t_end, y_end
+            y_before = y
             y = self._instant(t, y)
+            if self.dv.names and t > t0 and not np.array_equal(y, y_before):
+                breaks = sorted({*breaks, *self.dv.breakpoints(t, t1, 1)})  # its echo
             if t >= t1:
                 break
         out[k_out:] = y

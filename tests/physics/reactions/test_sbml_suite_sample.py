@@ -6,7 +6,7 @@ variable, from NNNNN-settings.txt). The sample covers the constructs fixed here 
 files (libsbml's layout/render plugins), floor/ceiling (00196, 00197), booleans in kinetic
 laws (01288), a 0-D compartment with a size (01809), rate rules (00031, 00081, 00122, 00161),
 the time symbol (00851, 00857, 00863), events (00026 ...), models without reactions
-(00951 ...), stoichiometries, conversion factors, variable
+(00951 ...), ``delay`` (00937 ...), stoichiometries, conversion factors, variable
 volumes and transport — and refusals that must stay one-line
 refusals, never a wrong answer. Skips when the suite is absent (FE2_SBML_TEST_SUITE or
 /work/shared/sbml-test-suite); it is never a dependency.
@@ -44,13 +44,16 @@ PASS_HIGHEST = ["00060", "00115", "00127", "00196", "00197", "00237", "00485", "
                 "00051", "00104", "00054", "00110",  # rate rule for a compartment; transport
                 "01256", "01293", "01455", "01525",  # rateOf (01455: of an amount)
                 "00039", "00182", "00531", "01789", "00539",  # algebraic rules (00539: a size)
-                "01224", "01274", "01488"]  # reaction id as a value, implies, arcsec
+                "01224", "01274", "01488",  # reaction id as a value, implies, arcsec
+                "00937", "00938", "00941", "01414",  # delay: in a rule, a time-valued
+                "01400", "01518", "01523"]  # history before 0, a law; of rateOf, in events
 PASS_L2V4 = ["00001", "00020", "00090", "00196", "00206", "00482", "00507", "00803", "01795"]
 REFUSED = {  # case -> words of its one-line refusal
     "00952": "in an order SBML leaves random",  # random event order (RandomEventExecution)
     "00966": "trigger with '==' or '!='",
     "01466": "in an order SBML leaves random",  # 200 events at t = 0
-    "00939": "delay",
+    "00981": "delay whose delay time",  # time-dependent delay time
+    "00985": "delay nested inside delay",
     "01124": "required SBML package 'comp'",
     "01248": "rateOf in the math of initial assignment",
     "00870": "fast reaction",
