@@ -6,8 +6,8 @@ parse (the API reference, docs/api/). The built HTML is then checked for what ``
 see: no raw ``$$`` left outside math (tests/test_docs_math.py checks the Markdown, this the site,
 demo pages included), MathJax served from the site itself (formulas render without network), every
 demo rendered as a page, every API page holding the objects it documents, and a picture on every
-physics page. Built in about 10 s on one core (measured: 8-12 s); skipped when the ``docs`` extra
-is not installed (``make test`` installs it).
+physics page. Built in 4-12 s on one core (measured; the demo pages are cached in .cache/);
+skipped when the ``docs`` extra is not installed (``make test`` installs it).
 """
 
 from __future__ import annotations
