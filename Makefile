@@ -80,7 +80,8 @@ test: venv
 	if [ $$rc -ne 0 ]; then echo "make test: FAILED (see the lint, serial and MPI runs above)" >&2; fi; \
 	exit $$rc
 
-test-serial: venv
+# The serial run includes tests/test_docs_build.py (mkdocs build --strict, ~10 s): it needs the docs extra.
+test-serial: venv $(VENV)/.fe2-docs
 	@echo "== pytest, serial (tests marked 'parallel' are skipped) =="
 	$(RUN_ENV) timeout -k 30 $(TEST_TIMEOUT) $(PY) -m pytest tests -q $(PYTEST_ARGS)
 

@@ -95,6 +95,11 @@ cfg = BoundsConfig.model_validate(
 # ## Run (resumable) and read the report
 # Each finished realization is appended to `OUT/realizations.rank<r>.jsonl` at
 # once; the statistics, CSV tables and plots are written when all are done.
+#
+# ![apparent bulk modulus against RVE size, KUBC, periodic and TUBC](../../images/bounds_bulk.png)
+#
+# *The figure this demo draws (a quick-mode run, copied to docs/images/);
+# this page shows the code, not executed.*
 
 # %%
 summary = run_bounds_study(cfg, comm, out, progress=lambda m: say("  " + m) if "records:" not in m else None)

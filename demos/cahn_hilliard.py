@@ -114,6 +114,11 @@ for rec in rows + ([history[-1]] if rows[-1] is not history[-1] else []):
 
 # %% [markdown]
 # ## Results: energy CSV (PFHub format), plot, summary
+#
+# ![free energy against time](../../images/cahn_hilliard_free_energy.png)
+#
+# *The figure this demo draws (a quick-mode run, copied to docs/images/);
+# this page shows the code, not executed.*
 
 # %%
 times = np.array([r.t for r in history])

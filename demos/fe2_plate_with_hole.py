@@ -72,6 +72,11 @@ result = run_fe2(cfg, comm, args.out, progress=say)
 # ## Load–displacement curve and micro statistics
 # `load_displacement.png` shows the reaction on the pulled edge against the
 # load factor: linear at first, then softer once the matrix yields around the hole.
+#
+# ![reaction against load factor](../../images/fe2_plate_load_displacement.png)
+#
+# *The figure this demo draws (a quick-mode run, copied to docs/images/);
+# this page shows the code, not executed.*
 
 # %%
 steps = result["steps"]

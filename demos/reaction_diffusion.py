@@ -262,6 +262,11 @@ if not args.quick:
 
 # %% [markdown]
 # ## Output: XDMF for ParaView, PNG, JSON
+#
+# ![morphogen gradient, receptor complex, Turing pattern](../../images/reaction_diffusion.png)
+#
+# *The figure this demo draws (a quick-mode run, copied to docs/images/);
+# this page shows the code, not executed.*
 
 # %%
 with io.XDMFFile(comm, out / "morphogen.xdmf", "w") as xdmf:

@@ -131,6 +131,11 @@ say(f"SSA ({n_traj} trajectories, {ssa.events} events, {ssa.wall_time:.2f} s): T
 
 # %% [markdown]
 # ## Figure and results
+#
+# ![QSSA against the full model, SSA against the CME](../../images/reaction_network.png)
+#
+# *The figure this demo draws (a quick-mode run, copied to docs/images/);
+# this page shows the code, not executed.*
 
 # %%
 if comm.rank == 0:

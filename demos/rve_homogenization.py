@@ -115,6 +115,11 @@ say(f"periodic mu    = {mu:.5f} in HS [{hs['shear'][0]:.5f}, {hs['shear'][1]:.5f
 # ## A picture of the periodic fluctuation under E11
 # The fibres strain less than the matrix, so the fluctuation w1 = u1 − E11 x1
 # rises in the matrix gaps and falls across each fibre.
+#
+# ![periodic fluctuation w1 under a unit E11](../../images/rve_fluctuation_periodic_E11.png)
+#
+# *The figure this demo draws (a quick-mode run, copied to docs/images/);
+# this page shows the code, not executed.*
 
 # %%
 w = fields["periodic"][0].copy()

@@ -52,6 +52,11 @@ def say(msg: str) -> None:
 # ## The tumour with micro-scale permeability
 # The study is the shipped config `demos/configs/darcy/tumour_micro_k.toml` (SI units);
 # quick mode coarsens the macro mesh and the Stokes cells.
+#
+# ![interstitial pressure against radius](../../images/darcy_tumour_profile.png)
+#
+# *The profile `run_darcy` draws (`OUT/tumour/profile.png`; a quick-mode run, copied to
+# docs/images/); this page shows the code, not executed.*
 
 # %%
 cfg = load_darcy_config(ROOT / "configs" / "darcy" / "tumour_micro_k.toml")

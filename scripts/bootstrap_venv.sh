@@ -6,10 +6,10 @@
 # imports dolfinx 0.10 or 0.11 (conda, Docker images), the venv sees its
 # site-packages and the PyPI dolfinx wheel is NOT installed.
 #
-# Usage: scripts/bootstrap_venv.sh [VENV_DIR] [EXTRAS]   (defaults: .venv, test)
+# Usage: scripts/bootstrap_venv.sh [VENV_DIR] [EXTRAS]   (defaults: .venv, test; EXTRAS "" = runtime only)
 set -euo pipefail
 venv=${1:-.venv}
-extras=${2:-test}
+extras=${2-test}   # "" = runtime dependencies only (the Docker runtime stage)
 stamp="$venv/.fe2-installed"
 
 is_py312plus() {
@@ -69,5 +69,5 @@ if [ "$(cat "$venv/.fe2-dolfinx")" = wheel ]; then
     all_extras="dolfinx${extras:+,$extras}"
 fi
 # ranges in pyproject.toml, the tested exact versions from constraints.txt
-"$venv/bin/python" -m pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[${all_extras}]"
+"$venv/bin/python" -m pip install --quiet --disable-pip-version-check -c constraints.txt -e ".${all_extras:+[$all_extras]}"
 echo "$extras" > "$stamp"

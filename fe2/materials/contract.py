@@ -24,31 +24,24 @@ tangent consistent with it.
 What a model declares (class attributes / methods of :class:`MicroModel`, each
 with its default, so a consumer never probes with ``getattr``):
 
-=========================  ===============================  ==================================
-capability                  meaning                          default
-=========================  ===============================  ==================================
-``kind``, ``dim``           driver/flux pair, dimension      (required)
-``driver_blocks``           named ``(name, size)`` blocks    one block from ``kind`` and ``dim``
-``flux_blocks``             the conjugate blocks             one block from ``kind`` and ``dim``
-``driver_size``             ``m`` = sum of the block sizes   derived
-``is_linear``               flux = tangent · driver, no      ``False``
-                            history: evaluate once
-``constant_tangent()``      the one tangent of every point   ``None``
-                            (linear models only)
-``has_history``             the state carries history        ``False``
-``commit()``/``rollback()`` hooks after a converged / cut    no-ops
-                            macro step
-``uses_guess``              reads ``guess=`` (warm start)    ``False``
-``point_data``              names of per-point input arrays  ``()``
-                            given to ``initial_state``
-``point_fields(state)``     scalar fields per point (output) ``{}``
-``writes_point_fields``     ``write_point_fields`` writes    ``False`` (then it raises)
-                            one point's micro fields
-``statistics()``            :class:`MicroStatistics`         all zero
-``energy_increment(...)``   work, stored energy and          ``None`` (not declared: the
-                            dissipation of a step            energy audit says so)
-                            (:mod:`fe2.materials.energy`)
-=========================  ===============================  ==================================
+| capability | meaning | default |
+| --- | --- | --- |
+| ``kind``, ``dim`` | driver/flux pair, dimension | (required) |
+| ``driver_blocks`` | named ``(name, size)`` blocks | one block from ``kind`` and ``dim`` |
+| ``flux_blocks`` | the conjugate blocks | one block from ``kind`` and ``dim`` |
+| ``driver_size`` | ``m`` = sum of the block sizes | derived |
+| ``is_linear`` | flux = tangent · driver, no history: evaluate once | ``False`` |
+| ``constant_tangent()`` | the one tangent of every point (linear models only) | ``None`` |
+| ``has_history`` | the state carries history | ``False`` |
+| ``commit()``/``rollback()`` | hooks after a converged / cut macro step | no-ops |
+| ``uses_guess`` | reads ``guess=`` (warm start) | ``False`` |
+| ``point_data`` | names of per-point input arrays given to ``initial_state`` | ``()`` |
+| ``point_fields(state)`` | scalar fields per point (output) | ``{}`` |
+| ``writes_point_fields`` | ``write_point_fields`` writes one point's micro fields | ``False`` (then it raises) |
+| ``statistics()`` | :class:`MicroStatistics` | all zero |
+| ``energy_increment(...)`` | work, stored energy, dissipation (:mod:`fe2.materials.energy`) | ``None`` [1] |
+
+[1] not declared: the energy audit says so.
 
 State: one type, :class:`~fe2.materials.state.BatchedState` (``EmptyState``
 without history); see :mod:`fe2.materials.state`.

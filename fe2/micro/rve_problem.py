@@ -402,7 +402,8 @@ class RVEProblem:
         """Effective tensors for the given BCs; ``progress(msg)`` is called after each BC.
 
         Returns:
-            HomogenizationResult, or (HomogenizationResult, {bc: [u_j]}) when keep_fields.
+            result (HomogenizationResult | tuple): the result, or the pair (result, fields) when keep_fields,
+                fields mapping each BC name to its list of fluctuation vectors u_j.
         """
         results: dict[str, BCResult] = {}
         fields: dict[str, list[PETSc.Vec]] = {}

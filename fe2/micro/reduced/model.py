@@ -135,7 +135,8 @@ class ReducedRVEMaterial(MicroModel[ReducedRVEState]):
         indicator_threshold: η above which a point is re-solved by the full RVE (needs the tracking).
         track_full_history: keep the full history of every micro point for the fallback and η
             (default: True when ``full`` is given).
-        tol, max_it: reduced Newton, converged when ‖r‖ ≤ tol · max_s|σ_s| · |Y|^((d−1)/d).
+        tol: reduced Newton, converged when ‖r‖ ≤ tol · max_s|σ_s| · |Y|^((d−1)/d).
+        max_it: reduced Newton iterations at most.
     """
 
     has_history = True

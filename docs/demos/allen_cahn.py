@@ -1,0 +1,1 @@
+../../demos/allen_cahn.py

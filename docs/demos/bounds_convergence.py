@@ -1,0 +1,1 @@
+../../demos/bounds_convergence.py

@@ -1,0 +1,1 @@
+../../demos/cahn_hilliard.py

@@ -1,0 +1,1 @@
+../../demos/fe2_plate_with_hole.py

@@ -1,0 +1,1 @@
+../../demos/reaction_diffusion.py

@@ -1,0 +1,1 @@
+../../demos/reaction_network.py

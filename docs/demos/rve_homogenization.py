@@ -1,0 +1,1 @@
+../../demos/rve_homogenization.py

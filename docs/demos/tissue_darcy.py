@@ -1,0 +1,1 @@
+../../demos/tissue_darcy.py
