@@ -1,0 +1,1 @@
+../../demos/reduced_rve_fe2.py
