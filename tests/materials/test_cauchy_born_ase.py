@@ -200,14 +200,14 @@ def test_edge_dislocation_nonaffine_decay():
       stress) to round-off, so ν = 1/4 in the Volterra field;
     * the non-affine residual of the local affine fit (what the Cauchy–Born map F d ignores) falls
       like the continuum curvature term ½ ∇∇u : d d ∝ b a₀²/r²: fitted exponent over 3 a₀ ≤ r ≤ 6 a₀
-      within 0.2 of −2 (measured −2.07 here and at R = 20 a₀; 0.2 allows the bin-to-bin scatter of
+      within 0.2 of −2 (measured −2.07 here, −2.03 at R = 40 a₀ over 3 … 20 a₀; 0.2 allows the bin-to-bin scatter of
       the discrete shells), and the relaxed residual equals the Volterra field's own to 15 % bin by
       bin (measured 0.95 … 1.07);
     * the Cauchy–Born energy error relative to the strain energy falls like (a₀ ∇F)²/F² ∝ r⁻²:
       exponent within 0.3 of −2 (measured −1.93);
     * the deviation from the Volterra field u − u_V does *not* fall like r⁻²: the core's dilatation
       and second-order elasticity give r⁻¹ (bent down near the held rim): exponent above −1.6
-      (measured −1.23 here, −0.98 at R = 20 a₀).
+      (measured −1.23 here, −0.98 / −0.92 at R = 20 / 40 a₀ over 3 a₀ … R/2).
     """
     bench = _bench("cauchy_born_dislocation")
     res = bench.relaxed_dislocation(12.0, fmax=1e-4)
