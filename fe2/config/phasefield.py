@@ -115,7 +115,8 @@ class TimeSpec(_Strict):
     dt_max: PositiveFloat = math.inf
     adaptive: bool = True
     energy_rtol: PositiveFloat | None = None
-    #: "secant_cn" (second order, secant Crank–Nicolson; default) or "split_euler" (first order, convex split)
+    #: "secant_cn" (second order, secant Crank–Nicolson; default), "split_euler" (first order, convex split)
+    #: or "sav" (linear BDF2 scalar auxiliary variable, Cahn–Hilliard only)
     scheme: Literal["split_euler", "secant_cn", "sav"] = "secant_cn"
     #: scheme "sav" (Cahn–Hilliard, double well, constant mobility): S >= 0 (None: rho (c_beta − c_alpha)²)
     sav_stabilization: float | None = Field(default=None, ge=0)

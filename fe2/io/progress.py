@@ -145,20 +145,22 @@ class Bar:
 
 
 def progress_bar(say: Callable[[str], None] | None, description: str, total: float, *, start: float = 0.0,
-                 of: str = "", every_s: float = 10.0, lines: bool = True) -> Bar:
+                 of: str = "", every_s: float | None = None, lines: bool = True) -> Bar:
     """The bar of one loop, reporting to ``say``: the command line's :class:`~fe2.io.terminal.Terminal`
     (a rich bar on a terminal, plain lines otherwise), any ``say(str)`` callable (plain lines), or
     None (silent). ``lines=False``: no plain lines at all (the loop prints its own line at every
-    step, with :meth:`Bar.eta`); only the rich bar, on a terminal. See the module docstring.
+    step, with :meth:`Bar.eta`); only the rich bar, on a terminal. ``every_s``: the pace of the
+    plain lines (None: the Terminal's own, else 10 s). See the module docstring.
     """
     from fe2.io.terminal import Terminal
 
     if isinstance(say, Terminal):
         return say.bar(description, total, start=start, of=of, every_s=every_s, lines=lines)
+    pace = 10.0 if every_s is None else every_s
     if say is None or not lines:
-        return Bar(description, total, start=start, of=of, every_s=every_s)
+        return Bar(description, total, start=start, of=of, every_s=pace)
     plain = say
-    return Bar(description, total, start=start, of=of, sink=lambda line, forced: plain(line), every_s=every_s)
+    return Bar(description, total, start=start, of=of, sink=lambda line, forced: plain(line), every_s=pace)
 
 
 __all__ = ["Bar", "Eta", "progress_bar"]

@@ -72,3 +72,22 @@ def test_fe2_reduce_balanced_truncation_bad_input_is_one_line(shared_tmp_path, c
         err = capsys.readouterr().err.strip()
         if comm.rank == 0:
             assert len(err.splitlines()) == 1 and key in err, (key, err)
+
+
+def test_fe2_reduce_balanced_truncation_keeping_every_state(shared_tmp_path, capsys):
+    """order = n (3 states, order 3): every Hankel singular value kept, so the reduced model is the full
+    one in balanced coordinates: H∞ error at round-off (asked ≤ 1e-10 of the DC gain), bound 0 and no
+    σ_{r+1} (reported 0); it crashed with an IndexError before."""
+    comm = MPI.COMM_WORLD
+    cfg = shared_tmp_path / "bt_full.toml"
+    if comm.rank == 0:
+        cfg.write_text(DEMO.read_text().replace("n = 120", "n = 2").replace("order = 6 ", "order = 3 "))
+    comm.Barrier()
+    out = shared_tmp_path / "bt_full"
+    assert main(["reduce", str(cfg), "--out", str(out)]) == 0
+    comm.Barrier()
+    res = json.loads((out / "result.json").read_text())
+    assert res["order"] == res["full_states"] == 3 and res["hinf_lower_bound"] == 0.0
+    z = np.load(out / "reduced_model.npz")
+    dc = np.abs(-(z["C"] @ np.linalg.solve(z["A"], z["B"]))).max()
+    assert res["hinf_error_grid"] <= 1e-10 * dc, res

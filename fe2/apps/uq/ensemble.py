@@ -122,7 +122,7 @@ def _run_block(batched: BatchedReactions, block: list[int], inputs_of, record, s
     pairs = [inputs_of(i) for i in block]
     try:
         qois = batched.evaluate(block, [v for v, _ in pairs], [s for _, s in pairs])
-    except Fe2Error:
+    except Exception:  # noqa: BLE001 -- any failure of the batch: rerun one sample at a time, which names it
         return False
     share = (time.perf_counter() - t0) / len(block)
     store.append_block([{**record(i, q, share), "batch": len(block)} for i, q in zip(block, qois, strict=True)])

@@ -35,9 +35,10 @@ class CahnHilliard(_GradientFlow):
             node for node; solved as PᵀF(Pû) = 0 with the prolongation of fe2.micro.constraints).
         degree: Lagrange degree of c and μ.
         scheme: 'secant_cn' (second order, default), 'split_euler' (first order) or 'sav' (linear
-            second-order CN scalar-auxiliary-variable scheme: a double-well energy and a constant
-            mobility; one cached factorization per step size, no Newton; :mod:`.sav`); see the
-            module docstring. Under secant CN and SAV the μ component is μⁿ⁺¹ᐟ².
+            second-order BDF2 scalar-auxiliary-variable scheme with a backward-Euler start-up step: a
+            double-well energy and a constant mobility; one cached factorization per step size, no
+            Newton; :mod:`.sav`); see the module docstring. Under secant CN the μ component is
+            μⁿ⁺¹ᐟ², under SAV μⁿ⁺¹.
         sav_stabilization: S ≥ 0 of the SAV scheme (None: ρ(cβ − cα)²).
         sav_relaxation: η ∈ [0, 1] of the relaxed SAV (r pulled towards √(E₁ + C₀) while Ẽ still falls by
             at least (1 − η) of the step's decrease); None: the plain SAV scheme.
@@ -102,7 +103,7 @@ class CahnHilliard(_GradientFlow):
 
     def _build_sav(self, mobility: Mobility, boundary: str, stabilization: float | None,
                    relaxation: float | None) -> None:
-        """The linear CN-SAV scheme: constant operators, cached factorizations (fe2.physics.phasefield.sav)."""
+        """The linear BDF2-SAV scheme: constant operators, cached factorizations (fe2.physics.phasefield.sav)."""
         if isinstance(mobility, ConstantMobility):
             mobility = mobility.value
         if not isinstance(mobility, int | float) or isinstance(mobility, bool) or not mobility > 0:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import ctypes
 import hashlib
 import os
+import platform
 import subprocess
 import tempfile
 from pathlib import Path
@@ -85,7 +86,7 @@ def model_source(network, jac_nz, jac_exprs) -> str:
 
 def _build(source: str) -> Path:
     cc = os.environ.get("CC", "cc")
-    key = hashlib.sha256("\0".join([source, cc, *CFLAGS]).encode()).hexdigest()[:24]
+    key = hashlib.sha256("\0".join([source, cc, platform.machine(), *CFLAGS]).encode()).hexdigest()[:24]
     d = cache_dir()
     so = d / f"fe2_rx_{key}.so"
     if so.exists():
@@ -105,7 +106,9 @@ def _build(source: str) -> Path:
         except (OSError, subprocess.TimeoutExpired) as err:
             raise KernelUnavailable(f"C compiler {cc!r} not usable: {err}") from None
         if p.returncode != 0:
-            first = (p.stderr.strip().splitlines() or ["(no message)"])[0]
+            lines = p.stderr.strip().splitlines()
+            # gcc's first line is "file: In function ...": show the first line that says "error"
+            first = next((ln for ln in lines if "error" in ln.lower()), lines[0] if lines else "(no message)")
             raise KernelUnavailable(f"C compiler {cc!r} failed: {first}")
         os.replace(out, so)
     return so
@@ -125,7 +128,10 @@ class CKernel:
     def __init__(self, path: Path, n_species: int, n_params: int):
         self.path = path
         self.n_species, self.n_params = n_species, n_params
-        lib = ctypes.CDLL(str(path))
+        try:
+            lib = ctypes.CDLL(str(path))
+        except OSError as err:  # e.g. a foreign .so in a shared cache
+            raise KernelUnavailable(f"cannot load the compiled kernel {path}: {err}") from None
         self._lib = lib
         for name in ("fe2_rhs", "fe2_jac"):
             fn = getattr(lib, name)

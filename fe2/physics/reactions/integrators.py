@@ -41,78 +41,13 @@ from typing import Protocol
 import numpy as np
 
 from fe2.errors import ConfigError, ConvergenceError
+from fe2.physics.reactions.batched_lu import LinearSolver as _Solver
 from fe2.physics.reactions.network import CompiledNetwork, Network
 from fe2.physics.reactions.rosenbrock import ERROR_EXPONENT, step_rodas4
 
 GAMMA_ROS2 = 1.0 + 1.0 / np.sqrt(2.0)
 METHODS = ("be", "ros2", "rodas4")
 BACKENDS = ("auto", "numpy", "c")
-
-
-# ------------------------------------------------------------------------------------------
-# batched small dense linear algebra, species-major layout
-# ------------------------------------------------------------------------------------------
-def lu_factor_batched(A: np.ndarray):
-    """LU with partial pivoting of ``n`` matrices stored as ``A[i, j, node]`` (copied).
-
-    Row swaps are whole-row (as LAPACK getrf) and recorded as ``(k, i, mask)``.
-    """
-    A = np.array(A, dtype=float, copy=True)
-    s = A.shape[0]
-    swaps = []
-    for k in range(s):
-        for i in range(k + 1, s):
-            m = np.abs(A[i, k]) > np.abs(A[k, k])
-            if m.any():
-                rk = A[k].copy()
-                A[k] = np.where(m, A[i], rk)
-                A[i] = np.where(m, rk, A[i])
-                swaps.append((k, i, m))
-        inv = 1.0 / A[k, k]
-        for i in range(k + 1, s):
-            li = A[i, k] * inv
-            A[i, k] = li
-            A[i, k + 1:] -= li * A[k, k + 1:]
-    return A, swaps
-
-
-def lu_solve_batched(lu, b: np.ndarray) -> np.ndarray:
-    """Solve with the factors of :func:`lu_factor_batched`; ``b`` has shape ``(s, n)``."""
-    A, swaps = lu
-    x = np.array(b, dtype=float, copy=True)
-    for k, i, m in swaps:
-        xk = x[k].copy()
-        x[k] = np.where(m, x[i], xk)
-        x[i] = np.where(m, xk, x[i])
-    s = A.shape[0]
-    for i in range(1, s):
-        for k in range(i):
-            x[i] -= A[i, k] * x[k]
-    for i in range(s - 1, -1, -1):
-        for k in range(i + 1, s):
-            x[i] -= A[i, k] * x[k]
-        x[i] /= A[i, i]
-    return x
-
-
-class _Solver:
-    """Factor once, solve many right-hand sides: ``(I - a J)`` with ``J`` of shape ``(s, s, n)``."""
-
-    def __init__(self, J: np.ndarray, a):
-        s = J.shape[0]
-        M = -a * J
-        for i in range(s):
-            M[i, i] += 1.0
-        self.small = s <= 8
-        if self.small:
-            self.lu = lu_factor_batched(M)
-        else:
-            self.M = np.moveaxis(M, 2, 0)
-
-    def solve(self, b):
-        if self.small:
-            return lu_solve_batched(self.lu, b)
-        return np.linalg.solve(self.M, b.T[..., None])[..., 0].T
 
 
 # ------------------------------------------------------------------------------------------

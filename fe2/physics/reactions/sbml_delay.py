@@ -158,10 +158,14 @@ class DelayedValues:
         pos = [t for t in self.taus if t > 0.0]
         return min(pos) if pos else np.inf
 
-    def at(self, t: float) -> list[float]:
+    def at(self, t: float, y: np.ndarray | None = None) -> list[float]:
+        """The delay symbols at ``t``; ``y``: the current state (a zero delay time reads it, not the
+        history, whose last accepted step lags behind the integrator's trial states).
+        """
         h = self.history
         assert h is not None
-        return [f(t - tau, h(t - tau)) for f, tau in zip(self.fns, self.taus, strict=True)]
+        return [f(t, y) if tau == 0.0 and y is not None else f(t - tau, h(t - tau))
+                for f, tau in zip(self.fns, self.taus, strict=True)]
 
     def columns(self, name: str, times: np.ndarray) -> np.ndarray:
         """The delay symbol ``name`` at each of ``times`` (after a run)."""

@@ -261,10 +261,10 @@ class _Simulation:
 
     # -- event functions at (t, y) ----------------------------------------------------------
     def _call(self, f, t, y) -> float:
-        return float(f(t, *y, *self.dv.at(t), *self.cvals))
+        return float(f(t, *y, *self.dv.at(t, y), *self.cvals))
 
     def _signature(self, t, y) -> tuple[bool, ...]:
-        return tuple(bool(v) for v in self._sig(t, *y, *self.dv.at(t), *self.cvals)) if self._sig else ()
+        return tuple(bool(v) for v in self._sig(t, *y, *self.dv.at(t, y), *self.cvals)) if self._sig else ()
 
     def _values(self, k, t, y) -> list[float]:
         return [self._call(f, t, y) for f in self.assign[k]]
@@ -381,6 +381,10 @@ class _Simulation:
         t0, t1 = float(t_eval[0]), float(t_eval[-1])
         out = np.full((t_eval.size, len(self.names)), np.nan)
         max_step = (t1 - t0) / max(t_eval.size - 1, 1) if t1 > t0 else np.inf
+        if t1 > t0 and self.dv.min_tau < 1e-6 * (t1 - t0):
+            raise ConfigError(f"{self.model.source}: delay time {self.dv.min_tau:g} is below 1e-6 of the "
+                              f"simulated span {t1 - t0:g} (the method of steps would need > 1e6 steps); "
+                              "use delay time 0 or a longer delay")
         max_step = min(max_step, self.dv.min_tau)  # method of steps: t - tau in the history
         self.state = [ev.initial_value for ev in self.model.events]
         self.due = []
@@ -393,18 +397,18 @@ class _Simulation:
         y = self._instant(t, y)
         k_out = 0
 
-        def set_delays(tt):
+        def set_delays(tt, yy):
             if self._dpos:
-                vals = self.dv.at(tt)
+                vals = self.dv.at(tt, yy)
                 for i, k in zip(self._dpos, self._dsel, strict=True):
                     self.pv[i] = vals[k]
 
         def f(_t, yy):
-            set_delays(_t)
+            set_delays(_t, yy)
             return self.cn.rhs_T(yy[:, None], self.pv)[:, 0]
 
         def jac(_t, yy):
-            set_delays(_t)
+            set_delays(_t, yy)
             return self.cn.jac_T(yy[:, None], self.pv)[:, :, 0]
 
         while True:

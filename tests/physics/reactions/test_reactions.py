@@ -47,8 +47,8 @@ from fe2.physics.reactions import (
     tau_leaping,
     time_scales,
 )
+from fe2.physics.reactions.batched_lu import lu_factor_batched, lu_solve_batched
 from fe2.physics.reactions.examples import robertson
-from fe2.physics.reactions.integrators import lu_factor_batched, lu_solve_batched
 
 
 def michaelis_menten() -> Network:

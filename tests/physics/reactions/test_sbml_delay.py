@@ -97,3 +97,20 @@ def test_unsupported_delays_are_refused_in_one_line(law, words):
     with pytest.raises(ConfigError, match=words) as err:
         sbml_model_from_string(_doc(law)).simulate(np.linspace(0, 1, 3))
     assert "\n" not in str(err.value)
+
+
+def test_zero_delay_time_from_a_parameter_is_the_current_state():
+    """``delay(A, p)`` with a parameter p = 0 is A itself (SBML), so A(t) = e^{-k t}: read from the
+    current state, not from the last accepted step (which lagged: 3.1e-3 relative error at t = 5
+    before the fix). Tolerance 1e-7 relative at rtol 1e-10 (BDF's error on an exponential)."""
+    model = sbml_model_from_string(_doc(law="k * delay(A, p) * C", params=(("k", K, True), ("p", 0.0, True))))
+    t = np.linspace(0.0, 5.0, 11)
+    got = model.simulate(t, rtol=1e-10, atol=1e-13)[:, model.network.species_names.index("A")]
+    np.testing.assert_allclose(got, np.exp(-K * t), rtol=1e-7, atol=0)
+
+
+def test_a_tiny_delay_time_is_refused_in_one_line():
+    """A delay time below 1e-6 of the span would need > 1e6 steps of the method of steps: refused."""
+    model = sbml_model_from_string(_doc(law="k * delay(A, p) * C", params=(("k", K, True), ("p", 1e-9, True))))
+    with pytest.raises(ConfigError, match="below 1e-6 of the simulated span"):
+        model.simulate(np.linspace(0.0, 5.0, 11))
