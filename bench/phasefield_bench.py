@@ -152,7 +152,7 @@ def collect_sav(quick: bool) -> dict:
 # -------------------------------------------------------------------------------------- FiPy
 
 
-def run_fipy(n: int, dts: list[float], solver_name: str, sweeps: int = 2) -> dict:
+def run_fipy(n: int, dts: list[float], solver_name: str, sweeps: int = 2, keep_lattice: bool = False) -> dict:
     """FiPy's coupled CH (mesh2DCoupled form) on the given step sequence."""
     t0 = time.perf_counter()
     import fipy.solvers
@@ -182,7 +182,7 @@ def run_fipy(n: int, dts: list[float], solver_name: str, sweeps: int = 2) -> dic
     u = np.asarray(c.value).reshape(n, n)  # FiPy cell id = i + n j
     own = float(((RHO * (c - CA) ** 2 * (CB - c) ** 2 + 0.5 * KAPPA * c.grad.mag**2) * msh.cellVolumes).sum())
     conv = getattr(solver, "convergence", None)
-    return {
+    out = {
         "suite": fipy.solvers.solver_suite,
         "solver": solver_name,
         "sweeps": sweeps,
@@ -195,6 +195,82 @@ def run_fipy(n: int, dts: list[float], solver_name: str, sweeps: int = 2) -> dic
         else {k: str(v) for k, v in vars(conv).items() if not k.startswith("_")},
         "energy_own": own,
         "energy_grid": grid_energy(u),
+    }
+    if keep_lattice:
+        out["lattice"] = u
+    return out
+
+
+# ----------------------------------------------------------------------------- equal accuracy
+
+
+def _field_change(u: np.ndarray, u_fine: np.ndarray) -> float:
+    """‖u − u_fine‖₂ / ‖u_fine‖₂ on the lattice."""
+    return float(np.linalg.norm(u - u_fine) / np.linalg.norm(u_fine))
+
+
+def collect_equal_accuracy(quick: bool, max_rounds: int = 3, safety: float = 1.05) -> dict:
+    """fe2 (secant CN, its usual adaptive run) against FiPy run at the steps it needs for fe2's time error.
+
+    Time error of F(t_end), each code against itself (the two spatial discretizations have different
+    limits): fe2 by Richardson (order 2) from the same run with 4× smaller steps; FiPy (uniform Δt =
+    t_end/N, the faster linear solver of a pilot) by Richardson (order 1) from the run with 2N steps,
+    e(N) = 2 (F_N − F_2N). Pilot N₀ = fe2's step count gives C = N₀ |e(N₀)|; FiPy is then run at
+    N = ⌈C/|e_fe2|⌉ and its error measured from the 2N run; while it is above fe2's error, N grows by
+    the measured ratio × ``safety`` (at most ``max_rounds`` rounds). Quick mode (a smoke test of the
+    script: N = 32, t_end = 20) makes one round of at most 200 steps and need not reach fe2's error.
+    The compared time is the N run's time loop against fe2's (fastest of the runs before and after
+    it). Field changes ‖c_N − c_fine‖/‖c_fine‖ of each code are reported beside (same Richardson
+    factors).
+    """
+    n, t_end, dt0, dt_max = (32, 20.0, 0.5, 2.0) if quick else (100, 100.0, 0.5, 2.0)
+    k_sub = 4
+    fe2 = run_fe2(n, t_end, dt0, dt_max, keep_lattice=True)
+    fe2.pop("dts")
+    fe2_fine = run_fe2(n, t_end, dt0 / k_sub, dt_max / k_sub, keep_lattice=True)
+    fe2_fine.pop("dts")
+    u_fe2, u_fe2_fine = fe2.pop("lattice"), fe2_fine.pop("lattice")
+    e_fe2 = (fe2["energy_own"] - fe2_fine["energy_own"]) * k_sub**2 / (k_sub**2 - 1.0)
+    field_fe2 = _field_change(u_fe2, u_fe2_fine) * k_sub**2 / (k_sub**2 - 1.0)
+
+    def fipy_pair(steps: int, solver: str) -> tuple[dict, dict, float, float]:
+        coarse = run_fipy(n, [t_end / steps] * steps, solver, keep_lattice=True)
+        fine = run_fipy(n, [t_end / (2 * steps)] * (2 * steps), solver, keep_lattice=True)
+        err = 2.0 * (coarse["energy_own"] - fine["energy_own"])
+        field = 2.0 * _field_change(coarse.pop("lattice"), fine.pop("lattice"))
+        return coarse, fine, err, field
+
+    n0 = fe2["steps"]
+    pilots = {name: run_fipy(n, [t_end / n0] * n0, name) for name in ("LinearLUSolver", "LinearGMRESSolver")}
+    solver = min(pilots, key=lambda k: pilots[k]["run_s"])
+    pilot, _, e_pilot, _ = fipy_pair(n0, solver)
+    cap = 200 if quick else None
+    steps = int(np.ceil(safety * n0 * abs(e_pilot) / abs(e_fe2)))
+    rounds = []
+    for _ in range(1 if quick else max_rounds):
+        steps = min(steps, cap) if cap else steps
+        coarse, fine, err, field = fipy_pair(steps, solver)
+        rounds.append({"steps": steps, "run_s": coarse["run_s"], "time_error": err, "field_change": field,
+                       "energy_own": coarse["energy_own"], "energy_own_2N": fine["energy_own"]})
+        if abs(err) <= abs(e_fe2):
+            break
+        steps = int(np.ceil(safety * steps * abs(err) / abs(e_fe2)))
+    fe2_again = run_fe2(n, t_end, dt0, dt_max)
+    fe2["run_s_all"] = [fe2["run_s"], fe2_again["run_s"]]
+    fe2["run_s"] = min(fe2["run_s_all"])
+    last = rounds[-1]
+    reached = abs(last["time_error"]) <= abs(e_fe2)
+    return {
+        "N": n, "t_end": t_end,
+        "what": "time error of F(t_end) (own energy), each code against itself: fe2 Richardson order 2 "
+                f"with {k_sub}x smaller steps, FiPy Richardson order 1 with 2N uniform steps",
+        "fe2": {**fe2, "time_error": e_fe2, "field_change": field_fe2, "fine": fe2_fine},
+        "fipy_solver": solver,
+        "fipy_pilot": {"steps": n0, "run_s": pilot["run_s"], "time_error": e_pilot,
+                       "solver_run_s": {k: v["run_s"] for k, v in pilots.items()}},
+        "fipy_rounds": rounds,
+        "fipy_reached_fe2_error": reached,
+        "time_ratio_fipy_over_fe2_at_equal_accuracy": last["run_s"] / fe2["run_s"] if reached else None,
     }
 
 
@@ -300,7 +376,15 @@ def main() -> None:
     ap.add_argument("--reference", action="store_true", help="also run fe2 on the 2N lattice (spatial error)")
     ap.add_argument("--out", type=Path, help="also write the JSON record here")
     ap.add_argument("--sav-only", action="store_true", help="only fe2-SAV vs FiPy step for step")
+    ap.add_argument("--equal-accuracy", action="store_true",
+                    help="only fe2 vs FiPy run at the steps it needs for fe2's time error")
     args = ap.parse_args()
+    if args.equal_accuracy:
+        text = json.dumps(collect_equal_accuracy(args.quick), indent=2, default=float)
+        if args.out:
+            args.out.write_text(text + "\n")
+        print(text)
+        return
     if args.sav_only:
         text = json.dumps(collect_sav(args.quick), indent=2, default=float)
         if args.out:

@@ -9,7 +9,9 @@
   vs libroadrunner (one SBML system, and looped per node); hybrid SSA/ODE vs pure SSA on the
   telegraph gene (CPU-time ratio, measured side by side: ``hybrid_vs_ssa``).
 * bench/phasefield.json — Cahn–Hilliard PFHub 1a at matched resolution, fe2 vs FiPy (wall-time
-  ratio, free-energy difference at the end time).
+  ratio, free-energy difference at the end time), fe2-SAV vs FiPy step for step
+  (``sav_step_for_step``), and fe2 vs FiPy run at the steps it needs for fe2's time error
+  (``equal_accuracy``).
 * bench/bounds.json — a reference bound-convergence study (sizes x realizations x
   BCs) on 1 and 2 MPI ranks: total times and parallel efficiency T1 / (2 T2).
 
@@ -81,7 +83,9 @@ def main() -> None:
     if wanted("phasefield"):
         import phasefield_bench
 
-        write("phasefield", phasefield_bench.collect(args.quick))
+        write("phasefield", {**phasefield_bench.collect(args.quick),
+                             "sav_step_for_step": phasefield_bench.collect_sav(args.quick),
+                             "equal_accuracy": phasefield_bench.collect_equal_accuracy(args.quick)})
     if wanted("reduction"):
         import balanced_truncation_bench
         import reduced_fe2_bench
