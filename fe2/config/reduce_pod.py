@@ -42,7 +42,7 @@ class TimeSpan(_Strict):
     def _steps(self):
         n = self.t_end / self.dt
         if not (1 <= round(n) <= MAX_POD_STEPS and math.isclose(round(n), n, rel_tol=1e-9)):
-            raise ValueError(f"time: t_end / dt must be an integer in 1..{MAX_POD_STEPS}, got {n:.6g}")
+            raise ValueError(f"t_end / dt must be an integer in 1..{MAX_POD_STEPS}, got {n:.6g}")
         return self
 
     @property
