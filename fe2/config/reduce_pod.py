@@ -22,8 +22,10 @@ MIN_POD_TOL = 1e-12
 
 
 class ReactionLaw(_Strict):
-    """r(c) added to ∂c/∂t: ``michaelis_menten`` −vmax c/(km + c), ``logistic`` rate c (1 − c/capacity),
-    or ``expression`` (a formula of c and ``parameters``); checked by the top-level validator.
+    """The nodal rate r(c) added to ∂c/∂t (kind: michaelis_menten, logistic or expression).
+
+    ``michaelis_menten`` −vmax c/(km + c), ``logistic`` rate c (1 − c/capacity), ``expression`` a
+    formula of c and ``parameters``; checked by the top-level validator.
     """
 
     kind: Literal["michaelis_menten", "logistic", "expression"]
