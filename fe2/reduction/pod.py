@@ -97,7 +97,9 @@ class PODGalerkinModel:
                 if np.linalg.norm(da) <= NEWTON_RTOL * max(1.0, np.linalg.norm(a)):
                     break
             else:
-                raise ConvergenceError("POD: reduced Newton did not converge in 30 iterations")
+                raise ConvergenceError(f"POD: reduced Newton did not converge in 30 iterations at t = {t[k + 1]:g} "
+                                       "(the reduced model left the range it was trained in; more modes or a "
+                                       "smaller dt)")
             f_old = self._rhs(a, u1)
             states.append(a.copy())
         A = np.array(states).T
@@ -166,7 +168,8 @@ class NonlinearModel:
                 if np.linalg.norm(da) <= NEWTON_RTOL * max(1.0, np.linalg.norm(a)):
                     break
             else:
-                raise ConvergenceError("POD: full-order Newton did not converge in 30 iterations")
+                raise ConvergenceError(f"POD: full-order Newton did not converge in 30 iterations at t = {t[k + 1]:g} "
+                                       "(a blow-up of r(c), or dt too large for it)")
             x = a
             f_old = self._rhs(x, u1)
             states.append(x.copy())

@@ -11,6 +11,7 @@ import tomllib
 from pathlib import Path
 
 import numpy as np
+import pytest
 import scipy.linalg as sla
 from mpi4py import MPI
 
@@ -19,7 +20,9 @@ from fe2.apps.reduce.runner import run_reduce
 from fe2.cli import main
 from fe2.config.base import parse_config
 from fe2.config.reduce import ReduceConfig, load_reduce_config
+from fe2.errors import ConfigError
 from fe2.reduction import balanced_truncation
+from fe2.reduction.pod_store import load_pod_model
 
 CFG = Path(__file__).resolve().parents[2] / "demos" / "configs" / "reduce"
 POD, BT = CFG / "reaction_diffusion_pod.toml", CFG / "reaction_diffusion_bt.toml"
@@ -111,7 +114,7 @@ def test_michaelis_menten_error_falls_with_the_pod_tolerance(shared_tmp_path, ca
     relative errors 1.3e-1, 2.0e-2, 1.25e-3 — the outlet sensor, whose values carry little of the
     state's energy; the domain mean 1.1e-2, 4.2e-4, 7.3e-6). Bounds at the tightest level: 2× the
     measured (2.5e-3 outlet, 1.5e-5 mean); the discarded energy ≤ pod_tol at every level; the figure,
-    the provenance (training set, energy, modes, errors, units) written."""
+    the provenance (training set, energy, modes, errors, units) written; the stored model reloaded."""
     modes, errors, means = [], [], []
     for tol in (1e-4, 1e-6, 1e-8):
         out = shared_tmp_path / f"mm_{tol:g}"
@@ -133,6 +136,20 @@ def test_michaelis_menten_error_falls_with_the_pod_tolerance(shared_tmp_path, ca
     assert meta["order"] == modes[-1] and prov["training_input"]["influx"]["offset"] == 1.0
     assert prov["energy_discarded_fraction"] == res["energy_discarded_fraction"] and "units" in meta
     assert meta["reaction"]["kind"] == "michaelis_menten" and (out / "pod.png").stat().st_size > 0
+    # the apply path: the stored model, reloaded for the system and the rate it was trained on, replays its
+    # test outputs bit for bit; for another mesh or another vmax it is refused with one line naming the key
+    cfg = load_reduce_config(POD)
+    rom, _ = load_pod_model(out, {"system": cfg.system.model_dump(), "reaction": cfg.reaction.model_dump()})
+    z = np.load(out / "reduced_model.npz")
+    _, y_r, _ = rom.simulate(lambda t: np.array([cfg.test_input["influx"](t)]), cfg.time.t_end, cfg.time.dt,
+                             np.zeros(rom.order), cfg.time.theta)
+    assert np.array_equal(y_r, z["test_outputs_reduced"])
+    other = cfg.system.model_copy(update={"domain": cfg.system.domain.model_copy(update={"n": 60})})
+    faster = cfg.reaction.model_copy(update={"parameters": {"vmax": 2.0, "km": 0.5}})
+    for key, value in (("system", other.model_dump()), ("reaction", faster.model_dump())):
+        with pytest.raises(ConfigError) as info:
+            load_pod_model(out, {key: value})
+        assert f"trained for {key} = " in str(info.value) and len(str(info.value).splitlines()) == 1
 
 
 def test_two_ranks_give_the_numbers_of_one_rank(shared_tmp_path, capsys):

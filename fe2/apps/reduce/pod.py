@@ -19,8 +19,6 @@ the wall times are rank 0's (broadcast), rank 0 writes ``OUT/reduced_model.npz``
 
 from __future__ import annotations
 
-import json
-import os
 import time
 from pathlib import Path
 
@@ -33,8 +31,10 @@ from fe2.config.reduce_pod import InputSignal
 from fe2.io.results import write_json_atomic
 from fe2.reduction import LTISystem, NonlinearModel, PODGalerkinModel, pod_basis, projection_error
 from fe2.reduction.nodal_reaction import law_expression, numeric_reaction
+from fe2.reduction.pod_store import save_pod_model
+from fe2.reduction.store import JSON, NPZ
 
-NPZ, JSON, PNG = "reduced_model.npz", "reduced_model.json", "pod.png"
+PNG = "pod.png"
 REPEATS = 3  # interleaved timing runs of the full and the reduced model on the test input
 
 
@@ -101,18 +101,6 @@ def _figure(out: Path, lam: np.ndarray, order: int, tol: float, t: np.ndarray, y
     tmp.replace(out / PNG)
 
 
-def _save(out: Path, rom: PODGalerkinModel, lam: np.ndarray, t: np.ndarray, y: np.ndarray, yr: np.ndarray,
-          meta: dict) -> None:
-    out.mkdir(parents=True, exist_ok=True)
-    tmp = out / (NPZ + ".tmp.npz")
-    np.savez(tmp, basis=rom.basis, A_r=rom.A_r, B_r=rom.B_r, C_r=rom.C_r, lumped=rom.lumped, eigenvalues=lam,
-             test_times=t, test_outputs_full=y, test_outputs_reduced=yr)
-    os.replace(tmp, out / NPZ)
-    tmp_j = out / (JSON + ".tmp")
-    tmp_j.write_text(json.dumps(meta, indent=1))
-    os.replace(tmp_j, out / JSON)
-
-
 def run_pod(cfg: ReduceConfig, comm: MPI.Comm, out_dir: str | Path, *, progress=None) -> dict:
     """Train, test and store the POD–Galerkin model of ``cfg``; returns the result written to OUT/result.json."""
     assert cfg.system is not None and cfg.reaction is not None and cfg.time is not None
@@ -165,14 +153,16 @@ def run_pod(cfg: ReduceConfig, comm: MPI.Comm, out_dir: str | Path, *, progress=
               "outputs": lin.output_names, "reaction": str(expr), "range": rng, "units": units,
               "files": {"model": NPZ, "provenance": JSON, "figure": PNG}}
     if comm.rank == 0:
-        meta = {"format": "fe2 POD-Galerkin model 1", "method": "POD-Galerkin (method of snapshots, M inner product)",
-                "order": r, "full_states": lin.n, "inputs": lin.input_names, "outputs": lin.output_names,
+        meta = {"method": "POD-Galerkin (method of snapshots, M inner product)", "full_states": lin.n,
+                "inputs": lin.input_names, "outputs": lin.output_names,
                 "reaction": {**rx.model_dump(), "rate": str(expr)}, "range": rng, "units": units,
                 "provenance": {"system": cfg.system.model_dump(), "reduction": red.model_dump(),
                                "time": tm.model_dump(), "training_input": {k: v.model_dump() for k, v in
                                                                            cfg.training_input.items()},
-                               "test_input": {k: v.model_dump() for k, v in cfg.test_input.items()}, **numbers}}
-        _save(out, rom, lam, t, y_test, y_test_r, meta)
+                               "test_input": {k: v.model_dump() for k, v in cfg.test_input.items()},
+                               "reaction": rx.model_dump(), **numbers}}
+        save_pod_model(out, rom, lam, {"test_times": t, "test_outputs_full": y_test, "test_outputs_reduced": y_test_r},
+                       meta)
         _figure(out, lam, r, red.pod_tol, t, y_test, y_test_r, lin.output_names)
     say(f"{r} modes (discarded energy {numbers['energy_discarded_fraction']:.2e} <= {red.pod_tol:g}); test output "
         f"error {max(test_err):.2e}, online speed-up {numbers['online_speedup']:.1f}x")
