@@ -50,6 +50,7 @@ BASES = [
     ("identify", "identify/two_compartment.toml"),
     ("uq", "uq/ishigami_sobol.toml"),
     ("reduce", "reduce/fibre_j2_rve.toml"),
+    ("reduce", "reduce/reaction_diffusion_pod.toml"),
 ]
 #: keys that name files, made absolute when a case is written elsewhere
 PATH_KEYS = {("geometry", "path"), ("domain", "file"), ("network",), ("sbml",)}
@@ -220,6 +221,7 @@ RND = "random_2d_conductivity.toml"
 MSH = "msh_import_elastic.toml"
 BND = "bounds/random_disks_elastic.toml"
 DARCY = "darcy/isolated_tumour.toml"
+POD = "reduce/reaction_diffusion_pod.toml"
 SCALES = ("--ell", "1", "--L", "10")
 
 HAND: list[Case] = [
@@ -377,6 +379,36 @@ HAND: list[Case] = [
     Case("bounds:size-twice", "bounds", _with(BND, (("sizes",), [2, 2]), (("realizations",), 4),
                                               (("contrast", "sizes"), [2])), "sizes"),
     Case("bounds:contrast-size-unknown", "bounds", _with(BND, (("contrast", "sizes"), [5])), "contrast.sizes"),
+    # fe2 reduce, method = "pod"
+    Case("pod:tol-zero", "reduce", _with(POD, (("reduction", "pod_tol"), 0.0)),
+         "reduction.pod_tol: must be in [1e-12, 1)"),
+    Case("pod:tol-one", "reduce", _with(POD, (("reduction", "pod_tol"), 1.0)), "reduction.pod_tol"),
+    Case("pod:order-given", "reduce", _with(POD, (("reduction", "order"), 3)), "reduction.order"),
+    Case("pod:km-zero", "reduce", _with(POD, (("reaction", "parameters", "km"), 0.0)),
+         "reaction.parameters.km: must be > 0"),
+    Case("pod:vmax-missing", "reduce", _with(POD, (("reaction", "parameters", "vmax"), DELETE)),
+         "reaction.parameters.vmax: required"),
+    Case("pod:law-typo", "reduce", _with(POD, (("reaction", "kind"), "hill")), "reaction.kind"),
+    Case("pod:unsafe-formula", "reduce", _with(POD, (("reaction", "kind"), "expression"), (("reaction", "expression"),
+                                                   "__import__('os').system('true')")), "reaction.expression"),
+    Case("pod:formula-unknown-name", "reduce", _with(POD, (("reaction", "kind"), "expression"),
+                                                      (("reaction", "expression"), "-vmax*c/(K + c)")),
+         "unknown name 'K'"),
+    Case("pod:no-reaction", "reduce", _with(POD, (("reaction",), DELETE)), "reaction: required"),
+    Case("pod:two-species", "reduce", _with(POD, (("system", "diffusivity"), [0.05, 0.05]),
+                                            (("system", "jacobian"), [[0.0, 0.0], [0.0, 0.0]])), "system.diffusivity"),
+    Case("pod:dt-not-dividing", "reduce", _with(POD, (("time", "dt"), 0.3)), "time: t_end / dt must be an integer"),
+    Case("pod:too-many-steps", "reduce", _with(POD, (("time", "dt"), 1e-3)), "time: t_end / dt must be an integer"),
+    Case("pod:test-is-training", "reduce", _with(POD, (("test_input",), {"influx": {
+        "offset": 1.0, "sines": [{"amplitude": 0.8, "frequency": 0.15}]}})), "test_input: must differ"),
+    Case("pod:test-signal-missing", "reduce", _with(POD, (("test_input", "influx"), DELETE)), "test_input.influx"),
+    Case("pod:training-unknown-input", "reduce", _with(POD, (("training_input", "source"), {"offset": 1.0})),
+         "training_input.source"),
+    Case("pod:frequency-zero", "reduce", _with(POD, (("test_input", "influx", "sines", 0, "frequency"), 0.0)),
+         "test_input.influx.sines.0.frequency"),
+    Case("pod:tables-in-bt", "reduce", _with(POD, (("reduction", "method"), "balanced_truncation"),
+                                             (("reduction", "order"), 6)),
+         "reaction: only for reduction.method = 'pod'"),
 ]
 
 

@@ -62,6 +62,13 @@ def reduce(term: Terminal, result: dict, out: str) -> None:
         term.summary("fe2 reduce", [("balanced truncation", what, None)],
                      _files(out, ["reduced_model.npz", "reduced_model.json", "hsv.png", "result.json"]))
         return
+    if result.get("method") == "pod":
+        what = (f"{result['n_modes']} modes of {result['full_states']} states (discarded energy "
+                f"{result['energy_discarded_fraction']:.2e}); test output error "
+                f"{result['test_max_relative_output_error']:.2e}, online speed-up {result['online_speedup']:.1f}x")
+        term.summary("fe2 reduce", [("POD-Galerkin", what, None)],
+                     _files(out, ["reduced_model.npz", "reduced_model.json", "pod.png", "result.json"]))
+        return
     trained = f"{result.get('n_snapshots', 0)} snapshots of a {result.get('n_dofs', '?')}-dof RVE"
     reduced = (f"{result['n_modes']} modes, {result['ecm']['n_points']} cubature points; "
                f"validation stress error {result['validation_max_relative_stress_error']:.1e}")

@@ -8,6 +8,9 @@ POD energy tolerance and the hyper-reduction.
 ``[reduction] method = "balanced_truncation"`` instead reduces a linear reaction–diffusion system
 (docs/reduction.md): ``[system]`` gives the domain, the operator, the inputs and the outputs
 (:class:`SystemSpec`), ``reduction.order`` or ``reduction.tol`` the reduced order; no ``[rve]``.
+``[reduction] method = "pod"`` reduces the same ``[system]`` (one species) with a nodal nonlinear
+reaction by POD–Galerkin: ``[reaction]``, ``[time]``, ``[training_input.NAME]`` and
+``[test_input.NAME]`` of :mod:`fe2.config.reduce_pod`, ``reduction.pod_tol`` the discarded energy.
 Unknown keys and out-of-range values are one-line :class:`~fe2.errors.ConfigError` messages naming the key.
 """
 
@@ -19,6 +22,7 @@ from typing import Annotated, Literal
 from pydantic import Field, PositiveFloat, model_validator
 
 from fe2.config.base import CommandConfig, _Strict, load_toml, parse_config, resolve_file
+from fe2.config.reduce_pod import MIN_POD_TOL, InputSignal, ReactionLaw, TimeSpan
 from fe2.config.run import RVEConfig
 from fe2.config.rve import MshGeometry
 
@@ -38,10 +42,11 @@ class ReductionSpec(_Strict):
 
     ``method``: ``"pod_ecm"`` (a reduced RVE, the default) or ``"balanced_truncation"`` (a linear
     system of ``[system]``, reduced to ``order`` states or to the smallest order whose H∞ bound
-    2 Σ_{k>r} σ_k is ≤ ``tol``).
+    2 Σ_{k>r} σ_k is ≤ ``tol``) or ``"pod"`` (POD–Galerkin of ``[system]`` with ``[reaction]``:
+    ``pod_tol`` the discarded energy fraction, in [1e-12, 1), ``max_modes`` a cap).
     """
 
-    method: Literal["pod_ecm", "balanced_truncation"] = "pod_ecm"
+    method: Literal["pod_ecm", "balanced_truncation", "pod"] = "pod_ecm"
     pod_tol: float = Field(default=1e-5, ge=0.0, lt=1.0)
     max_modes: int | None = Field(default=None, ge=1)
     hyper_reduction: Literal["ecm", "none"] = "ecm"
@@ -129,9 +134,18 @@ class ReduceConfig(CommandConfig):
     system: SystemSpec | None = None
     training: TrainingSpec = TrainingSpec()
     reduction: ReductionSpec = ReductionSpec()
+    reaction: ReactionLaw | None = None
+    time: TimeSpan | None = None
+    training_input: dict[str, InputSignal] = {}
+    test_input: dict[str, InputSignal] = {}
 
     @model_validator(mode="after")
     def _one_problem(self):
+        pod_tables = [k for k in ("reaction", "time", "training_input", "test_input") if getattr(self, k)]
+        if self.reduction.method == "pod":
+            return self._pod_checks()
+        if pod_tables:
+            raise ValueError(f"{pod_tables[0]}: only for reduction.method = 'pod', not {self.reduction.method!r}")
         if self.reduction.method == "balanced_truncation":
             if self.system is None or self.rve is not None:
                 raise ValueError("reduction.method = 'balanced_truncation' needs a [system] table and no [rve]")
@@ -139,6 +153,45 @@ class ReduceConfig(CommandConfig):
                 raise ValueError("reduction: give exactly one of order (1..4000) or tol (> 0) for balanced truncation")
         elif self.rve is None or self.system is not None:
             raise ValueError("reduction.method = 'pod_ecm' (a reduced RVE) needs an [rve] table and no [system]")
+        return self
+
+    def _pod_checks(self):
+        from fe2.errors import ConfigError
+        from fe2.reduction.nodal_reaction import law_expression
+
+        r = self.reduction
+        if self.system is None or self.rve is not None:
+            raise ValueError("reduction.method = 'pod' needs a [system] table and no [rve]")
+        for key in ("reaction", "time"):
+            if getattr(self, key) is None:
+                raise ValueError(f"{key}: required by reduction.method = 'pod' (see fe2 init reduce pod)")
+        if len(self.system.diffusivity) != 1:
+            raise ValueError(f"system.diffusivity: method = 'pod' takes one species (a nodal reaction r(c)), "
+                             f"got {len(self.system.diffusivity)}")
+        if not MIN_POD_TOL <= r.pod_tol < 1.0:
+            raise ValueError(f"reduction.pod_tol: must be in [{MIN_POD_TOL:g}, 1) for method = 'pod' (the discarded "
+                             f"POD energy fraction), got {r.pod_tol:g}")
+        for key in ("order", "tol"):
+            if getattr(r, key) is not None:
+                raise ValueError(f"reduction.{key}: not used by method = 'pod' (give pod_tol and max_modes)")
+        names = [i.name for i in self.system.inputs]
+        for table in ("training_input", "test_input"):
+            given = getattr(self, table)
+            extra = [k for k in given if k not in names]
+            if extra:
+                raise ValueError(f"{table}.{extra[0]}: not an input of [system] (inputs: {', '.join(names)})")
+            missing = [k for k in names if k not in given]
+            if missing:
+                raise ValueError(f"{table}.{missing[0]}: give a signal for every input of [system] (offset, steps, "
+                                 "sines)")
+        if self.training_input == self.test_input:
+            raise ValueError("test_input: must differ from training_input (the reduced model is tested on an input "
+                             "it was not trained on)")
+        assert self.reaction is not None
+        try:
+            law_expression(self.reaction.kind, self.reaction.parameters, self.reaction.expression)
+        except ConfigError as err:
+            raise ValueError(str(err)) from None
         return self
 
     @model_validator(mode="after")

@@ -15,9 +15,9 @@ from fe2.reduction.lti import (
     SourceInput,
     assemble_diffusion_reaction,
 )
-from fe2.reduction.pod import NonlinearModel, pod_basis
+from fe2.reduction.pod import NonlinearModel, PODGalerkinModel, pod_basis, projection_error
 from fe2.reduction.store import load_reduced, save_reduced
 
-__all__ = ["AverageOutput", "FluxInput", "LTISystem", "NonlinearModel", "ReducedLTI", "SensorOutput",
-           "SourceInput", "assemble_diffusion_reaction", "balanced_truncation", "gramians", "hinf_error_on_grid",
-           "load_reduced", "pod_basis", "save_reduced"]
+__all__ = ["AverageOutput", "FluxInput", "LTISystem", "NonlinearModel", "PODGalerkinModel", "ReducedLTI",
+           "SensorOutput", "SourceInput", "assemble_diffusion_reaction", "balanced_truncation", "gramians",
+           "hinf_error_on_grid", "load_reduced", "pod_basis", "projection_error", "save_reduced"]

@@ -80,6 +80,10 @@ def run_reduce(cfg: ReduceConfig, comm: MPI.Comm, out_dir: str | Path, *, progre
         from fe2.apps.reduce.balanced import run_balanced_truncation
 
         return run_balanced_truncation(cfg, comm, out_dir, progress=progress)
+    if cfg.reduction.method == "pod":
+        from fe2.apps.reduce.pod import run_pod
+
+        return run_pod(cfg, comm, out_dir, progress=progress)
     assert cfg.rve is not None
     say = progress or (lambda msg: None)
     out = Path(out_dir)
