@@ -80,7 +80,8 @@ COMMANDS: tuple[Command, ...] = (
     Command("run", "FE² macro problem with an RVE at every quadrature point", _cmd_run,
             "docs/config.md, section fe2 run", "output folder (XDMF series, CSV/PNG, checkpoint/, result.json)",
             restart="continue from the last checkpoint in --out", load="fe2.config.run:load_run_config"),
-    Command("reduce", "train a reduced RVE (POD + empirical cubature) for FE² from full RVE solves", _cmd_reduce,
+    Command("reduce", "train a reduced model: an RVE for FE² (POD + empirical cubature), or balanced "
+            "truncation / POD-Galerkin of reaction–diffusion", _cmd_reduce,
             "docs/reduced_rve.md", "output folder (reduced_rve.npz, reduced_rve.json, result.json)",
             load="fe2.config.reduce:load_reduce_config"),
     Command("phasefield", "Cahn–Hilliard / Allen–Cahn phase field (energy-stable, adaptive dt)", _cmd_phasefield,
