@@ -18,7 +18,8 @@ from fe2.errors import Fe2Error, OutputError
 def on_root[T](comm, work: Callable[[], T], what: str = "writing the results") -> T:
     """``work()`` on rank 0 of ``comm``; its return value, or its error, on every rank. Collective.
 
-    An :class:`~fe2.errors.Fe2Error` is raised again with its type and text; an ``OSError`` (a folder
+    An :class:`~fe2.errors.Fe2Error` is raised again with its type and text (on one rank: itself); an
+    ``OSError`` (a folder
     that is not writable, a full disk, a directory where a file should go) becomes a one-line
     :class:`~fe2.errors.OutputError` starting with ``what``; any other exception a RuntimeError with
     its type and text (a bug: the command line reports it with its traceback on rank 0).
@@ -28,6 +29,8 @@ def on_root[T](comm, work: Callable[[], T], what: str = "writing the results") -
         try:
             payload = ("ok", work())
         except Fe2Error as err:
+            if comm.size == 1:
+                raise
             payload = ("error", type(err), str(err))
         except OSError as err:
             where = f" ({err.filename2 or err.filename})" if err.filename else ""

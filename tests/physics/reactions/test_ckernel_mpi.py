@@ -24,8 +24,7 @@ from mpi4py import MPI
 
 from fe2.cli import main
 from fe2.errors import ConfigError
-from fe2.physics.reactions import Network, Reaction, Species, integrate
-from fe2.physics.reactions import ckernel
+from fe2.physics.reactions import Network, Reaction, Species, ckernel, integrate
 from fe2.physics.reactions.ckernel import KernelUnavailable
 
 
