@@ -124,10 +124,15 @@ def _compile(source: str, so: Path) -> None:
 
 
 def _build(source: str) -> Path:
-    """The cached shared object of ``source``, compiled first when the cache does not hold it."""
+    """The cached shared object of ``source``, compiled first when the cache does not hold it (any
+    file-system error on the way, e.g. a full disk, is a KernelUnavailable: the ranks agree on it).
+    """
     so = _so_path(source)
     if not so.exists():
-        _compile(source, so)
+        try:
+            _compile(source, so)
+        except OSError as err:
+            raise KernelUnavailable(f"cannot write the kernel into {so.parent}: {err.strerror or err}") from None
     return so
 
 
@@ -150,6 +155,8 @@ class CKernel:
         except OSError as err:  # e.g. a foreign .so in a shared cache
             raise KernelUnavailable(f"cannot load the compiled kernel {path}: {err}") from None
         self._lib = lib
+        if missing := [n for n in ("fe2_rhs", "fe2_jac", "fe2_rodas4") if not hasattr(lib, n)]:
+            raise KernelUnavailable(f"the compiled kernel {path} lacks {', '.join(missing)}")
         for name in ("fe2_rhs", "fe2_jac"):
             fn = getattr(lib, name)
             fn.restype = _long
