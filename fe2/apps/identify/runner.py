@@ -30,8 +30,8 @@ from scipy.stats import chi2 as chi2_dist
 
 from fe2.apps.identify.data import read_time_course, write_time_course
 from fe2.apps.identify.plots import plot_fit, plot_profile, safe_name
+from fe2.collective import on_root
 from fe2.config.identify import IdentifyConfig
-from fe2.errors import Fe2Error
 from fe2.io.results import write_json_atomic
 from fe2.physics.reactions import profile_likelihood as pl
 from fe2.physics.reactions.identifiability import local_rank_test, random_points, symbolic_rank_test
@@ -49,31 +49,6 @@ CONVENTIONS = {
 }
 
 
-def _on_root(comm: MPI.Comm, work: Callable[[], dict]) -> dict:
-    """``work()`` on rank 0; its result, or its error, on every rank."""
-    payload: tuple | None = None
-    if comm.rank == 0:
-        try:
-            payload = ("ok", work())
-        except Fe2Error as err:
-            payload = ("error", type(err), str(err))
-            if comm.size == 1:
-                raise
-        except Exception as err:
-            payload = ("error", RuntimeError, f"{type(err).__name__}: {err}")
-            if comm.size == 1:
-                raise
-    payload = comm.bcast(payload, root=0)
-    assert payload is not None
-    if payload[0] == "error":
-        cls, text = payload[1], payload[2]
-        failure = cls(text)
-        if isinstance(failure, Fe2Error):
-            failure.collective = True
-        raise failure
-    return payload[1]
-
-
 def run_identify(cfg: IdentifyConfig, network: Network, comm: MPI.Comm, out: str | Path,
                  progress: Callable[[str], None] | None = None) -> dict:
     """Run ``cfg``; return the result dict also written to ``out/result.json``."""
@@ -89,7 +64,7 @@ def run_identify(cfg: IdentifyConfig, network: Network, comm: MPI.Comm, out: str
         write_json_atomic(out / "result.json", res)
         return res
 
-    return _on_root(comm, work)
+    return on_root(comm, work)
 
 
 def _metrics(model: SensitivityModel, theta: np.ndarray, data: pl.TimeCourse, sigma: np.ndarray,

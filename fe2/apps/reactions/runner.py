@@ -16,7 +16,8 @@ Files written into ``out`` (atomically, on rank 0; XDMF/VTX collectively):
 MPI: well-mixed nodes and stochastic trajectory blocks are split over the ranks and gathered
 (results do not depend on the number of ranks: per-node step control, one seeded block of
 trajectories per ``SeedSequence(seed).spawn`` child); the spatial problem is distributed with
-the mesh.
+the mesh. Rodas4's C kernel is compiled once per kernel cache and its backend agreed over ``comm``
+(also by ranks with no node), so every rank runs the same backend (``backend`` in result.json).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from fe2.config.reactions import ReactionsConfig, initial_function, sbml_model
 from fe2.errors import ConfigError
 from fe2.io.progress import progress_bar
 from fe2.io.results import write_csv_atomic, write_json_atomic
+from fe2.physics.reactions.ckernel import resolve_backend
 from fe2.physics.reactions.integrators import integrate, moiety_drift, solve_ivp_reference
 from fe2.physics.reactions.network import Network
 from fe2.physics.reactions.timescales import time_scales
@@ -130,6 +132,9 @@ def _well_mixed(cfg, network, comm, out, say) -> dict:
     model = sbml_model(cfg.sbml) if cfg.sbml is not None else None
     if model is not None and not (model.events or model.delays):
         model = None
+    backend, fallback = wm.backend, None
+    if model is None and wm.method == "rodas4":  # on every rank, also one without nodes: collective
+        backend, fallback = resolve_backend(cn, wm.backend, comm)
     if model is not None and mine.size:  # events / delays: stop-and-restart BDF, one node
         c = model.simulate(times, rtol=wm.rtol, atol=wm.atol)  # identical copies: run once
         local = np.repeat(c[:, None, :], mine.size, axis=1)
@@ -140,7 +145,7 @@ def _well_mixed(cfg, network, comm, out, say) -> dict:
         params = {wm.sweep.parameter: pvals[mine]} if pvals is not None else None
         if wm.method in ("ros2", "be", "rodas4"):
             r = integrate(cn, c0, (0.0, wm.t_end), method=wm.method, dt=wm.dt, rtol=wm.rtol, atol=wm.atol,
-                          t_eval=times, params=params, backend=wm.backend)
+                          t_eval=times, params=params, backend=backend)
         else:
             r = solve_ivp_reference(cn, c0, (0.0, wm.t_end), method=wm.method.upper() if wm.method == "bdf"
                                     else "Radau", rtol=wm.rtol, atol=wm.atol, t_eval=times, params=params)
@@ -153,6 +158,10 @@ def _well_mixed(cfg, network, comm, out, say) -> dict:
     drift = comm.allreduce(stats["moiety_drift"], op=MPI.MAX)
     res = {"method": wm.method, "n_nodes": n, "t_end": wm.t_end, "node_steps": node_steps,
            "rejected": rejected, "moiety_drift": drift}
+    if model is None and wm.method == "rodas4":  # the backend that ran (the same on every rank)
+        res["backend"] = backend
+        if fallback is not None:
+            res["backend_fallback"] = fallback
     if comm.rank != 0:
         return res
     C = np.concatenate(parts, axis=1)  # (n_out, n, s)

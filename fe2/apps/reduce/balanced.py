@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 from mpi4py import MPI
 
+from fe2.collective import on_root
 from fe2.config.reduce import ReduceConfig, SystemSpec
 from fe2.io.results import write_json_atomic
 from fe2.reduction import (
@@ -114,13 +115,17 @@ def run_balanced_truncation(cfg: ReduceConfig, comm: MPI.Comm, out_dir: str | Pa
         "files": {"model": "reduced_model.npz", "provenance": "reduced_model.json", "figure": "hsv.png"},
         "units": {"hinf": "output unit / input unit", "offline_s": "s"},
     }
-    if comm.rank == 0:
+    provenance = {"system": cfg.system.model_dump(), "reduction": cfg.reduction.model_dump(),
+                  "hinf_error_grid": hinf, "frequency_grid": [0.0, 1e-4, 1e4, cfg.system.frequencies]}
+
+    def write() -> None:  # rank 0 only; a write error (unwritable folder, full disk) raised on every rank
         out.mkdir(parents=True, exist_ok=True)
-        save_reduced(out, red, {"system": cfg.system.model_dump(), "reduction": cfg.reduction.model_dump(),
-                                "hinf_error_grid": hinf, "frequency_grid": [0.0, 1e-4, 1e4, cfg.system.frequencies]})
+        save_reduced(out, red, provenance)
         _figure(out, sig, red.order, hinf)
+        write_json_atomic(out / "result.json", result)
+
     say(f"order {red.order}: H∞ error on the grid {hinf:.3e} <= bound 2Σσ {red.bound:.3e}")
-    write_json_atomic(out / "result.json", result, comm)
+    on_root(comm, write, f"writing the reduced model to {out}")
     return result
 
 

@@ -4,7 +4,8 @@ Every rank runs its share of the training paths (path k on rank k mod size) on i
 full RVE (COMM_SELF); the snapshots are gathered on every rank (one collective, reached by all ranks
 also when a solve failed: the failure is raised everywhere), POD and ECM run identically on every
 rank, and rank 0 writes ``OUT/reduced_rve.npz``, ``OUT/reduced_rve.json`` and, last,
-``OUT/result.json``. The validation path (a random direction not in the training set: ramp to 0.8 of
+``OUT/result.json`` (:func:`fe2.collective.on_root`: a write error is the same one-line OutputError on
+every rank). The validation path (a random direction not in the training set: ramp to 0.8 of
 the maximum amplitude, turn to another direction) compares the reduced and the full macro stress;
 its error is stored with the provenance.
 """
@@ -18,6 +19,7 @@ from typing import cast
 import numpy as np
 from mpi4py import MPI
 
+from fe2.collective import on_root
 from fe2.config.reduce import ReduceConfig
 from fe2.config.run import RunConfig
 from fe2.errors import ConfigError, Fe2Error
@@ -113,8 +115,6 @@ def run_reduce(cfg: ReduceConfig, comm: MPI.Comm, out_dir: str | Path, *, progre
     err = float(np.max(np.linalg.norm(np.asarray(got) - ref, axis=1)) / np.max(np.linalg.norm(ref, axis=1)))
     data.meta["validation"] = {"path": path.tolist(), "max_relative_stress_error": err,
                                "reduced_time_per_point_s": t_red}
-    if comm.rank == 0:
-        data.save(out)
     say(f"{data.n_modes} modes, {data.weights.size} of {full.point_volume.size} points; validation stress error "
         f"{err:.2e}")
     result = {
@@ -124,7 +124,12 @@ def run_reduce(cfg: ReduceConfig, comm: MPI.Comm, out_dir: str | Path, *, progre
         "n_snapshots": int(snaps.drivers.shape[0]), "validation_max_relative_stress_error": err,
         "wall_s": time.perf_counter() - t0, "units": {"stress_error": "1 (relative)", "wall_s": "s"},
     }
-    write_json_atomic(out / "result.json", result, comm)
+
+    def write() -> None:  # rank 0 only; a write error (unwritable folder, full disk) raised on every rank
+        data.save(out)
+        write_json_atomic(out / "result.json", result)
+
+    on_root(comm, write, f"writing the reduced RVE to {out}")
     return result
 
 

@@ -103,6 +103,7 @@ class Base:
         self.command = cfg.base_command
         self.forms_cache: dict = {}
         self.base_data: dict = {}
+        self.forced_backend: str | None = None  # see agree_backend
         if self.command == "python":
             self._function = _python_function(cfg.base.partition(":")[2], study_path)
             _check_arguments(self._function, cfg.base_arguments, study_path)
@@ -122,6 +123,32 @@ class Base:
         # the base config as given must be valid (its errors name its own file and key)
         self._loader(self.base_path, data=self.base_data)
 
+    def agree_backend(self, comm: MPI.Comm) -> str | None:
+        """A ``fe2 reactions`` base with Rodas4's C backend (``auto`` / ``c``): compile its kernel once per
+        kernel cache and agree on the backend over the study's ``comm`` (collective), so that every
+        rank's samples run the same backend: under ``auto`` a kernel unavailable on any rank makes
+        every sample run numpy (``forced_backend``); under ``c`` it is one ConfigError on every rank
+        before any sample runs. Returns the fallback reason, or None.
+        """
+        if self.command != "reactions":
+            return None
+        assert self.base_path is not None
+        cfg, network = self._loader(self.base_path, data=self.base_data)
+        wm = cfg.well_mixed
+        if cfg.mode != "well_mixed" or wm.method != "rodas4" or wm.backend == "numpy":
+            return None
+        from fe2.config.reactions import sbml_model
+        from fe2.physics.reactions.ckernel import resolve_backend
+
+        model = sbml_model(cfg.sbml) if cfg.sbml is not None else None
+        if model is not None and (model.events or model.delays):
+            return None  # run by the event-aware BDF, as fe2 reactions does
+
+        backend, why = resolve_backend(network.compile(), wm.backend, comm)
+        if backend == "numpy":
+            self.forced_backend = "numpy"
+        return why
+
     def fingerprint(self) -> dict:
         """What the samples depend on beyond the study: the base config's content."""
         return {"base": self.cfg.base, "base_config": self.base_data}
@@ -135,6 +162,8 @@ class Base:
         changes = {self.key_paths[k]: v for k, v in values.items()}
         if scan_value is not None:
             changes[self.scan_path] = scan_value
+        if self.forced_backend is not None:
+            changes[("well_mixed", "backend")] = self.forced_backend
         loaded = self._loader(self.base_path, data=with_values(self.base_data, changes))
         cfg = loaded[0] if isinstance(loaded, tuple) else loaded
         from fe2.config.limits import check_limits

@@ -77,6 +77,9 @@ def run_uq(cfg: UQConfig, study_path: str | Path, comm: MPI.Comm, out_dir: str |
     if comm.rank == 0:
         (out / "result.json").unlink(missing_ok=True)
     base = _agreed(lambda: Base(cfg, Path(study_path), out, comm), comm)
+    fallback = base.agree_backend(comm)  # collective; a reactions base's C kernel: one backend on every rank
+    if fallback is not None:
+        say(f"samples: Rodas4 runs numpy on every rank ({fallback})")
     design = make_design(cfg)
     store = SampleStore(out, {"study": cfg.model_dump(mode="json"), **base.fingerprint()}, comm, restart)
     batched, how = _agreed(lambda: batched_reactions(cfg, base), comm)

@@ -15,6 +15,12 @@ the rates, so a one-node solve makes no Python call per step. A model that canno
 C (an unsupported function), a missing compiler, or more than :data:`MAX_SPECIES` species
 makes :func:`kernel_for` raise :class:`KernelUnavailable` with the reason; the caller falls back
 to the numpy path (``backend = "auto"``) or reports it (``backend = "c"``).
+
+Under MPI (:func:`resolve_backend` / :func:`agreed_kernel` with the communicator of the
+integration) the kernel is compiled by one rank per kernel cache directory (the lowest rank
+naming it; the others wait for its outcome, then load the file) and the ranks agree on the
+outcome (one allgather): ``"auto"`` runs the same backend on every rank, ``"c"`` raises the same
+one-line error on every rank when the kernel is unavailable on any.
 """
 
 from __future__ import annotations
@@ -84,13 +90,17 @@ def model_source(network, jac_nz, jac_exprs) -> str:
             f"    (void)c; (void)p;\n    for (int k = 0; k < NS * NS; k++) J[k] = 0.0;\n{jac_body}\n}}\n")
 
 
-def _build(source: str) -> Path:
+def _so_path(source: str) -> Path:
+    """Where the shared object of ``source`` is cached (a hash of the source, compiler and flags)."""
     cc = os.environ.get("CC", "cc")
     key = hashlib.sha256("\0".join([source, cc, platform.machine(), *CFLAGS]).encode()).hexdigest()[:24]
-    d = cache_dir()
-    so = d / f"fe2_rx_{key}.so"
-    if so.exists():
-        return so
+    return cache_dir() / f"fe2_rx_{key}.so"
+
+
+def _compile(source: str, so: Path) -> None:
+    """Run the C compiler on ``source`` and rename the result to ``so`` (KernelUnavailable on failure)."""
+    cc = os.environ.get("CC", "cc")
+    d = so.parent
     try:
         d.mkdir(parents=True, exist_ok=True)
     except OSError as err:
@@ -111,6 +121,18 @@ def _build(source: str) -> Path:
             first = next((ln for ln in lines if "error" in ln.lower()), lines[0] if lines else "(no message)")
             raise KernelUnavailable(f"C compiler {cc!r} failed: {first}")
         os.replace(out, so)
+
+
+def _build(source: str) -> Path:
+    """The cached shared object of ``source``, compiled first when the cache does not hold it (any
+    file-system error on the way, e.g. a full disk, is a KernelUnavailable: the ranks agree on it).
+    """
+    so = _so_path(source)
+    if not so.exists():
+        try:
+            _compile(source, so)
+        except OSError as err:
+            raise KernelUnavailable(f"cannot write the kernel into {so.parent}: {err.strerror or err}") from None
     return so
 
 
@@ -133,6 +155,8 @@ class CKernel:
         except OSError as err:  # e.g. a foreign .so in a shared cache
             raise KernelUnavailable(f"cannot load the compiled kernel {path}: {err}") from None
         self._lib = lib
+        if missing := [n for n in ("fe2_rhs", "fe2_jac", "fe2_rodas4") if not hasattr(lib, n)]:
+            raise KernelUnavailable(f"the compiled kernel {path} lacks {', '.join(missing)}")
         for name in ("fe2_rhs", "fe2_jac"):
             fn = getattr(lib, name)
             fn.restype = _long
@@ -182,15 +206,103 @@ class CKernel:
         return Cout, stats, int(bad)
 
 
-def kernel_for(compiled_network) -> CKernel:
-    """Build (or load from the disk cache) the C kernel of a :class:`~.network.CompiledNetwork`."""
+def kernel_source(compiled_network) -> str:
+    """The C text of a :class:`~.network.CompiledNetwork`'s kernel (KernelUnavailable where there is none)."""
     net = compiled_network.network
     if net.n_species > MAX_SPECIES:
         raise KernelUnavailable(f"{net.n_species} species (the compiled path takes at most {MAX_SPECIES})")
     J = compiled_network.jacobian_expressions
     nz = compiled_network._jac_nz
-    source = model_source(net, nz, [J[i, j] for i, j in nz]) + integrator_source()
-    return CKernel(_build(source), net.n_species, len(net.parameters))
+    return model_source(net, nz, [J[i, j] for i, j in nz]) + integrator_source()
+
+
+def kernel_for(compiled_network) -> CKernel:
+    """Build (or load from the disk cache) the C kernel of a :class:`~.network.CompiledNetwork`."""
+    net = compiled_network.network
+    return CKernel(_build(kernel_source(compiled_network)), net.n_species, len(net.parameters))
+
+
+def _build_on_leaders(cn, comm) -> CKernel | str:
+    """This rank's kernel, or why it has none; collective over ``comm`` (two allgathers).
+
+    The lowest rank of each cache directory compiles (a cache hit compiles nothing); the other ranks
+    of that directory wait for its outcome (the allgather is the barrier) and then load its shared
+    object. A rank that still finds no file (a node-local directory under the same name) compiles
+    for itself; a rank whose directory's compile failed does not try again.
+    """
+    source, so, failure = None, None, None
+    try:
+        source = kernel_source(cn)
+        so = _so_path(source)
+    except KernelUnavailable as err:
+        failure = str(err)
+    where = str(so.parent) if so is not None else None
+    dirs = comm.allgather(where)
+    leader = dirs.index(where) if where is not None else comm.rank
+    if leader == comm.rank and source is not None:
+        try:
+            _build(source)
+        except KernelUnavailable as err:
+            failure = str(err)
+    built = comm.allgather(failure if leader == comm.rank else None)
+    if failure is not None:
+        return failure
+    assert source is not None
+    if built[leader] is not None:
+        return f"not compiled here: the compile on rank {leader} (same kernel cache) failed"
+    net = cn.network
+    try:
+        return CKernel(_build(source), net.n_species, len(net.parameters))
+    except KernelUnavailable as err:
+        return str(err)
+
+
+def agreed_kernel(cn, comm) -> CKernel:
+    """The C kernel of ``cn`` on every rank of ``comm``, or the same KernelUnavailable on every rank
+    (naming the lowest rank where it could not be built or loaded). Collective over ``comm``.
+
+    Compiled once per shared kernel cache (:func:`_build_on_leaders`), then agreed, so that
+    ``backend = "auto"`` runs the same backend on every rank and ``"c"`` fails on all or none.
+    Each rank keeps its own outcome in ``cn`` (a later call on ``COMM_SELF`` sees this rank's).
+    """
+    from mpi4py import MPI
+
+    from fe2.collective import first_failure
+
+    if comm.allreduce(cn._kernel is None, op=MPI.LOR):  # some rank has no outcome yet: build
+        mine = _build_on_leaders(cn, comm)  # every rank takes part (a cache hit compiles nothing)
+        if cn._kernel is None:
+            cn._kernel = mine
+    mine = cn._kernel
+    first = first_failure(comm, mine if isinstance(mine, str) else None)
+    if first is not None:
+        rank, text = first
+        raise KernelUnavailable(text if comm.size == 1 else f"{text} (rank {rank} of {comm.size})")
+    return mine
+
+
+def resolve_backend(cn, backend: str, comm=None) -> tuple[str, str | None]:
+    """``("c" | "numpy", why not C or None)`` for a Rodas4 integration of ``cn``, the same on every
+    rank of ``comm`` (collective when ``comm`` has several ranks; None: this process alone).
+    ``backend = "c"`` where the kernel is unavailable on any rank raises the same one-line
+    ConfigError on every rank.
+    """
+    from fe2.errors import ConfigError
+
+    if backend == "numpy":
+        return "numpy", None
+    try:
+        if comm is not None and comm.size > 1:
+            agreed_kernel(cn, comm)
+        else:
+            cn.c_kernel()
+    except KernelUnavailable as err:
+        if backend == "c":
+            failure = ConfigError(f"backend: the C kernel is unavailable: {err}")
+            failure.collective = comm is not None and comm.size > 1
+            raise failure from None
+        return "numpy", str(err)
+    return "c", None
 
 
 def run_rodas4(cn, C0: np.ndarray, pvals: list, times: np.ndarray, *, dt: float | None, rtol: float,
@@ -217,20 +329,17 @@ def run_rodas4(cn, C0: np.ndarray, pvals: list, times: np.ndarray, *, dt: float 
     return Cout, stats
 
 
-def integrate_compiled(cn, C0, pvals, times, outs, *, one, dt, rtol, atol, h0, max_steps, strict, res) -> bool:
+def integrate_compiled(cn, C0, pvals, times, outs, *, one, dt, rtol, atol, h0, max_steps, strict, res,
+                       comm=None) -> bool:
     """Fill ``res`` (an :class:`~.integrators.IntegrationResult`) by the compiled Rodas4 and return
     True (``one``: a single state was given, drop the node axis); where the kernel is unavailable
-    return False (the caller runs the numpy path) with the reason in
-    ``res.extra["backend_fallback"]``, or raise a ConfigError naming it when ``strict``.
+    (on any rank of ``comm``: :func:`resolve_backend`) return False (the caller runs the numpy path)
+    with the reason in ``res.extra["backend_fallback"]``, or raise a ConfigError naming it when
+    ``strict``.
     """
-    from fe2.errors import ConfigError
-
-    try:
-        cn.c_kernel()
-    except KernelUnavailable as err:
-        if strict:
-            raise ConfigError(f"backend: the C kernel is unavailable: {err}") from None
-        res.extra["backend_fallback"] = str(err)
+    backend, why = resolve_backend(cn, "c" if strict else "auto", comm)
+    if backend != "c":
+        res.extra["backend_fallback"] = why
         return False
     Cout, stats = run_rodas4(cn, C0, pvals, times, dt=dt, rtol=rtol, atol=atol, h0=h0, max_steps=max_steps)
     res.extra["backend"] = "c"

@@ -183,6 +183,7 @@ def integrate(
     max_sweeps: int = 1_000_000,
     chunk: int = 8192,
     backend: str = "auto",
+    comm=None,
 ) -> IntegrationResult:
     """Integrate ``n_nodes`` independent copies of the network from ``t_span[0]`` to ``t_span[1]``.
 
@@ -198,6 +199,10 @@ def integrate(
     ``backend``: for ``"rodas4"``, ``"c"`` (compiled per-node loop, :mod:`.ckernel`; raises a
     ConfigError naming the reason where it cannot be built), ``"numpy"`` (batched) or ``"auto"``
     (C when it can be built, else numpy; ``res.extra["backend"]`` says which ran).
+    ``comm``: the communicator of the integration (each rank integrating its own nodes): with
+    several ranks, the C kernel is compiled once per kernel cache and the backend agreed
+    collectively (:func:`~.ckernel.resolve_backend`), so every rank of ``comm`` must call this
+    function; None (default): this process alone.
     """
     if method not in METHODS:
         raise ConfigError(f"method: unknown integrator {method!r} (one of {', '.join(METHODS)})")
@@ -245,7 +250,7 @@ def integrate(
         from fe2.physics.reactions.ckernel import integrate_compiled
 
         if integrate_compiled(cn, C0, pv, np.array([t0, *stops]), outs, one=one, dt=dt, rtol=rtol, atol=atol,
-                              h0=h0, max_steps=max_sweeps, strict=backend == "c", res=res):
+                              h0=h0, max_steps=max_sweeps, strict=backend == "c", res=res, comm=comm):
             res.moiety_drift = moiety_drift(cn.W, C0, np.atleast_2d(res.c))
             res.wall_time = time.perf_counter() - tic
             return res
