@@ -25,26 +25,9 @@ from fe2.apps.uq.runner import run_uq
 from fe2.config.uq import load_uq_config
 from fe2.errors import ConfigError
 from fe2.physics.reactions import ckernel
+from tests.physics.reactions.sbml_builder import RODAS4_ONE_NODE
 
-BASE = """mode = "well_mixed"
-[network.species]
-A = 1.0
-B = 0.0
-[network.parameters]
-k = 3.0
-kr = 1.0
-[[network.reactions]]
-equation = "A <-> B"
-k = "k"
-k_reverse = "kr"
-[well_mixed]
-method = "rodas4"
-backend = "{backend}"
-t_end = 0.5
-n_out = 3
-rtol = 1e-8
-atol = 1e-12
-"""
+BASE = RODAS4_ONE_NODE
 
 STUDY = """base = "reactions:{name}.toml"
 method = "mc"

@@ -1,5 +1,6 @@
-"""A small SBML Level 3 document for the importer's tests: one compartment C (size 2), species,
-parameters, irreversible reactions with L3 formulas, assignment and algebraic rules."""
+"""Shared fixtures of the reaction tests: a small SBML Level 3 document for the importer's tests (one
+compartment C (size 2), species, parameters, irreversible reactions with L3 formulas, assignment and
+algebraic rules) and a two-species `fe2 reactions` config run with Rodas4."""
 
 from __future__ import annotations
 
@@ -44,3 +45,25 @@ def one_compartment_doc(
     for formula in algebraic:
         m.createAlgebraicRule().setMath(libsbml.parseL3Formula(formula))
     return doc
+
+
+#: a two-species exchange A <-> B run by `fe2 reactions` with Rodas4 (format: backend)
+RODAS4_ONE_NODE = """mode = "well_mixed"
+[network.species]
+A = 1.0
+B = 0.0
+[network.parameters]
+k = 3.0
+kr = 1.0
+[[network.reactions]]
+equation = "A <-> B"
+k = "k"
+k_reverse = "kr"
+[well_mixed]
+method = "rodas4"
+backend = "{backend}"
+t_end = 0.5
+n_out = 3
+rtol = 1e-8
+atol = 1e-12
+"""

@@ -26,6 +26,7 @@ from fe2.cli import main
 from fe2.errors import ConfigError
 from fe2.physics.reactions import Network, Reaction, Species, ckernel, integrate
 from fe2.physics.reactions.ckernel import KernelUnavailable
+from tests.physics.reactions.sbml_builder import RODAS4_ONE_NODE
 
 
 def _exchange(k: float = 3.0) -> Network:
@@ -109,25 +110,6 @@ def test_failed_compile_on_the_cache_leader_is_not_retried(shared_tmp_path, monk
         integrate(_exchange(), [1.0, 0.0], (0.0, 0.5), method="rodas4", backend="c", comm=comm)
 
 
-RODAS4_ONE_NODE = """mode = "well_mixed"
-[network.species]
-A = 1.0
-B = 0.0
-[network.parameters]
-k = 3.0
-kr = 1.0
-[[network.reactions]]
-equation = "A <-> B"
-k = "k"
-k_reverse = "kr"
-[well_mixed]
-method = "rodas4"
-backend = "{backend}"
-t_end = 0.5
-n_out = 3
-rtol = 1e-8
-atol = 1e-12
-"""
 
 
 @pytest.mark.parametrize("backend", ["auto", "c"])
