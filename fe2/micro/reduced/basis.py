@@ -132,7 +132,7 @@ def greedy_nnls(A: np.ndarray, b: np.ndarray, tol_abs: float, max_points: int) -
     res = b.copy()
     excluded = np.zeros(n, bool)
     for _ in range(3 * n):
-        if np.linalg.norm(res) <= tol_abs or len(passive) >= max_points:
+        if np.linalg.norm(res) <= tol_abs or len(passive) >= min(max_points, m):  # m columns: b reached
             break
         grad = A.T @ res
         grad[passive] = -np.inf
