@@ -12,14 +12,19 @@ constraints, hence so does every mode: Φ q is admissible for every q.
 
 ECM (Hernández, Caicedo, Ferrer 2017, CMAME 313). The reduced internal force is an integral
 over the RVE, r(q) = ∫ Φᵀ Bᵀ σ dY ≈ Σ_p V_p f_p with one integrand f_p ∈ R^k per micro
-quadrature point p. The integrands of all training snapshots (the reduced forces G_pᵀ σ_p, the
-micro stresses σ_p whose average is the macro stress, and the constant 1) form a matrix J
-(n_qp × n_f); an SVD of √V ⊙ J truncated at the relative Frobenius tolerance ``svd_tol`` gives an
-orthonormal basis whose exact integrals are b. A greedy loop then adds, one at a time, the point
-whose basis values are most positively aligned with the current integration residual and re-solves
-a non-negative least-squares problem for the weights (points with zero weight are dropped),
-until ‖b − Gω‖ ≤ ``tol`` ‖b‖. The volume is an equality constraint, imposed by a penalty row in
-the NNLS (Σ ω = |Y| to ~1e-12 relative).
+quadrature point p. The integrands of all training snapshots (the reduced forces G_pᵀ σ_p and the
+micro stresses σ_p whose average is the macro stress, each block scaled per snapshot by
+:func:`fe2.micro.reduced.offline.training_integrands`, and the constant 1) form a matrix J
+(n_qp × n_f); a thin SVD √V ⊙ J = U S Wᵀ, truncated at the relative Frobenius tolerance
+``svd_tol``, gives the basis G = S Uᵀ/√V (scaled by the singular values: Gᵀ(V − ω) carries the
+integration error of the training integrands themselves) with exact integrals b = G V. The weights
+solve min ‖Gω − b‖, ω ≥ 0, by a Lawson–Hanson active set (:func:`greedy_nnls`): each step adds the
+point whose (normalized) column is most positively aligned with the current residual, the least
+squares on the selected points is updated through one QR column insertion (a negative weight:
+the Lawson–Hanson step back, the point leaves), until ‖b − Gω‖ ≤ ``tol`` ‖b‖. The number of points
+then follows the content of the integrands at ``tol``, not the rank of their basis: a direction
+of J with a small singular value needs no point of its own. The volume Σ ω = |Y| is a penalty row
+plus a final rescaling (exact to round-off).
 
 Why ECM and not DEIM: DEIM interpolates the force vector from a few *rows* (dofs) of its own POD
 basis, so the online cost still involves every quadrature point of the elements sharing those
