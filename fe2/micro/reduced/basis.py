@@ -12,14 +12,19 @@ constraints, hence so does every mode: Φ q is admissible for every q.
 
 ECM (Hernández, Caicedo, Ferrer 2017, CMAME 313). The reduced internal force is an integral
 over the RVE, r(q) = ∫ Φᵀ Bᵀ σ dY ≈ Σ_p V_p f_p with one integrand f_p ∈ R^k per micro
-quadrature point p. The integrands of all training snapshots (the reduced forces G_pᵀ σ_p, the
-micro stresses σ_p whose average is the macro stress, and the constant 1) form a matrix J
-(n_qp × n_f); an SVD of √V ⊙ J truncated at the relative Frobenius tolerance ``svd_tol`` gives an
-orthonormal basis whose exact integrals are b. A greedy loop then adds, one at a time, the point
-whose basis values are most positively aligned with the current integration residual and re-solves
-a non-negative least-squares problem for the weights (points with zero weight are dropped),
-until ‖b − Gω‖ ≤ ``tol`` ‖b‖. The volume is an equality constraint, imposed by a penalty row in
-the NNLS (Σ ω = |Y| to ~1e-12 relative).
+quadrature point p. The integrands of all training snapshots (the reduced forces G_pᵀ σ_p and the
+micro stresses σ_p whose average is the macro stress, each block scaled per snapshot by
+:func:`fe2.micro.reduced.offline.training_integrands`, and the constant 1) form a matrix J
+(n_qp × n_f); a thin SVD √V ⊙ J = U S Wᵀ, truncated at the relative Frobenius tolerance
+``svd_tol``, gives the basis G = S Uᵀ/√V (scaled by the singular values: Gᵀ(V − ω) carries the
+integration error of the training integrands themselves) with exact integrals b = G V. The weights
+solve min ‖Gω − b‖, ω ≥ 0, by a Lawson–Hanson active set (:func:`greedy_nnls`): each step adds the
+point whose (normalized) column is most positively aligned with the current residual, the least
+squares on the selected points is updated through one QR column insertion (a negative weight:
+the Lawson–Hanson step back, the point leaves), until ‖b − Gω‖ ≤ ``tol`` ‖b‖. The number of points
+then follows the content of the integrands at ``tol``, not the rank of their basis: a direction
+of J with a small singular value needs no point of its own. The volume Σ ω = |Y| is a penalty row
+plus a final rescaling (exact to round-off).
 
 Why ECM and not DEIM: DEIM interpolates the force vector from a few *rows* (dofs) of its own POD
 basis, so the online cost still involves every quadrature point of the elements sharing those
@@ -36,7 +41,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import nnls
+from scipy.linalg import qr, qr_delete, qr_insert, solve_triangular
 
 from fe2.errors import ConfigError
 
@@ -90,18 +95,92 @@ class CubatureRule:
 
     points: np.ndarray
     weights: np.ndarray
-    #: relative integration error ‖b − Gω‖/‖b‖ of the truncated integrand basis
+    #: relative integration error ‖b − Gω‖/‖b‖ of the truncated integrand basis (scaled by its singular
+    #: values unless ``weighted=False``: then the error of the given integrands themselves)
     residual: float
     #: rank of the integrand basis the points integrate
     n_integrands: int
 
 
+def _insert(q: np.ndarray, r: np.ndarray, col: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Full QR of [A_P, col] from that of A_P (a fresh one for the first column)."""
+    if r.shape[1] == 0:
+        return qr(col[:, None])
+    return qr_insert(q, r, col, r.shape[1], which="col")
+
+
+def _delete(q: np.ndarray, r: np.ndarray, i: int) -> tuple[np.ndarray, np.ndarray]:
+    if r.shape[1] == 1:
+        return np.eye(q.shape[0]), np.zeros((q.shape[0], 0))
+    return qr_delete(q, r, i, which="col")
+
+
+def _qr_solve(q: np.ndarray, r: np.ndarray, rhs: np.ndarray) -> np.ndarray:
+    p = r.shape[1]
+    return solve_triangular(r[:p, :p], q[:, :p].T @ rhs)
+
+
+def greedy_nnls(A: np.ndarray, b: np.ndarray, tol_abs: float, max_points: int) -> tuple[np.ndarray, np.ndarray]:
+    """Lawson–Hanson active-set NNLS min ‖Aω − b‖, ω ≥ 0, stopped as soon as ‖b − Aω‖ ≤ ``tol_abs``.
+
+    Each outer step adds the column of largest gradient Aᵀ(b − Aω) (the ECM's "most positively aligned
+    point"); the least-squares problem on the selected columns is solved through a QR factorization
+    updated by one column insertion/deletion (O(rows²) per change, no fresh NNLS per point), and a
+    negative weight is handled by the Lawson–Hanson step back to the feasible boundary, so the
+    residual decreases monotonically and the loop cannot cycle.
+    """
+    m, n = A.shape
+    passive: list[int] = []
+    x = np.zeros(0)
+    q = np.eye(m)
+    r = np.zeros((m, 0))
+    res = b.copy()
+    excluded = np.zeros(n, bool)
+    for _ in range(3 * n):
+        if np.linalg.norm(res) <= tol_abs or len(passive) >= min(max_points, m):  # m columns: b reached
+            break
+        grad = A.T @ res
+        grad[passive] = -np.inf
+        grad[excluded] = -np.inf
+        j = int(np.argmax(grad))
+        if not np.isfinite(grad[j]) or grad[j] <= 1e-14 * np.linalg.norm(A[:, j]) * np.linalg.norm(res):
+            break
+        q, r = _insert(q, r, A[:, j])
+        passive.append(j)
+        x = np.append(x, 0.0)
+        while True:
+            z = _qr_solve(q, r, b)
+            if np.all(z > 0.0):
+                x = z
+                break
+            if z[-1] <= 0.0 and x[-1] == 0.0:  # the new column does not help (round-off): drop it for good
+                excluded[j] = True
+                q, r = _delete(q, r, len(passive) - 1)
+                passive.pop()
+                x = x[:-1]
+                break
+            neg = z <= 0.0
+            alpha = float(np.min(x[neg] / (x[neg] - z[neg])))
+            x = x + alpha * (z - x)
+            for i in sorted(np.flatnonzero(x <= 1e-15 * np.abs(x).max()), reverse=True):
+                q, r = _delete(q, r, int(i))
+                passive.pop(int(i))
+                x = np.delete(x, i)
+        res = b - A[:, passive] @ x
+    return np.asarray(passive, dtype=np.int64), x
+
+
 def empirical_cubature(integrands: np.ndarray, volumes: np.ndarray, *, tol: float = 1e-8,
-                       svd_tol: float = 1e-8, max_points: int | None = None) -> CubatureRule:
+                       svd_tol: float = 1e-8, max_points: int | None = None, weighted: bool = True) -> CubatureRule:
     """ECM of integrands ``(n_qp, n_f)`` with full-order weights ``volumes (n_qp,)`` (module docstring).
 
-    The constant 1 is appended to the integrands and its integral Σ ω = Σ V is imposed as a penalized
-    equality row of the NNLS.
+    The constant 1 is appended to the integrands and its integral Σ ω = Σ V is imposed by a penalized
+    row of the NNLS and a final rescaling of the weights (exact to round-off). ``weighted`` (default):
+    the basis vectors are scaled by their singular values, so the stopping test ‖b − Gω‖ ≤ tol ‖b‖
+    bounds the integration error of the given integrands themselves (Euclidean norm over the columns,
+    up to the truncation at ``svd_tol``) and a direction of small content needs few points.
+    ``weighted=False``: every orthonormal basis function is integrated to ``tol``, so the number of
+    points follows the rank r whatever the content.
     """
     vol = np.asarray(volumes, float)
     J = np.column_stack([np.asarray(integrands, float), np.ones(vol.size)])
@@ -111,32 +190,24 @@ def empirical_cubature(integrands: np.ndarray, volumes: np.ndarray, *, tol: floa
     r = _kept(s2, svd_tol**2)
     r = min(r, int(np.sum(s > 1e-13 * s[0])))
     G = (u[:, :r] / sq[:, None]).T  # (r, n_qp): orthonormal basis values at the points
+    if weighted:
+        G = s[:r, None] * G / s[0]
     b = G @ vol
     total = float(vol.sum())
-    penalty = 1e6 * np.linalg.norm(b) / total
+    # volume row: weight 1e3 (relative to b) keeps |Σω − |Y||/|Y| ≤ 1e-3 tol without swamping the gradient
+    # with the row's round-off (a 1e6 row stalled the active set at residuals ~4 tol); the final rescaling
+    # to the exact volume then changes the integrals by ≤ 1e-3 tol relative
+    penalty = 1e3 * np.linalg.norm(b) / total
     norms = np.linalg.norm(G, axis=0)
+    norms[norms == 0.0] = 1.0
+    A = np.vstack([G, penalty * np.ones((1, vol.size))]) / norms
     limit = max_points or vol.size
-    chosen: list[int] = []
-    weights = np.zeros(0)
-    res = b.copy()
-    for _ in range(4 * vol.size):  # points leave when NNLS zeroes them: bound the sweeps, not the points
-        if np.linalg.norm(res) <= tol * np.linalg.norm(b) or len(chosen) >= limit:
-            break
-        score = (G.T @ res) / norms
-        score[chosen] = -np.inf
-        best = int(np.argmax(score))
-        if not np.isfinite(score[best]) or score[best] <= 0.0:
-            break
-        chosen.append(best)
-        A = np.vstack([G[:, chosen], penalty * np.ones((1, len(chosen)))])
-        weights, _ = nnls(A, np.append(b, penalty * total), maxiter=50 * A.shape[1])
-        keep = weights > 0.0
-        chosen = [c for c, k in zip(chosen, keep, strict=True) if k]
-        weights = weights[keep]
-        res = b - G[:, chosen] @ weights
+    chosen, scaled = greedy_nnls(A, np.append(b, penalty * total), tol * float(np.linalg.norm(b)), limit)
+    weights = scaled / norms[chosen]
+    weights *= total / weights.sum()
+    res = b - G[:, chosen] @ weights
     order = np.argsort(chosen)
-    pts = np.asarray(chosen, dtype=np.int64)[order]
-    return CubatureRule(pts, np.asarray(weights)[order], float(np.linalg.norm(res) / np.linalg.norm(b)), r)
+    return CubatureRule(chosen[order], weights[order], float(np.linalg.norm(res) / np.linalg.norm(b)), r)
 
 
-__all__ = ["CubatureRule", "PODBasis", "empirical_cubature", "pod_basis"]
+__all__ = ["CubatureRule", "PODBasis", "empirical_cubature", "greedy_nnls", "pod_basis"]

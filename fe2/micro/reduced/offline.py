@@ -55,6 +55,29 @@ def strain_modes(full: NonlinearRVEMaterial, modes: np.ndarray) -> np.ndarray:
     return np.stack(cols, axis=-1)
 
 
+def training_integrands(G: np.ndarray, micro_flux: np.ndarray, volumes: np.ndarray) -> np.ndarray:
+    """The ECM integrands ``(n_qp, n_snap·(k + m))`` of the snapshots, scaled per snapshot.
+
+    Per snapshot t: its reduced-force integrand G_pᵀσ_p (k columns) divided by the block's L² norm
+    (√Σ_p V_p ‖G_pᵀσ_p‖²), and its stress σ_p (m columns) divided by its own. Every snapshot and both
+    blocks then weigh the same, while within a block the columns keep their relative sizes: an
+    integration error of ``ecm_tol`` in the (Frobenius) sense of :func:`empirical_cubature` means
+    force and stress of a snapshot integrated to ~``ecm_tol`` of that snapshot's own magnitude. (A
+    unit norm per *column*, the former scaling, made a force component 1e-3 of its snapshot's size as
+    important as the largest one, so the integrand basis kept almost full rank and the cubature almost
+    every point: 1682 of 1857 on the 3D bench RVE.) Snapshots whose block is zero (the undeformed
+    state) are left out.
+    """
+    forces = np.einsum("pmk,tpm->ptk", G, micro_flux)
+    stresses = np.transpose(micro_flux, (1, 0, 2))
+    blocks = []
+    for block in (forces, stresses):
+        norms = np.sqrt(np.einsum("p,ptk->t", volumes, block**2))
+        keep = norms > 1e-14 * norms.max()
+        blocks.append((block[:, keep] / norms[keep][None, :, None]).reshape(volumes.size, -1))
+    return np.column_stack(blocks)
+
+
 @dataclass
 class ReducedRVEData:
     """Everything the online reduced RVE needs (arrays) plus its provenance (``meta``)."""
@@ -147,12 +170,8 @@ def build_reduced_rve(full: NonlinearRVEMaterial, design: TrainingDesign | None 
     vol = full.point_volume
     n_qp = vol.size
     if hyper_reduction == "ecm":
-        forces = np.einsum("pmk,tpm->ptk", G, snaps.micro_flux).reshape(n_qp, -1)
-        stresses = np.transpose(snaps.micro_flux, (1, 0, 2)).reshape(n_qp, -1)
-        J = np.column_stack([forces, stresses])
-        norms = np.sqrt(vol @ J**2)
-        keep = norms > 1e-14 * norms.max()
-        rule = empirical_cubature(J[:, keep] / norms[keep], vol, tol=ecm_tol, svd_tol=ecm_tol)
+        rule = empirical_cubature(training_integrands(G, snaps.micro_flux, vol), vol, tol=ecm_tol,
+                                  svd_tol=ecm_tol)
         pts, w = rule.points, rule.weights
         ecm_info = {"tol": ecm_tol, "n_points": int(pts.size), "integration_residual": rule.residual,
                     "n_integrands": rule.n_integrands,
@@ -184,4 +203,4 @@ def build_reduced_rve(full: NonlinearRVEMaterial, design: TrainingDesign | None 
                           point_phase[pts], local[pts], meta)
 
 
-__all__ = ["FORMAT", "ReducedRVEData", "build_reduced_rve", "law_fingerprint", "strain_modes"]
+__all__ = ["FORMAT", "ReducedRVEData", "build_reduced_rve", "law_fingerprint", "strain_modes", "training_integrands"]
