@@ -53,8 +53,8 @@ def test_3d_reduced_rve_reproduces_the_full_rve_at_training_and_untrained_strain
     """Strain size 6. POD energy tolerance 1e-5 keeps the fluctuation's relative error ~sqrt(1e-5) = 3.2e-3
     on the snapshots; the stress error is asked below that bound along a training path (measured 3.8e-5)
     and below 1 % along an untrained path (random direction in 6D to 0.03, then turning to another; measured
-    1.8e-4). With ECM 1e-2 (the integrands to 1 %: 336 of the 361 points on this coarse mesh) both
-    stay below 2e-2, twice the ECM tolerance (measured 5.2e-3, 5.0e-3). Hill–Mandel of the reduced
+    1.8e-4). With ECM 1e-2 (the training integrands to 1 %: 163 of the 361 points on this coarse mesh)
+    both stay below 2e-2, twice the ECM tolerance (measured 2.3e-3, 4.1e-3). Hill–Mandel of the reduced
     solves ≤ 1e-10 (the reduced Newton tolerance; measured 6.5e-13)."""
     full, snaps = trained
     train = training_paths(DESIGN, 6)[5]
