@@ -17,7 +17,7 @@ tolerance, reported as for the full RVE.
 Fallback and error control (``full`` given; ``track_full_history``, default True with ``full``).
 The state then also tracks the full history of every micro point: after each reduced solve the laws
 are evaluated once at all points at the reconstructed strain E + ε(Φ q) from their committed history
-and one residual vector is assembled (no matrix, no solve), which gives the indicator
+and the restricted full residual is formed (no matrix factorization, no solve), which gives the indicator
 
     η = ‖Pᵀ r_full(Φ q)‖ / (max_p |σ_p| · |Y|^((d−1)/d)),
 
@@ -28,8 +28,11 @@ reduced Newton fails, is solved by the full RVE from the tracked history; its re
 cubature history are then the projection q = Φᵀ w and the full history at the cubature points.
 Without tracking (no ``full``, or ``track_full_history=False``) the online cost is independent of
 the RVE mesh, but a fallback solve starts from the virgin history (exact only for history-free
-phases); with it, each point costs one vectorized law evaluation and one vector assembly of the
-full RVE more.
+phases); with it, each point costs one vectorized law evaluation at all the full RVE's points more.
+On a serial RVE (FE²'s case) that is array work only: ε = E + G_full q with the strain modes at all
+points precomputed, and Pᵀ r = R σ with R the sparse flux-to-restricted-residual map assembled once
+(:func:`~fe2.micro.reduced.offline.residual_map`); a distributed RVE evaluates and assembles through
+dolfinx as the full RVE does (the same η).
 """
 
 from __future__ import annotations
@@ -45,7 +48,7 @@ from fe2.materials.contract import MicroModel, MicroStatistics
 from fe2.materials.energy import EnergyIncrement
 from fe2.materials.state import BatchedState
 from fe2.micro.nonlinear_rve import NonlinearRVEMaterial, RVEState
-from fe2.micro.reduced.offline import ReducedRVEData
+from fe2.micro.reduced.offline import ReducedRVEData, residual_map, strain_modes
 from fe2.micro.reduced.training import driver_origin
 
 
@@ -168,6 +171,11 @@ class ReducedRVEMaterial(MicroModel[ReducedRVEState]):
         self.phase_sel = {ph: np.flatnonzero(data.point_phase == k) for k, ph in enumerate(self.phases)}
         self.G, self.omega = data.point_strain_modes, data.weights
         self._weighted_G = self.omega[:, None, None] * self.G
+        # the indicator as arrays (serial RVE): ε = E + G_full q at all points, Pᵀ r = R σ.ravel()
+        self._full_G = self._full_R = None
+        if self.tracks_full and full is not None and full.comm.size == 1:
+            self._full_G = strain_modes(full, data.modes)
+            self._full_R = residual_map(full)
         self.reset_stats()
 
     # ---------------------------------------------------------------- statistics
@@ -293,16 +301,35 @@ class ReducedRVEMaterial(MicroModel[ReducedRVEState]):
         return sig_bar, c_bar, q, trials
 
     def _indicator(self, E: np.ndarray, q: np.ndarray, full_state: RVEState):
-        """η of the reconstructed fluctuation Φ q and the full laws' trial states there (module docstring)."""
+        """η of the reconstructed fluctuation Φ q and the full laws' trial states there (module docstring):
+        ε = E + G_full q at all points, the laws from the committed full history, ‖R σ‖ (serial RVE);
+        on a distributed RVE through the full RVE's own evaluation and assembly.
+        """
+        full = self.full
+        assert full is not None
+        if self._full_G is None or self._full_R is None:
+            return self._indicator_assembled(E, q, full_state)
+        eps = E[None, :] + self._full_G @ q
+        flux = np.empty_like(eps)
+        trials = {}
+        for ph, pts in full.phase_points.items():
+            flux[pts], _, trials[ph] = full.laws[ph].evaluate(eps[pts], full_state.phase_states[ph])
+        rnorm = float(np.linalg.norm(self._full_R @ flux.ravel()))
+        return self._eta(rnorm, flux), trials
+
+    def _indicator_assembled(self, E: np.ndarray, q: np.ndarray, full_state: RVEState):
+        """:meth:`_indicator` by the full RVE's law evaluation and residual assembly (any communicator)."""
         full = self.full
         assert full is not None
         full.E.value[:] = E
         full.w.x.array[:] = self.data.modes @ q
         local = {ph: full_state.phase_states[ph] for ph in full.phase_points}
         _, flux, _, trials = full._evaluate_laws(local)
-        rnorm = full._reduced_residual()
+        return self._eta(full._reduced_residual(), flux), trials
+
+    def _eta(self, rnorm: float, flux: np.ndarray) -> float:
         scale = np.max(np.abs(flux), initial=0.0) * self.volume ** ((self.dim - 1) / self.dim)
-        return (float(rnorm / scale) if scale > 0 else 0.0), trials
+        return float(rnorm / scale) if scale > 0 else 0.0
 
     def _full_solve(self, E: np.ndarray, committed: ReducedRVEState, w_guess: np.ndarray):
         """The full RVE for this point from the tracked full history (virgin history when untracked)."""

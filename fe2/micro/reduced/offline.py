@@ -25,6 +25,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import ufl
+from dolfinx import fem
+from dolfinx.fem import petsc as fem_petsc
+from scipy import sparse
 
 from fe2.errors import ConfigError
 from fe2.materials.contract import MicroModel
@@ -53,6 +57,32 @@ def strain_modes(full: NonlinearRVEMaterial, modes: np.ndarray) -> np.ndarray:
         full.w.x.array[:] = modes[:, j]
         cols.append(full.quad.evaluate(full.strain_expr))
     return np.stack(cols, axis=-1)
+
+
+def residual_map(full: NonlinearRVEMaterial) -> sparse.csr_matrix:
+    """R ``(n_reduced_dofs, n_qp·m)``: the restricted full residual Pᵀ r(σ) = R σ.ravel() of a flux σ
+    ``(n_qp, m)`` at the full RVE's quadrature points (its order; KUBC boundary dofs dropped, as Pᵀ does).
+
+    Assembled once as the bilinear form ∫ σ_h · variation(v) over the blocked quadrature space of the
+    flux (same rule as the residual form) and multiplied by Pᵀ. Serial RVEs only (ConfigError otherwise).
+    """
+    if full.comm.size > 1:
+        raise ConfigError(f"residual_map needs an RVE on one process, this one is on {full.comm.size}")
+    Qv = full.quad.flux.function_space
+    form = fem.form(ufl.inner(ufl.TrialFunction(Qv), full.kinematics.variation(ufl.TestFunction(full.V)))
+                    * full.quad.dx)
+    B = fem_petsc.assemble_matrix(form)
+    B.assemble()
+    P = full.P
+    mats = []
+    for mat in (B, P):
+        indptr, indices, values = mat.getValuesCSR()
+        mats.append(sparse.csr_matrix((values, indices, indptr), shape=mat.getSize()))
+    B.destroy()
+    m = full.m
+    blocks = Qv.dofmap.list[: full.quad.owned_cells.size].ravel()  # quadrature block of each point, in order
+    columns = (blocks[:, None] * m + np.arange(m)[None, :]).ravel()  # point-major, as flux.ravel()
+    return sparse.csr_matrix(mats[1].T @ mats[0][:, columns])
 
 
 def training_integrands(G: np.ndarray, micro_flux: np.ndarray, volumes: np.ndarray) -> np.ndarray:
@@ -203,4 +233,5 @@ def build_reduced_rve(full: NonlinearRVEMaterial, design: TrainingDesign | None 
                           point_phase[pts], local[pts], meta)
 
 
-__all__ = ["FORMAT", "ReducedRVEData", "build_reduced_rve", "law_fingerprint", "strain_modes", "training_integrands"]
+__all__ = ["FORMAT", "ReducedRVEData", "build_reduced_rve", "law_fingerprint", "residual_map", "strain_modes",
+           "training_integrands"]
