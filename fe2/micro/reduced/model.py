@@ -172,9 +172,10 @@ class ReducedRVEMaterial(MicroModel[ReducedRVEState]):
         self.G, self.omega = data.point_strain_modes, data.weights
         self._weighted_G = self.omega[:, None, None] * self.G
         # the indicator as arrays (serial RVE): ε = E + G_full q at all points, Pᵀ r = R σ.ravel()
-        self._full_G = self._full_R = None
+        self._full_G = self._full_G_flat = self._full_R = None
         if self.tracks_full and full is not None and full.comm.size == 1:
-            self._full_G = strain_modes(full, data.modes)
+            self._full_G = strain_modes(full, data.modes)  # (n_qp, m, k)
+            self._full_G_flat = self._full_G.reshape(-1, data.n_modes)  # one matrix-vector product per call
             self._full_R = residual_map(full)
         self.reset_stats()
 
@@ -307,9 +308,9 @@ class ReducedRVEMaterial(MicroModel[ReducedRVEState]):
         """
         full = self.full
         assert full is not None
-        if self._full_G is None or self._full_R is None:
+        if self._full_G_flat is None or self._full_R is None:
             return self._indicator_assembled(E, q, full_state)
-        eps = E[None, :] + self._full_G @ q
+        eps = E[None, :] + (self._full_G_flat @ q).reshape(-1, self.m)
         flux = np.empty_like(eps)
         trials = {}
         for ph, pts in full.phase_points.items():
