@@ -91,7 +91,7 @@ def main() -> None:
         import reduced_fe2_bench
 
         fe2_rom = (reduced_fe2_bench.collect(macro_mesh=0.5, directions=4, steps=3) if args.quick else
-                   reduced_fe2_bench.collect(macro_mesh=0.2, rve_mesh=0.03, pod_tol=1e-4, ecm_tol=3e-3))
+                   reduced_fe2_bench.collect(macro_mesh=0.2, rve_mesh=0.02, pod_tol=1e-4, ecm_tol=3e-3))
         import reduced_fe2_3d
 
         fe2_rom_3d = (reduced_fe2_3d.collect(macro_mesh=0.5, rve_mesh=0.35, budget_s=60.0) if args.quick else
