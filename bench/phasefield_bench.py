@@ -249,7 +249,8 @@ def _fe2_time_error(quick: bool, scheme: str, n: int, t_end: float) -> dict:
             "how": "F_inf = F(dt/4) + (F(dt/4) - F(dt/2))/3 (BDF2, order 2)"}
 
 
-def collect_equal_accuracy(quick: bool, scheme: str = "sav", max_rounds: int = 4, n_ref: int | None = None) -> dict:
+def collect_equal_accuracy(quick: bool, scheme: str = "sav", max_rounds: int = 4, n_ref: int | None = None,
+                           bisections: int = 3) -> dict:
     """fe2 against FiPy run at the steps it needs for fe2's time error (measured, not extrapolated).
 
     Time error of F(t_end), each code against itself (the two spatial discretizations have different
@@ -260,8 +261,9 @@ def collect_equal_accuracy(quick: bool, scheme: str = "sav", max_rounds: int = 4
     so its errors are taken from that reference, never from a coarse pair. Search: from the pilot at
     N₀ (400; quick 40) the next N comes from the log–log slope of the last two measured errors (first
     order for the first move), until a run's error is ≤ fe2's (at most ``max_rounds`` runs); the
-    compared times are that run's time loop and fe2's (the faster of two runs). Also recorded: the
-    largest measured N whose error is still above fe2's (the bracket). Field changes beside.
+    then up to ``bisections`` runs at the log–log secant of the bracket (largest N still above fe2's
+    error, smallest N at or below it) narrow it to 5 %. The compared times are the fastest passing
+    run's time loop and fe2's (the faster of two runs); the bracket's upper run is recorded too.
     """
     n, t_end = (32, 20.0) if quick else (100, 100.0)
     n_ref = n_ref or (160 if quick else 4000)
@@ -290,6 +292,23 @@ def collect_equal_accuracy(quick: bool, scheme: str = "sav", max_rounds: int = 4
                      "time_error": r["energy_own"] - f_ref, "slope_used": slope})
         if steps == n_ref:
             break
+    for _ in range(bisections):  # narrow the bracket: the first passing N may overshoot fe2's error
+        ok = [r for r in runs if abs(r["time_error"]) <= e_fe2]
+        above = [r for r in runs if abs(r["time_error"]) > e_fe2]
+        if not ok or not above:
+            break
+        lo, hi = max(above, key=lambda r: r["steps"]), min(ok, key=lambda r: r["steps"])
+        if hi["steps"] - lo["steps"] <= max(2, hi["steps"] // 20):
+            break
+        # log–log secant between the bracket's ends, inside the bracket
+        t = np.log(abs(lo["time_error"]) / e_fe2) / np.log(abs(lo["time_error"]) / max(abs(hi["time_error"]), 1e-300))
+        guess = lo["steps"] * (hi["steps"] / lo["steps"]) ** float(np.clip(t, 0.0, 1.0))
+        steps = int(np.clip(np.ceil(guess), lo["steps"] + 1, hi["steps"] - 1))
+        if any(r["steps"] == steps for r in runs):
+            break
+        r = run_fipy(n, [t_end / steps] * steps, solver)
+        runs.append({"steps": steps, "run_s": r["run_s"], "energy_own": r["energy_own"],
+                     "time_error": r["energy_own"] - f_ref, "bisection": True})
     again = (run_fe2_sav(n, t_end, fe2["dt"]) if scheme == "sav" else run_fe2(n, t_end, 0.5, 2.0))["run_s"]
     fe2["run_s_all"] = [fe2["run_s"], again]
     fe2["run_s"] = min(fe2["run_s_all"])
