@@ -221,7 +221,7 @@ def _fe2_time_error(quick: bool, scheme: str, n: int, t_end: float) -> dict:
     """fe2's run and its time error in F(t_end) against its own time-converged value.
 
     secant_cn: the usual adaptive run (Δt from 0.5, ≤ 2), error by Richardson (order 2) from the run
-    with 4× smaller dt0 and dt_max. sav: fixed Δt (0.25; quick 0.5) and the runs at Δt/2, Δt/4:
+    with 4× smaller dt0 and dt_max. sav: fixed Δt (0.125; quick 0.5) and the runs at Δt/2, Δt/4:
     F∞ = F(Δt/4) + (F(Δt/4) − F(Δt/2))/3 (order 2), e = F(Δt) − F∞; the observed order
     log₂[(F(Δt) − F(Δt/2))/(F(Δt/2) − F(Δt/4))] is reported: on PFHub 1a F(100) is not monotone in
     Δt (measured F = 138.6588 / 138.6465 / 138.6614 at Δt = 0.25 / 0.125 / 0.0625), so the estimate

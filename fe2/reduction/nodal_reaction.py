@@ -43,7 +43,13 @@ def _to_sympy(node: ast.AST, names: Mapping[str, sp.Symbol], where: str) -> sp.E
     if isinstance(node, ast.Expression):
         return _to_sympy(node.body, names, where)
     if isinstance(node, ast.Constant) and isinstance(node.value, int | float) and not isinstance(node.value, bool):
-        return sp.Float(float(node.value))
+        try:
+            value = float(node.value)
+        except OverflowError:
+            value = float("inf")
+        if not np.isfinite(value):
+            raise ConfigError(f"{where}: the number {str(node.value)[:20]}... is not finite in double precision")
+        return sp.Float(value)
     if isinstance(node, ast.Name):
         if node.id not in names:
             raise ConfigError(f"{where}: unknown name {node.id!r} (use c and the names of reaction.parameters)")

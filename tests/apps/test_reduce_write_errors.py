@@ -25,6 +25,7 @@ from fe2.errors import OutputError
 
 CONFIGS = Path(__file__).resolve().parents[2] / "demos" / "configs" / "reduce"
 BT = CONFIGS / "reaction_diffusion_bt.toml"
+POD = CONFIGS / "reaction_diffusion_pod.toml"
 MPIRUN = shutil.which("mpirun", path=str(Path(sys.executable).parent)) or shutil.which("mpirun")
 HANG_S = 120
 
@@ -92,3 +93,19 @@ def test_cli_two_ranks_unwritable_model_file_one_line_no_hang(tmp_path):
     assert proc.returncode == 3, proc.stderr[-2000:]
     assert len(lines) == 1 and lines[0].startswith("fe2: error: writing the reduced model to "), proc.stderr
     assert "(rank" not in lines[0]  # raised on every rank together, not one rank's abort
+
+
+def test_pod_write_error_on_rank0_is_raised_on_every_rank(shared_tmp_path, capsys, no_hang):
+    """The same for ``method = "pod"`` (its model, provenance and figure go through the rank-0 writer)."""
+    comm = MPI.COMM_WORLD
+    out = shared_tmp_path / "pod"
+    _blocked(out, "reduced_model.npz")
+    code = main(["reduce", str(POD), "--out", str(out)])
+    assert comm.allgather(code) == [3] * comm.size
+    err = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]
+    if comm.rank == 0:
+        assert len(err) == 1, err
+        assert err[0].startswith(f"fe2: error: writing the reduced model to {out}: ") and "reduced_model.npz" in err[0]
+    else:
+        assert err == []
+    assert not (out / "result.json").exists()

@@ -111,3 +111,20 @@ def test_ecm_points_follow_the_integrand_content(trained, tol, max_points):
     err = np.max(np.linalg.norm(np.asarray(out) - ref, axis=1)) / np.max(np.linalg.norm(ref, axis=1))
     assert err <= 2 * tol, err
     assert red.statistics().hill_mandel_max <= 1e-10
+
+
+def test_ecm_does_not_depend_on_the_length_unit():
+    """The same integrands on an RVE measured in a unit 100× smaller (volumes × 1e6 in 3D): the same points
+    and weights × 1e6 (the constant column carries unit √V-norm like the scaled integrand blocks; before, its
+    norm √|Y| made it dominate the stopping test for |Y| ≫ 1). Random smooth-ish integrands, unit volume."""
+    rng = np.random.default_rng(5)
+    n_qp = 300
+    x = rng.uniform(size=n_qp)
+    J = np.column_stack([np.cos(k * np.pi * x) for k in range(1, 25)]) + 1e-3 * rng.normal(size=(n_qp, 24))
+    vol = rng.uniform(0.5, 1.5, size=n_qp)
+    vol /= vol.sum()
+    a = empirical_cubature(J / np.sqrt(vol @ J**2), vol, tol=1e-3, svd_tol=1e-6)
+    big = vol * 1e6
+    b = empirical_cubature(J / np.sqrt(big @ J**2), big, tol=1e-3, svd_tol=1e-6)
+    assert np.array_equal(a.points, b.points)
+    assert np.allclose(b.weights, 1e6 * a.weights, rtol=1e-9)

@@ -56,6 +56,8 @@ def test_formula_with_functions_and_powers():
     ("exp(c, 2)", "takes one argument"),
     ("c +", "cannot parse"),
     ("c" + "+c" * 300, "at most 400 characters"),
+    ("1" + "0" * 320 + "*c", "is not finite"),  # an integer beyond double range (OverflowError in float())
+    ("1e999*c", "is not finite"),  # a float literal that is inf
 ])
 def test_unsafe_or_bad_formulas_are_refused(text, words):
     with pytest.raises(ConfigError) as info:

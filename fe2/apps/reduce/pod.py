@@ -26,6 +26,7 @@ import numpy as np
 from mpi4py import MPI
 
 from fe2.apps.reduce.balanced import build_system
+from fe2.collective import on_root
 from fe2.config.reduce import ReduceConfig
 from fe2.config.reduce_pod import InputSignal
 from fe2.io.results import write_json_atomic
@@ -152,11 +153,13 @@ def run_pod(cfg: ReduceConfig, comm: MPI.Comm, out_dir: str | Path, *, progress=
     result = {"command": "reduce", "method": "pod", **numbers, "inputs": lin.input_names,
               "outputs": lin.output_names, "reaction": str(expr), "range": rng, "units": units,
               "files": {"model": NPZ, "provenance": JSON, "figure": PNG}}
-    if comm.rank == 0:
+    system = cfg.system  # narrowed above; the closure below runs on rank 0 through on_root
+
+    def write() -> None:
         meta = {"method": "POD-Galerkin (method of snapshots, M inner product)", "full_states": lin.n,
                 "inputs": lin.input_names, "outputs": lin.output_names,
                 "reaction": {**rx.model_dump(), "rate": str(expr)}, "range": rng, "units": units,
-                "provenance": {"system": cfg.system.model_dump(), "reduction": red.model_dump(),
+                "provenance": {"system": system.model_dump(), "reduction": red.model_dump(),
                                "time": tm.model_dump(), "training_input": {k: v.model_dump() for k, v in
                                                                            cfg.training_input.items()},
                                "test_input": {k: v.model_dump() for k, v in cfg.test_input.items()},
@@ -164,6 +167,8 @@ def run_pod(cfg: ReduceConfig, comm: MPI.Comm, out_dir: str | Path, *, progress=
         save_pod_model(out, rom, lam, {"test_times": t, "test_outputs_full": y_test, "test_outputs_reduced": y_test_r},
                        meta)
         _figure(out, lam, r, red.pod_tol, t, y_test, y_test_r, lin.output_names)
+
+    on_root(comm, write, f"writing the reduced model to {out}")
     say(f"{r} modes (discarded energy {numbers['energy_discarded_fraction']:.2e} <= {red.pod_tol:g}); test output "
         f"error {max(test_err):.2e}, online speed-up {numbers['online_speedup']:.1f}x")
     write_json_atomic(out / "result.json", result, comm)

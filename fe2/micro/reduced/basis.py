@@ -183,7 +183,9 @@ def empirical_cubature(integrands: np.ndarray, volumes: np.ndarray, *, tol: floa
     points follows the rank r whatever the content.
     """
     vol = np.asarray(volumes, float)
-    J = np.column_stack([np.asarray(integrands, float), np.ones(vol.size)])
+    # the constant column with unit √V-norm, like the (scaled) integrand blocks: its weight in the SVD and
+    # in the stopping test must not depend on the RVE's length unit (|Y| = 1e6 in µm would dominate b)
+    J = np.column_stack([np.asarray(integrands, float), np.full(vol.size, 1.0 / np.sqrt(vol.sum()))])
     sq = np.sqrt(vol)
     u, s, _ = np.linalg.svd(sq[:, None] * J, full_matrices=False)
     s2 = s**2

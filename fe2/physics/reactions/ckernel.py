@@ -128,11 +128,11 @@ def _build(source: str) -> Path:
     file-system error on the way, e.g. a full disk, is a KernelUnavailable: the ranks agree on it).
     """
     so = _so_path(source)
-    if not so.exists():
-        try:
+    try:  # exists() itself raises PermissionError for an unsearchable cache folder (Python <= 3.13)
+        if not so.exists():
             _compile(source, so)
-        except OSError as err:
-            raise KernelUnavailable(f"cannot write the kernel into {so.parent}: {err.strerror or err}") from None
+    except OSError as err:
+        raise KernelUnavailable(f"cannot write the kernel into {so.parent}: {err.strerror or err}") from None
     return so
 
 
