@@ -34,8 +34,8 @@ from mpi4py import MPI
 import fe2  # noqa: F401  (dolfinx_solver before dolfinx / petsc4py)
 
 # isort: split
-import ufl
-from dolfinx import fem
+
+from reduced_fe2_bench import l2_relative  # the same L2 stress difference as the 2D plate bench
 
 from fe2.geometry import square_array
 from fe2.geometry.macro_domains import bar
@@ -129,16 +129,6 @@ def budgeted_run(material, lengths, macro_mesh: float, stretch: float, budget_s:
     out["n_cells"] = dom.mesh.topology.index_map(3).size_global
     out["solver"] = solver
     return out
-
-
-def l2_relative(solver: QuasiStaticMacroProblem, values: np.ndarray, reference: np.ndarray) -> float:
-    """‖values − reference‖_L2 / ‖reference‖_L2 of two quadrature stress fields on ``solver``'s mesh."""
-    f = fem.Function(solver.quad.flux.function_space)
-    norms = []
-    for arr in (values - reference, reference):
-        f.x.array[:] = arr
-        norms.append(fem.assemble_scalar(fem.form(ufl.inner(f, f) * solver.quad.dx)))
-    return float(np.sqrt(norms[0] / norms[1]))
 
 
 def collect(macro_mesh: float = 0.15, lengths=(2.0, 0.5, 0.5), stretch: float = 0.01, directions: int = 24,

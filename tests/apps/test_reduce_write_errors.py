@@ -45,11 +45,13 @@ def no_hang():
     faulthandler.cancel_dump_traceback_later()
 
 
-def test_balanced_truncation_write_error_on_rank0_is_raised_on_every_rank(shared_tmp_path, capsys, no_hang):
+@pytest.mark.parametrize("config", [BT, POD], ids=["balanced_truncation", "pod"])
+def test_reduced_model_write_error_on_rank0_is_raised_on_every_rank(config, shared_tmp_path, capsys, no_hang):
+    """Balanced truncation and POD-Galerkin: model, provenance and figure go through the rank-0 writer."""
     comm = MPI.COMM_WORLD
-    out = shared_tmp_path / "bt"
+    out = shared_tmp_path / config.stem
     _blocked(out, "reduced_model.npz")
-    code = main(["reduce", str(BT), "--out", str(out)])
+    code = main(["reduce", str(config), "--out", str(out)])
     assert comm.allgather(code) == [3] * comm.size
     err = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]
     if comm.rank == 0:
@@ -94,18 +96,3 @@ def test_cli_two_ranks_unwritable_model_file_one_line_no_hang(tmp_path):
     assert len(lines) == 1 and lines[0].startswith("fe2: error: writing the reduced model to "), proc.stderr
     assert "(rank" not in lines[0]  # raised on every rank together, not one rank's abort
 
-
-def test_pod_write_error_on_rank0_is_raised_on_every_rank(shared_tmp_path, capsys, no_hang):
-    """The same for ``method = "pod"`` (its model, provenance and figure go through the rank-0 writer)."""
-    comm = MPI.COMM_WORLD
-    out = shared_tmp_path / "pod"
-    _blocked(out, "reduced_model.npz")
-    code = main(["reduce", str(POD), "--out", str(out)])
-    assert comm.allgather(code) == [3] * comm.size
-    err = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]
-    if comm.rank == 0:
-        assert len(err) == 1, err
-        assert err[0].startswith(f"fe2: error: writing the reduced model to {out}: ") and "reduced_model.npz" in err[0]
-    else:
-        assert err == []
-    assert not (out / "result.json").exists()
