@@ -134,7 +134,7 @@ class _GradientFlow:
 
     @property
     def factorizations(self) -> int:
-        """MUMPS factorizations so far: of the periodic Newton (0 with no-flux boundaries), or of the SAV
+        """LU factorizations so far: of the periodic Newton (0 with no-flux boundaries), or of the SAV
         scheme's cached operators (one per step size and step kind seen).
         """
         if self._sav is not None:
@@ -147,6 +147,12 @@ class _GradientFlow:
 
     def mass(self) -> float:
         return self.comm.allreduce(fem.assemble_scalar(self._mass_form), op=MPI.SUM)
+
+    def _trial_monitors(self) -> tuple[float, float]:
+        """(F, mass) of the trial state ``u`` after a converged attempt (SAV: from its step, no assembly)."""
+        if self._sav is not None:
+            return self._sav.trial_monitors()
+        return self.free_energy(), self.mass()
 
     def record(self, dt: float = 0.0, its: int = 0, rejected: int = 0) -> StepRecord:
         return StepRecord(self.step_count, self.t, dt, self.free_energy(), self.mass(), its, rejected)
@@ -291,11 +297,11 @@ class _GradientFlow:
                 p = 2 if self.dt_prev is not None else 1  # order of the estimate (see TimeStepping)
                 pred = self.predictor(dt_try)
                 ok, its = self._try_step(dt_try, pred if cn else None)
-                why, err, E_new = None, None, None
+                why, err, E_new, mass_new = None, None, None, math.nan
                 if not ok:
                     why = "Newton failed"
                 else:
-                    E_new = self.free_energy()
+                    E_new, mass_new = self._trial_monitors()
                     law_old, law_new = self._law_pair(E_old, E_new)  # SAV: its modified energy
                     if ts.error_tol is not None:
                         err = self.local_error(pred)
@@ -326,7 +332,7 @@ class _GradientFlow:
             assert E_new is not None
             self._commit(dt_try)
             n_new += 1
-            rec = StepRecord(self.step_count, self.t, dt_try, E_new, self.mass(), its, rejected)
+            rec = StepRecord(self.step_count, self.t, dt_try, E_new, mass_new, its, rejected)
             history.append(rec)
             dE = abs(E_new - E_old) / max(abs(E_old), 1e-300)
             E_old = E_new

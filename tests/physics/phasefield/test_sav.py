@@ -3,8 +3,11 @@
 Verified: the modified energy never increases (its law is an inequality of the assembled forms, so
 it holds to round-off: tolerance 1e-10 relative), mass is conserved to round-off, the observed
 temporal order is 2 (self-convergence on a small periodic grid), its free energy converges to the
-Newton (secant CN) scheme's, the factorizations are reused (two for a fixed-Δt run), and bad input
-is a one-line ConfigError.
+Newton (secant CN) scheme's, the factorizations are reused (two for a fixed-Δt run), the energy
+and mass handed to the time loop without assembly equal the assembled forms (1e-12 relative: L is
+quadratic, so its matrix form equals the quadrature to round-off), a distributed run equals a serial
+one (MUMPS vs PETSc LU: round-off, 1e-9 as for the Newton scheme), a back-substitution that does
+not solve its system is a one-line SolverError, and bad input is a one-line ConfigError.
 """
 
 from __future__ import annotations
@@ -15,9 +18,10 @@ import numpy as np
 import pytest
 from dolfinx import mesh
 from mpi4py import MPI
+from petsc4py import PETSc
 
 import fe2  # noqa: F401
-from fe2.errors import ConfigError
+from fe2.errors import ConfigError, SolverError
 from fe2.physics.phasefield import (
     AllenCahn,
     CahnHilliard,
@@ -74,6 +78,56 @@ def test_sav_temporal_order_two_and_agrees_with_newton_scheme():
     _, cn, _, _ = _run(MPI.COMM_WORLD, "secant_cn", T / 256, T)
     d = MPI.COMM_WORLD.allreduce(float(np.abs(cn - ref).max()) if cn.size else 0.0, op=MPI.MAX)
     assert d <= errs[-1], (d, errs)  # below SAV's own time error at Δt = T/128
+
+
+@pytest.mark.parametrize("boundary", ["periodic", "noflux"])
+def test_sav_monitors_equal_the_assembled_forms(boundary):
+    """F and the mass the SAV step hands to the time loop (E₁ + L with L = ½zᵀKz − S c_m(m, z) + const,
+    mass = (m, u)) equal the assembled F[c] and ∫c of the same state; the default LU is PETSc's on one
+    rank and MUMPS on several."""
+    m = mesh.create_rectangle(MPI.COMM_WORLD, [[0.0, 0.0], [L_BOX, L_BOX]], [12, 12])
+    ch = CahnHilliard(m, pfhub_bm1_energy(), 2.0, 5.0, boundary=boundary, scheme="sav")
+    ch.set_initial_condition(pfhub_bm1_initial_condition(0.5, 0.01))
+    seen = []
+
+    def check(s, rec):
+        if rec.step > 0:
+            seen.append((rec.energy, s.free_energy(), rec.mass, s.mass()))
+
+    ch.run(20.0, TimeStepping(dt=2.0, adaptive=False), callback=check)
+    assert len(seen) == 10
+    for e_rec, e_form, m_rec, m_form in seen:
+        assert abs(e_rec - e_form) <= 1e-12 * abs(e_form), (e_rec, e_form)
+        assert abs(m_rec - m_form) <= 1e-12 * abs(m_form), (m_rec, m_form)
+    kinds = {entry[2].getPC().getFactorSolverType() for entry in ch._sav._cache.values()}
+    assert kinds == {"petsc" if MPI.COMM_WORLD.size == 1 else "mumps"}, kinds
+    ch.close()
+
+
+def test_sav_back_substitution_that_does_not_solve_is_a_solver_error():
+    """A KSP that returns without solving (here a user's ``-fe2_ch_pc_type jacobi`` under ``preonly``,
+    which PETSc reports as converged) fails the first-solve residual check: one line, all ranks."""
+    opts = PETSc.Options()
+    opts["fe2_ch_pc_type"] = "jacobi"
+    try:
+        m = mesh.create_rectangle(MPI.COMM_WORLD, [[0.0, 0.0], [L_BOX, L_BOX]], [8, 8])
+        ch = CahnHilliard(m, pfhub_bm1_energy(), 2.0, 5.0, boundary="periodic", scheme="sav")
+        ch.set_initial_condition(pfhub_bm1_initial_condition(0.5, 0.01))
+        with pytest.raises(SolverError, match="relative residual") as exc:
+            ch.run(4.0, TimeStepping(dt=2.0, adaptive=False))
+        assert "\n" not in str(exc.value) and "fe2_ch_pc_factor_mat_solver_type" in str(exc.value)
+        ch.close()
+    finally:
+        opts.delValue("fe2_ch_pc_type")
+
+
+@pytest.mark.parallel
+def test_sav_distributed_equals_serial():
+    """The SAV energy and mass histories on COMM_WORLD (MUMPS) equal those on COMM_SELF (PETSc LU)."""
+    hw, _, _, _ = _run(MPI.COMM_WORLD, "sav", 1.0, 20.0, n=12)
+    hs, _, _, _ = _run(MPI.COMM_SELF, "sav", 1.0, 20.0, n=12)
+    np.testing.assert_allclose([r.energy for r in hw], [r.energy for r in hs], rtol=1e-9)
+    np.testing.assert_allclose([r.mass for r in hw], [r.mass for r in hs], rtol=1e-12)
 
 
 def test_sav_bad_input_is_one_line_config_error():
