@@ -58,9 +58,12 @@ from fe2.physics.phasefield.energies import BulkEnergy, DoubleWell
 from fe2.solvers import ConstrainedSystem, create_ksp
 
 #: the linear solver of each cached operator: one sparse LU, reused for every back-substitution —
-#: MUMPS on several ranks; on one rank PETSc's own LU in nested-dissection order, whose triangular
-#: solves are ≈ 1.8× faster than MUMPS's on this (c, μ) system (PFHub 1a, 100², 2·10⁴ unknowns: 1.97 vs
-#: 3.50 ms per back-substitution; factorization 207 vs 172 ms, done twice per fixed-Δt run). It does
+#: MUMPS on several ranks and for large systems; on one rank, up to SERIAL_LU_MAX unknowns, PETSc's own
+#: LU in nested-dissection order, whose triangular solves are faster than MUMPS's on this (c, μ) system
+#: while its factorization grows faster (PFHub 1a, SAV steps of Δt = 1, one rank; per step / the two
+#: factorizations, PETSc vs MUMPS: 100² (2·10⁴ unknowns) 13.1 vs 17.3 ms / 0.60 vs 0.27 s; 200²
+#: (8·10⁴) 51 vs 73 ms / 5.3 vs 1.4 s; 400² (3.2·10⁵) 0.20 vs 0.33 s / 51 vs 10 s: PETSc's LU pays off
+#: after ≈ 80 / 180 / 320 steps). It does
 #: not pivot: every pivot is a mass-matrix diagonal, and the first solve with each factorization is
 #: checked (relative residual ≤ RESIDUAL_CHECK), so a bad factorization is a SolverError (not a step the
 #: time loop retries at a smaller Δt), never a wrong step.
@@ -71,9 +74,18 @@ KSP_DEFAULTS_PARALLEL = {"ksp_type": "preonly", "pc_type": "lu", "pc_factor_mat_
 RESIDUAL_CHECK = 1e-8
 
 
-def ksp_defaults(comm: MPI.Comm) -> dict:
-    """The SAV KSP defaults for ``comm`` (under the prefix, user options win)."""
-    return KSP_DEFAULTS_SERIAL if comm.size == 1 else KSP_DEFAULTS_PARALLEL
+#: the largest system (global unknowns of the factorized operator) PETSc's LU takes by default on one rank
+SERIAL_LU_MAX = 50_000
+
+
+def ksp_defaults(comm: MPI.Comm, prefix: str, size: int) -> dict:
+    """The SAV KSP defaults for an operator of ``size`` global unknowns on ``comm`` (under ``prefix`` the
+    user's options win; a user's ``pc_factor_mat_solver_type`` other than petsc also drops the nested-
+    dissection ordering, which MUMPS would otherwise be handed as its ordering)."""
+    opts, key = PETSc.Options(), prefix + "pc_factor_mat_solver_type"
+    user = opts.getString(key) if opts.hasName(key) else None
+    petsc_lu = user == "petsc" or (user is None and comm.size == 1 and size <= SERIAL_LU_MAX)
+    return KSP_DEFAULTS_SERIAL if petsc_lu else KSP_DEFAULTS_PARALLEL
 
 
 def sav_constants(energy: BulkEnergy, stabilization: float | None) -> tuple[float, float, float]:
@@ -114,15 +126,20 @@ class SAVSystem:
         self.u, self.u0, self.u_prev, self.P, self.prefix = u, u0, u_prev, P, prefix
         S, c_m, f1_min = sav_constants(energy, stabilization)
         self.S, self.c_m = S, c_m
-        vol = self.comm.allreduce(fem.assemble_scalar(fem.form(1.0 * dx)), op=MPI.SUM)
+        trial, test = ufl.TrialFunction(W), ufl.TestFunction(W)
+        c, mu, q, v = trial[0], trial[1], test[0], test[1]
+        # m = (1, q): the mass functional; |Ω| = Σ m_i summed exactly per rank (math.fsum): a plain
+        # running sum of ~10⁴ near-equal cell terms drifts by ~n·ε (1.9e-12 relative on 100², one rank),
+        # which would shift L and F by a partition-dependent constant
+        self._m = fem_petsc.assemble_vector(fem.form(1.0 * q * dx))
+        self._m.ghostUpdate(addv=PETSc.InsertMode.ADD, mode=PETSc.ScatterMode.REVERSE)
+        vol = self.comm.allreduce(math.fsum(self._m.getArray(readonly=True)), op=MPI.SUM)
         # E₁ + C₀ ≥ |Ω|·(f₁_min + C₀/|Ω|) > 0: C₀ = |Ω|(−f₁_min + ρh⁴), the barrier height ρh⁴ as margin
         assert isinstance(energy, DoubleWell)  # sav_constants checked it
         h = 0.5 * (energy.c_beta - energy.c_alpha)
         self.C0 = vol * (-f1_min + energy.rho * h**4)
         mesh = W.mesh
         self.dt = fem.Constant(mesh, PETSc.ScalarType(1.0))  # Δt' of the operator being assembled
-        trial, test = ufl.TrialFunction(W), ufl.TestFunction(W)
-        c, mu, q, v = trial[0], trial[1], test[0], test[1]
         k = float(kappa)
         S_c = fem.Constant(mesh, PETSc.ScalarType(S))  # a Constant, so that S = 0 leaves the forms' shape
         self._a = fem.form(c * q * dx + self.dt * float(mobility) * ufl.inner(ufl.grad(mu), ufl.grad(q)) * dx
@@ -142,8 +159,6 @@ class SAVSystem:
         # L[z] = ½ zᵀ K z − S c_m (m, z) + ½ S c_m² |Ω| with K the c-block of κ(∇·,∇·) + S(·,·) and m = (1, q)
         self._K = fem_petsc.assemble_matrix(fem.form((k * ufl.inner(ufl.grad(c), ufl.grad(q)) + S_c * c * q) * dx))
         self._K.assemble()
-        self._m = fem_petsc.assemble_vector(fem.form(1.0 * q * dx))
-        self._m.ghostUpdate(addv=PETSc.InsertMode.ADD, mode=PETSc.ScatterMode.REVERSE)
         self._L_const = 0.5 * S * c_m * c_m * vol
         self._Kz, self._z2 = self._m.duplicate(), self._m.duplicate()
         self._la_lb: tuple[float, float] | None = None  # (L[cⁿ⁺¹], L[2cⁿ⁺¹ − cⁿ]) of the trial state
@@ -223,7 +238,8 @@ class SAVSystem:
         A.assemble()
         system = None if self.P is None else ConstrainedSystem(A, self.P)
         op = A if system is None else system.reduced
-        ksp = create_ksp(self.comm, self.prefix, ksp_defaults(self.comm), (op,), setup=True)
+        ksp = create_ksp(self.comm, self.prefix, ksp_defaults(self.comm, self.prefix, op.getSize()[0]), (op,),
+                         setup=True)
         self.factorizations += 1
         x, y, z, rhs = op.createVecRight(), op.createVecRight(), op.createVecRight(), op.createVecLeft()
         entry = (A, system, ksp, x, y, z, rhs, [False])  # last: the factorization passed its residual check
@@ -290,9 +306,10 @@ class SAVSystem:
             rel = res.norm() / max(rhs.norm(), 1e-300)
             res.destroy()
             if not rel <= RESIDUAL_CHECK:  # the same norm on every rank: all raise together
+                reason = self.comm.allreduce(int(ksp.getConvergedReason()), op=MPI.MIN)
                 raise SolverError(f"SAV: the LU back-substitution has relative residual {rel:.3g} > "
-                                       f"{RESIDUAL_CHECK:g} (Δt' = {dt_eff:g}); set "
-                                       f"-{self.prefix}pc_factor_mat_solver_type mumps")
+                                  f"{RESIDUAL_CHECK:g} (Δt' = {dt_eff:g}, PETSc reason {reason}); check the "
+                                  f"-{self.prefix}* solver options")
             checked[0] = True
         self._restrict(system, self._B, rhs)
         ksp.solve(rhs, z)
