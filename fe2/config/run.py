@@ -134,10 +134,20 @@ class RunOutputConfig(_Strict):
 
 class RunSolverConfig(_Strict):
     """``[solver]``: ``error_estimate = true`` adds the goal-oriented (DWR) error estimate of the monitored
-    reaction force after the last load step (:mod:`fe2.macro.reaction_error`; linear micro models only).
+    reaction force after the last load step (:mod:`fe2.macro.reaction_error`; linear micro models only);
+    ``target_error`` (relative, implies the estimate) first refines the macro mesh adaptively (Dörfler
+    marking of the estimate's cell indicators) until |η| / |J_h + η| <= target_error at the last load
+    factor, then runs the load steps on that mesh; ``max_refinements`` bounds the solves of that loop.
     """
 
     error_estimate: bool = False
+    target_error: PositiveFloat | None = None
+    max_refinements: int = Field(12, ge=1, le=50)
+
+    @property
+    def estimates(self) -> bool:
+        """True when the run ends with the DWR estimate (``error_estimate`` or ``target_error``)."""
+        return self.error_estimate or self.target_error is not None
 
 
 class RunConfig(CommandConfig):
@@ -188,11 +198,12 @@ class RunConfig(CommandConfig):
         for i, pt in enumerate(self.output.micro_points):
             if len(pt) != dim:
                 raise ValueError(f"output.micro_points[{i}]: needs {dim} coordinates for the {dim}D domain")
-        if self.solver.error_estimate:
+        if self.solver.estimates:
+            key = "solver.error_estimate" if self.solver.target_error is None else "solver.target_error"
             if self.loading.monitor is None:
-                raise ValueError("solver.error_estimate needs a loading.monitor (the reaction it estimates)")
-            if not all(isinstance(m, ElasticLawSpec) for m in self.rve.materials.values()):
-                raise ValueError("solver.error_estimate needs linear micro models (every rve.materials model "
+                raise ValueError(f"{key} needs a loading.monitor (the reaction it estimates)")
+            if self.rve is None or not all(isinstance(m, ElasticLawSpec) for m in self.rve.materials.values()):
+                raise ValueError(f"{key} needs linear micro models ([rve] with every rve.materials model "
                                  "'elastic')")
         return self
 

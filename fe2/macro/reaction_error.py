@@ -15,7 +15,8 @@ a(v, ζ) = 0; J = −R(u; ζ) (sign s = −1 in :mod:`fe2.macro.dwr`), η = −R
 P_{p+1} on the same mesh; cell indicators from the strong residual div σ_h, each cell's share of the
 traction jumps and the traction residual on Γ_t (:mod:`fe2.macro.dwr`). Units: the config's force unit
 (per unit thickness in 2D). :func:`adapt_reaction` refines by Dörfler marking of |η_K| until a target
-relative error is met (library use; ``fe2 run`` reports the estimate on its own mesh).
+relative error is met (``fe2 run`` with ``[solver] target_error``: refine, then run the load steps on
+the refined mesh; with ``error_estimate`` alone the estimate on its own mesh).
 """
 
 from __future__ import annotations
@@ -113,12 +114,21 @@ class ReactionAdaptiveStep:
         return self.estimate.relative_estimate
 
 
+@dataclass
+class ReactionAdaptivity:
+    """An adaptive (or uniform) sequence: every solve, and the last mesh (the one that met the target)."""
+
+    steps: list[ReactionAdaptiveStep]
+    mesh: dmesh.Mesh
+    facet_tags: dmesh.MeshTags
+
+
 def adapt_reaction(
     msh: dmesh.Mesh, facet_tags: dmesh.MeshTags, material, *, dirichlet: Sequence[Dirichlet],
     tractions: Sequence[Traction] = (), tag: int, component: int, target_error: float, degree: int = 1,
     load_factor: float = 1.0, theta: float = 0.5, uniform: bool = False, max_steps: int = 12,
     progress: Callable[[str], None] | None = None,
-) -> list[ReactionAdaptiveStep]:
+) -> ReactionAdaptivity:
     """Refine until the estimated relative error |η|/|J_h + η| of the reaction is <= ``target_error``.
 
     Each step solves the linear macro problem at ``load_factor`` (one Newton step: the problem is linear),
@@ -142,7 +152,7 @@ def adapt_reaction(
                      f"est. rel. error {est.relative_estimate:.3e}")
         solver.destroy()  # its PETSc objects now: petsc4py defers parallel destroys (MPI context ids)
         if est.relative_estimate <= target_error:
-            return steps
+            return ReactionAdaptivity(steps, msh, ft)
         marked = None if uniform else dorfler_marking(np.abs(est.cell_indicators), msh.comm, theta)
         msh, _, ft = refine_tissue(msh, None, ft, marked)
         ft = cast(dmesh.MeshTags, ft)  # given tags come back

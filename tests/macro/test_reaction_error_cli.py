@@ -2,7 +2,8 @@
 
 The quarter plate with a hole of demos/configs/run/fe2_plate_j2.toml with an elastic matrix (so the RVE is
 linear: C_hom once), coarse meshes, one load step. The effectivity of the estimate is verified in
-tests/macro/test_reaction_error.py; here: the wiring and the refusals.
+tests/macro/test_reaction_error.py, the adaptive loop's dofs against uniform refinement in
+tests/macro/test_reaction_adaptivity.py; here: the wiring (estimate, ``target_error``) and the refusals.
 """
 
 from __future__ import annotations
@@ -48,13 +49,46 @@ def test_result_json_has_the_reaction_estimate(tmp_path):
     assert "force" in est["units"] and "right" in est["qoi"]
 
 
-@pytest.mark.parametrize("elastic, drop_monitor, match", [
-    (False, False, "linear micro models"),
-    (True, True, "loading.monitor"),
+def test_target_error_refines_then_runs_on_the_refined_mesh(shared_tmp_path):
+    """``target_error = 4e-3``: the mesh is refined until the relative estimate meets it (every earlier solve
+    above it, dofs growing), the load steps then run on that mesh, and the final estimate is the last adaptive
+    solve's (same mesh, same load factor: 1e-8) and meets the target. Collective (1 and 2 ranks)."""
+    target = 4e-3
+    cfg = parse_config(config(target_error=target), RunConfig, "run.toml")
+    assert cfg.solver.estimates and not cfg.solver.error_estimate
+    run_fe2(cfg, MPI.COMM_WORLD, shared_tmp_path / "out")
+    MPI.COMM_WORLD.Barrier()  # result.json is written by rank 0
+    res = json.loads((shared_tmp_path / "out/result.json").read_text())
+    steps = res["adaptivity"]["steps"]
+    assert len(steps) >= 2, steps  # the coarse mesh alone is at 1.1 %
+    assert all(s["relative_estimate"] > target for s in steps[:-1]) and steps[-1]["relative_estimate"] <= target
+    assert all(a["dofs"] < b["dofs"] for a, b in zip(steps, steps[1:]))
+    est = res["error_estimate"]
+    assert est["dofs"] == steps[-1]["dofs"] and est["relative_estimate"] <= target
+    assert est["estimate"] == pytest.approx(steps[-1]["estimate"], rel=1e-8)
+    assert est["value"] == pytest.approx(res["steps"][-1]["reaction"], rel=1e-10)
+
+
+@pytest.mark.parametrize("elastic, drop_monitor, solver, match", [
+    (False, False, {"error_estimate": True}, "solver.error_estimate needs linear micro models"),
+    (True, True, {"error_estimate": True}, "loading.monitor"),
+    (False, False, {"target_error": 1e-3}, "solver.target_error needs linear micro models"),
+    (True, False, {"target_error": 0.0}, "target_error"),
+    (True, False, {"target_error": 1e-3, "max_refinements": 0}, "max_refinements"),
 ])
-def test_refusals(elastic, drop_monitor, match):
-    data = config(elastic=elastic, error_estimate=True)
+def test_refusals(elastic, drop_monitor, solver, match):
+    data = config(elastic=elastic, **solver)
     if drop_monitor:
         del data["loading"]["monitor"]
-    with pytest.raises(ConfigError, match=match):
+    with pytest.raises(ConfigError, match=match) as exc:
+        parse_config(data, RunConfig, "run.toml")
+    assert "\n" not in str(exc.value)
+
+
+def test_estimate_with_a_single_scale_material_is_refused():
+    """``[material]`` instead of ``[rve]``: one line, not an AttributeError from the validator."""
+    data = config(error_estimate=True)
+    del data["rve"]
+    data["material"] = {"model": "elastic", "young": 3.0, "poisson": 0.35}
+    with pytest.raises(ConfigError, match="needs linear micro models"):
         parse_config(data, RunConfig, "run.toml")

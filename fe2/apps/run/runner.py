@@ -13,7 +13,9 @@ Outputs in OUT: ``displacement.xdmf``, ``stress.xdmf`` (index files over ``serie
 (written last, atomically): summary, per-step Newton residual histories, micro
 statistics and the load-balance report (micro time per rank: min / mean / max);
 with ``[solver] error_estimate = true`` (linear micro models) the DWR estimate of the
-monitored reaction after the last step (``error_estimate``, :mod:`fe2.macro.reaction_error`).
+monitored reaction after the last step (``error_estimate``, :mod:`fe2.macro.reaction_error`); with
+``target_error`` the macro mesh is first refined adaptively until that estimate meets it
+(``adaptivity`` in result.json: every solve's dofs, cells, J_h and η), and the run uses that mesh.
 
 ``--restart`` resumes from the checkpoint (see :mod:`fe2.macro.driver`); the micro
 statistics in result.json cover every segment of the run (``segments``: 1 + restarts).
@@ -40,7 +42,7 @@ from fe2.io.results import write_json_atomic
 from fe2.macro.balance import BalancedMaterial
 from fe2.macro.driver import Monitor, add_statistics, run_load_steps
 from fe2.macro.energy_audit import summarize
-from fe2.macro.reaction_error import reaction_goal_error
+from fe2.macro.reaction_error import adapt_reaction, reaction_goal_error
 from fe2.macro.small_strain import Dirichlet, QuasiStaticMacroProblem, Traction
 from fe2.materials import IsotropicElastic, LinearElasticLaw
 from fe2.materials.cauchy_born import CauchyBornLaw
@@ -165,13 +167,31 @@ def run_fe2(cfg: RunConfig, comm: MPI.Comm, out_dir: str | Path, *, restart: boo
             raise ConfigError(f"the RVE is {rve.dim}D but the macro domain is {domain.mesh.geometry.dim}D")
     dirichlet = [Dirichlet(domain.tag(b.boundary), b.value, b.component) for b in cfg.macro.dirichlet]
     tractions = [Traction(domain.tag(t.boundary), t.value) for t in cfg.macro.traction]
-    solver = QuasiStaticMacroProblem(domain.mesh, domain.facet_tags, material, degree=cfg.macro.degree,
+    msh, facet_tags, adaptivity = domain.mesh, domain.facet_tags, None
+    if cfg.solver.target_error is not None:  # the config checked the monitor and the linear micro models
+        assert cfg.loading.monitor is not None
+        say(f"adaptive refinement of the macro mesh to a relative error {cfg.solver.target_error:g} of the reaction")
+        adapted = adapt_reaction(msh, facet_tags, material, dirichlet=dirichlet, tractions=tractions,
+                                 tag=domain.tag(cfg.loading.monitor.boundary), component=cfg.loading.monitor.component,
+                                 target_error=cfg.solver.target_error, degree=cfg.macro.degree,
+                                 load_factor=max(cfg.loading.load_factors), max_steps=cfg.solver.max_refinements,
+                                 progress=say)
+        msh, facet_tags = adapted.mesh, adapted.facet_tags
+        adaptivity = {
+            "target_error": cfg.solver.target_error, "marking": "Doerfler theta = 0.5 on |eta_K|",
+            "load_factor": max(cfg.loading.load_factors),
+            "geometry": "refinement keeps the initial mesh's boundary: a curved boundary (the hole) stays its "
+                        "polygon, whose geometry error the estimate does not see",
+            "steps": [{"dofs": st.dofs, "cells": st.cells, "value": st.estimate.value,
+                       "estimate": st.estimate.estimate, "relative_estimate": st.estimate.relative_estimate}
+                      for st in adapted.steps]}
+    solver = QuasiStaticMacroProblem(msh, facet_tags, material, degree=cfg.macro.degree,
                                      dirichlet=dirichlet, tractions=tractions)
     n_points = comm.allreduce(solver.n_points)
     kind = "linear (C_hom computed once)" if material.is_linear else "nonlinear (one RVE solve per point)"
     if rve is None:
         kind = f"none: single-scale {type(material).__name__} law"
-    say(f"macro: {domain.mesh.topology.index_map(domain.mesh.topology.dim).size_global} cells, {n_points}"
+    say(f"macro: {msh.topology.index_map(msh.topology.dim).size_global} cells, {n_points}"
         f" quadrature points on {comm.size} rank(s); RVE {kind}")
     monitor = None
     if cfg.loading.monitor is not None:
@@ -232,7 +252,9 @@ def run_fe2(cfg: RunConfig, comm: MPI.Comm, out_dir: str | Path, *, restart: boo
         result["micro"]["reduced"] = {k: getattr(split, k) for k in ("reduced_solves", "full_solves", "out_of_range",
                                                                       "indicator_max")}
     mon_spec = cfg.loading.monitor
-    if cfg.solver.error_estimate and monitor is not None and mon_spec is not None:  # the config requires both
+    if adaptivity is not None:
+        result["adaptivity"] = adaptivity
+    if cfg.solver.estimates and monitor is not None and mon_spec is not None:  # the config requires both
         est = reaction_goal_error(solver, monitor.tag, monitor.component, name=mon_spec.boundary)
         result["error_estimate"] = est.to_dict()
         say(f"error estimate: {est.qoi}: J_h {est.value:.6e}, eta {est.estimate:.3e}, J_h + eta {est.corrected:.6e}")
