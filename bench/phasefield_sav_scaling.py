@@ -1,6 +1,6 @@
 """fe2-SAV Cahn–Hilliard on PFHub 1a, 400² lattice, 10 steps of Δt = 1: time per step on N ranks.
 
-    python bench/phasefield_sav_scaling.py                 # 1 rank (PETSc LU, the serial default)
+    python bench/phasefield_sav_scaling.py                 # 1 rank (the serial default: MUMPS above 5e4 unknowns)
     python bench/phasefield_sav_scaling.py --lu mumps      # 1 rank with MUMPS, as on several ranks
     mpirun -n 2 python bench/phasefield_sav_scaling.py
 Printed: ``run_s`` (the time loop), ``factorizing_s`` (its first two steps: the backward-Euler start-up
@@ -24,7 +24,8 @@ from petsc4py import PETSc
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--lu", choices=("default", "mumps", "petsc"), default="default",
-                    help="-fe2_ch_pc_factor_mat_solver_type (default: PETSc LU on 1 rank, MUMPS on several)")
+                    help="-fe2_ch_pc_factor_mat_solver_type (default: PETSc LU on 1 rank up to SERIAL_LU_MAX "
+                         "unknowns, MUMPS above and on several)")
     ap.add_argument("--n", type=int, default=400)
     ap.add_argument("--steps", type=int, default=10)
     args = ap.parse_args()

@@ -136,13 +136,20 @@ class RunSolverConfig(_Strict):
     """``[solver]``: ``error_estimate = true`` adds the goal-oriented (DWR) error estimate of the monitored
     reaction force after the last load step (:mod:`fe2.macro.reaction_error`; linear micro models only);
     ``target_error`` (relative, implies the estimate) first refines the macro mesh adaptively (Dörfler
-    marking of the estimate's cell indicators) until |η| / |J_h + η| <= target_error at the last load
-    factor, then runs the load steps on that mesh; ``max_refinements`` bounds the solves of that loop.
+    marking of the estimate's cell indicators) until |η| / |J_h + η| <= target_error (the macro problem
+    is linear: the relative estimate does not depend on the load factor; the loop runs at λ = 1), then
+    runs the load steps on that mesh; ``max_refinements`` bounds the refinements of that loop.
     """
 
     error_estimate: bool = False
     target_error: PositiveFloat | None = None
-    max_refinements: int = Field(12, ge=1, le=50)
+    max_refinements: int = Field(12, ge=0, le=50)
+
+    @model_validator(mode="after")
+    def _refinements_need_a_target(self):
+        if "max_refinements" in self.model_fields_set and self.target_error is None:
+            raise ValueError("solver.max_refinements needs solver.target_error (the adaptive loop it bounds)")
+        return self
 
     @property
     def estimates(self) -> bool:

@@ -18,7 +18,7 @@ from mpi4py import MPI
 from fe2.apps.run.runner import run_fe2
 from fe2.config.base import parse_config
 from fe2.config.run import RunConfig
-from fe2.errors import ConfigError
+from fe2.errors import ConfigError, SolverError
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -66,6 +66,9 @@ def test_target_error_refines_then_runs_on_the_refined_mesh(shared_tmp_path):
     est = res["error_estimate"]
     assert est["dofs"] == steps[-1]["dofs"] and est["relative_estimate"] <= target
     assert est["estimate"] == pytest.approx(steps[-1]["estimate"], rel=1e-8)
+    cfg = parse_config(config(target_error=target, max_refinements=1), RunConfig, "run.toml")
+    with pytest.raises(SolverError, match="not met in 2 solves"):  # one refinement is not enough
+        run_fe2(cfg, MPI.COMM_WORLD, shared_tmp_path / "out1")
     assert est["value"] == pytest.approx(res["steps"][-1]["reaction"], rel=1e-10)
 
 
@@ -74,7 +77,8 @@ def test_target_error_refines_then_runs_on_the_refined_mesh(shared_tmp_path):
     (True, True, {"error_estimate": True}, "loading.monitor"),
     (False, False, {"target_error": 1e-3}, "solver.target_error needs linear micro models"),
     (True, False, {"target_error": 0.0}, "target_error"),
-    (True, False, {"target_error": 1e-3, "max_refinements": 0}, "max_refinements"),
+    (True, False, {"target_error": 1e-3, "max_refinements": -1}, "max_refinements"),
+    (True, False, {"error_estimate": True, "max_refinements": 3}, "solver.max_refinements needs solver.target_error"),
 ])
 def test_refusals(elastic, drop_monitor, solver, match):
     data = config(elastic=elastic, **solver)

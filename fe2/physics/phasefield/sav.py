@@ -63,15 +63,18 @@ from fe2.solvers import ConstrainedSystem, create_ksp
 #: while its factorization grows faster (PFHub 1a, SAV steps of Δt = 1, one rank; per step / the two
 #: factorizations, PETSc vs MUMPS: 100² (2·10⁴ unknowns) 13.1 vs 17.3 ms / 0.60 vs 0.27 s; 200²
 #: (8·10⁴) 51 vs 73 ms / 5.3 vs 1.4 s; 400² (3.2·10⁵) 0.20 vs 0.33 s / 51 vs 10 s: PETSc's LU pays off
-#: after ≈ 80 / 180 / 320 steps). It does
-#: not pivot: every pivot is a mass-matrix diagonal, and the first solve with each factorization is
-#: checked (relative residual ≤ RESIDUAL_CHECK), so a bad factorization is a SolverError (not a step the
-#: time loop retries at a smaller Δt), never a wrong step.
+#: after ≈ 80 / 180 / 320 steps). PETSc's LU does not pivot, and its zero-pivot test is absolute
+#: (2.2e-14 by default), while the c-rows scale like h² — a problem posed in metres on sub-micrometre
+#: cells would be refused — so that test is off (``pc_factor_zeropivot`` 0); instead the first solve
+#: with each factorization is checked (normwise backward error ≤ RESIDUAL_CHECK), so a bad
+#: factorization is a SolverError (not a step the time loop retries at a smaller Δt), never a wrong step.
 KSP_DEFAULTS_SERIAL = {"ksp_type": "preonly", "pc_type": "lu", "pc_factor_mat_solver_type": "petsc",
-                       "pc_factor_mat_ordering_type": "nd"}
+                       "pc_factor_mat_ordering_type": "nd", "pc_factor_zeropivot": 0.0}
 KSP_DEFAULTS_PARALLEL = {"ksp_type": "preonly", "pc_type": "lu", "pc_factor_mat_solver_type": "mumps"}
-#: the relative residual ‖A y − R‖/‖R‖ the first back-substitution of every factorization must reach
-RESIDUAL_CHECK = 1e-8
+#: the normwise backward error ‖A y − R‖∞ / (‖A‖∞ ‖y‖∞ + ‖R‖∞) the first back-substitution of every
+#: factorization must reach (independent of the scaling of the c- and μ-rows; a backward-stable LU gives
+#: ≈ 1e-16)
+RESIDUAL_CHECK = 1e-10
 
 
 #: the largest system (global unknowns of the factorized operator) PETSc's LU takes by default on one rank
@@ -112,7 +115,7 @@ class SAVSystem:
         W: the blocked (c, μ) P_k space; ``u`` (trial), ``u0`` (cⁿ), ``u_prev`` (cⁿ⁻¹) live on it.
         dx: the measure (one quadrature rule for operator, right-hand side and energies).
         kappa, mobility: κ > 0 and a constant M > 0.
-        energy: a DoubleWell; ``stabilization``: S (None: ρ(cβ − cα)²/2).
+        energy: a DoubleWell; ``stabilization``: S (None: ρ(cβ − cα)²).
         P: periodic prolongation (full → reduced) or None (no-flux).
         prefix: options prefix of the KSPs (``fe2_ch_``).
     """
@@ -298,16 +301,17 @@ class SAVSystem:
         self._restrict(system, self._R, rhs)
         ksp.solve(rhs, y)
         ok_y = ksp.getConvergedReason() > 0
-        if not checked[0]:  # the first solve with a new factorization: its relative residual
+        if not checked[0]:  # the first solve with a new factorization: its backward error
             op = ksp.getOperators()[0]
             res = rhs.duplicate()
             op.mult(y, res)
             res.axpy(-1.0, rhs)
-            rel = res.norm() / max(rhs.norm(), 1e-300)
+            inf = PETSc.NormType.NORM_INFINITY
+            rel = res.norm(inf) / max(op.norm(inf) * y.norm(inf) + rhs.norm(inf), 1e-300)
             res.destroy()
-            if not rel <= RESIDUAL_CHECK:  # the same norm on every rank: all raise together
+            if not rel <= RESIDUAL_CHECK:  # the same norms on every rank: all raise together
                 reason = self.comm.allreduce(int(ksp.getConvergedReason()), op=MPI.MIN)
-                raise SolverError(f"SAV: the LU back-substitution has relative residual {rel:.3g} > "
+                raise SolverError(f"SAV: the LU back-substitution has backward error {rel:.3g} > "
                                   f"{RESIDUAL_CHECK:g} (Δt' = {dt_eff:g}, PETSc reason {reason}); check the "
                                   f"-{self.prefix}* solver options")
             checked[0] = True

@@ -6,8 +6,9 @@ temporal order is 2 (self-convergence on a small periodic grid), its free energy
 Newton (secant CN) scheme's, the factorizations are reused (two for a fixed-Δt run), the energy
 and mass handed to the time loop without assembly equal the assembled forms (1e-12 relative: L is
 quadratic, so its matrix form equals the quadrature to round-off), a distributed run equals a serial
-one (MUMPS vs PETSc LU: round-off, 1e-9 as for the Newton scheme), a back-substitution that does
-not solve its system is a one-line SolverError, and bad input is a one-line ConfigError.
+one (MUMPS vs PETSc LU: 1e-12), the default LU works in SI units on sub-micrometre cells, a
+back-substitution that does not solve its system is a one-line SolverError, and bad input is a
+one-line ConfigError.
 """
 
 from __future__ import annotations
@@ -125,16 +126,32 @@ def test_sav_lu_choice():
             opts.delValue("fe2_ch_pc_factor_mat_solver_type")
 
 
+def test_sav_default_lu_is_scale_free():
+    """PFHub 1a with every length scaled by s (box 200 s, κ = 2 s², M = 5 s²: the same dynamics in time).
+    At s = 1e-8 (cells of 12.5 nm, as in SI units) the c-rows are ~1e-16 and PETSc's absolute zero-pivot
+    test refused the factorization; the default must run and give the energy density of s = 1 (1e-9)."""
+    density = []
+    for s in (1.0, 1e-8):
+        m = mesh.create_rectangle(MPI.COMM_WORLD, [[0.0, 0.0], [L_BOX * s, L_BOX * s]], [16, 16])
+        ch = CahnHilliard(m, pfhub_bm1_energy(), 2.0 * s * s, 5.0 * s * s, boundary="noflux", scheme="sav")
+        ic = pfhub_bm1_initial_condition(0.5, 0.01)
+        ch.set_initial_condition(lambda x, s=s, ic=ic: ic(x / s))
+        hist = ch.run(4.0, TimeStepping(dt=1.0, adaptive=False))
+        ch.close()
+        density.append(hist[-1].energy / (L_BOX * s) ** 2)
+    assert abs(density[1] - density[0]) <= 1e-9 * abs(density[0]), density
+
+
 def test_sav_back_substitution_that_does_not_solve_is_a_solver_error():
     """A KSP that returns without solving (here a user's ``-fe2_ch_pc_type jacobi`` under ``preonly``,
-    which PETSc reports as converged) fails the first-solve residual check: one line, all ranks."""
+    which PETSc reports as converged) fails the first-solve backward-error check: one line, all ranks."""
     opts = PETSc.Options()
     opts["fe2_ch_pc_type"] = "jacobi"
     try:
         m = mesh.create_rectangle(MPI.COMM_WORLD, [[0.0, 0.0], [L_BOX, L_BOX]], [8, 8])
         ch = CahnHilliard(m, pfhub_bm1_energy(), 2.0, 5.0, boundary="periodic", scheme="sav")
         ch.set_initial_condition(pfhub_bm1_initial_condition(0.5, 0.01))
-        with pytest.raises(SolverError, match="relative residual") as exc:
+        with pytest.raises(SolverError, match="backward error") as exc:
             ch.run(4.0, TimeStepping(dt=2.0, adaptive=False))
         assert "\n" not in str(exc.value) and "-fe2_ch_" in str(exc.value)
         ch.close()
