@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field, TypeAdapter, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, Field, PositiveFloat, TypeAdapter, ValidationError, field_validator, model_validator
 
 from fe2.config.base import CommandConfig, load_toml, nested_error, parse_config, resolve_file
 from fe2.config.rve import (
@@ -28,10 +28,27 @@ class HomogenizeSolverConfig(SolverConfig):
 
     ``error_estimate = true`` solves every BC once more with degree + 1 on the same mesh
     (:mod:`fe2.micro.error_estimate`) and writes the estimated discretization error of each
-    effective tensor next to it in result.json.
+    effective tensor next to it in result.json. ``target_error`` (implies the estimate) refines the
+    RVE mesh (one mesh for all the BCs: Dörfler marking of the summed relative energy indicators) until
+    the estimated relative energy error of every load case of every BC is <= target_error, then writes
+    the results of that mesh; ``max_refinements`` bounds the refinements (KUBC / TUBC on straight-sided
+    cells only: local refinement keeps no periodic node matching, and curved cells cannot be refined).
     """
 
     error_estimate: bool = False
+    target_error: PositiveFloat | None = None
+    max_refinements: int = Field(12, ge=0, le=50)
+
+    @property
+    def estimates(self) -> bool:
+        """True when every BC carries the error estimate (``error_estimate`` or ``target_error``)."""
+        return self.error_estimate or self.target_error is not None
+
+    @model_validator(mode="after")
+    def _refinements_need_a_target(self):
+        if "max_refinements" in self.model_fields_set and self.target_error is None:
+            raise ValueError("solver.max_refinements needs solver.target_error (the adaptive loop it bounds)")
+        return self
 
 
 class HomogenizeConfig(CommandConfig):
@@ -91,6 +108,13 @@ class HomogenizeConfig(CommandConfig):
             raise ValueError("materials: every phase is a void; at least one needs a material")
         if len(set(self.boundary_conditions)) != len(self.boundary_conditions):
             raise ValueError("boundary_conditions lists a condition twice")
+        if self.solver.target_error is not None:
+            if "periodic" in self.boundary_conditions:
+                raise ValueError("solver.target_error: local refinement keeps no periodic node matching; "
+                                 "set boundary_conditions to kubc and/or tubc")
+            if getattr(self.geometry, "element_order", 1) != 1:
+                raise ValueError("solver.target_error needs geometry.element_order = 1 (curved cells cannot be "
+                                 "refined)")
         return self
 
     def size_estimates(self) -> list[tuple[str, float | None]]:

@@ -487,3 +487,34 @@ def test_error_estimate_flag_writes_estimates():
         details = data["details"][bc]["error_estimate"]
         assert details["nested"] and details["identity_residual"] < HM_TOL
     assert "error_estimate" not in run_homogenization(_config(BASE), MPI.COMM_WORLD, None)
+
+
+def test_target_error_refines_one_mesh_until_every_bc_meets_it():
+    """[solver] target_error = 1e-2 (KUBC and TUBC, mesh size 0.2): the mesh is refined until the estimated
+    relative energy error of every load case of both BCs is below it (every earlier mesh above it, dofs
+    growing), and the written tensors and estimates are those of the last mesh (collective)."""
+    text = BASE.replace("mesh_size = 0.1", "mesh_size = 0.2").replace('["kubc", "periodic", "tubc"]', '["kubc", "tubc"]')
+    cfg = _config(text + "\n[solver]\ntarget_error = 1e-2\n")
+    assert cfg.solver.estimates and not cfg.solver.error_estimate
+    data = run_homogenization(cfg, MPI.COMM_WORLD, None)
+    steps = data["adaptivity"]["steps"]
+    assert len(steps) >= 2, steps
+    assert all(max(s["max_relative_energy_error"].values()) > 1e-2 for s in steps[:-1])
+    assert max(steps[-1]["max_relative_energy_error"].values()) <= 1e-2
+    assert all(a["dofs"] < b["dofs"] for a, b in zip(steps, steps[1:]))
+    for bc in ("kubc", "tubc"):
+        assert max(data["details"][bc]["error_estimate"]["relative_energy_error"]) == pytest.approx(
+            steps[-1]["max_relative_energy_error"][bc], rel=1e-12)
+    # the KUBC >= TUBC ordering holds on the refined mesh too
+    assert np.linalg.eigvalsh(np.asarray(data["effective"]["kubc"]) - np.asarray(data["effective"]["tubc"])).min() > 0
+
+
+@pytest.mark.parametrize("extra, needle", [
+    ('\n[solver]\ntarget_error = 1e-2\n', "periodic"),
+    ('\n[solver]\nmax_refinements = 2\n', "solver.max_refinements needs solver.target_error"),
+    ('\n[solver]\ntarget_error = -1.0\n', "target_error"),
+])
+def test_target_error_refusals(extra, needle):
+    with pytest.raises(ConfigError, match=needle) as exc:
+        _config(BASE + extra)
+    assert "\n" not in str(exc.value)

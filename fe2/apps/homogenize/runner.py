@@ -137,14 +137,20 @@ def run_homogenization(
         if forms is None:
             forms = forms_cache[key] = RVEForms(comm, physics, key)
     say(f"meshed RVE: {rve.mesh.topology.index_map(rve.dim).size_global} cells in {t_mesh:.2f} s")
-    problem = RVEProblem(
-        rve, physics, materials_from_config(cfg), degree=cfg.solver.degree,
-        solver=LinearSolverOptions(kind=cfg.solver.kind, rtol=cfg.solver.rtol), forms=forms,
-    )
-    if cfg.solver.error_estimate:
-        hom, fields = homogenize_with_estimates(problem, cfg.boundary_conditions, keep_fields=True, progress=say)
+    adaptivity = None
+    if cfg.solver.target_error is not None:
+        problem, hom, fields, adaptivity = _adapt(cfg, rve, physics, say)
+        rve = problem.rve
     else:
-        hom, fields = problem.homogenize(cfg.boundary_conditions, keep_fields=True, progress=say)
+        problem = RVEProblem(
+            rve, physics, materials_from_config(cfg), degree=cfg.solver.degree,
+            solver=LinearSolverOptions(kind=cfg.solver.kind, rtol=cfg.solver.rtol), forms=forms,
+        )
+        if cfg.solver.error_estimate:
+            hom, fields = homogenize_with_estimates(problem, cfg.boundary_conditions, keep_fields=True,
+                                                    progress=say)
+        else:
+            hom, fields = problem.homogenize(cfg.boundary_conditions, keep_fields=True, progress=say)
     hom.timings["mesh_s"] = t_mesh
     data = hom.to_dict()
     data["geometry"] = rve.description
@@ -152,6 +158,8 @@ def run_homogenization(
     data["phase_tags"] = {name: int(tag) for name, tag in rve.phases.items()}
     data["config"] = cfg.model_dump()
     data["units"] = "as given in the config (fe2 does not convert units)"
+    if adaptivity is not None:
+        data["adaptivity"] = adaptivity
     if out_dir is not None:
         out = Path(out_dir)
         labels = case_labels(physics.name, rve.dim)
@@ -176,6 +184,44 @@ def run_homogenization(
         for u in vecs:
             u.destroy()
     return data
+
+
+def _adapt(cfg: cfgmod.HomogenizeConfig, rve: RVEMesh, physics, say):
+    """Solve every BC with its estimate, refine one mesh for all of them (Dörfler θ = 0.5 on Σ over BCs and
+    load cases of η_K / ⟨σ:ε⟩), until every load case's estimated relative energy error is <= target_error.
+    Returns (problem, hom, fields, record) of the last mesh. Collective; ConfigError if max_refinements
+    refinements do not reach the target.
+    """
+    from fe2.geometry.refine import _geometry_degree
+    from fe2.micro.adaptivity import dorfler_marking, refine_rve
+
+    target, steps = cfg.solver.target_error, []
+    assert target is not None
+    if _geometry_degree(rve.mesh) != 1:
+        raise ConfigError("solver.target_error needs straight-sided cells (this mesh has curved ones)")
+    for k in range(cfg.solver.max_refinements + 1):
+        problem = RVEProblem(rve, physics, materials_from_config(cfg), degree=cfg.solver.degree,
+                             solver=LinearSolverOptions(kind=cfg.solver.kind, rtol=cfg.solver.rtol))
+        hom, fields = homogenize_with_estimates(problem, cfg.boundary_conditions, keep_fields=True, progress=say)
+        errors = {bc: hom.bcs[bc].error_estimate.max_relative_energy_error for bc in cfg.boundary_conditions}
+        info = problem.mesh_info()
+        steps.append({"dofs": int(info["dofs"]), "cells": int(info["cells"]), "max_relative_energy_error": errors})
+        say(f"adaptive: {info['dofs']} dofs, est. relative energy error "
+            + ", ".join(f"{bc} {e:.3e}" for bc, e in errors.items()) + f" (target {target:g})")
+        if max(errors.values()) <= target:
+            return problem, hom, fields, {"target_error": target, "marking": "Doerfler theta = 0.5 on the sum over "
+                                          "BCs and load cases of eta_K / <sigma:eps>", "steps": steps}
+        eta = sum(hom.bcs[bc].error_estimate.cell_indicators
+                  @ (1.0 / np.maximum(np.abs([lc.mean_energy for lc in hom.bcs[bc].load_cases]), 1e-300))
+                  for bc in cfg.boundary_conditions)
+        for vecs in fields.values():
+            for u in vecs:
+                u.destroy()
+        problem.destroy()
+        if k < cfg.solver.max_refinements:
+            rve = refine_rve(rve, dorfler_marking(eta, rve.mesh.comm, 0.5))
+    raise ConfigError(f"solver.target_error {target:g} not met after {cfg.solver.max_refinements} refinements "
+                      f"(last estimate {max(steps[-1]['max_relative_energy_error'].values()):.3e})")
 
 
 def _affine_part(problem: RVEProblem, strain):
