@@ -129,7 +129,8 @@ def run_fe2(n: int, t_end: float, dt0: float, dt_max: float, keep_lattice: bool 
 def run_fe2_sav(n: int, t_end: float, dt: float, comm=MPI.COMM_SELF, keep_lattice: bool = False,
                 stabilization: float | None = None) -> dict:
     """fe2 CH with the linear BDF2-SAV scheme at a fixed Δt (one cached factorization per step kind);
-    ``stabilization`` = S (None: the library default ρ(cβ − cα)²)."""
+    ``stabilization`` = S (None: the library default ρ(cβ − cα)²).
+    """
     t0 = time.perf_counter()
     msh = dmesh.create_rectangle(comm, [[0.0, 0.0], [L, L]], [n, n])
     ch = CahnHilliard(msh, pfhub_bm1_energy(), KAPPA, MOB, boundary="periodic", scheme="sav",

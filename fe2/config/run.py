@@ -143,11 +143,12 @@ class RunSolverConfig(_Strict):
 
     error_estimate: bool = False
     target_error: PositiveFloat | None = None
-    max_refinements: int = Field(12, ge=0, le=50)
+    max_refinements: int = Field(default=12, ge=0, le=50)
 
     @model_validator(mode="after")
     def _refinements_need_a_target(self):
-        if "max_refinements" in self.model_fields_set and self.target_error is None:
+        # a non-default value without a target (the default is written by model_dump: a dumped config reloads)
+        if self.max_refinements != type(self).model_fields["max_refinements"].default and self.target_error is None:
             raise ValueError("solver.max_refinements needs solver.target_error (the adaptive loop it bounds)")
         return self
 

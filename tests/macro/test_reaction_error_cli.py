@@ -8,6 +8,7 @@ tests/macro/test_reaction_adaptivity.py; here: the wiring (estimate, ``target_er
 
 from __future__ import annotations
 
+import itertools
 import json
 import tomllib
 from pathlib import Path
@@ -62,7 +63,7 @@ def test_target_error_refines_then_runs_on_the_refined_mesh(shared_tmp_path):
     steps = res["adaptivity"]["steps"]
     assert len(steps) >= 2, steps  # the coarse mesh alone is at 1.1 %
     assert all(s["relative_estimate"] > target for s in steps[:-1]) and steps[-1]["relative_estimate"] <= target
-    assert all(a["dofs"] < b["dofs"] for a, b in zip(steps, steps[1:]))
+    assert all(a["dofs"] < b["dofs"] for a, b in itertools.pairwise(steps))
     est = res["error_estimate"]
     assert est["dofs"] == steps[-1]["dofs"] and est["relative_estimate"] <= target
     assert est["estimate"] == pytest.approx(steps[-1]["estimate"], rel=1e-8)

@@ -195,7 +195,7 @@ def _adapt(cfg: cfgmod.HomogenizeConfig, rve: RVEMesh, physics, say):
     from fe2.geometry.refine import _geometry_degree
     from fe2.micro.adaptivity import dorfler_marking, refine_rve
 
-    target, steps = cfg.solver.target_error, []
+    target, steps, last = cfg.solver.target_error, [], float("nan")
     assert target is not None
     if _geometry_degree(rve.mesh) != 1:
         raise ConfigError("solver.target_error needs straight-sided cells (this mesh has curved ones)")
@@ -208,7 +208,8 @@ def _adapt(cfg: cfgmod.HomogenizeConfig, rve: RVEMesh, physics, say):
         steps.append({"dofs": int(info["dofs"]), "cells": int(info["cells"]), "max_relative_energy_error": errors})
         say(f"adaptive: {info['dofs']} dofs, est. relative energy error "
             + ", ".join(f"{bc} {e:.3e}" for bc, e in errors.items()) + f" (target {target:g})")
-        if max(errors.values()) <= target:
+        last = max(errors.values())
+        if last <= target:
             return problem, hom, fields, {"target_error": target, "marking": "Doerfler theta = 0.5 on the sum over "
                                           "BCs and load cases of eta_K / <sigma:eps>", "steps": steps}
         eta = sum(hom.bcs[bc].error_estimate.cell_indicators
@@ -221,7 +222,7 @@ def _adapt(cfg: cfgmod.HomogenizeConfig, rve: RVEMesh, physics, say):
         if k < cfg.solver.max_refinements:
             rve = refine_rve(rve, dorfler_marking(eta, rve.mesh.comm, 0.5))
     raise ConfigError(f"solver.target_error {target:g} not met after {cfg.solver.max_refinements} refinements "
-                      f"(last estimate {max(steps[-1]['max_relative_energy_error'].values()):.3e})")
+                      f"(last estimate {last:.3e})")
 
 
 def _affine_part(problem: RVEProblem, strain):

@@ -84,7 +84,8 @@ SERIAL_LU_MAX = 50_000
 def ksp_defaults(comm: MPI.Comm, prefix: str, size: int) -> dict:
     """The SAV KSP defaults for an operator of ``size`` global unknowns on ``comm`` (under ``prefix`` the
     user's options win; a user's ``pc_factor_mat_solver_type`` other than petsc also drops the nested-
-    dissection ordering, which MUMPS would otherwise be handed as its ordering)."""
+    dissection ordering, which MUMPS would otherwise be handed as its ordering).
+    """
     opts, key = PETSc.Options(), prefix + "pc_factor_mat_solver_type"
     user = opts.getString(key) if opts.hasName(key) else None
     petsc_lu = user == "petsc" or (user is None and comm.size == 1 and size <= SERIAL_LU_MAX)
