@@ -13,7 +13,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, ValidationError, model_validator
 
 from fe2.errors import ConfigError
 
@@ -22,6 +22,31 @@ class _Strict(BaseModel):
     # no inf / nan anywhere in a config: TOML accepts them, no fe2 key means anything by them
     # (a default such as phasefield's dt_max = inf stands for "no limit" and is not written by users)
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+class GoalErrorOptions(_Strict):
+    """The ``[solver]`` keys of a command with an error estimate and adaptive refinement (``fe2 run``,
+    ``fe2 homogenize``, ``fe2 darcy``): ``error_estimate`` adds the estimate to the result,
+    ``target_error`` (relative; implies the estimate) refines the mesh until the estimate meets it, at most
+    ``max_refinements`` times (a non-default value needs ``target_error``). What is estimated and how the
+    cells are marked is the command's (its ``[solver]`` docstring).
+    """
+
+    error_estimate: bool = False
+    target_error: PositiveFloat | None = None
+    max_refinements: int = Field(default=12, ge=0, le=50)
+
+    @property
+    def estimates(self) -> bool:
+        """True when the result carries the error estimate (``error_estimate`` or ``target_error``)."""
+        return self.error_estimate or self.target_error is not None
+
+    @model_validator(mode="after")
+    def _refinements_need_a_target(self):
+        # a non-default value without a target (the default is written by model_dump: a dumped config reloads)
+        if self.max_refinements != type(self).model_fields["max_refinements"].default and self.target_error is None:
+            raise ValueError("solver.max_refinements needs solver.target_error (the adaptive loop it bounds)")
+        return self
 
 
 PetscValue = bool | int | float | str

@@ -68,7 +68,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, NonNegativeFloat, PositiveFloat, PositiveInt, model_validator
 
-from fe2.config.base import CommandConfig, _Strict, load_toml, parse_config, resolve_file
+from fe2.config.base import CommandConfig, GoalErrorOptions, _Strict, load_toml, parse_config, resolve_file
 
 PRESETS = ("baxter_jain_tumour", "baxter_jain_normal")
 
@@ -189,21 +189,15 @@ class OutputSpec(_Strict):
     fields_every: PositiveInt = 1
 
 
-class DarcySolverSpec(_Strict):
+class DarcySolverSpec(GoalErrorOptions):
     """``[solver]``: the goal-oriented (dual-weighted residual) error estimate of one quantity of interest
     (:mod:`fe2.physics.darcy.goal_error`); ``target_error`` (relative, implies the estimate) refines the mesh
     adaptively (:mod:`fe2.physics.darcy.adaptivity`) until |η| / |J_h + η| <= target_error.
     """
 
-    error_estimate: bool = False
     qoi: Literal["outflow", "starling_inflow"] = "outflow"
     qoi_boundary: str | None = None
-    target_error: PositiveFloat | None = None
     max_refinements: PositiveInt = 10
-
-    @property
-    def estimate(self) -> bool:
-        return self.error_estimate or self.target_error is not None
 
 
 class DarcyConfig(CommandConfig):
@@ -241,7 +235,7 @@ class DarcyConfig(CommandConfig):
 
     def _check_solver(self) -> None:
         sol = self.solver
-        if not sol.estimate:
+        if not sol.estimates:
             return
         if self.formulation != "primal":
             raise ValueError("solver.error_estimate / target_error need formulation = 'primal'")

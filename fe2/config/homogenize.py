@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field, PositiveFloat, TypeAdapter, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, Field, TypeAdapter, ValidationError, field_validator, model_validator
 
-from fe2.config.base import CommandConfig, load_toml, nested_error, parse_config, resolve_file
+from fe2.config.base import CommandConfig, GoalErrorOptions, load_toml, nested_error, parse_config, resolve_file
 from fe2.config.rve import (
     BCName,
     ConductorMaterial,
@@ -23,7 +23,7 @@ from fe2.config.rve import (
 from fe2.errors import ConfigError
 
 
-class HomogenizeSolverConfig(SolverConfig):
+class HomogenizeSolverConfig(SolverConfig, GoalErrorOptions):
     """``[solver]`` of ``fe2 homogenize``: the RVE solver, and the opt-in error estimate.
 
     ``error_estimate = true`` solves every BC once more with degree + 1 on the same mesh
@@ -34,22 +34,6 @@ class HomogenizeSolverConfig(SolverConfig):
     the results of that mesh; ``max_refinements`` bounds the refinements (KUBC / TUBC on straight-sided
     cells only: local refinement keeps no periodic node matching, and curved cells cannot be refined).
     """
-
-    error_estimate: bool = False
-    target_error: PositiveFloat | None = None
-    max_refinements: int = Field(default=12, ge=0, le=50)
-
-    @property
-    def estimates(self) -> bool:
-        """True when every BC carries the error estimate (``error_estimate`` or ``target_error``)."""
-        return self.error_estimate or self.target_error is not None
-
-    @model_validator(mode="after")
-    def _refinements_need_a_target(self):
-        # a non-default value without a target (the default is written by model_dump: a dumped config reloads)
-        if self.max_refinements != type(self).model_fields["max_refinements"].default and self.target_error is None:
-            raise ValueError("solver.max_refinements needs solver.target_error (the adaptive loop it bounds)")
-        return self
 
 
 class HomogenizeConfig(CommandConfig):
@@ -113,7 +97,7 @@ class HomogenizeConfig(CommandConfig):
             if "periodic" in self.boundary_conditions:
                 raise ValueError("solver.target_error: local refinement keeps no periodic node matching; "
                                  "set boundary_conditions to kubc and/or tubc")
-            if getattr(self.geometry, "element_order", 1) != 1:
+            if not isinstance(self.geometry, MshGeometry) and self.geometry.element_order != 1:
                 raise ValueError("solver.target_error needs geometry.element_order = 1 (curved cells cannot be "
                                  "refined)")
         return self

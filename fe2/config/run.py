@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, PositiveFloat, model_validator
 
-from fe2.config.base import CommandConfig, _Strict, load_toml, parse_config, resolve_file
+from fe2.config.base import CommandConfig, GoalErrorOptions, _Strict, load_toml, parse_config, resolve_file
 from fe2.config.cauchy_born import LATTICE_DIM, CauchyBornLawSpec
 from fe2.config.rve import Geometry, MshGeometry
 from fe2.errors import ConfigError
@@ -132,7 +132,7 @@ class RunOutputConfig(_Strict):
     micro_points: list[list[float]] = []
 
 
-class RunSolverConfig(_Strict):
+class RunSolverConfig(GoalErrorOptions):
     """``[solver]``: ``error_estimate = true`` adds the goal-oriented (DWR) error estimate of the monitored
     reaction force after the last load step (:mod:`fe2.macro.reaction_error`; linear micro models only);
     ``target_error`` (relative, implies the estimate) first refines the macro mesh adaptively (Dörfler
@@ -140,22 +140,6 @@ class RunSolverConfig(_Strict):
     is linear: the relative estimate does not depend on the load factor; the loop runs at λ = 1), then
     runs the load steps on that mesh; ``max_refinements`` bounds the refinements of that loop.
     """
-
-    error_estimate: bool = False
-    target_error: PositiveFloat | None = None
-    max_refinements: int = Field(default=12, ge=0, le=50)
-
-    @model_validator(mode="after")
-    def _refinements_need_a_target(self):
-        # a non-default value without a target (the default is written by model_dump: a dumped config reloads)
-        if self.max_refinements != type(self).model_fields["max_refinements"].default and self.target_error is None:
-            raise ValueError("solver.max_refinements needs solver.target_error (the adaptive loop it bounds)")
-        return self
-
-    @property
-    def estimates(self) -> bool:
-        """True when the run ends with the DWR estimate (``error_estimate`` or ``target_error``)."""
-        return self.error_estimate or self.target_error is not None
 
 
 class RunConfig(CommandConfig):

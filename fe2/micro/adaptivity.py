@@ -67,6 +67,12 @@ def dorfler_marking(indicators: np.ndarray, comm, theta: float = 0.5) -> np.ndar
     return np.flatnonzero(indicators >= lo).astype(np.int32)
 
 
+def relative_energy_indicators(res: BCResult, est: ErrorEstimate) -> np.ndarray:
+    """Owned cells' relative energy error indicators of one BC: Σ_j η_K,jj / ⟨σ:ε⟩_j over its load cases."""
+    energies = np.array([lc.mean_energy for lc in res.load_cases])
+    return est.cell_indicators @ (1.0 / np.maximum(np.abs(energies), 1e-300))
+
+
 def _max_op():
 
     return MPI.MAX
@@ -137,9 +143,7 @@ def adapt(
             progress(f"{bc} {'uniform' if uniform else 'adaptive'}: {dofs} dofs, est. error {steps[-1].error:.3e}")
         if steps[-1].error <= target_error:
             return steps
-        # relative energy error indicator: sum_j η_K,jj / <σ:ε>_j
-        energies = np.array([lc.mean_energy for lc in res.load_cases])
-        eta = est.cell_indicators @ (1.0 / np.maximum(np.abs(energies), 1e-300))
+        eta = relative_energy_indicators(res, est)
         rve = refine_rve(rve, None if uniform else dorfler_marking(eta, rve.mesh.comm, theta))
     raise ConfigError(f"target_error {target_error:g} not met in {max_steps} refinement steps "
                       f"(last estimate {steps[-1].error:.3e})")

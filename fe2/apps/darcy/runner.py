@@ -275,7 +275,7 @@ def run_darcy(cfg: DarcyConfig, comm: MPI.Comm, out: str | Path,
     if cfg.transient is None:
         if goal is None:
             res = problem.solve()
-            if cfg.solver.estimate:
+            if cfg.solver.estimates:
                 goal = estimate.estimate(cfg, tm, problem)
         say(f"darcy: {res.audit.summary()}")
         if goal is not None:
